@@ -1,0 +1,148 @@
+// Package config loads Rampart's YAML configuration: strict decoding
+// (unknown keys and wrong types are errors), defaults applied in one place
+// (Defaults), and a pure Validate that explains what is wrong and how to fix
+// it. The result is an immutable value; nothing is parsed per request.
+package config
+
+import (
+	"fmt"
+	"time"
+)
+
+// Config is the whole configuration file. Every key is optional; Defaults
+// fills what is missing.
+type Config struct {
+	// Issuer is the OAuth issuer identifier (RFC 8414 §2): https, or http
+	// on a loopback host only.
+	Issuer string `yaml:"issuer"`
+	// DataDir holds the SQLite database, the dev master key and the TLS CA.
+	DataDir string `yaml:"data_dir"`
+	HTTP    HTTP   `yaml:"http"`
+	Store   Store  `yaml:"store"`
+	Redis   Redis  `yaml:"redis"`
+	// MasterKeyFile names a file with the 32-byte master key (base64 or
+	// hex). When empty, RAMPART_MASTER_KEY is used; dev mode generates one.
+	MasterKeyFile string `yaml:"master_key_file"`
+	Keys          Keys   `yaml:"keys"`
+	Tokens        Tokens `yaml:"tokens"`
+	Audit         Audit  `yaml:"audit"`
+	Log           Log    `yaml:"log"`
+
+	// Dev is set by `rampart serve --dev` (or serve with no config); it is
+	// never read from the file.
+	Dev bool `yaml:"-"`
+}
+
+// HTTP configures the main listener (OAuth endpoints, pages, admin API).
+type HTTP struct {
+	Listen string `yaml:"listen"`
+	TLS    TLS    `yaml:"tls"`
+	// MaxBodyBytes caps every request body (default 1 MiB).
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// Timeouts of the server; see docs/configuration.md.
+	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
+	ReadTimeout       Duration `yaml:"read_timeout"`
+	WriteTimeout      Duration `yaml:"write_timeout"`
+	IdleTimeout       Duration `yaml:"idle_timeout"`
+	ShutdownTimeout   Duration `yaml:"shutdown_timeout"`
+}
+
+// TLS modes.
+const (
+	TLSAuto  = "auto"
+	TLSFiles = "files"
+	TLSOff   = "off"
+)
+
+// TLS selects how the listener gets its certificate.
+type TLS struct {
+	Mode     string `yaml:"mode"`
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// Store drivers.
+const (
+	DriverSQLite   = "sqlite"
+	DriverPostgres = "postgres"
+)
+
+// Store selects the database.
+type Store struct {
+	Driver string `yaml:"driver"`
+	// DSN is the PostgreSQL connection string, or a SQLite file path.
+	DSN string `yaml:"dsn"`
+	// DSNEnv names an environment variable holding the DSN (it may carry a
+	// password, so it can stay out of the file).
+	DSNEnv string `yaml:"dsn_env"`
+	// MaxOpenConns bounds the pool (PostgreSQL; SQLite uses its own rule).
+	MaxOpenConns int `yaml:"max_open_conns"`
+}
+
+// Redis configures the optional shared counters and caches.
+type Redis struct {
+	URL    string `yaml:"url"`
+	URLEnv string `yaml:"url_env"`
+}
+
+// Signing algorithms. Exactly one per key (DESIGN "pin, don't negotiate").
+const (
+	AlgES256 = "ES256"
+	AlgEdDSA = "EdDSA"
+	AlgRS256 = "RS256"
+	AlgPS256 = "PS256"
+)
+
+// Keys configures token signing keys.
+type Keys struct {
+	Algorithm string `yaml:"algorithm"`
+	// RSABits is the modulus size for RS256/PS256 keys (minimum 2048).
+	RSABits int `yaml:"rsa_bits"`
+	// RotationPeriod is how long a key signs before the next one takes over.
+	RotationPeriod Duration `yaml:"rotation_period"`
+	// PublishAhead is how long a new key is published in the JWKS before it
+	// signs; it must be at least JWKSMaxAge so every cache has seen it.
+	PublishAhead Duration `yaml:"publish_ahead"`
+	// JWKSMaxAge is the Cache-Control max-age of the JWKS document.
+	JWKSMaxAge Duration `yaml:"jwks_max_age"`
+}
+
+// Tokens configures token lifetimes.
+type Tokens struct {
+	AccessTokenTTL  Duration `yaml:"access_token_ttl"`
+	RefreshTokenTTL Duration `yaml:"refresh_token_ttl"`
+}
+
+// Audit configures the audit trail.
+type Audit struct {
+	// BatchSize and FlushInterval bound how many events one transaction
+	// appends and how long an event may wait for others to join it.
+	BatchSize     int      `yaml:"batch_size"`
+	FlushInterval Duration `yaml:"flush_interval"`
+}
+
+// Log configures structured logging.
+type Log struct {
+	Level  string `yaml:"level"`  // debug | info | warn | error
+	Format string `yaml:"format"` // json | text
+}
+
+// Duration is a time.Duration written as a Go duration string ("10m",
+// "720h") in YAML. Numbers are refused: a bare 600 is ambiguous.
+type Duration time.Duration
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("%q is not a duration; write it like 90s, 10m or 720h", string(b))
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalText writes the duration as a Go duration string.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }

@@ -1,0 +1,122 @@
+package config
+
+import (
+	"net"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Default values, in one place. Security-relevant ones carry their reason.
+const (
+	DefaultDataDir = "./rampart-data"
+	DefaultListen  = "127.0.0.1:8080"
+	// DefaultMaxBodyBytes bounds request bodies; OAuth forms and admin JSON
+	// are small, so 1 MiB is generous and still stops memory exhaustion
+	// (OWASP REST Security Cheat Sheet, "Input validation").
+	DefaultMaxBodyBytes = 1 << 20
+	// DefaultRSABits: NIST SP 800-57 Pt.1 Rev.5 puts 2048-bit RSA at 112-bit
+	// strength, acceptable until 2030; 3072 is 128-bit and the safe default.
+	DefaultRSABits = 3072
+	// MinRSABits is the floor from RFC 7518 §3.3 and NIST SP 800-131A.
+	MinRSABits = 2048
+	MaxRSABits = 8192
+)
+
+// Defaults fills every unset key with its default. It is the only place
+// defaults are decided; call it once after Decode and before Validate.
+func (c *Config) Defaults() {
+	if c.DataDir == "" {
+		c.DataDir = DefaultDataDir
+	}
+	if c.HTTP.Listen == "" {
+		c.HTTP.Listen = DefaultListen
+	}
+	if c.HTTP.TLS.Mode == "" {
+		// An explicit http:// issuer (allowed on loopback only) and dev mode
+		// mean plain HTTP on loopback; everything else gets TLS.
+		if strings.HasPrefix(c.Issuer, "http://") || c.Dev {
+			c.HTTP.TLS.Mode = TLSOff
+		} else {
+			c.HTTP.TLS.Mode = TLSAuto
+		}
+	}
+	if c.Issuer == "" {
+		c.Issuer = deriveIssuer(c.HTTP.Listen, c.HTTP.TLS.Mode)
+	}
+	c.Issuer = strings.TrimSuffix(c.Issuer, "/")
+	if c.HTTP.MaxBodyBytes == 0 {
+		c.HTTP.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	// Slowloris protection: a client must send its headers within 5 s
+	// (OWASP DoS Cheat Sheet); whole requests and responses are bounded too.
+	setDur(&c.HTTP.ReadHeaderTimeout, 5*time.Second)
+	setDur(&c.HTTP.ReadTimeout, 30*time.Second)
+	setDur(&c.HTTP.WriteTimeout, 30*time.Second)
+	setDur(&c.HTTP.IdleTimeout, 120*time.Second)
+	setDur(&c.HTTP.ShutdownTimeout, 20*time.Second)
+
+	if c.Store.Driver == "" {
+		c.Store.Driver = DriverSQLite
+	}
+	if c.Store.Driver == DriverSQLite && c.Store.DSN == "" && c.Store.DSNEnv == "" {
+		c.Store.DSN = filepath.Join(c.DataDir, "rampart.db")
+	}
+	if c.Store.MaxOpenConns == 0 {
+		c.Store.MaxOpenConns = 16
+	}
+
+	if c.Keys.Algorithm == "" {
+		// ES256: small keys and signatures, fast, universally supported by
+		// OIDC clients; RFC 8725 §3.2 prefers modern asymmetric algorithms.
+		c.Keys.Algorithm = AlgES256
+	}
+	if c.Keys.RSABits == 0 {
+		c.Keys.RSABits = DefaultRSABits
+	}
+	setDur(&c.Keys.RotationPeriod, 720*time.Hour)
+	// A new key is published an hour before it signs: well over the JWKS
+	// max-age below and the refresh interval of common JWKS caches.
+	setDur(&c.Keys.PublishAhead, time.Hour)
+	setDur(&c.Keys.JWKSMaxAge, 5*time.Minute)
+
+	// Access tokens are short-lived because they are bearer credentials
+	// that are not checked against the server (RFC 9700 §2.2.2 / §4.10).
+	setDur(&c.Tokens.AccessTokenTTL, 10*time.Minute)
+	setDur(&c.Tokens.RefreshTokenTTL, 720*time.Hour)
+
+	if c.Audit.BatchSize == 0 {
+		c.Audit.BatchSize = 512
+	}
+
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = "json"
+	}
+}
+
+func setDur(d *Duration, def time.Duration) {
+	if *d == 0 {
+		*d = Duration(def)
+	}
+}
+
+// deriveIssuer builds the issuer from the listen address when it names a
+// concrete host. A wildcard address cannot name the server, so the issuer is
+// left empty and Validate asks for it.
+func deriveIssuer(listen, tlsMode string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil || host == "" {
+		return ""
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		return ""
+	}
+	scheme := "https"
+	if tlsMode == TLSOff {
+		scheme = "http"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port)
+}

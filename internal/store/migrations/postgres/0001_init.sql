@@ -1,0 +1,46 @@
+-- 0001: signing keys, key ring generation counter, audit hash chain.
+-- Times are Unix nanoseconds (UTC) so both dialects store them the same way.
+
+CREATE TABLE signing_keys (
+    kid          TEXT    PRIMARY KEY,
+    algorithm    TEXT    NOT NULL,
+    state        TEXT    NOT NULL CHECK (state IN ('published', 'active', 'retired', 'removed')),
+    public_jwk   TEXT    NOT NULL,
+    private_enc  BYTEA   NOT NULL,          -- AES-256-GCM(master key), kid+version as associated data
+    enc_version  BIGINT  NOT NULL,          -- envelope format / master key version
+    created_at   BIGINT  NOT NULL,
+    activate_at  BIGINT  NOT NULL,          -- when it may start signing
+    retired_at   BIGINT  NOT NULL DEFAULT 0,
+    remove_at    BIGINT  NOT NULL DEFAULT 0 -- when it leaves the JWKS (0: not scheduled)
+);
+CREATE INDEX signing_keys_state ON signing_keys (state);
+
+-- One row; every change to the key ring bumps generation with a
+-- compare-and-swap so concurrent instances cannot rotate twice.
+CREATE TABLE key_ring (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    generation BIGINT  NOT NULL
+);
+INSERT INTO key_ring (id, generation) VALUES (1, 0);
+
+CREATE TABLE audit_log (
+    seq         BIGINT  PRIMARY KEY,
+    ts          BIGINT  NOT NULL,
+    actor       TEXT    NOT NULL,
+    action      TEXT    NOT NULL,
+    target      TEXT    NOT NULL,
+    outcome     TEXT    NOT NULL,
+    reason      TEXT    NOT NULL,
+    client_addr TEXT    NOT NULL,
+    request_id  TEXT    NOT NULL,
+    details     TEXT    NOT NULL,
+    prev_hash   BYTEA   NOT NULL,
+    hash        BYTEA   NOT NULL
+);
+
+-- The chain head: appenders lock this row so several instances append one chain.
+CREATE TABLE audit_head (
+    id   INTEGER PRIMARY KEY CHECK (id = 1),
+    seq  BIGINT  NOT NULL,
+    hash BYTEA   NOT NULL
+);

@@ -1,0 +1,4 @@
+package sqlstore
+
+// Rebind exposes rebind to the external tests.
+var Rebind = rebind
