@@ -6,7 +6,7 @@ CREATE TABLE signing_keys (
     algorithm    TEXT    NOT NULL,
     state        TEXT    NOT NULL CHECK (state IN ('published', 'active', 'retired', 'removed')),
     public_jwk   TEXT    NOT NULL,
-    private_enc  BLOB    NOT NULL,          -- AES-256-GCM(master key), kid+version as associated data
+    private_enc  BLOB    NOT NULL,          -- AES-256-GCM(master key), kid+version as associated data; empty once removed
     enc_version  INTEGER NOT NULL,          -- envelope format / master key version
     created_at   INTEGER NOT NULL,
     activate_at  INTEGER NOT NULL,          -- when it may start signing
@@ -14,6 +14,11 @@ CREATE TABLE signing_keys (
     remove_at    INTEGER NOT NULL DEFAULT 0 -- when it leaves the JWKS (0: not scheduled)
 );
 CREATE INDEX signing_keys_state ON signing_keys (state);
+-- At most one active key and at most one key waiting to activate, enforced
+-- by the database itself as a backstop to the key_ring compare-and-swap: no
+-- bug or concurrent instance can ever leave two keys signing (split brain).
+CREATE UNIQUE INDEX signing_keys_one_active ON signing_keys (state) WHERE state = 'active';
+CREATE UNIQUE INDEX signing_keys_one_published ON signing_keys (state) WHERE state = 'published';
 
 -- One row; every change to the key ring bumps generation with a
 -- compare-and-swap so concurrent instances cannot rotate twice.

@@ -1,0 +1,239 @@
+package keys
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// MasterKeySize is the length of the master key: 256 bits, the AES-256 key
+// size (NIST SP 800-57 Pt.1 Rev.5, 128-bit post-quantum margin).
+const MasterKeySize = 32
+
+// maxMasterKeyFile bounds how much of a key file is read: a valid one is at
+// most 64 hex characters plus whitespace.
+const maxMasterKeyFile = 4096
+
+// kekLabel derives the key-encryption key Seal and Open use. The master key
+// itself never touches data: every use gets its own HKDF subkey (RFC 5869
+// §3.3, key separation), so a weakness in one use cannot leak into another.
+const kekLabel = "rampart key-encryption v1"
+
+// errNoMasterKey explains how to provide a master key.
+var errNoMasterKey = errors.New("keys: no master key: set RAMPART_MASTER_KEY or master_key_file " +
+	"to 32 random bytes in base64 or hex (generate one with `openssl rand -base64 32`), " +
+	"or run `rampart serve --dev` to have one generated")
+
+// MasterKey is the 32-byte root secret that encrypts every private key at
+// rest. It is never printed: String, GoString, Format and LogValue redact
+// it, so a stray log line or %v cannot leak it.
+type MasterKey struct {
+	key  [MasterKeySize]byte
+	aead cipher.AEAD // AES-256-GCM under the derived key-encryption key
+}
+
+func newMasterKey(b []byte) (*MasterKey, error) {
+	if len(b) != MasterKeySize {
+		return nil, fmt.Errorf("keys: master key must be %d bytes, got %d", MasterKeySize, len(b))
+	}
+	mk := &MasterKey{}
+	copy(mk.key[:], b)
+	block, err := aes.NewCipher(mk.Derive(kekLabel))
+	if err != nil {
+		return nil, fmt.Errorf("keys: %w", err)
+	}
+	// A random 96-bit nonce per message, generated inside and prefixed to
+	// the ciphertext: NIST SP 800-38D §8.2.2 allows 2^32 messages per key
+	// with random nonces, far beyond the few keys Rampart seals, and the
+	// caller can never reuse a nonce by mistake.
+	mk.aead, err = cipher.NewGCMWithRandomNonce(block)
+	if err != nil {
+		return nil, fmt.Errorf("keys: %w", err)
+	}
+	return mk, nil
+}
+
+// LoadMasterKey returns the master key from file when file is set, else
+// from envValue (the content of RAMPART_MASTER_KEY). The value is 32 bytes
+// encoded as base64 (standard or URL alphabet, padded or not) or as 64 hex
+// characters; surrounding whitespace is ignored. A key file readable by the
+// group or others is refused. With neither, the error says how to generate
+// a key.
+func LoadMasterKey(file string, envValue string) (*MasterKey, error) {
+	if file != "" {
+		return loadMasterKeyFile(file)
+	}
+	if strings.TrimSpace(envValue) == "" {
+		return nil, errNoMasterKey
+	}
+	b, err := parseMasterKey(envValue)
+	if err != nil {
+		return nil, fmt.Errorf("keys: RAMPART_MASTER_KEY: %w", err)
+	}
+	return newMasterKey(b)
+}
+
+func loadMasterKeyFile(file string) (*MasterKey, error) {
+	f, err := os.Open(file) // #nosec G304 -- the path is the operator's master_key_file setting.
+	if err != nil {
+		return nil, fmt.Errorf("keys: master key file: %w", err)
+	}
+	defer f.Close()
+	// Stat the open descriptor, not the path, so the file checked is the
+	// file read.
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("keys: master key file: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("keys: master key file %s is not a regular file", file)
+	}
+	if perm := st.Mode().Perm(); perm&0o077 != 0 {
+		return nil, fmt.Errorf("keys: master key file %s is accessible by group or others (mode %04o); run `chmod 600 %s`", file, perm, file)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxMasterKeyFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("keys: master key file: %w", err)
+	}
+	if len(data) > maxMasterKeyFile {
+		return nil, fmt.Errorf("keys: master key file %s is too large to be a key", file)
+	}
+	b, err := parseMasterKey(string(data))
+	if err != nil {
+		return nil, fmt.Errorf("keys: master key file %s: %w", file, err)
+	}
+	return newMasterKey(b)
+}
+
+// parseMasterKey decodes a 32-byte key from hex or base64. Errors never
+// quote the input: it is a secret, even when malformed.
+func parseMasterKey(s string) ([]byte, error) {
+	s = strings.TrimSpace(s)
+	if len(s) == 2*MasterKeySize {
+		if b, err := hex.DecodeString(s); err == nil {
+			return b, nil
+		}
+	}
+	// Strict rejects non-zero padding bits, so each key has exactly one
+	// accepted spelling per alphabet.
+	for _, enc := range []*base64.Encoding{
+		base64.StdEncoding.Strict(), base64.RawStdEncoding.Strict(),
+		base64.URLEncoding.Strict(), base64.RawURLEncoding.Strict(),
+	} {
+		if b, err := enc.DecodeString(s); err == nil && len(b) == MasterKeySize {
+			return b, nil
+		}
+	}
+	if s == "" {
+		return nil, errors.New("empty master key")
+	}
+	return nil, fmt.Errorf("not a %d-byte key in base64 or hex (%d characters given; expected 43 or 44 base64 or 64 hex; generate one with `openssl rand -base64 32`)", MasterKeySize, len(s))
+}
+
+// EnsureMasterKeyFile loads the master key at path, creating it first (32
+// random bytes, base64, mode 0600, its directory 0700) when it does not
+// exist. It is for dev mode; created tells the caller to print a loud
+// notice that a key was generated and must be backed up.
+func EnsureMasterKeyFile(path string) (mk *MasterKey, created bool, err error) {
+	if _, err := os.Lstat(path); err == nil {
+		mk, err := LoadMasterKey(path, "")
+		return mk, false, err
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, false, fmt.Errorf("keys: master key file: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, false, fmt.Errorf("keys: create master key directory: %w", err)
+	}
+	b := make([]byte, MasterKeySize)
+	if _, err := rand.Read(b); err != nil {
+		return nil, false, fmt.Errorf("keys: %w", err)
+	}
+	// O_EXCL: never overwrite a key another process created meanwhile (that
+	// would orphan every private key it sealed).
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600) // #nosec G304 -- the path is the configured data directory.
+	if errors.Is(err, fs.ErrExist) {
+		mk, err := LoadMasterKey(path, "")
+		return mk, false, err
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("keys: create master key file: %w", err)
+	}
+	_, werr := f.WriteString(base64.StdEncoding.EncodeToString(b) + "\n")
+	serr := f.Sync()
+	cerr := f.Close()
+	if err := errors.Join(werr, serr, cerr); err != nil {
+		_ = os.Remove(path)
+		return nil, false, fmt.Errorf("keys: write master key file: %w", err)
+	}
+	mk, err = newMasterKey(b)
+	clear(b)
+	return mk, err == nil, err
+}
+
+// Derive returns a 32-byte subkey for one purpose, named by label, with
+// HKDF-SHA256 (RFC 5869). The master key is uniformly random, so no salt is
+// needed (§3.1); the label is the HKDF info, which separates purposes
+// (§3.2). Distinct labels give independent keys.
+func (mk *MasterKey) Derive(label string) []byte {
+	k, err := hkdf.Key(sha256.New, mk.key[:], nil, label, 32)
+	if err != nil {
+		// Only possible for an output longer than 255*32 bytes.
+		panic("keys: hkdf: " + err.Error())
+	}
+	return k
+}
+
+// Seal encrypts plaintext with AES-256-GCM under a key-encryption key
+// derived from the master key, binding ad (associated data: authenticated,
+// not stored) to the result. The output is nonce || ciphertext || tag; Open
+// with the same ad is the only way back.
+func (mk *MasterKey) Seal(ad, plaintext []byte) ([]byte, error) {
+	if mk == nil || mk.aead == nil {
+		return nil, errors.New("keys: seal: no master key")
+	}
+	return mk.aead.Seal(nil, nil, plaintext, ad), nil
+}
+
+// Open decrypts what Seal produced with the same ad. It fails when a bit
+// was changed, the ad differs (e.g. a ciphertext moved to another row) or
+// the master key is not the one that sealed it.
+func (mk *MasterKey) Open(ad, ciphertext []byte) ([]byte, error) {
+	if mk == nil || mk.aead == nil {
+		return nil, errors.New("keys: open: no master key")
+	}
+	if len(ciphertext) < mk.aead.NonceSize()+mk.aead.Overhead() {
+		return nil, errors.New("keys: open: ciphertext too short")
+	}
+	pt, err := mk.aead.Open(nil, nil, ciphertext, ad)
+	if err != nil {
+		return nil, errors.New("keys: open: authentication failed (wrong master key, tampered data or wrong context)")
+	}
+	return pt, nil
+}
+
+const redacted = "keys.MasterKey(REDACTED)"
+
+// String redacts the key.
+func (MasterKey) String() string { return redacted }
+
+// GoString redacts the key (%#v).
+func (MasterKey) GoString() string { return redacted }
+
+// Format redacts the key for every fmt verb, including %x and %d, which
+// would otherwise print the bytes.
+func (MasterKey) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, redacted) }
+
+// LogValue redacts the key in log/slog output.
+func (MasterKey) LogValue() slog.Value { return slog.StringValue(redacted) }
