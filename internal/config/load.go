@@ -18,7 +18,11 @@ import (
 const MaxFileSize = 1 << 20
 
 // Load reads, strictly decodes, defaults and validates the file at path.
-func Load(path string) (*Config, error) {
+func Load(path string) (*Config, error) { return LoadWith(path, false) }
+
+// LoadWith is Load with the dev flag set before defaults are applied
+// (`rampart serve --dev --config FILE`).
+func LoadWith(path string, dev bool) (*Config, error) {
 	f, err := os.Open(path) // #nosec G304 -- the operator names the config file on the command line.
 	if err != nil {
 		return nil, fmt.Errorf("config: cannot open %s: %w", path, err)
@@ -31,11 +35,24 @@ func Load(path string) (*Config, error) {
 	if len(data) > MaxFileSize {
 		return nil, fmt.Errorf("config: %s is larger than %d bytes; is it the right file?", path, MaxFileSize)
 	}
-	cfg, err := Parse(data)
+	cfg, err := Decode(data)
+	if err == nil {
+		cfg.Dev = dev
+		cfg.Defaults()
+		err = cfg.Validate()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return cfg, nil
+}
+
+// Dev returns the configuration `rampart serve` uses without a config file:
+// loopback, plain HTTP, ./rampart-data, SQLite, in-process limits.
+func Dev() *Config {
+	c := &Config{Dev: true}
+	c.Defaults()
+	return c
 }
 
 // Parse strictly decodes data, applies Defaults and runs Validate.
