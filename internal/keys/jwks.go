@@ -19,6 +19,11 @@ func (m *Manager) JWKSHandler() http.Handler { return jwksHandler{m} }
 
 type jwksHandler struct{ m *Manager }
 
+var (
+	jsonContentType = []string{"application/json"}
+	nosniff         = []string{"nosniff"}
+)
+
 const problem405 = `{"type":"about:blank","title":"Method Not Allowed","status":405}`
 const problem503 = `{"type":"about:blank","title":"Service Unavailable","status":503}`
 
@@ -34,17 +39,21 @@ func (h jwksHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusServiceUnavailable, problem503)
 		return
 	}
+	// Header values are built once per ring and shared by every response
+	// (no allocation per request). Each slice has len == cap, so a later
+	// Header().Add appends into a copy and Set replaces it: the shared
+	// values cannot be changed through the map.
 	hdr := w.Header()
-	hdr.Set("Cache-Control", h.m.cacheControl)
-	hdr.Set("ETag", rg.etag)
+	hdr["Cache-Control"] = h.m.cacheControl
+	hdr["Etag"] = rg.etag
 	// RFC 9110 §13.1.2: If-None-Match uses the weak comparison.
-	if etagMatch(r.Header.Get("If-None-Match"), rg.etag) {
+	if etagMatch(r.Header.Get("If-None-Match"), rg.etag[0]) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	hdr.Set("Content-Type", "application/json")
-	hdr.Set("Content-Length", rg.length)
-	hdr.Set("X-Content-Type-Options", "nosniff")
+	hdr["Content-Type"] = jsonContentType
+	hdr["Content-Length"] = rg.length
+	hdr["X-Content-Type-Options"] = nosniff
 	w.WriteHeader(http.StatusOK)
 	if r.Method == http.MethodHead {
 		return

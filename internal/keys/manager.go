@@ -118,7 +118,7 @@ type Manager struct {
 	publishAhead time.Duration
 	maxTokenLife time.Duration
 	poll         time.Duration
-	cacheControl string
+	cacheControl []string // the Cache-Control header value
 
 	stepMu   sync.Mutex // one ring change at a time in this process
 	reloadMu sync.Mutex // one reload at a time; guards cache
@@ -142,9 +142,9 @@ type ring struct {
 	records  []KeyRecord // without PrivateEnc
 	active   *ActiveKey
 	jwks     jose.JSONWebKeySet
-	doc      []byte // serialized JWKS
-	etag     string
-	length   string
+	doc      []byte   // serialized JWKS
+	etag     []string // strong ETag header value
+	length   []string // Content-Length header value
 	problems []error
 }
 
@@ -193,7 +193,7 @@ func NewManager(opts Options) (*Manager, error) {
 	case m.rotation <= m.publishAhead:
 		return nil, fmt.Errorf("keys: RotationPeriod %s must be longer than PublishAhead %s", m.rotation, m.publishAhead)
 	}
-	m.cacheControl = "public, max-age=" + strconv.Itoa(int(maxAge/time.Second))
+	m.cacheControl = []string{"public, max-age=" + strconv.Itoa(int(maxAge/time.Second))}
 	return m, nil
 }
 
@@ -321,7 +321,11 @@ func (m *Manager) refresh(ctx context.Context, force bool) {
 		// caller, so one caller hanging up must not fail the others.
 		qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 		defer cancel()
-		m.lastCheck.Store(m.clock().UnixNano())
+		// Marked fresh (as of the start) only once done, failed or not:
+		// until then new callers join this call and wait for its result
+		// instead of serving the ring it is about to replace.
+		start := m.clock().UnixNano()
+		defer func() { m.lastCheck.Store(start) }()
 		gen, err := m.store.KeyRingGeneration(qctx)
 		if err != nil {
 			m.log.Warn("keys: cannot check the key ring generation; serving the cached key ring", "err", err)
@@ -412,8 +416,8 @@ func (m *Manager) build(kr KeyRing) (*ring, error) {
 	}
 	sum := sha256.Sum256(doc)
 	rg.doc = doc
-	rg.etag = `"` + base64.RawURLEncoding.EncodeToString(sum[:18]) + `"`
-	rg.length = strconv.Itoa(len(doc))
+	rg.etag = []string{`"` + base64.RawURLEncoding.EncodeToString(sum[:18]) + `"`}
+	rg.length = []string{strconv.Itoa(len(doc))}
 	return rg, nil
 }
 
