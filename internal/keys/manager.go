@@ -78,8 +78,9 @@ type Options struct {
 	// PublishAhead is how long a new key is in the JWKS before it signs
 	// (default 1h); at least JWKSMaxAge.
 	PublishAhead time.Duration
-	// MaxTokenLifetime is the longest lifetime of a token a key signs; a
-	// retired key stays published that long (plus a clock-skew margin).
+	// MaxTokenLifetime is the longest lifetime of any token a key signs
+	// (access and ID tokens alike); a retired key stays published that long
+	// after it stops signing, plus a clock-skew margin.
 	MaxTokenLifetime time.Duration
 	// JWKSMaxAge is the JWKS Cache-Control max-age (default 5m).
 	JWKSMaxAge time.Duration
@@ -261,8 +262,9 @@ func (m *Manager) tick(ctx context.Context) error {
 
 // Rotate publishes a new key now, to activate after PublishAhead (so every
 // JWKS cache learns it first); the current key retires then. Keys are not
-// stacked: when a published key is already waiting, Rotate returns that key
-// and ErrRotationPending, and changes nothing.
+// stacked: when a published key is already waiting, Rotate adds none and
+// returns that key with ErrRotationPending (errors.Is), so the CLI can say
+// which key activates when. The request is audited either way.
 func (m *Manager) Rotate(ctx context.Context, actor string) (KeyInfo, error) {
 	return m.step(ctx, actor, true)
 }
