@@ -121,6 +121,13 @@ func (w *muxProblemWriter) Write(p []byte) (int, error) {
 	return w.ResponseWriter.Write(p)
 }
 
+// Flush passes through, so handlers behind the mux can stream.
+func (w *muxProblemWriter) Flush() {
+	if !w.swallow {
+		_ = http.NewResponseController(w.ResponseWriter).Flush()
+	}
+}
+
 // Unwrap exposes the underlying writer to http.ResponseController.
 func (w *muxProblemWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 

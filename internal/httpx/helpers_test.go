@@ -1,0 +1,261 @@
+package httpx
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/rampart-auth/rampart/internal/keys"
+)
+
+// The master key is the Sealer the wiring passes to AutoTLS.
+var _ Sealer = (*keys.MasterKey)(nil)
+
+// logBuf is a goroutine-safe log sink for servers under test.
+type logBuf struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuf) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuf) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// lines decodes every JSON log line.
+func (b *logBuf) lines(t *testing.T) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	sc := bufio.NewScanner(strings.NewReader(b.String()))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatalf("log line is not JSON: %v: %s", err, sc.Text())
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// find returns the log lines whose msg is msg.
+func (b *logBuf) find(t *testing.T, msg string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, l := range b.lines(t) {
+		if l["msg"] == msg {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// testMasterKey returns a real master key (random) as the Sealer.
+func testMasterKey(t testing.TB) *keys.MasterKey {
+	t.Helper()
+	b := make([]byte, keys.MasterKeySize)
+	_, _ = rand.Read(b)
+	mk, err := keys.LoadMasterKey("", base64.StdEncoding.EncodeToString(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mk
+}
+
+// testServer is a real Server on 127.0.0.1:0.
+type testServer struct {
+	URL    string
+	Addr   string
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// startServer runs NewServer(opts) on 127.0.0.1:0 until the test ends.
+func startServer(t *testing.T, opts ServerOptions) *testServer {
+	t.Helper()
+	if opts.Addr == "" {
+		opts.Addr = "127.0.0.1:0"
+	}
+	s := NewServer(opts)
+	addr, err := s.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ts := &testServer{Addr: addr.String(), cancel: cancel, done: make(chan error, 1)}
+	scheme := "http"
+	if opts.TLSConfig != nil {
+		scheme = "https"
+	}
+	ts.URL = scheme + "://" + addr.String()
+	go func() { ts.done <- s.Serve(ctx) }()
+	t.Cleanup(func() { _ = ts.stop(t) })
+	return ts
+}
+
+// stop cancels the server and waits for Serve to return (once).
+func (ts *testServer) stop(t *testing.T) error {
+	t.Helper()
+	ts.cancel()
+	select {
+	case err, ok := <-ts.done:
+		if !ok {
+			return nil
+		}
+		close(ts.done)
+		return err
+	case <-time.After(30 * time.Second):
+		t.Error("server did not stop")
+		return errors.New("timeout")
+	}
+}
+
+const panicSecret = "panic-detail-sk_live_do_not_leak"
+
+// newTestApp builds the standard chain around a mux with test routes.
+func newTestApp(t testing.TB, tlsOn bool, maxBody int64) (*logBuf, *prometheus.Registry, http.Handler) {
+	t.Helper()
+	logs := &logBuf{}
+	logger := NewLogger(logs, "debug", "json")
+	reg := prometheus.NewRegistry()
+	m := NewHTTPMetrics(reg)
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /ok", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "ok")
+	})
+	mux.HandleFunc("GET /items/{id}", func(w http.ResponseWriter, r *http.Request) {
+		logger.InfoContext(r.Context(), "handler line", "item", r.PathValue("id"), "token", "tok-SECRET-123")
+		_, _ = io.WriteString(w, r.PathValue("id"))
+	})
+	mux.HandleFunc("GET /panic", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Set-Cookie", "half=made")
+		panic(panicSecret)
+	})
+	mux.HandleFunc("GET /panic-late", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "partial")
+		w.(http.Flusher).Flush()
+		panic(panicSecret)
+	})
+	mux.HandleFunc("GET /abort", func(w http.ResponseWriter, r *http.Request) {
+		panic(http.ErrAbortHandler)
+	})
+	mux.HandleFunc("POST /echo", func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			WriteError(w, r, logger, err)
+			return
+		}
+		_, _ = w.Write(b)
+	})
+	mux.HandleFunc("GET /conflict", func(w http.ResponseWriter, r *http.Request) {
+		WriteError(w, r, logger, &Error{Status: http.StatusConflict, Code: "exists", Public: "The client already exists.",
+			Err: errors.New("sqlstore: UNIQUE constraint failed: clients.secret_hash")})
+	})
+	mux.HandleFunc("GET /internal", func(w http.ResponseWriter, r *http.Request) {
+		WriteError(w, r, logger, errors.New("dial tcp 10.1.2.3:5432: connect: connection refused"))
+	})
+	mux.HandleFunc("GET /page", func(w http.ResponseWriter, r *http.Request) {
+		SetCSP(w, "default-src 'self'; script-src 'nonce-abc'")
+		SetNoStore(w)
+		_, _ = io.WriteString(w, "<p>page</p>")
+	})
+	mux.Handle("GET /metrics", MetricsHandler(reg))
+
+	h := Chain(MuxProblems(mux),
+		RequestID,
+		SecurityHeaders(tlsOn),
+		AccessLog(logger),
+		Metrics(m),
+		Recover(logger),
+		LimitBody(maxBody),
+	)
+	return logs, reg, h
+}
+
+// writeCertPair writes a self-signed ECDSA certificate for 127.0.0.1 and
+// localhost, valid from nb to na, and its key, to dir; it returns the
+// paths and the certificate.
+func writeCertPair(t *testing.T, dir, name string, nb, na time.Time) (certFile, keyFile string, cert *x509.Certificate) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: name},
+		NotBefore:    nb, NotAfter: na,
+		DNSNames:    []string{"localhost"},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ = x509.ParseCertificate(der)
+	pk, _ := x509.MarshalPKCS8PrivateKey(key)
+	certFile = filepath.Join(dir, name+".crt")
+	keyFile = filepath.Join(dir, name+".key")
+	mustWrite(t, certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	mustWrite(t, keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pk}))
+	return certFile, keyFile, cert
+}
+
+func mustWrite(t *testing.T, path string, b []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// caPool returns a pool holding only the certificates in the PEM file.
+func caPool(t *testing.T, file string) *x509.CertPool {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		t.Fatalf("no certificate in %s", file)
+	}
+	return pool
+}
+
+// tlsClient returns an HTTP client trusting only pool.
+func tlsClient(pool *x509.CertPool) *http.Client {
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+}
