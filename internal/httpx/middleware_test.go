@@ -63,9 +63,9 @@ func TestSecurityHeadersOnEveryResponse(t *testing.T) {
 				t.Fatalf("status %d, want %d", resp.StatusCode, tc.status)
 			}
 			want := map[string]string{
-				"X-Content-Type-Options": "nosniff",
-				"Referrer-Policy":        "no-referrer",
-				"X-Frame-Options":        "DENY",
+				"X-Content-Type-Options":  "nosniff",
+				"Referrer-Policy":         "no-referrer",
+				"X-Frame-Options":         "DENY",
 				"Content-Security-Policy": DefaultCSP,
 			}
 			for k, v := range want {
