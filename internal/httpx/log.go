@@ -27,6 +27,14 @@ var sensitiveExact = []string{"code", "key", "pin", "user_code", "device_code", 
 
 // isSensitiveKey reports whether values logged under key must be redacted.
 func isSensitiveKey(key string) bool {
+	switch key {
+	// Fast path for the keys every line carries (slog's built-ins and the
+	// access log's): the substring scan below is most of the logging cost.
+	case slog.TimeKey, slog.LevelKey, slog.MessageKey, slog.SourceKey,
+		"request_id", "client_request_id", "method", "route", "status",
+		"bytes", "duration_ms", "client_ip", "proto", "error", "component":
+		return false
+	}
 	k := strings.ReplaceAll(strings.ToLower(key), "-", "_")
 	for _, s := range sensitiveExact {
 		if k == s {
