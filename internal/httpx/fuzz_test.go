@@ -83,3 +83,24 @@ func FuzzClientIP(f *testing.F) {
 		}
 	})
 }
+
+// FuzzScrubSecrets: scrubbing never panics, is idempotent, and a value
+// after "password=" never survives.
+func FuzzScrubSecrets(f *testing.F) {
+	for _, s := range []string{
+		"", "a=b", "password=x", "postgres://u:p@h/d", "://@", "://:@", "Bearer ", "bearer x", "BASIC", "x=y=z password==",
+		"http://a:b@c:d@e/f", "=", "token=\"quoted\"", "é=password=1",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		out := scrubSecrets(s)
+		if again := scrubSecrets(out); again != out {
+			t.Fatalf("not idempotent: %q → %q → %q", s, out, again)
+		}
+		const marker = "password=SECRETVALUE"
+		if o := scrubSecrets(s + " " + marker); strings.Contains(o, "SECRETVALUE") {
+			t.Fatalf("survived: %q", o)
+		}
+	})
+}

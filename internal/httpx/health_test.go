@@ -71,6 +71,9 @@ func TestReadyz(t *testing.T) {
 	if !strings.Contains(logs.String(), "10.0.0.5") {
 		t.Error("check error not logged")
 	}
+	if strings.Contains(logs.String(), "hunter2") {
+		t.Error("password from the check error logged")
+	}
 }
 
 func TestMetricsExposition(t *testing.T) {

@@ -53,6 +53,10 @@ func isSensitiveKey(key string) bool {
 // the name of any group it sits in, is sensitive gets the value Redacted.
 // slog never passes group attributes themselves here, which is why the
 // enclosing group names are checked.
+//
+// Other string and error values have credentials embedded in their text
+// removed (scrubSecrets): an error quoting a DSN must not leak its
+// password through an innocent key such as "error".
 func redactAttr(groups []string, a slog.Attr) slog.Attr {
 	if isSensitiveKey(a.Key) {
 		return slog.String(a.Key, Redacted)
@@ -62,7 +66,32 @@ func redactAttr(groups []string, a slog.Attr) slog.Attr {
 			return slog.String(a.Key, Redacted)
 		}
 	}
+	if cleanValueKey(a.Key) {
+		return a
+	}
+	switch a.Value.Kind() {
+	case slog.KindString:
+		s := a.Value.String()
+		if c := scrubSecrets(s); c != s {
+			return slog.String(a.Key, c)
+		}
+	case slog.KindAny:
+		if err, ok := a.Value.Any().(error); ok {
+			return slog.String(a.Key, scrubSecrets(err.Error()))
+		}
+	}
 	return a
+}
+
+// cleanValueKey reports keys whose values this package produces itself and
+// that cannot hold credentials, so scrubbing them is skipped.
+func cleanValueKey(key string) bool {
+	switch key {
+	case slog.TimeKey, slog.LevelKey, "request_id", "client_request_id", "method", "route",
+		"status", "bytes", "duration_ms", "client_ip", "proto", "component":
+		return true
+	}
+	return false
 }
 
 // NewLogger returns a structured logger writing to w. format is "json"
@@ -71,7 +100,9 @@ func redactAttr(groups []string, a slog.Attr) slog.Attr {
 // ...Context methods) carries that context's request id as "request_id",
 // and the values of sensitive keys (password, secret, token,
 // authorization, cookie, code_verifier, client_secret, master_key, dsn, …)
-// are replaced by "[REDACTED]", so a careless attribute cannot put a
+// are replaced by "[REDACTED]"; credentials inside the text of other
+// values and of the message (a URL's password, "Bearer …", password=…) are
+// cut out too. A careless attribute or an error quoting a DSN cannot put a
 // credential in the logs.
 func NewLogger(w io.Writer, level, format string) *slog.Logger {
 	var lv slog.Level

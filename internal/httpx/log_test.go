@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"strings"
 	"testing"
@@ -106,5 +107,36 @@ func TestLoggerLevels(t *testing.T) {
 				t.Errorf("info seen = %v", got)
 			}
 		})
+	}
+}
+
+func TestScrubSecrets(t *testing.T) {
+	cases := []struct{ name, in, want string }{
+		{"keep/plain", "connection refused", "connection refused"},
+		{"keep/status-code", "status_code=500 route=/x", "status_code=500 route=/x"},
+		{"keep/url-without-password", "dial https://example.com/x failed", "dial https://example.com/x failed"},
+		{"scrub/url-password", `parse "postgres://rampart:hunter2@db:5432/x": bad`, `parse "postgres://rampart:[REDACTED]@db:5432/x": bad`},
+		{"scrub/url-user-only-kept", "redis://user@h:6379", "redis://user@h:6379"},
+		{"scrub/libpq-password", "host=db user=r password=hunter2 sslmode=require", "host=db user=r password=[REDACTED] sslmode=require"},
+		{"scrub/query-code", "GET /cb?code=AUTHCODE&state=s", "GET /cb?code=[REDACTED]&state=s"},
+		{"scrub/client-secret", "client_secret=abc,next", "client_secret=[REDACTED],next"},
+		{"scrub/bearer", "header Authorization: Bearer eyJhbGciOi.x.y rejected", "header Authorization: Bearer [REDACTED] rejected"},
+		{"scrub/basic-lowercase", "basic dXNlcjpwdw==", "basic [REDACTED]"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := scrubSecrets(tc.in); got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestLoggerScrubsErrorText(t *testing.T) {
+	var buf bytes.Buffer
+	l := NewLogger(&buf, "info", "json")
+	l.Error("store down", "error", errors.New(`dial "postgres://u:hunter2@db/x": refused`), "detail", "password=hunter2")
+	if strings.Contains(buf.String(), "hunter2") {
+		t.Fatalf("secret in log: %s", buf.String())
 	}
 }
