@@ -49,3 +49,5 @@ CREATE TABLE audit_head (
     seq  INTEGER NOT NULL,
     hash BLOB    NOT NULL
 );
+-- Genesis: seq 0 and 32 zero bytes, so the first append has a row to lock.
+INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, X'0000000000000000000000000000000000000000000000000000000000000000');

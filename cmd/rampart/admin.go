@@ -1,0 +1,212 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rampart-auth/rampart/internal/audit"
+	"github.com/rampart-auth/rampart/internal/config"
+)
+
+func newConfigCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "config", Short: "Inspect configuration"}
+	var path string
+	check := &cobra.Command{
+		Use:   "check --config FILE",
+		Short: "Validate a configuration file (exit 0 when valid, 1 with the problems when not)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if path == "" {
+				return usageError{errors.New("config check needs --config FILE")}
+			}
+			cfg, err := config.Load(path)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "config OK: %s\n", path)
+			fmt.Fprintf(out, "  issuer %s\n  listen %s (tls %s)\n  store  %s\n  keys   %s, rotate every %s\n",
+				cfg.Issuer, cfg.HTTP.Listen, cfg.HTTP.TLS.Mode, cfg.Store.Driver, cfg.Keys.Algorithm, cfg.Keys.RotationPeriod.D())
+			return nil
+		},
+	}
+	addConfigFlag(check, &path)
+	cmd.AddCommand(check)
+	return cmd
+}
+
+func newMigrateCommand() *cobra.Command {
+	var path string
+	cmd := &cobra.Command{
+		Use:   "migrate --config FILE",
+		Short: "Apply pending database migrations",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(path, false)
+			if err != nil {
+				return err
+			}
+			s, err := openStore(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			applied, err := s.Migrate(cmd.Context())
+			if err != nil {
+				return err
+			}
+			cur, _, err := s.SchemaVersion(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if len(applied) == 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), "database is up to date (schema version %d)\n", cur)
+			} else {
+				fmt.Fprintf(cmd.OutOrStdout(), "applied migrations %v; schema version %d\n", applied, cur)
+			}
+			return nil
+		},
+	}
+	addConfigFlag(cmd, &path)
+	return cmd
+}
+
+func newKeyCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "key", Short: "Manage token signing keys"}
+	var listPath, rotatePath string
+	var listJSON bool
+	list := &cobra.Command{
+		Use:   "list [--config FILE] [--json]",
+		Short: "List signing keys and their states",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			env, err := openKeyEnv(cmd, listPath)
+			if err != nil {
+				return err
+			}
+			defer env.close(cmd.Context())
+			infos, err := env.keys.List(cmd.Context())
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if listJSON {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(infos)
+			}
+			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "KID\tALG\tSTATE\tCREATED\tACTIVATES\tRETIRED\tREMOVE AT")
+			for _, k := range infos {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.KID, k.Algorithm, k.State,
+					fmtTime(k.CreatedAt), fmtTime(k.ActivateAt), fmtTime(k.RetiredAt), fmtTime(k.RemoveAt))
+			}
+			return tw.Flush()
+		},
+	}
+	addConfigFlag(list, &listPath)
+	list.Flags().BoolVar(&listJSON, "json", false, "print JSON")
+	rotate := &cobra.Command{
+		Use:   "rotate [--config FILE]",
+		Short: "Publish a new signing key now; it signs after keys.publish_ahead",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			env, err := openKeyEnv(cmd, rotatePath)
+			if err != nil {
+				return err
+			}
+			defer env.close(cmd.Context())
+			info, err := env.keys.Rotate(cmd.Context(), cliActor())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "published key %s (%s); it starts signing at %s\n",
+				info.KID, info.Algorithm, fmtTime(info.ActivateAt))
+			return nil
+		},
+	}
+	addConfigFlag(rotate, &rotatePath)
+	cmd.AddCommand(list, rotate)
+	return cmd
+}
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func newAuditCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "audit", Short: "Verify and read the audit trail"}
+	var verifyPath, tailPath string
+	var n int
+	var jsonOut bool
+	verify := &cobra.Command{
+		Use:   "verify [--config FILE]",
+		Short: "Recompute the audit hash chain; exit 1 naming the first record that does not match",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(verifyPath, false)
+			if err != nil {
+				return err
+			}
+			s, err := openCheckedStore(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			res, err := audit.Verify(cmd.Context(), s, nil)
+			var chainErr *audit.ChainError
+			if errors.As(err, &chainErr) {
+				fmt.Fprintf(cmd.ErrOrStderr(), "audit log TAMPERED: %v\n", chainErr)
+				return silentError{exitFail}
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "audit log verified: %s\n", res)
+			return nil
+		},
+	}
+	addConfigFlag(verify, &verifyPath)
+	tail := &cobra.Command{
+		Use:   "tail [--config FILE] [-n N] [--json]",
+		Short: "Print the most recent audit events",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if n < 1 || n > 100000 {
+				return usageError{fmt.Errorf("-n must be between 1 and 100000")}
+			}
+			cfg, err := loadConfig(tailPath, false)
+			if err != nil {
+				return err
+			}
+			s, err := openCheckedStore(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			recs, err := audit.Tail(cmd.Context(), s, n)
+			if err != nil {
+				return err
+			}
+			for _, r := range recs {
+				if err := audit.Format(cmd.OutOrStdout(), r, jsonOut); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+	addConfigFlag(tail, &tailPath)
+	tail.Flags().IntVarP(&n, "lines", "n", 20, "how many events")
+	tail.Flags().BoolVar(&jsonOut, "json", false, "print JSON lines")
+	cmd.AddCommand(verify, tail)
+	return cmd
+}

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/user"
+	"path/filepath"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
+
+	"github.com/rampart-auth/rampart/internal/audit"
+	"github.com/rampart-auth/rampart/internal/config"
+	"github.com/rampart-auth/rampart/internal/httpx"
+	"github.com/rampart-auth/rampart/internal/keys"
+	"github.com/rampart-auth/rampart/internal/store/sqlstore"
+)
+
+// masterKeyEnv names the environment variable holding the master key.
+const masterKeyEnv = "RAMPART_MASTER_KEY"
+
+// devMasterKeyName is the dev-mode master key file inside the data dir.
+const devMasterKeyName = "master.key"
+
+// addConfigFlag adds --config to cmd.
+func addConfigFlag(cmd *cobra.Command, path *string) {
+	cmd.Flags().StringVar(path, "config", "", "configuration file (YAML); without it the dev defaults apply (./rampart-data, SQLite, loopback)")
+}
+
+// loadConfig loads path, or returns the dev configuration when path is empty.
+func loadConfig(path string, dev bool) (*config.Config, error) {
+	if path == "" {
+		return config.Dev(), nil
+	}
+	return config.LoadWith(path, dev)
+}
+
+// storeDSN resolves store.dsn / store.dsn_env.
+func storeDSN(cfg *config.Config) (string, error) {
+	if cfg.Store.DSNEnv != "" {
+		v := os.Getenv(cfg.Store.DSNEnv)
+		if v == "" {
+			return "", fmt.Errorf("store.dsn_env names %s, but it is not set", cfg.Store.DSNEnv)
+		}
+		return v, nil
+	}
+	return cfg.Store.DSN, nil
+}
+
+// openStore connects to the configured database. It neither migrates nor
+// checks the schema.
+func openStore(ctx context.Context, cfg *config.Config) (*sqlstore.Store, error) {
+	dsn, err := storeDSN(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Store.Driver == config.DriverSQLite {
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("cannot create data_dir %s: %w", cfg.DataDir, err)
+		}
+	}
+	return sqlstore.Open(ctx, cfg.Store.Driver, dsn, sqlstore.Options{MaxOpenConns: cfg.Store.MaxOpenConns})
+}
+
+// openCheckedStore opens the store and refuses a schema that is not exactly
+// this binary's (commands other than serve and migrate never migrate).
+func openCheckedStore(ctx context.Context, cfg *config.Config) (*sqlstore.Store, error) {
+	s, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.CheckSchema(ctx); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// loadMasterKey finds the master key: master_key_file, then
+// RAMPART_MASTER_KEY, then (dev mode only) <data_dir>/master.key, which is
+// created when create is true. The notice on creation is deliberately loud:
+// whoever holds that file can decrypt every signing key.
+func loadMasterKey(cfg *config.Config, create bool, notice io.Writer) (*keys.MasterKey, error) {
+	if cfg.MasterKeyFile != "" || os.Getenv(masterKeyEnv) != "" {
+		return keys.LoadMasterKey(cfg.MasterKeyFile, os.Getenv(masterKeyEnv))
+	}
+	if !cfg.Dev {
+		return keys.LoadMasterKey("", "")
+	}
+	path := filepath.Join(cfg.DataDir, devMasterKeyName)
+	if !create {
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("no master key: %s does not exist (start `rampart serve --dev` once, or pass --config with master_key_file, or set %s)", path, masterKeyEnv)
+		}
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("cannot create data_dir %s: %w", cfg.DataDir, err)
+	}
+	mk, created, err := keys.EnsureMasterKeyFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		fmt.Fprintf(notice, "\n"+
+			"!!! DEV MODE: generated a new master key in %s (mode 0600).\n"+
+			"!!! It encrypts every signing key at rest. Anyone who reads it can decrypt them.\n"+
+			"!!! For production, keep the master key outside the data directory\n"+
+			"!!! (master_key_file or %s) and back it up.\n\n", path, masterKeyEnv)
+	}
+	return mk, nil
+}
+
+// newLogger builds the process logger (JSON on stderr by default).
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	return httpx.NewLogger(w, cfg.Log.Level, cfg.Log.Format)
+}
+
+// auditHMACLabel derives the audit pseudonymization key from the master key.
+const auditHMACLabel = "rampart audit hmac v1"
+
+// openAudit starts the audit log on s.
+func openAudit(cfg *config.Config, s *sqlstore.Store, mk *keys.MasterKey, logger *slog.Logger, reg prometheus.Registerer) (*audit.Log, error) {
+	return audit.New(audit.Options{
+		Store:         s,
+		HMACKey:       mk.Derive(auditHMACLabel),
+		BatchSize:     cfg.Audit.BatchSize,
+		FlushInterval: cfg.Audit.FlushInterval.D(),
+		Logger:        logger,
+		Registerer:    reg,
+	})
+}
+
+// newKeyManager builds the signing key manager.
+func newKeyManager(cfg *config.Config, s *sqlstore.Store, mk *keys.MasterKey, al *audit.Log, logger *slog.Logger) (*keys.Manager, error) {
+	return keys.NewManager(keys.Options{
+		Store:            s,
+		Master:           mk,
+		Algorithm:        cfg.Keys.Algorithm,
+		RSABits:          cfg.Keys.RSABits,
+		RotationPeriod:   cfg.Keys.RotationPeriod.D(),
+		PublishAhead:     cfg.Keys.PublishAhead.D(),
+		MaxTokenLifetime: cfg.Tokens.AccessTokenTTL.D(),
+		JWKSMaxAge:       cfg.Keys.JWKSMaxAge.D(),
+		Logger:           logger,
+		Auditor:          al,
+	})
+}
+
+// cliActor names the operator running a CLI command, for the audit trail.
+func cliActor() string {
+	name := "unknown"
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		name = u.Username
+	}
+	return "cli:" + name
+}
