@@ -119,6 +119,16 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	return httpx.NewLogger(w, cfg.Log.Level, cfg.Log.Format)
 }
 
+// newCLILogger is the logger of one-shot commands: warnings and errors only
+// (their results go to stdout), unless the config asks for debug.
+func newCLILogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	level := "warn"
+	if cfg.Log.Level == "debug" || cfg.Log.Level == "error" {
+		level = cfg.Log.Level
+	}
+	return httpx.NewLogger(w, level, "text")
+}
+
 // auditHMACLabel derives the audit pseudonymization key from the master key.
 const auditHMACLabel = "rampart audit hmac v1"
 

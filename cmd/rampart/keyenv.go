@@ -35,7 +35,7 @@ func openKeyEnv(cmd *cobra.Command, path string) (*keyEnv, error) {
 	if err != nil {
 		return nil, err
 	}
-	logger := newLogger(cfg, cmd.ErrOrStderr())
+	logger := newCLILogger(cfg, cmd.ErrOrStderr())
 	al, err := openAudit(cfg, s, mk, logger, nil)
 	if err != nil {
 		_ = s.Close()
