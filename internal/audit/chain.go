@@ -53,7 +53,7 @@ func Canonical(seq int64, e *Event) []byte {
 	sort.Strings(keys)
 	b := make([]byte, 0, n)
 	b = append(b, canonicalVersion)
-	b = binary.BigEndian.AppendUint64(b, uint64(seq))                 // #nosec G115 -- bit-for-bit encoding of a signed value.
+	b = binary.BigEndian.AppendUint64(b, uint64(seq))               // #nosec G115 -- bit-for-bit encoding of a signed value.
 	b = binary.BigEndian.AppendUint64(b, uint64(e.Time.UnixNano())) // #nosec G115 -- bit-for-bit encoding of a signed value.
 	for _, s := range strs {
 		b = appendString(b, s)
