@@ -1,0 +1,202 @@
+package jwtauth
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// b64 is strict unpadded base64url: '=' padding, the standard alphabet,
+// whitespace and non-zero trailing bits are all errors (RFC 7515 §2,
+// RFC 8725 §3.8 — one token, one encoding).
+var b64 = base64.RawURLEncoding.Strict()
+
+// DefaultMaxTokenSize caps tokens before any decoding (8 KiB).
+const DefaultMaxTokenSize = 8 << 10
+
+// header holds the JOSE header members Rampart looks at. Members whose mere
+// presence matters are json.RawMessage (non-nil when present).
+type header struct {
+	Alg  string          `json:"alg"`
+	Kid  string          `json:"kid"`
+	Typ  string          `json:"typ"`
+	Crit json.RawMessage `json:"crit"`
+	B64  json.RawMessage `json:"b64"`
+	JKU  json.RawMessage `json:"jku"`
+	X5U  json.RawMessage `json:"x5u"`
+	JWK  json.RawMessage `json:"jwk"`
+	X5C  json.RawMessage `json:"x5c"`
+	Zip  json.RawMessage `json:"zip"`
+	Enc  json.RawMessage `json:"enc"`
+}
+
+// parsed is a compact JWS split and decoded, not yet verified.
+type parsed struct {
+	header       header
+	payload      []byte
+	signature    []byte
+	signingInput string // "<b64 header>.<b64 payload>", the bytes that are signed
+}
+
+// parseCompact splits and decodes a compact JWS strictly: exactly three
+// non-empty-header parts, canonical base64url, header and payload JSON
+// objects without duplicate members. allowJWK permits the "jwk" header
+// (DPoP proofs carry their key there; access tokens never may).
+func parseCompact(token string, maxSize int, allowJWK bool) (*parsed, error) {
+	if len(token) > maxSize {
+		return nil, reject(ReasonTooLarge, "token of %d bytes exceeds %d", len(token), maxSize)
+	}
+	h, rest, ok1 := strings.Cut(token, ".")
+	p, s, ok2 := strings.Cut(rest, ".")
+	if !ok1 || !ok2 || strings.Contains(s, ".") {
+		return nil, reject(ReasonMalformed, "not three dot-separated parts")
+	}
+	if h == "" {
+		return nil, reject(ReasonMalformed, "empty header")
+	}
+	hb, err := b64.DecodeString(h)
+	if err != nil {
+		return nil, reject(ReasonMalformed, "header is not canonical base64url")
+	}
+	pb, err := b64.DecodeString(p)
+	if err != nil {
+		return nil, reject(ReasonMalformed, "payload is not canonical base64url")
+	}
+	sb, err := b64.DecodeString(s)
+	if err != nil {
+		return nil, reject(ReasonMalformed, "signature is not canonical base64url")
+	}
+	out := &parsed{payload: pb, signature: sb, signingInput: token[:len(h)+1+len(p)]}
+	if err := checkJSONObject(hb); err != nil {
+		return nil, reject(ReasonMalformed, "header: %v", err)
+	}
+	if err := json.Unmarshal(hb, &out.header); err != nil {
+		return nil, reject(ReasonMalformed, "header: wrong member types")
+	}
+	if err := checkHeader(&out.header, allowJWK); err != nil {
+		return nil, err
+	}
+	if err := checkJSONObject(pb); err != nil {
+		return nil, reject(ReasonMalformed, "payload: %v", err)
+	}
+	return out, nil
+}
+
+// checkHeader applies the header rules that do not depend on the key.
+func checkHeader(h *header, allowJWK bool) error {
+	switch {
+	case h.Alg == "":
+		return reject(ReasonAlgNotAllowed, "no alg")
+	case strings.EqualFold(h.Alg, "none"):
+		// RFC 8725 §3.1: "none" is never acceptable, in any spelling.
+		return reject(ReasonAlgNotAllowed, "alg none")
+	case h.JKU != nil || h.X5U != nil:
+		// RFC 8725 §3.10 / RFC 7515 §4.1.2, §4.1.5: fetching keys from
+		// token-supplied URLs lets the attacker choose the key (and SSRF).
+		return reject(ReasonForbiddenHeader, "jku/x5u headers are refused")
+	case h.X5C != nil:
+		return reject(ReasonForbiddenHeader, "x5c headers are refused")
+	case h.JWK != nil && !allowJWK:
+		// An embedded key is the attacker's key; never trust it.
+		return reject(ReasonForbiddenHeader, "embedded jwk header is refused")
+	case h.Crit != nil:
+		// RFC 7515 §4.1.11: a recipient must reject a token whose crit lists
+		// an extension it does not understand; Rampart understands none.
+		return reject(ReasonCrit, "crit header present")
+	case h.B64 != nil && string(h.B64) != "true":
+		// RFC 7797 unencoded payloads change what is signed; refused.
+		return reject(ReasonCrit, "b64 header is not true")
+	case h.Zip != nil || h.Enc != nil:
+		return reject(ReasonMalformed, "JWE or compressed payloads are not access tokens")
+	case len(h.Kid) > 1024:
+		return reject(ReasonUnknownKey, "kid too long")
+	}
+	return nil
+}
+
+// maxJSONDepth bounds nesting in headers and claims.
+const maxJSONDepth = 32
+
+// checkJSONObject checks that data is exactly one JSON object with no
+// duplicate member names at any depth (RFC 8725 §3.x / RFC 7515 §5.2: a
+// parser that keeps the first or the last duplicate lets two components see
+// different claims), and no trailing data.
+func checkJSONObject(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	tok, err := dec.Token()
+	if err != nil {
+		return errors.New("not JSON")
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return errors.New("not a JSON object")
+	}
+	if err := walkObject(dec, 1); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err == nil {
+		return errors.New("trailing data after the JSON object")
+	}
+	return nil
+}
+
+func walkObject(dec *json.Decoder, depth int) error {
+	if depth > maxJSONDepth {
+		return errors.New("nested too deeply")
+	}
+	seen := make(map[string]struct{}, 8)
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return errors.New("invalid JSON")
+		}
+		name, ok := tok.(string)
+		if !ok {
+			return errors.New("invalid JSON")
+		}
+		if _, dup := seen[name]; dup {
+			return fmt.Errorf("duplicate member %q", name)
+		}
+		seen[name] = struct{}{}
+		if err := walkValue(dec, depth); err != nil {
+			return err
+		}
+	}
+	if _, err := dec.Token(); err != nil { // the closing '}'
+		return errors.New("invalid JSON")
+	}
+	return nil
+}
+
+func walkValue(dec *json.Decoder, depth int) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return errors.New("invalid JSON")
+	}
+	d, ok := tok.(json.Delim)
+	if !ok {
+		return nil
+	}
+	switch d {
+	case '{':
+		return walkObject(dec, depth+1)
+	case '[':
+		if depth+1 > maxJSONDepth {
+			return errors.New("nested too deeply")
+		}
+		for dec.More() {
+			if err := walkValue(dec, depth+1); err != nil {
+				return err
+			}
+		}
+		if _, err := dec.Token(); err != nil {
+			return errors.New("invalid JSON")
+		}
+		return nil
+	default:
+		return errors.New("invalid JSON")
+	}
+}
