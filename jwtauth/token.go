@@ -1,11 +1,8 @@
 package jwtauth
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"strings"
 )
 
@@ -115,88 +112,4 @@ func checkHeader(h *header, allowJWK bool) error {
 		return reject(ReasonUnknownKey, "kid too long")
 	}
 	return nil
-}
-
-// maxJSONDepth bounds nesting in headers and claims.
-const maxJSONDepth = 32
-
-// checkJSONObject checks that data is exactly one JSON object with no
-// duplicate member names at any depth (RFC 8725 §3.x / RFC 7515 §5.2: a
-// parser that keeps the first or the last duplicate lets two components see
-// different claims), and no trailing data.
-func checkJSONObject(data []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	tok, err := dec.Token()
-	if err != nil {
-		return errors.New("not JSON")
-	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return errors.New("not a JSON object")
-	}
-	if err := walkObject(dec, 1); err != nil {
-		return err
-	}
-	if _, err := dec.Token(); err == nil {
-		return errors.New("trailing data after the JSON object")
-	}
-	return nil
-}
-
-func walkObject(dec *json.Decoder, depth int) error {
-	if depth > maxJSONDepth {
-		return errors.New("nested too deeply")
-	}
-	seen := make(map[string]struct{}, 8)
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return errors.New("invalid JSON")
-		}
-		name, ok := tok.(string)
-		if !ok {
-			return errors.New("invalid JSON")
-		}
-		if _, dup := seen[name]; dup {
-			return fmt.Errorf("duplicate member %q", name)
-		}
-		seen[name] = struct{}{}
-		if err := walkValue(dec, depth); err != nil {
-			return err
-		}
-	}
-	if _, err := dec.Token(); err != nil { // the closing '}'
-		return errors.New("invalid JSON")
-	}
-	return nil
-}
-
-func walkValue(dec *json.Decoder, depth int) error {
-	tok, err := dec.Token()
-	if err != nil {
-		return errors.New("invalid JSON")
-	}
-	d, ok := tok.(json.Delim)
-	if !ok {
-		return nil
-	}
-	switch d {
-	case '{':
-		return walkObject(dec, depth+1)
-	case '[':
-		if depth+1 > maxJSONDepth {
-			return errors.New("nested too deeply")
-		}
-		for dec.More() {
-			if err := walkValue(dec, depth+1); err != nil {
-				return err
-			}
-		}
-		if _, err := dec.Token(); err != nil {
-			return errors.New("invalid JSON")
-		}
-		return nil
-	default:
-		return errors.New("invalid JSON")
-	}
 }

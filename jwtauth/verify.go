@@ -278,16 +278,8 @@ func (v *Verifier) keyFor(ctx context.Context, h *header) (*Key, error) {
 }
 
 func (v *Verifier) checkClaims(ctx context.Context, c *Claims, rc *rawClaims, now time.Time) error {
-	present := map[string]bool{
-		"exp": rc.Exp != nil, "iat": rc.Iat != nil, "nbf": rc.Nbf != nil, "iss": rc.Iss != nil,
-		"aud": rc.Aud != nil, "sub": rc.Sub != nil, "jti": rc.Jti != nil, "client_id": rc.ClientID != nil, "scope": rc.Scope != nil,
-	}
 	for _, name := range v.required {
-		ok, known := present[name]
-		if !known {
-			ok = hasMember(c.Raw, name)
-		}
-		if !ok {
+		if !present(rc, c.Raw, name) {
 			return reject(ReasonMissingClaim, "%s is required", name)
 		}
 	}
@@ -324,6 +316,31 @@ func (v *Verifier) checkClaims(ctx context.Context, c *Claims, rc *rawClaims, no
 		}
 	}
 	return v.checkDenyList(ctx, c)
+}
+
+// present reports whether claim name is in the payload.
+func present(rc *rawClaims, raw json.RawMessage, name string) bool {
+	switch name {
+	case "exp":
+		return rc.Exp != nil
+	case "iat":
+		return rc.Iat != nil
+	case "nbf":
+		return rc.Nbf != nil
+	case "iss":
+		return rc.Iss != nil
+	case "aud":
+		return rc.Aud != nil
+	case "sub":
+		return rc.Sub != nil
+	case "jti":
+		return rc.Jti != nil
+	case "client_id":
+		return rc.ClientID != nil
+	case "scope":
+		return rc.Scope != nil
+	}
+	return hasMember(raw, name)
 }
 
 func hasMember(raw json.RawMessage, name string) bool {
