@@ -35,6 +35,7 @@ type silentError struct{ code int }
 
 func (e silentError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 func (e silentError) ExitCode() int { return e.code }
+func (silentError) Silent() bool    { return true }
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
@@ -51,8 +52,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err == nil {
 		return exitOK
 	}
-	var silent silentError
-	if !errors.As(err, &silent) {
+	// Errors whose message the command already printed stay silent.
+	var quiet interface{ Silent() bool }
+	if !errors.As(err, &quiet) || !quiet.Silent() {
 		fmt.Fprintf(stderr, "rampart: %v\n", err)
 	}
 	var ec exitCoder
