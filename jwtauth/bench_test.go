@@ -44,8 +44,8 @@ func BenchmarkVerify(b *testing.B) {
 			}
 		})
 		b.Run(tc.alg+"/golang-jwt", func(b *testing.B) {
-			p := jwt.NewParser(jwt.WithValidMethods([]string{tc.method.Alg()}), jwt.WithIssuer(testIssuer),
-				jwt.WithAudience(testAudience), jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithLeeway(30*time.Second))
+			p := jwt.NewParser(jwt.WithValidMethods([]string{tc.method.Alg()}), jwt.WithIssuer(testIss),
+				jwt.WithAudience(testAud), jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithLeeway(30*time.Second))
 			pub := tc.pub
 			keyFunc := func(t *jwt.Token) (any, error) { return pub, nil }
 			b.ReportAllocs()
