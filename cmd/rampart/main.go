@@ -11,6 +11,8 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/rampart-auth/rampart/internal/jwtcli"
 )
 
 // Exit codes shared by every command.
@@ -84,6 +86,7 @@ func newRootCommand() *cobra.Command {
 		newMigrateCommand(),
 		newKeyCommand(),
 		newAuditCommand(),
+		jwtcli.Command(),
 	)
 	setUsageErrors(root)
 	return root
@@ -92,6 +95,9 @@ func newRootCommand() *cobra.Command {
 // setUsageErrors makes argument-count errors and unknown subcommands exit 2
 // throughout the tree.
 func setUsageErrors(c *cobra.Command) {
+	if c.Name() == "jwt" {
+		return // jwtcli prints its own messages and chooses its exit codes
+	}
 	if c.Args != nil {
 		check := c.Args
 		c.Args = func(cmd *cobra.Command, args []string) error {

@@ -91,6 +91,13 @@ func TestUsageErrors(t *testing.T) {
 			}
 		})
 	}
+	// jwt verify reports its own usage errors, once, and exits 2.
+	for _, args := range [][]string{{"jwt", "verify"}, {"jwt", "verify", "--bogus"}, {"jwt", "verify", "--jwks", "x", "extra"}} {
+		code, _, errs := cli(t, "tok", args...)
+		if code != exitUsage || strings.Count(errs, "\n") != 1 || strings.Contains(errs, "rampart: exit status") {
+			t.Fatalf("%v: exit %d, stderr %q", args, code, errs)
+		}
+	}
 	if code, out, _ := cli(t, "", "version"); code != 0 || !strings.HasPrefix(out, "rampart ") {
 		t.Fatalf("version: %d %q", code, out)
 	}

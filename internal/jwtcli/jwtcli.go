@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/spf13/cobra"
@@ -25,6 +26,9 @@ const (
 	ExitInvalid = 1
 	ExitUsage   = 2
 )
+
+// now is the verifier's clock; tests replace it.
+var now = time.Now
 
 // maxStdin caps what is read from stdin; anything larger is not a token.
 const maxStdin = 64 << 10
@@ -56,7 +60,13 @@ func Command() *cobra.Command {
 			"they are skipped. Exit 0 prints the claims as JSON; exit 1 prints the reason (an invalid token,\n" +
 			"or a key that fails the key policy, e.g. RSA under 2048 bits or use \"enc\"); exit 2 is a usage\n" +
 			"error (flags, unreadable files, no token on stdin, a JWK without alg and no --alg).",
-		Args:          cobra.NoArgs,
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				fmt.Fprintf(c.ErrOrStderr(), "usage error: unexpected argument %q (the token is read from stdin)\n", args[0])
+				return ExitError{Code: ExitUsage}
+			}
+			return nil
+		},
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -147,6 +157,7 @@ func (o *options) verify(ctx context.Context, stdin io.Reader) (*jwtauth.Claims,
 		Keys:           src,
 		RequiredClaims: []string{"exp"},
 		CacheSize:      -1,
+		Clock:          now,
 	}
 	if o.iss != "" {
 		cfg.RequiredClaims = append(cfg.RequiredClaims, "iss")
