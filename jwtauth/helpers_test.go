@@ -15,7 +15,6 @@ import (
 var (
 	testNow     = jwtattack.Now
 	errTestDown = jwtattack.ErrDown
-	signRaw     = jwtattack.SignRaw
 	compact     = jwtattack.Compact
 	goodClaims  = jwtattack.GoodClaims
 	hdrMap      = jwtattack.Header

@@ -143,14 +143,18 @@ func checkPublicKey(alg string, pub crypto.PublicKey) error {
 		}
 	case ES256, ES384, ES512:
 		k, ok := pub.(*ecdsa.PublicKey)
-		if !ok || k == nil || k.X == nil || k.Y == nil {
+		if !ok || k == nil || k.Curve == nil {
 			return fmt.Errorf("%s needs an EC key", alg)
 		}
 		want := map[string]elliptic.Curve{ES256: elliptic.P256(), ES384: elliptic.P384(), ES512: elliptic.P521()}[alg]
 		if k.Curve != want {
 			return fmt.Errorf("%s needs curve %s", alg, want.Params().Name)
 		}
-		// Invalid-curve attacks: the point must lie on the named curve.
+		// Invalid-curve attacks: the point must lie on the named curve
+		// (Bytes refuses an invalid point; ECDH checks it against the curve).
+		if _, err := k.Bytes(); err != nil {
+			return errors.New("EC point is not on its curve")
+		}
 		if _, err := k.ECDH(); err != nil {
 			return errors.New("EC point is not on its curve")
 		}

@@ -98,9 +98,9 @@ type options struct {
 	jwks, key, alg, iss, aud, typ string
 }
 
-// usageErr and invalidErr classify failures inside run.
+// usageErr marks a usage failure inside run (exit 2); every other error is
+// an invalid token (exit 1).
 type usageErr struct{ error }
-type invalidErr struct{ error }
 
 func (o *options) run(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) int {
 	if ctx == nil {
