@@ -149,3 +149,25 @@ func TestDiscoverJWKSURLRedirectOtherHost(t *testing.T) {
 		t.Fatal("the caller's client was modified")
 	}
 }
+
+// FuzzJWKSURIFromMetadata: the metadata parser never panics and returns
+// only a jwks_uri that passes the endpoint rules, from a document whose
+// issuer matches.
+func FuzzJWKSURIFromMetadata(f *testing.F) {
+	const iss = "https://auth.example.com"
+	f.Add([]byte(`{"issuer":"https://auth.example.com","jwks_uri":"https://auth.example.com/jwks"}`))
+	f.Add([]byte(`{"issuer":"https://auth.example.com","jwks_uri":"http://10.0.0.1/jwks"}`))
+	f.Add([]byte(`{"issuer":"https://auth.example.com","issuer":"x"}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		u, err := jwksURIFromMetadata(body, iss)
+		if err != nil {
+			return
+		}
+		if _, err := checkEndpoint(u); err != nil {
+			t.Fatalf("returned %q: %v", u, err)
+		}
+		if !strings.Contains(string(body), iss) {
+			t.Fatal("issuer not in the document")
+		}
+	})
+}

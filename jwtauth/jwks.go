@@ -55,8 +55,9 @@ type JWKSConfig struct {
 	// refreshing fails (default 1 h). After that Key fails closed.
 	StaleFor time.Duration
 	// RefetchCooldown is the minimum time between fetches triggered by
-	// requests (unknown kid, expired set, failed issuer); default 30 s.
-	// Refresh and the Start loop are not subject to it.
+	// requests (unknown kid, expired set, failed issuer); default 30 s, or
+	// MinTTL when that is shorter; it may not exceed MinTTL. Refresh and the
+	// Start loop are not subject to it.
 	RefetchCooldown time.Duration
 	// Clock returns the current time (default time.Now).
 	Clock func() time.Time
@@ -122,12 +123,19 @@ func NewJWKS(cfg JWKSConfig) (*JWKS, error) {
 	setDefault(&cfg.MaxTTL, DefaultJWKSMaxTTL)
 	setDefault(&cfg.DefaultTTL, DefaultJWKSTTL)
 	setDefault(&cfg.StaleFor, DefaultJWKSStaleFor)
-	setDefault(&cfg.RefetchCooldown, DefaultJWKSRefetchCooldown)
+	if cfg.RefetchCooldown == 0 {
+		cfg.RefetchCooldown = min(DefaultJWKSRefetchCooldown, cfg.MinTTL)
+	}
 	if cfg.MinTTL > cfg.MaxTTL {
 		return nil, fmt.Errorf("jwtauth: JWKS MinTTL %s exceeds MaxTTL %s", cfg.MinTTL, cfg.MaxTTL)
 	}
 	if cfg.DefaultTTL < cfg.MinTTL || cfg.DefaultTTL > cfg.MaxTTL {
 		return nil, fmt.Errorf("jwtauth: JWKS DefaultTTL %s is outside [MinTTL %s, MaxTTL %s]", cfg.DefaultTTL, cfg.MinTTL, cfg.MaxTTL)
+	}
+	// An expired set is refreshed only outside the cool-down; a cool-down
+	// longer than the shortest TTL would make a healthy issuer's keys stale.
+	if cfg.RefetchCooldown > cfg.MinTTL {
+		return nil, fmt.Errorf("jwtauth: JWKS RefetchCooldown %s exceeds MinTTL %s", cfg.RefetchCooldown, cfg.MinTTL)
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
@@ -170,7 +178,14 @@ func (j *JWKS) Key(ctx context.Context, kid string) (*Key, error) {
 
 // slowKey handles a missing, expired or kid-less snapshot.
 func (j *JWKS) slowKey(ctx context.Context, kid string) (*Key, error) {
-	err := j.refresh(ctx, false)
+	var err error
+	if j.coolingDown(j.cfg.Clock()) {
+		// No fetch now (a failing issuer is retried once per cool-down, not
+		// once per request): answer from what we have.
+		err = j.lastError()
+	} else {
+		err = j.refresh(ctx, false)
+	}
 	now := j.cfg.Clock()
 	s := j.snap.Load()
 	if s == nil {
@@ -207,6 +222,12 @@ func (j *JWKS) slowKey(ctx context.Context, kid string) (*Key, error) {
 func (j *JWKS) coolingDown(now time.Time) bool {
 	last := j.lastAttempt.Load()
 	return last != 0 && now.Sub(time.Unix(0, last)) < j.cfg.RefetchCooldown
+}
+
+func (j *JWKS) lastError() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.lastErr
 }
 
 // Refresh fetches the set now, regardless of the cool-down; concurrent

@@ -592,6 +592,8 @@ func TestNewJWKSConfig(t *testing.T) {
 		{"reject/default-ttl-outside", JWKSConfig{URL: "https://a.example/jwks", DefaultTTL: 48 * time.Hour}, false},
 		{"reject/negative-stale", JWKSConfig{URL: "https://a.example/jwks", StaleFor: -1}, false},
 		{"reject/negative-body", JWKSConfig{URL: "https://a.example/jwks", MaxBodyBytes: -1}, false},
+		{"reject/cooldown-above-min-ttl", JWKSConfig{URL: "https://a.example/jwks", RefetchCooldown: 2 * time.Minute}, false},
+		{"accept/short-min-ttl-shortens-default-cooldown", JWKSConfig{URL: "https://a.example/jwks", MinTTL: time.Second, DefaultTTL: time.Second}, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -750,4 +752,32 @@ func BenchmarkStaticKeysHit(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// FuzzParseJWKS: the set parser never panics, never yields an HMAC key,
+// and indexes every key under its own kid.
+func FuzzParseJWKS(f *testing.F) {
+	k := jk()
+	f.Add([]byte(jwkSet(f, pubJWK(f, k.ec.Public(), "a", ES256, ""), pubJWK(f, k.ed.Public(), "e", EdDSA, ""))))
+	f.Add([]byte(jwkSet(f, pubJWK(f, k.rsa.Public(), "", RS256, "sig"))))
+	f.Add([]byte(jwkSet(f, pubJWK(f, []byte(strings.Repeat("s", 32)), "h", HS256, ""))))
+	f.Add([]byte(`{"keys":[{"kty":"EC","kid":"a","kid":"b"}]}`))
+	f.Add([]byte(`{"keys":null}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		byID, only, _, err := parseJWKS(body)
+		if err != nil {
+			if byID != nil || only != nil {
+				t.Fatal("keys returned with an error")
+			}
+			return
+		}
+		for kid, key := range byID {
+			if key.IsSymmetric() || key.ID != kid || kid == "" {
+				t.Fatalf("bad entry %q → %+v", kid, key)
+			}
+		}
+		if only != nil && (only.IsSymmetric() || len(byID) > 1) {
+			t.Fatal("bad single key")
+		}
+	})
 }
