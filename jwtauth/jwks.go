@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -81,14 +80,17 @@ type JWKS struct {
 	// snap is the current immutable key set; Key reads it without locks.
 	snap atomic.Pointer[jwksSnapshot]
 	// lastAttempt is the clock time (UnixNano) of the last fetch attempt,
-	// 0 before the first.
+	// 0 before the first; inflight is true while a fetch runs; lastErr
+	// holds the last attempt's error (nil pointer or nil err: success).
 	lastAttempt atomic.Int64
-	group       singleflight.Group
-	started     atomic.Bool
-
-	mu      sync.Mutex // guards lastErr
-	lastErr error
+	inflight    atomic.Bool
+	lastErr     atomic.Pointer[fetchError]
+	// group runs one fetch at a time, shared by all callers.
+	group   singleflight.Group
+	started atomic.Bool
 }
+
+type fetchError struct{ err error }
 
 var _ KeySource = (*JWKS)(nil)
 
@@ -169,21 +171,22 @@ func (j *JWKS) Key(ctx context.Context, kid string) (*Key, error) {
 		if k := s.lookup(kid); k != nil {
 			return k, nil
 		}
-		if j.coolingDown(now) {
-			return nil, ErrUnknownKey
-		}
 	}
 	return j.slowKey(ctx, kid)
 }
 
-// slowKey handles a missing, expired or kid-less snapshot.
+// slowKey handles a missing or expired snapshot and unknown kids. While
+// cooling down and no fetch is running it neither locks nor allocates
+// (a junk-kid flood costs the issuer nothing and us little).
 func (j *JWKS) slowKey(ctx context.Context, kid string) (*Key, error) {
 	var err error
-	if j.coolingDown(j.cfg.Clock()) {
+	if j.coolingDown(j.cfg.Clock()) && !j.inflight.Load() {
 		// No fetch now (a failing issuer is retried once per cool-down, not
 		// once per request): answer from what we have.
 		err = j.lastError()
 	} else {
+		// Start a fetch, or join the one in flight (which may be fetching
+		// the very key rotation this kid belongs to).
 		err = j.refresh(ctx, false)
 	}
 	now := j.cfg.Clock()
@@ -225,9 +228,10 @@ func (j *JWKS) coolingDown(now time.Time) bool {
 }
 
 func (j *JWKS) lastError() error {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return j.lastErr
+	if e := j.lastErr.Load(); e != nil {
+		return e.err
+	}
+	return nil
 }
 
 // Refresh fetches the set now, regardless of the cool-down; concurrent
@@ -242,46 +246,51 @@ func (j *JWKS) Refresh(ctx context.Context) error {
 // cancellation, so one impatient caller does not fail the others; each
 // caller still stops waiting when its own ctx ends.
 func (j *JWKS) refresh(ctx context.Context, force bool) error {
-	key := "lazy"
-	if force {
-		key = "forced"
-	}
 	fctx := context.WithoutCancel(ctx)
-	ch := j.group.DoChan(key, func() (any, error) { return nil, j.fetchGated(fctx, force) })
-	select {
-	case r := <-ch:
-		return r.Err
-	case <-ctx.Done():
-		return ctx.Err()
+	// A forced caller that joined a request-triggered call which declined
+	// to fetch (cool-down) tries again; the bound only guards against an
+	// endless run of such calls.
+	for range 8 {
+		ch := j.group.DoChan("fetch", func() (any, error) { return j.fetchGated(fctx, force) })
+		select {
+		case r := <-ch:
+			if fetched, _ := r.Val.(bool); force && !fetched {
+				continue
+			}
+			return r.Err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
+	return j.lastError()
 }
 
-func (j *JWKS) fetchGated(ctx context.Context, force bool) error {
-	j.mu.Lock()
+// fetchGated fetches unless the call is request-triggered and the
+// cool-down has not elapsed; it reports whether it fetched. The
+// singleflight group runs one at a time.
+func (j *JWKS) fetchGated(ctx context.Context, force bool) (bool, error) {
 	now := j.cfg.Clock()
 	if !force && j.coolingDown(now) {
-		err := j.lastErr
-		j.mu.Unlock()
-		if err != nil {
-			return fmt.Errorf("refetch cooling down after: %w", err)
+		if err := j.lastError(); err != nil {
+			return false, fmt.Errorf("refetch cooling down after: %w", err)
 		}
-		return nil
+		return false, nil
 	}
+	// inflight before lastAttempt: whoever sees the new attempt time also
+	// sees the fetch running and joins it rather than giving up.
+	j.inflight.Store(true)
+	defer j.inflight.Store(false)
 	j.lastAttempt.Store(now.UnixNano())
-	j.mu.Unlock()
 
 	s, err := j.fetch(ctx)
 	if err != nil {
 		err = fmt.Errorf("jwtauth: JWKS %s: %w", j.cfg.URL, err)
-	}
-	j.obs.JWKSFetched(j.cfg.URL, err)
-	j.mu.Lock()
-	j.lastErr = err
-	if err == nil {
+	} else {
 		j.snap.Store(s)
 	}
-	j.mu.Unlock()
-	return err
+	j.lastErr.Store(&fetchError{err})
+	j.obs.JWKSFetched(j.cfg.URL, err)
+	return true, err
 }
 
 // fetch downloads and parses the set.
@@ -475,9 +484,7 @@ func (j *JWKS) Status() JWKSStatus {
 	if last := j.lastAttempt.Load(); last != 0 {
 		st.LastAttempt = time.Unix(0, last)
 	}
-	j.mu.Lock()
-	st.LastError = j.lastErr
-	j.mu.Unlock()
+	st.LastError = j.lastError()
 	if s := j.snap.Load(); s != nil {
 		st.Fetched, st.Expires = s.fetched, s.expires
 		st.Keys = len(s.byID)

@@ -314,6 +314,34 @@ func TestJWKSRotation(t *testing.T) {
 	}
 }
 
+// TestJWKSRotationConcurrent: when many requests carry a new kid at once,
+// all of them wait for the one shared refetch and succeed.
+func TestJWKSRotationConcurrent(t *testing.T) {
+	k := jk()
+	clock := newFakeClock()
+	iss := newJWKSIssuer(t, jwkSet(t, pubJWK(t, k.ec.Public(), "old", ES256, "")))
+	iss.delay = 30 * time.Millisecond
+	j, _ := newTestJWKS(t, iss.url(), clock, nil)
+	if err := j.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	iss.set(http.StatusOK, jwkSet(t, pubJWK(t, k.ec.Public(), "old", ES256, ""), pubJWK(t, k.ed.Public(), "new", EdDSA, "")), "")
+	clock.Add(DefaultJWKSRefetchCooldown)
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for range 100 {
+		wg.Go(func() {
+			if _, err := j.Key(context.Background(), "new"); err != nil {
+				failed.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if failed.Load() != 0 || iss.hits.Load() != 2 {
+		t.Fatalf("%d of 100 requests failed, %d fetches; want 0 and 2", failed.Load(), iss.hits.Load())
+	}
+}
+
 func TestJWKSCacheControl(t *testing.T) {
 	set := jwkSet(t, pubJWK(t, jk().ec.Public(), "a", ES256, ""))
 	tests := []struct {
