@@ -809,3 +809,25 @@ func FuzzParseJWKS(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkJWKSKeyUnknownCoolingDown is the cost of one junk kid during a
+// flood: no fetch, no lock, no allocation.
+func BenchmarkJWKSKeyUnknownCoolingDown(b *testing.B) {
+	iss := newJWKSIssuer(b, jwkSet(b, pubJWK(b, jk().ec.Public(), "a", ES256, "")))
+	j, err := NewJWKS(JWKSConfig{URL: iss.url()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := j.Refresh(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := j.Key(context.Background(), "junk"); err != ErrUnknownKey {
+			b.Fatal(err)
+		}
+	}
+	if iss.hits.Load() != 1 {
+		b.Fatalf("%d fetches", iss.hits.Load())
+	}
+}
