@@ -426,19 +426,16 @@ func clampSeconds(secs int64, hi time.Duration) time.Duration {
 	return time.Duration(secs) * time.Second
 }
 
-// Start runs a background loop, until ctx ends, that refreshes the set
-// ahead of expiry (at 80 % of its TTL), so requests never wait for a fetch
-// and stale keys are needed only when the issuer is down; after a failed
-// fetch it retries every RefetchCooldown. Start returns at once; calling it
-// again has no effect.
+// Start refreshes the set ahead of expiry (at 80 % of its TTL) until ctx
+// ends, so requests never wait for a fetch and stale keys are needed only
+// when the issuer is down; after a failed fetch it retries every
+// RefetchCooldown. It blocks: run it with `go j.Start(ctx)`. A second
+// Start while one runs returns at once.
 func (j *JWKS) Start(ctx context.Context) {
 	if !j.started.CompareAndSwap(false, true) {
 		return
 	}
-	go j.loop(ctx)
-}
-
-func (j *JWKS) loop(ctx context.Context) {
+	defer j.started.Store(false)
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {

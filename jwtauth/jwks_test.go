@@ -695,8 +695,18 @@ func TestJWKSStart(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	j.Start(ctx)
-	j.Start(ctx) // no second loop
+	done := make(chan struct{})
+	go func() { j.Start(ctx); close(done) }()
+	for iss.hits.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	second := make(chan struct{})
+	go func() { j.Start(ctx); close(second) }()
+	select {
+	case <-second: // a second Start returns at once
+	case <-time.After(2 * time.Second):
+		t.Fatal("a second Start ran another loop")
+	}
 	deadline := time.Now().Add(5 * time.Second)
 	for iss.hits.Load() < 4 {
 		if time.Now().After(deadline) {
@@ -708,7 +718,11 @@ func TestJWKSStart(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	cancel()
-	time.Sleep(50 * time.Millisecond)
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		t.Fatal("Start did not return after ctx ended")
+	}
 	n := iss.hits.Load()
 	time.Sleep(250 * time.Millisecond)
 	if iss.hits.Load() != n {
