@@ -152,11 +152,7 @@ func newAuditCommand() *cobra.Command {
 		Short: "Recompute the audit hash chain; exit 1 naming the first record that does not match",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(verifyPath, false)
-			if err != nil {
-				return err
-			}
-			s, err := openCheckedStore(cmd.Context(), cfg)
+			s, err := storeFor(cmd, verifyPath)
 			if err != nil {
 				return err
 			}
@@ -183,11 +179,7 @@ func newAuditCommand() *cobra.Command {
 			if n < 1 || n > 100000 {
 				return usageError{fmt.Errorf("-n must be between 1 and 100000")}
 			}
-			cfg, err := loadConfig(tailPath, false)
-			if err != nil {
-				return err
-			}
-			s, err := openCheckedStore(cmd.Context(), cfg)
+			s, err := storeFor(cmd, tailPath)
 			if err != nil {
 				return err
 			}

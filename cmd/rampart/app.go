@@ -80,6 +80,16 @@ func openCheckedStore(ctx context.Context, cfg *config.Config) (*sqlstore.Store,
 	return s, nil
 }
 
+// storeFor loads the config at path (dev defaults when empty) and opens its
+// store with the schema checked: what read-only commands need.
+func storeFor(cmd *cobra.Command, path string) (*sqlstore.Store, error) {
+	cfg, err := loadConfig(path, false)
+	if err != nil {
+		return nil, err
+	}
+	return openCheckedStore(cmd.Context(), cfg)
+}
+
 // loadMasterKey finds the master key: master_key_file, then
 // RAMPART_MASTER_KEY, then (dev mode only) <data_dir>/master.key, which is
 // created when create is true. The notice on creation is deliberately loud:
