@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/rampart-auth/rampart/internal/audit"
 	"github.com/rampart-auth/rampart/internal/store/sqlstore"
 	"github.com/rampart-auth/rampart/internal/store/storetest"
@@ -277,4 +279,32 @@ func TestTimeIsStoredExactly(t *testing.T) {
 	if _, err := audit.Verify(context.Background(), s, nil); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func TestMetricsSharedAcrossLogs(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	s := storetest.Open(t, sqlstore.SQLite)
+	for i := 0; i < 2; i++ {
+		l, err := audit.New(audit.Options{Store: s, HMACKey: testKey, Registerer: reg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Record(context.Background(), event(i)); err != nil {
+			t.Fatal(err)
+		}
+		_ = l.Close(context.Background())
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "rampart_audit_events_appended_total" {
+			if got := mf.GetMetric()[0].GetCounter().GetValue(); got != 2 {
+				t.Fatalf("appended = %v, want 2 (second Log must count into the registered counter)", got)
+			}
+			return
+		}
+	}
+	t.Fatal("metric not exported")
 }

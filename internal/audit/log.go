@@ -254,16 +254,27 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.appended, m.errors, m.batch, m.latency} {
-			if err := reg.Register(c); err != nil {
-				var are prometheus.AlreadyRegisteredError
-				if !errors.As(err, &are) {
-					panic(err) // programming error: a conflicting metric name
-				}
-			}
-		}
+		// A second Log on the same registry (tests, or a CLI command inside a
+		// process that serves) shares the collectors already registered.
+		m.appended = register(reg, m.appended)
+		m.errors = register(reg, m.errors)
+		m.batch = register(reg, m.batch)
+		m.latency = register(reg, m.latency)
 	}
 	return m
+}
+
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing
+			}
+		}
+		panic(err) // programming error: a conflicting metric definition
+	}
+	return c
 }
 
 func (m *metrics) observe(n int, d time.Duration, err error) {
