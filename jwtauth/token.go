@@ -3,13 +3,29 @@ package jwtauth
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"strings"
 )
 
-// b64 is strict unpadded base64url: '=' padding, the standard alphabet,
-// whitespace and non-zero trailing bits are all errors (RFC 7515 §2,
-// RFC 8725 §3.8 — one token, one encoding).
+// b64 is strict unpadded base64url: '=' padding, the standard alphabet and
+// non-zero trailing bits are errors (RFC 7515 §2). Go's decoder still skips
+// '\r' and '\n' even in strict mode, so decodeSegment checks the alphabet
+// first: one token, one encoding.
 var b64 = base64.RawURLEncoding.Strict()
+
+// decodeSegment decodes one compact-JWS segment, refusing any byte outside
+// the base64url alphabet (including CR and LF, which the decoder ignores).
+func decodeSegment(s string) ([]byte, error) {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return nil, errNotBase64URL
+		}
+	}
+	return b64.DecodeString(s)
+}
+
+var errNotBase64URL = errors.New("not base64url")
 
 // DefaultMaxTokenSize caps tokens before any decoding (8 KiB).
 const DefaultMaxTokenSize = 8 << 10
@@ -54,15 +70,15 @@ func parseCompact(token string, maxSize int, allowJWK bool) (*parsed, error) {
 	if h == "" {
 		return nil, reject(ReasonMalformed, "empty header")
 	}
-	hb, err := b64.DecodeString(h)
+	hb, err := decodeSegment(h)
 	if err != nil {
 		return nil, reject(ReasonMalformed, "header is not canonical base64url")
 	}
-	pb, err := b64.DecodeString(p)
+	pb, err := decodeSegment(p)
 	if err != nil {
 		return nil, reject(ReasonMalformed, "payload is not canonical base64url")
 	}
-	sb, err := b64.DecodeString(s)
+	sb, err := decodeSegment(s)
 	if err != nil {
 		return nil, reject(ReasonMalformed, "signature is not canonical base64url")
 	}

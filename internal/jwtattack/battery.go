@@ -278,6 +278,10 @@ func Battery(t testing.TB) []Case {
 	dupHdr := []byte(`{"alg":"ES256","kid":"ec1","typ":"at+jwt","alg":"none"}`)
 	add("reject/duplicate-header-members", Compact(t, ES256, k.EC, dupHdr, payload), ReasonMalformed)
 	add("reject/non-canonical-base64", parts[0]+"."+parts[1]+"."+FlipTrailingBits(parts[2]), ReasonMalformed)
+	// Go's base64 decoder skips CR/LF even in strict mode: a newline inside
+	// a valid token's signature must not yield an accepted variant.
+	add("reject/newline-in-signature", parts[0]+"."+parts[1]+"."+parts[2][:10]+"\n"+parts[2][10:], ReasonMalformed)
+	add("reject/cr-in-payload", parts[0]+"."+parts[1][:5]+"\r"+parts[1][5:]+"."+parts[2], ReasonMalformed)
 	add("reject/padded-base64", parts[0]+"."+parts[1]+"."+parts[2]+"==", ReasonMalformed)
 	add("reject/std-alphabet-base64", parts[0]+"."+parts[1]+"."+strings.NewReplacer("-", "+", "_", "/").Replace(parts[2])+"+/", ReasonMalformed)
 	add("reject/oversized-token", parts[0]+"."+b64.EncodeToString(MustJSON(t, With(good, "pad", strings.Repeat("x", 9000))))+"."+parts[2], ReasonTooLarge)
