@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/x509"
 	"testing"
+
+	"github.com/rampart-auth/rampart/jwtauth/jwtauthtest"
 )
 
 // testVerifier trusts ES256 "ec1", EdDSA "ed1" and RS256 "rsa1".
@@ -129,8 +131,12 @@ func TestKeyPolicy(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			if key, err := ParseJWK([]byte(tc.jwk), tc.alg); err == nil {
+			key, err := ParseJWK([]byte(tc.jwk), tc.alg)
+			if err == nil {
 				t.Fatalf("accepted key %+v", key)
+			}
+			if ReasonOf(err) != ReasonBadKey {
+				t.Fatalf("reason %q (%v), want bad_key", ReasonOf(err), err)
 			}
 		})
 	}
@@ -185,20 +191,48 @@ func (m *memDeny) IsRevoked(_ context.Context, jti string) (bool, error) {
 	return m.revoked[jti], nil
 }
 
-// TestBatteryReasonsMatch keeps jwtattack's reason strings equal to ours.
+// TestBatteryReasonsMatch keeps jwtauthtest's reason strings (it cannot
+// import jwtauth) equal to our constants.
 func TestBatteryReasonsMatch(t *testing.T) {
-	for _, r := range []Reason{ReasonMalformed, ReasonTooLarge, ReasonAlgNotAllowed, ReasonForbiddenHeader, ReasonCrit,
-		ReasonUnknownKey, ReasonBadSignature, ReasonType, ReasonExpired, ReasonNotYetValid, ReasonIssuedInFuture,
-		ReasonMissingClaim, ReasonBadClaim, ReasonIssuer, ReasonAudience} {
-		found := false
-		for _, c := range attackBattery(t) {
-			if c.reason == r {
-				found = true
-				break
+	for got, want := range map[string]Reason{
+		jwtauthtest.ReasonMalformed: ReasonMalformed, jwtauthtest.ReasonTooLarge: ReasonTooLarge,
+		jwtauthtest.ReasonAlgNotAllowed: ReasonAlgNotAllowed, jwtauthtest.ReasonForbiddenHeader: ReasonForbiddenHeader,
+		jwtauthtest.ReasonCrit: ReasonCrit, jwtauthtest.ReasonUnknownKey: ReasonUnknownKey,
+		jwtauthtest.ReasonBadSignature: ReasonBadSignature, jwtauthtest.ReasonType: ReasonType,
+		jwtauthtest.ReasonExpired: ReasonExpired, jwtauthtest.ReasonNotYetValid: ReasonNotYetValid,
+		jwtauthtest.ReasonIssuedInFuture: ReasonIssuedInFuture, jwtauthtest.ReasonMissingClaim: ReasonMissingClaim,
+		jwtauthtest.ReasonBadClaim: ReasonBadClaim, jwtauthtest.ReasonIssuer: ReasonIssuer,
+		jwtauthtest.ReasonAudience: ReasonAudience, jwtauthtest.ReasonBadKey: ReasonBadKey,
+		jwtauthtest.ReasonDPoPRequired: ReasonDPoPRequired,
+	} {
+		if Reason(got) != want {
+			t.Errorf("jwtauthtest reason %q, jwtauth %q", got, want)
+		}
+	}
+}
+
+// TestKeyAttackBattery: every key-policy attack is refused with its reason,
+// either when the JWK is parsed (bad_key) or, when the key itself is sound,
+// when the token is verified with it.
+func TestKeyAttackBattery(t *testing.T) {
+	for _, tc := range jwtauthtest.KeyBattery(t) {
+		t.Run(tc.Name, func(t *testing.T) {
+			key, err := ParseJWK([]byte(tc.JWK), "")
+			if err == nil {
+				src, _ := NewStaticKeys(key)
+				v, verr := New(Config{Issuer: testIss, Audiences: []string{testAud}, Keys: src, Clock: fixedClock,
+					Algorithms: []string{ES256, EdDSA, RS256, PS256}})
+				if verr != nil {
+					t.Fatal(verr)
+				}
+				var c *Claims
+				if c, err = v.Verify(context.Background(), tc.Token); err == nil {
+					t.Fatalf("accepted: %+v", c)
+				}
 			}
-		}
-		if !found {
-			t.Errorf("no battery case expects %q (reason strings out of sync?)", r)
-		}
+			if got := ReasonOf(err); got != Reason(tc.Reason) {
+				t.Fatalf("reason %q (%v), want %q", got, err, tc.Reason)
+			}
+		})
 	}
 }

@@ -164,7 +164,7 @@ func (v *Verifier) checkProof(proof, method, htu, token string) (string, string,
 	// and requires the JWK's alg (if any) to equal the header's.
 	key, err := KeyFromJWK(jwk, h.Alg)
 	if err != nil {
-		return "", "", zero, &Error{Reason: ReasonDPoPInvalid, Detail: err.Error(), Err: err}
+		return "", "", zero, &Error{Reason: ReasonDPoPInvalid, Detail: "proof jwk: " + detailOf(err), Err: err}
 	}
 	if !verifySignature(key, p.signingInput, p.signature) {
 		return "", "", zero, reject(ReasonDPoPInvalid, "proof signature does not verify")

@@ -18,7 +18,7 @@ const (
 	ReasonForbiddenHeader Reason = "forbidden_header"   // jku, x5u, jwk, x5c headers
 	ReasonCrit            Reason = "crit"               // a crit header (no extension is understood), b64:false
 	ReasonUnknownKey      Reason = "unknown_key"        // no key with this kid (or kid malformed)
-	ReasonBadKey          Reason = "bad_key"            // the key itself is unacceptable (short RSA, off-curve, use:enc…)
+	ReasonBadKey          Reason = "bad_key"            // the key fails the key policy (short RSA, off-curve, use:enc, oct, private…)
 	ReasonBadSignature    Reason = "bad_signature"      // the signature does not verify
 	ReasonType            Reason = "wrong_type"         // typ is not the expected one
 	ReasonExpired         Reason = "expired"            // exp in the past (beyond leeway)
@@ -65,6 +65,15 @@ func ReasonOf(err error) Reason {
 		return e.Reason
 	}
 	return ""
+}
+
+// detailOf returns the Detail of a rejection, or err's text.
+func detailOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Detail
+	}
+	return err.Error()
 }
 
 func reject(r Reason, format string, args ...any) *Error {

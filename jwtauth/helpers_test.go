@@ -7,25 +7,25 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rampart-auth/rampart/internal/jwtattack"
+	"github.com/rampart-auth/rampart/jwtauth/jwtauthtest"
 )
 
-// The token factory and attack battery live in internal/jwtattack so the
+// The token factory and attack battery live in jwtauthtest so the
 // CLI tests run exactly the same attacks; these are short local names.
 var (
-	testNow     = jwtattack.Now
-	errTestDown = jwtattack.ErrDown
-	compact     = jwtattack.Compact
-	goodClaims  = jwtattack.GoodClaims
-	hdrMap      = jwtattack.Header
-	token       = jwtattack.Token
-	with        = jwtattack.With
-	jwkJSON     = jwtattack.JWKJSON
+	testNow     = jwtauthtest.Now
+	errTestDown = jwtauthtest.ErrDown
+	compact     = jwtauthtest.Compact
+	goodClaims  = jwtauthtest.GoodClaims
+	hdrMap      = jwtauthtest.Header
+	token       = jwtauthtest.Token
+	with        = jwtauthtest.With
+	jwkJSON     = jwtauthtest.JWKJSON
 )
 
 const (
-	testIssuer   = jwtattack.Issuer
-	testAudience = jwtattack.Audience
+	testIssuer   = jwtauthtest.Issuer
+	testAudience = jwtauthtest.Audience
 	testIss      = testIssuer
 	testAud      = testAudience
 )
@@ -38,11 +38,11 @@ type testKeys struct {
 }
 
 func keys(t testing.TB) *testKeys {
-	k := jwtattack.Generate(t)
+	k := jwtauthtest.Generate(t)
 	return &testKeys{ec: k.EC, ecOther: k.ECOther, ed: k.Ed, rsa: k.RSA, rsaWeak: k.RSAWeak}
 }
 
-func mustJSON(t testing.TB, v any) []byte { return jwtattack.MustJSON(t, v) }
+func mustJSON(t testing.TB, v any) []byte { return jwtauthtest.MustJSON(t, v) }
 
 func fixedClock() time.Time { return testNow }
 
@@ -55,7 +55,7 @@ type attackCase struct {
 
 func attackBattery(t testing.TB) []attackCase {
 	var out []attackCase
-	for _, c := range jwtattack.Battery(t) {
+	for _, c := range jwtauthtest.Battery(t) {
 		out = append(out, attackCase{c.Name, c.Token, Reason(c.Reason)})
 	}
 	return out

@@ -362,7 +362,7 @@ func parseJWKS(body []byte) (byID map[string]*Key, only *Key, skipped []string, 
 		}
 		key, err := KeyFromJWK(jwk, "")
 		if err != nil {
-			skipped = append(skipped, fmt.Sprintf("key #%d (kid %q): %v", i, clip(kid), err))
+			skipped = append(skipped, fmt.Sprintf("key #%d (kid %q): %s", i, clip(kid), detailOf(err)))
 			continue
 		}
 		usable = append(usable, key)

@@ -82,47 +82,50 @@ func NewHMACKey(id, alg string, secret []byte) (*Key, error) {
 	return &Key{ID: id, Algorithm: alg, secret: append([]byte(nil), secret...)}, nil
 }
 
-// ParseJWK parses one JWK (JSON) into a Key. defaultAlg is used when the
-// JWK has no "alg"; when both are present they must agree.
+// ParseJWK parses one JWK (JSON: one object without duplicate members) into
+// a Key. defaultAlg is used when the JWK has no "alg"; when both are present
+// they must agree. Errors are *Error with ReasonBadKey.
 func ParseJWK(data []byte, defaultAlg string) (*Key, error) {
 	if err := checkJSONObject(data); err != nil {
-		return nil, fmt.Errorf("jwtauth: JWK: %w", err)
+		return nil, &Error{Reason: ReasonBadKey, Detail: "JWK: " + err.Error(), Err: err}
 	}
 	var jwk jose.JSONWebKey
 	if err := json.Unmarshal(data, &jwk); err != nil {
-		return nil, fmt.Errorf("jwtauth: JWK: %w", err)
+		return nil, &Error{Reason: ReasonBadKey, Detail: "JWK: " + err.Error(), Err: err}
 	}
 	return KeyFromJWK(jwk, defaultAlg)
 }
 
 // KeyFromJWK applies the key policy to a parsed JWK: public asymmetric keys
 // only (an "oct" key or private material is refused), "use" absent or
-// "sig", "alg" equal to defaultAlg when both are set and one of them
-// present, RSA ≥ 2048 bits, EC points on the named curve that the algorithm
-// requires, Ed25519 keys of 32 bytes.
+// "sig" (RFC 7517 §4.2), "alg" equal to defaultAlg when both are set and
+// one of them present (RFC 7517 §4.4, RFC 8725 §3.1: one algorithm per
+// key), RSA ≥ 2048 bits, EC points on the named curve that the algorithm
+// requires, Ed25519 keys of 32 bytes. Errors are *Error with ReasonBadKey.
 func KeyFromJWK(jwk jose.JSONWebKey, defaultAlg string) (*Key, error) {
+	id := clip(jwk.KeyID)
 	if jwk.Use != "" && jwk.Use != "sig" {
-		return nil, fmt.Errorf("jwtauth: JWK %q has use %q, not sig", jwk.KeyID, jwk.Use)
+		return nil, reject(ReasonBadKey, "JWK %q has use %q, not sig", id, clip(jwk.Use))
 	}
 	alg := jwk.Algorithm
 	switch {
 	case alg == "" && defaultAlg == "":
-		return nil, fmt.Errorf("jwtauth: JWK %q has no alg; name the algorithm", jwk.KeyID)
+		return nil, reject(ReasonBadKey, "JWK %q has no alg; name the algorithm", id)
 	case alg == "":
 		alg = defaultAlg
 	case defaultAlg != "" && alg != defaultAlg:
-		return nil, fmt.Errorf("jwtauth: JWK %q has alg %s, not %s", jwk.KeyID, alg, defaultAlg)
+		return nil, reject(ReasonBadKey, "JWK %q has alg %s, not %s", id, clip(alg), defaultAlg)
 	}
 	if _, ok := jwk.Key.([]byte); ok {
 		// RFC 8725 §3.2: symmetric keys never come from a key set.
-		return nil, fmt.Errorf("jwtauth: JWK %q is a symmetric (oct) key; HMAC keys are configured statically only", jwk.KeyID)
+		return nil, reject(ReasonBadKey, "JWK %q is a symmetric (oct) key; HMAC keys are configured statically only", id)
 	}
 	if !jwk.IsPublic() {
-		return nil, fmt.Errorf("jwtauth: JWK %q holds private key material; a verification key must be public", jwk.KeyID)
+		return nil, reject(ReasonBadKey, "JWK %q holds private key material; a verification key must be public", id)
 	}
 	k, err := NewKey(jwk.KeyID, alg, jwk.Key)
 	if err != nil {
-		return nil, fmt.Errorf("jwtauth: JWK %q: %w", jwk.KeyID, err)
+		return nil, &Error{Reason: ReasonBadKey, Detail: fmt.Sprintf("JWK %q: %v", id, err), Err: err}
 	}
 	return k, nil
 }

@@ -213,7 +213,7 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Claims, error) {
 // state: expiry and the deny list.
 func (v *Verifier) checkLive(ctx context.Context, c *Claims, now time.Time) error {
 	if now.After(c.ExpiresAt.Add(v.cfg.Leeway)) {
-		return reject(ReasonExpired, "expired at %s", c.ExpiresAt.Format(time.RFC3339))
+		return reject(ReasonExpired, "token expired at %s", c.ExpiresAt.Format(time.RFC3339))
 	}
 	return v.checkDenyList(ctx, c)
 }
@@ -286,17 +286,17 @@ func (v *Verifier) checkClaims(ctx context.Context, c *Claims, rc *rawClaims, no
 	lw := v.cfg.Leeway
 	switch {
 	case now.After(c.ExpiresAt.Add(lw)):
-		return reject(ReasonExpired, "expired at %s", c.ExpiresAt.Format(time.RFC3339))
+		return reject(ReasonExpired, "token expired at %s", c.ExpiresAt.Format(time.RFC3339))
 	case !c.NotBefore.IsZero() && now.Add(lw).Before(c.NotBefore):
-		return reject(ReasonNotYetValid, "not valid before %s", c.NotBefore.Format(time.RFC3339))
+		return reject(ReasonNotYetValid, "token not valid before %s", c.NotBefore.Format(time.RFC3339))
 	case !c.IssuedAt.IsZero() && now.Add(lw).Before(c.IssuedAt):
-		return reject(ReasonIssuedInFuture, "issued at %s, in the future", c.IssuedAt.Format(time.RFC3339))
+		return reject(ReasonIssuedInFuture, "token issued at %s, in the future", c.IssuedAt.Format(time.RFC3339))
 	}
 	if !v.cfg.SkipIssuer && c.Issuer != v.cfg.Issuer {
-		return reject(ReasonIssuer, "iss %q, want %q", c.Issuer, v.cfg.Issuer)
+		return reject(ReasonIssuer, "iss %q, want %q", clip(c.Issuer), v.cfg.Issuer)
 	}
 	if !v.cfg.SkipAudience && !containsAny(c.Audience, v.cfg.Audiences) {
-		return reject(ReasonAudience, "aud %q contains no expected audience", c.Audience)
+		return reject(ReasonAudience, "aud %s contains no expected audience", clip(fmt.Sprintf("%q", c.Audience)))
 	}
 	for _, s := range v.cfg.RequiredScopes {
 		if !c.HasScope(s) {

@@ -15,7 +15,6 @@ import (
 	"strings"
 	"time"
 
-	jose "github.com/go-jose/go-jose/v4"
 	"github.com/spf13/cobra"
 
 	"github.com/rampart-auth/rampart/jwtauth"
@@ -122,11 +121,7 @@ func (o *options) run(ctx context.Context, stdin io.Reader, stdout, stderr io.Wr
 		fmt.Fprintf(stderr, "usage error: %v\n", ue.error)
 		return ExitUsage
 	default:
-		if r := jwtauth.ReasonOf(err); r != "" {
-			fmt.Fprintf(stderr, "invalid token: %s: %v\n", r, err)
-		} else {
-			fmt.Fprintf(stderr, "invalid token: %v\n", err)
-		}
+		fmt.Fprintf(stderr, "invalid token: %s\n", describe(err))
 		return ExitInvalid
 	}
 }
@@ -204,9 +199,9 @@ func (o *options) keySource(ctx context.Context) (jwtauth.KeySource, string, err
 		if probe.Alg == "" && o.alg == "" {
 			return nil, "", usageErr{errors.New("the JWK has no alg; pass --alg")}
 		}
-		k, err := jwtauth.ParseJWK(data, o.alg)
+		k, err := jwtauth.ParseJWK(data, o.alg) // errors carry ReasonBadKey
 		if err != nil {
-			return nil, "", &jwtauth.Error{Reason: jwtauth.ReasonBadKey, Detail: err.Error(), Err: err}
+			return nil, "", err
 		}
 		src, err := jwtauth.NewStaticKeys(k)
 		if err != nil {
@@ -237,14 +232,15 @@ func (o *options) keySource(ctx context.Context) (jwtauth.KeySource, string, err
 	var keys []*jwtauth.Key
 	var refused []string
 	for _, raw := range set.Keys {
-		var jwk jose.JSONWebKey
-		if err := json.Unmarshal(raw, &jwk); err != nil {
-			refused = append(refused, "unparseable key")
-			continue
-		}
-		k, err := jwtauth.KeyFromJWK(jwk, o.alg)
+		// ParseJWK: strict JSON (no duplicate members), then the key policy.
+		k, err := jwtauth.ParseJWK(raw, o.alg)
 		if err != nil {
-			refused = append(refused, err.Error())
+			var e *jwtauth.Error
+			if errors.As(err, &e) {
+				refused = append(refused, e.Detail)
+			} else {
+				refused = append(refused, err.Error())
+			}
 			continue
 		}
 		keys = append(keys, k)
@@ -257,6 +253,23 @@ func (o *options) keySource(ctx context.Context) (jwtauth.KeySource, string, err
 		return nil, "", &jwtauth.Error{Reason: jwtauth.ReasonBadKey, Detail: err.Error(), Err: err}
 	}
 	return src, "", nil
+}
+
+// describe renders a rejection as "<reason>: <detail>[: <cause>]", without
+// the "jwtauth:" prefixes of Error().
+func describe(err error) string {
+	var e *jwtauth.Error
+	if !errors.As(err, &e) {
+		return err.Error()
+	}
+	msg := string(e.Reason)
+	if e.Detail != "" {
+		msg += ": " + e.Detail
+	}
+	if e.Err != nil && !strings.Contains(e.Detail, e.Err.Error()) {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
 }
 
 func readCapped(path string) ([]byte, error) {

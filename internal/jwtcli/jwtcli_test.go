@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,10 +15,10 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 
-	"github.com/rampart-auth/rampart/internal/jwtattack"
+	"github.com/rampart-auth/rampart/jwtauth/jwtauthtest"
 )
 
-func init() { now = func() time.Time { return jwtattack.Now } }
+func init() { now = func() time.Time { return jwtauthtest.Now } }
 
 // execute runs `jwt <args>` with stdin and returns exit code, stdout, stderr.
 func execute(t *testing.T, stdin string, args ...string) (int, string, string) {
@@ -44,7 +45,7 @@ func execute(t *testing.T, stdin string, args ...string) (int, string, string) {
 type files struct{ dir, jwks, ecKey, ecNoAlg, rsaKey, weakKey, encKey string }
 
 func writeKeys(t *testing.T) files {
-	k := jwtattack.Generate(t)
+	k := jwtauthtest.Generate(t)
 	dir := t.TempDir()
 	w := func(name string, v any) string {
 		b, err := json.Marshal(v)
@@ -80,18 +81,18 @@ func writeKeys(t *testing.T) files {
 // `rampart jwt verify`: every token exits 1 naming the expected reason.
 func TestAttackBatteryThroughCLI(t *testing.T) {
 	f := writeKeys(t)
-	for _, tc := range jwtattack.Battery(t) {
+	for _, tc := range jwtauthtest.Battery(t) {
 		if tc.Token == "" {
 			continue // empty stdin is a usage error (exit 2), tested in TestVerifyCLI
 		}
 		t.Run(tc.Name, func(t *testing.T) {
 			code, out, errs := execute(t, tc.Token+"\n", "verify", "--jwks", f.jwks,
-				"--iss", jwtattack.Issuer, "--aud", jwtattack.Audience, "--typ", "at+jwt")
+				"--iss", jwtauthtest.Issuer, "--aud", jwtauthtest.Audience, "--typ", "at+jwt")
 			if code != ExitInvalid {
 				t.Fatalf("exit %d, want 1; stdout %q stderr %q", code, out, errs)
 			}
-			if !strings.Contains(errs, "invalid token: "+tc.Reason) {
-				t.Fatalf("stderr %q does not name reason %q", errs, tc.Reason)
+			if !strings.HasPrefix(errs, "invalid token: "+tc.Reason+": ") || strings.Count(errs, "\n") != 1 {
+				t.Fatalf("stderr %q is not one line naming reason %q", errs, tc.Reason)
 			}
 			if out != "" {
 				t.Fatalf("stdout not empty on failure: %q", out)
@@ -103,14 +104,47 @@ func TestAttackBatteryThroughCLI(t *testing.T) {
 	}
 }
 
+// TestKeyAttackBatteryThroughCLI runs the key-policy attacks through both
+// --key (the JWK alone) and --jwks (a set holding only it): exit 1 with the
+// expected reason on one stderr line.
+func TestKeyAttackBatteryThroughCLI(t *testing.T) {
+	dir := t.TempDir()
+	for i, tc := range jwtauthtest.KeyBattery(t) {
+		keyFile := filepath.Join(dir, fmt.Sprintf("key%d.jwk", i))
+		setFile := filepath.Join(dir, fmt.Sprintf("set%d.json", i))
+		if err := os.WriteFile(keyFile, []byte(tc.JWK), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(setFile, []byte(`{"keys":[`+tc.JWK+`]}`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, flag := range []string{"--key", "--jwks"} {
+			file := keyFile
+			if flag == "--jwks" {
+				file = setFile
+			}
+			t.Run(tc.Name+"/"+strings.TrimPrefix(flag, "--"), func(t *testing.T) {
+				code, out, errs := execute(t, tc.Token, "verify", flag, file,
+					"--iss", jwtauthtest.Issuer, "--aud", jwtauthtest.Audience, "--typ", "at+jwt")
+				if code != ExitInvalid || out != "" {
+					t.Fatalf("exit %d, want 1; stdout %q stderr %q", code, out, errs)
+				}
+				if !strings.HasPrefix(errs, "invalid token: "+tc.Reason+": ") || strings.Count(errs, "\n") != 1 {
+					t.Fatalf("stderr %q is not one line naming reason %q", errs, tc.Reason)
+				}
+			})
+		}
+	}
+}
+
 func TestVerifyCLI(t *testing.T) {
 	f := writeKeys(t)
-	k := jwtattack.Generate(t)
-	good := jwtattack.GoodClaims()
-	es := jwtattack.Token(t, jwtattack.ES256, k.EC, "ec1", good)
-	ed := jwtattack.Token(t, jwtattack.EdDSA, k.Ed, "ed1", good)
-	rs := jwtattack.Token(t, jwtattack.RS256, k.RSA, "rsa1", good)
-	idToken := jwtattack.Compact(t, jwtattack.ES256, k.EC, jwtattack.MustJSON(t, map[string]any{"alg": "ES256", "kid": "ec1", "typ": "JWT"}), jwtattack.MustJSON(t, good))
+	k := jwtauthtest.Generate(t)
+	good := jwtauthtest.GoodClaims()
+	es := jwtauthtest.Token(t, jwtauthtest.ES256, k.EC, "ec1", good)
+	ed := jwtauthtest.Token(t, jwtauthtest.EdDSA, k.Ed, "ed1", good)
+	rs := jwtauthtest.Token(t, jwtauthtest.RS256, k.RSA, "rsa1", good)
+	idToken := jwtauthtest.Compact(t, jwtauthtest.ES256, k.EC, jwtauthtest.MustJSON(t, map[string]any{"alg": "ES256", "kid": "ec1", "typ": "JWT"}), jwtauthtest.MustJSON(t, good))
 
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		b, _ := os.ReadFile(f.jwks)
@@ -125,7 +159,7 @@ func TestVerifyCLI(t *testing.T) {
 		code  int
 		want  string // in stdout (exit 0) or stderr
 	}{
-		{"accept/es256-jwks-file", es, []string{"--jwks", f.jwks, "--iss", jwtattack.Issuer, "--aud", jwtattack.Audience, "--typ", "at+jwt"}, 0, `"sub": "user-1"`},
+		{"accept/es256-jwks-file", es, []string{"--jwks", f.jwks, "--iss", jwtauthtest.Issuer, "--aud", jwtauthtest.Audience, "--typ", "at+jwt"}, 0, `"sub": "user-1"`},
 		{"accept/eddsa-jwks-file", ed, []string{"--jwks", f.jwks}, 0, `"sub": "user-1"`},
 		{"accept/es256-key-file", es, []string{"--key", f.ecKey}, 0, `"sub": "user-1"`},
 		{"accept/rs256-key-file-with-alg-flag", rs, []string{"--key", f.rsaKey, "--alg", "RS256"}, 0, `"sub": "user-1"`},
