@@ -13,6 +13,11 @@ type Record struct {
 	Event
 	PrevHash []byte
 	Hash     []byte
+	// Malformed is set by a Store when the stored row cannot be read back
+	// exactly as Rampart wrote it (a NULL, a column of another type, details
+	// that are not in their canonical JSON form). It is not hashed; Verify
+	// reports such a record as tampered, and Format shows it.
+	Malformed string
 }
 
 // HashSize is the size of every chain hash (SHA-256).
@@ -26,19 +31,28 @@ const canonicalVersion = 1
 func GenesisHash() []byte { return make([]byte, HashSize) }
 
 // Canonical returns the canonical encoding of a record's fields, the input
-// of its hash. Format (all integers big-endian):
+// of its hash. It is the whole format an auditor needs to re-implement
+// verification. Version 1 (all integers big-endian, strings as their UTF-8
+// bytes exactly as stored):
 //
 //	version  1 byte (= 1)
-//	seq      8 bytes (int64)
+//	seq      8 bytes (int64, two's complement)
 //	time     8 bytes (int64 Unix nanoseconds, UTC)
 //	actor, action, target, outcome, reason, client_addr, request_id:
-//	         each a 4-byte length followed by that many UTF-8 bytes
-//	details  4-byte count, then per entry in ascending key order:
+//	         in this order, each a 4-byte length followed by that many bytes
+//	details  4-byte count, then per entry in ascending byte order of keys:
 //	         4-byte key length, key, 4-byte value length, value
+//
+// A record's hash is SHA-256(prev_hash || Canonical(seq, event)) (see
+// ChainHash); record 1's prev_hash is 32 zero bytes (GenesisHash) and every
+// later record's prev_hash is the previous record's hash. A valid log has
+// seqs 1..n without gaps, every prev_hash linking, every hash matching, and
+// a head row equal to (n, hash of record n). See Verify.
 //
 // Every field is length-prefixed, so no two different records share an
 // encoding (moving bytes between fields changes it), and the seq is hashed,
-// so reordering or deleting records breaks the chain.
+// so reordering or deleting records breaks the chain. An empty and a missing
+// details map encode the same (count 0).
 func Canonical(seq int64, e *Event) []byte {
 	strs := [...]string{e.Actor, e.Action, e.Target, e.Outcome, e.Reason, e.ClientAddr, e.RequestID}
 	n := 1 + 8 + 8 + 4*len(strs) + 4

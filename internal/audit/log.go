@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
 	"time"
 
@@ -59,10 +60,11 @@ type Log struct {
 	logger  *slog.Logger
 	metrics *metrics
 
-	mu     sync.RWMutex
-	closed bool
-	queue  chan *pending
-	done   chan struct{}
+	mu      sync.RWMutex
+	closed  bool
+	senders sync.WaitGroup // Record calls between the closed check and their send
+	queue   chan *pending
+	done    chan struct{}
 }
 
 type pending struct {
@@ -87,6 +89,10 @@ func New(opts Options) (*Log, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	m, err := newMetrics(opts.Registerer)
+	if err != nil {
+		return nil, err
+	}
 	l := &Log{
 		store:   opts.Store,
 		key:     append([]byte(nil), opts.HMACKey...),
@@ -94,7 +100,7 @@ func New(opts Options) (*Log, error) {
 		linger:  opts.FlushInterval,
 		clock:   opts.Clock,
 		logger:  opts.Logger,
-		metrics: newMetrics(opts.Registerer),
+		metrics: m,
 		// A bounded queue: when the database is slower than the event rate,
 		// Record blocks (backpressure) instead of memory growing.
 		queue: make(chan *pending, 4*opts.BatchSize),
@@ -106,14 +112,23 @@ func New(opts Options) (*Log, error) {
 
 // Record appends e and returns once it is durable, or the reason it is not.
 // Callers must fail the audited action when Record fails. Time is set from
-// the Log's clock when zero. If ctx ends while the event waits, Record
-// returns ctx.Err() and the event may or may not be committed.
+// the Log's clock when zero. Record refuses an invalid event with an error
+// wrapping ErrInvalidEvent, and returns ErrClosed after Close. If ctx ends
+// while the event waits, Record returns ctx.Err() and the event may or may
+// not be committed (evidence of an action then refused, never the reverse).
+// Record keeps its own copy of e.Details.
 func (l *Log) Record(ctx context.Context, e Event) error {
 	if e.Time.IsZero() {
 		e.Time = l.clock()
 	}
-	e.Time = normalizeTime(e.Time)
 	if err := validate(&e); err != nil {
+		return err
+	}
+	e.Time = normalizeTime(e.Time)
+	// The writer reads the map after Record may have returned (ctx ended):
+	// a copy keeps a caller reusing its map from racing the hash.
+	e.Details = maps.Clone(e.Details)
+	if err := ctx.Err(); err != nil {
 		return err
 	}
 	p := &pending{ev: e, res: make(chan error, 1)}
@@ -122,11 +137,13 @@ func (l *Log) Record(ctx context.Context, e Event) error {
 		l.mu.RUnlock()
 		return ErrClosed
 	}
+	l.senders.Add(1)
+	l.mu.RUnlock()
 	select {
 	case l.queue <- p:
-		l.mu.RUnlock()
+		l.senders.Done()
 	case <-ctx.Done():
-		l.mu.RUnlock()
+		l.senders.Done()
 		return ctx.Err()
 	}
 	select {
@@ -138,12 +155,19 @@ func (l *Log) Record(ctx context.Context, e Event) error {
 }
 
 // Close stops accepting events, waits until every queued event is written
-// (or ctx ends) and stops the writer.
+// (or ctx ends) and stops the writer. It is safe to call more than once; a
+// Close whose ctx ended leaves the writer draining in the background.
 func (l *Log) Close(ctx context.Context) error {
 	l.mu.Lock()
 	if !l.closed {
 		l.closed = true
-		close(l.queue)
+		// Senders already past the closed check finish their send (the
+		// writer keeps draining), then the queue closes and the writer
+		// stops once it is empty.
+		go func() {
+			l.senders.Wait()
+			close(l.queue)
+		}()
 	}
 	l.mu.Unlock()
 	select {
@@ -210,8 +234,8 @@ func (l *Log) flush(batch []*pending) {
 	// the events of the others.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	err := l.store.AppendAudit(ctx, func(prevSeq int64, prevHash []byte) ([]Record, error) {
-		if len(prevHash) != HashSize {
-			return nil, fmt.Errorf("audit: chain head hash has %d bytes, want %d", len(prevHash), HashSize)
+		if len(prevHash) != HashSize || prevSeq < 0 {
+			return nil, fmt.Errorf("audit: malformed chain head (seq %d, %d-byte hash); run `rampart audit verify`", prevSeq, len(prevHash))
 		}
 		return seal(prevSeq, prevHash, events), nil
 	})
@@ -244,7 +268,7 @@ type metrics struct {
 	latency  prometheus.Histogram
 }
 
-func newMetrics(reg prometheus.Registerer) *metrics {
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		appended: prometheus.NewCounter(prometheus.CounterOpts{Name: "rampart_audit_events_appended_total", Help: "Audit events committed."}),
 		errors:   prometheus.NewCounter(prometheus.CounterOpts{Name: "rampart_audit_append_errors_total", Help: "Failed audit append transactions (their events were refused)."}),
@@ -253,28 +277,38 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "rampart_audit_append_seconds", Help: "Duration of audit append transactions.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
 	}
-	if reg != nil {
-		// A second Log on the same registry (tests, or a CLI command inside a
-		// process that serves) shares the collectors already registered.
-		m.appended = register(reg, m.appended)
-		m.errors = register(reg, m.errors)
-		m.batch = register(reg, m.batch)
-		m.latency = register(reg, m.latency)
+	if reg == nil {
+		return m, nil
 	}
-	return m
+	// A second Log on the same registry (tests, or a CLI command inside a
+	// process that serves) shares the collectors already registered.
+	var err error
+	if m.appended, err = register(reg, m.appended); err != nil {
+		return nil, err
+	}
+	if m.errors, err = register(reg, m.errors); err != nil {
+		return nil, err
+	}
+	if m.batch, err = register(reg, m.batch); err != nil {
+		return nil, err
+	}
+	if m.latency, err = register(reg, m.latency); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
 	if err := reg.Register(c); err != nil {
 		var are prometheus.AlreadyRegisteredError
 		if errors.As(err, &are) {
 			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
+				return existing, nil
 			}
 		}
-		panic(err) // programming error: a conflicting metric definition
+		return c, fmt.Errorf("audit: register metrics: %w", err)
 	}
-	return c
+	return c, nil
 }
 
 func (m *metrics) observe(n int, d time.Duration, err error) {
