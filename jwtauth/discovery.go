@@ -59,7 +59,7 @@ func DiscoverJWKSURL(ctx context.Context, client *http.Client, issuer string) (s
 // jwksURIFromMetadata checks a metadata document against the configured
 // issuer and returns its jwks_uri.
 func jwksURIFromMetadata(body []byte, issuer string) (string, error) {
-	if err := checkJSONObject(body); err != nil {
+	if err := checkJSONObjectNames(body, metadataNames); err != nil {
 		return "", fmt.Errorf("jwtauth: discovery: metadata: %w", err)
 	}
 	var doc struct {

@@ -154,7 +154,7 @@ func (v *Verifier) checkProof(proof, method, htu, token string) (string, string,
 		return "", "", zero, reject(ReasonDPoPInvalid, "proof has no jwk header")
 	}
 	var jwk jose.JSONWebKey
-	if err := checkJSONObject(h.JWK); err != nil {
+	if err := checkJSONObjectNames(h.JWK, jwkNames); err != nil {
 		return "", "", zero, reject(ReasonDPoPInvalid, "proof jwk: %v", err)
 	}
 	if err := json.Unmarshal(h.JWK, &jwk); err != nil {

@@ -17,8 +17,18 @@ import (
 // It is a hand-written scanner rather than json.Decoder.Token because it
 // runs on every uncached verification and allocates nothing for ordinary
 // tokens.
-func checkJSONObject(data []byte) error {
-	s := scanner{data: data}
+func checkJSONObject(data []byte) error { return checkJSONObjectNames(data, nil) }
+
+// checkJSONObjectNames is checkJSONObject that also refuses a top-level
+// member whose name is not one of names but equals one of them under
+// Unicode case folding ("ISS", "Alg", "\u212aid" with a Kelvin sign).
+// encoding/json matches struct fields case-insensitively, so without this
+// {"iss":"a","ISS":"b"} would be read as iss "b" here and as "a" by every
+// case-sensitive consumer of the same token: one token, two meanings
+// (RFC 8725 §2.x on parser differentials; RFC 7519 §4: names are
+// case-sensitive). names lists the members this package decodes.
+func checkJSONObjectNames(data []byte, names [][]byte) error {
+	s := scanner{data: data, names: names}
 	s.skipSpace()
 	if s.pos >= len(s.data) || s.data[s.pos] != '{' {
 		return errors.New("not a JSON object")
@@ -39,8 +49,39 @@ const maxJSONDepth = 32
 var errJSON = errors.New("invalid JSON")
 
 type scanner struct {
-	data []byte
-	pos  int
+	data  []byte
+	pos   int
+	names [][]byte // decoded top-level member names (see checkJSONObjectNames)
+}
+
+// Member names decoded with encoding/json, per kind of object.
+var (
+	headerNames   = nameList("alg", "kid", "typ", "cty", "crit", "b64", "jku", "x5u", "jwk", "x5c", "x5t", "x5t#S256", "zip", "enc")
+	claimNames    = nameList("iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id", "scope", "cnf")
+	cnfNames      = nameList("jkt")
+	proofNames    = nameList("jti", "htm", "htu", "iat", "ath", "nonce")
+	jwkNames      = nameList("kty", "crv", "alg", "kid", "use", "key_ops", "x", "y", "n", "e", "d", "p", "q", "dp", "dq", "qi", "k", "x5c", "x5u", "x5t", "x5t#S256")
+	jwkSetNames   = nameList("keys")
+	metadataNames = nameList("issuer", "jwks_uri")
+)
+
+func nameList(names ...string) [][]byte {
+	out := make([][]byte, len(names))
+	for i, n := range names {
+		out[i] = []byte(n)
+	}
+	return out
+}
+
+// checkFold refuses name when it case-folds to a decoded name without
+// being it.
+func checkFold(name []byte, names [][]byte) error {
+	for _, n := range names {
+		if bytes.EqualFold(name, n) && !bytes.Equal(name, n) {
+			return errors.New("member " + strconvQuote(name) + " differs from " + strconvQuote(n) + " only in case")
+		}
+	}
+	return nil
 }
 
 func (s *scanner) skipSpace() {
@@ -241,6 +282,11 @@ func (s *scanner) object(depth int) error {
 			}
 		}
 		names = append(names, name)
+		if depth == 1 && s.names != nil {
+			if err := checkFold(name, s.names); err != nil {
+				return err
+			}
+		}
 		s.skipSpace()
 		if s.pos >= len(s.data) || s.data[s.pos] != ':' {
 			return errJSON

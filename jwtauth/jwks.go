@@ -320,7 +320,7 @@ func (j *JWKS) fetch(ctx context.Context) (*jwksSnapshot, error) {
 // usable only when it is the set's single usable key. A set with no usable
 // key is an error.
 func parseJWKS(body []byte) (byID map[string]*Key, only *Key, skipped []string, err error) {
-	if err := checkJSONObject(body); err != nil {
+	if err := checkJSONObjectNames(body, jwkSetNames); err != nil {
 		return nil, nil, nil, fmt.Errorf("JWK set: %w", err)
 	}
 	var doc struct {
@@ -356,6 +356,10 @@ func parseJWKS(body []byte) (byID map[string]*Key, only *Key, skipped []string, 
 			continue
 		}
 		var jwk jose.JSONWebKey
+		if err := checkJSONObjectNames(raw, jwkNames); err != nil {
+			skipped = append(skipped, fmt.Sprintf("key #%d (kid %q): %v", i, clip(kid), err))
+			continue
+		}
 		if err := json.Unmarshal(raw, &jwk); err != nil {
 			skipped = append(skipped, fmt.Sprintf("key #%d (kid %q): %v", i, clip(kid), err))
 			continue

@@ -86,7 +86,7 @@ func NewHMACKey(id, alg string, secret []byte) (*Key, error) {
 // a Key. defaultAlg is used when the JWK has no "alg"; when both are present
 // they must agree. Errors are *Error with ReasonBadKey.
 func ParseJWK(data []byte, defaultAlg string) (*Key, error) {
-	if err := checkJSONObject(data); err != nil {
+	if err := checkJSONObjectNames(data, jwkNames); err != nil {
 		return nil, &Error{Reason: ReasonBadKey, Detail: "JWK: " + err.Error(), Err: err}
 	}
 	var jwk jose.JSONWebKey

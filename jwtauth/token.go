@@ -83,7 +83,7 @@ func parseCompact(token string, maxSize int, allowJWK bool) (*parsed, error) {
 		return nil, reject(ReasonMalformed, "signature is not canonical base64url")
 	}
 	out := &parsed{payload: pb, signature: sb, signingInput: token[:len(h)+1+len(p)]}
-	if err := checkJSONObject(hb); err != nil {
+	if err := checkJSONObjectNames(hb, headerNames); err != nil {
 		return nil, reject(ReasonMalformed, "header: %v", err)
 	}
 	if err := json.Unmarshal(hb, &out.header); err != nil {
@@ -92,7 +92,11 @@ func parseCompact(token string, maxSize int, allowJWK bool) (*parsed, error) {
 	if err := checkHeader(&out.header, allowJWK); err != nil {
 		return nil, err
 	}
-	if err := checkJSONObject(pb); err != nil {
+	payloadNames := claimNames
+	if allowJWK {
+		payloadNames = proofNames // a DPoP proof
+	}
+	if err := checkJSONObjectNames(pb, payloadNames); err != nil {
 		return nil, reject(ReasonMalformed, "payload: %v", err)
 	}
 	return out, nil

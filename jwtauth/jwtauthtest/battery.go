@@ -289,6 +289,13 @@ func Battery(t testing.TB) []Case {
 	add("reject/duplicate-claims", Compact(t, ES256, k.EC, hdr(), dup), ReasonMalformed)
 	dupHdr := []byte(`{"alg":"ES256","kid":"ec1","typ":"at+jwt","alg":"none"}`)
 	add("reject/duplicate-header-members", Compact(t, ES256, k.EC, dupHdr, payload), ReasonMalformed)
+	// Members that differ only in case: encoding/json folds case when it
+	// decodes, case-sensitive consumers do not (one token, two meanings).
+	fold := []byte(`{"iss":"` + Issuer + `","sub":"user-1","SUB":"admin","aud":"` + Audience + `","iat":` + itoa(Now.Unix()) + `,"exp":` + itoa(Now.Unix()+600) + `}`)
+	add("reject/case-folded-duplicate-claim", Compact(t, ES256, k.EC, hdr(), fold), ReasonMalformed)
+	kelvin := []byte(`{"alg":"ES256","kid":"ec1","typ":"at+jwt","\u212aid":"rsa1"}`)
+	add("reject/kelvin-sign-kid-header", Compact(t, ES256, k.EC, kelvin, payload), ReasonMalformed)
+	add("reject/upper-case-alg-header", Compact(t, ES256, k.EC, []byte(`{"ALG":"ES256","kid":"ec1","typ":"at+jwt"}`), payload), ReasonMalformed)
 	add("reject/non-canonical-base64", parts[0]+"."+parts[1]+"."+FlipTrailingBits(parts[2]), ReasonMalformed)
 	// Go's base64 decoder skips CR/LF even in strict mode: a newline inside
 	// a valid token's signature must not yield an accepted variant.
