@@ -1,0 +1,46 @@
+package identity
+
+import (
+	"context"
+	"time"
+)
+
+// User is a person who signs in to Rampart.
+type User struct {
+	ID string // random, stable; the "sub" of their tokens
+	// Username is stored lowercased (see NormalizeUsername) and unique.
+	Username     string
+	PasswordHash string // argon2id PHC string
+	Role         string // "" or "admin"
+	Disabled     bool
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// Session is a browser login, stored by the SHA-256 of the cookie value.
+type Session struct {
+	IDHash    []byte // SHA-256 of the session cookie value, 32 bytes
+	UserID    string
+	AuthTime  time.Time // when the password was checked
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// Store is the persistence identity needs.
+type Store interface {
+	CreateUser(ctx context.Context, u *User) error // store.ErrConflict on a taken id or username
+	UserByUsername(ctx context.Context, username string) (*User, error)
+	UserByID(ctx context.Context, id string) (*User, error)
+	// UpdatePasswordHash replaces the hash (rehash on login after a
+	// parameter upgrade); store.ErrNotFound if no such user.
+	UpdatePasswordHash(ctx context.Context, id, hash string, now time.Time) error
+	CountUsers(ctx context.Context) (int, error)
+
+	CreateSession(ctx context.Context, s *Session) error
+	// GetSession returns the session; store.ErrNotFound if unknown.
+	// Expiry is the caller's check.
+	GetSession(ctx context.Context, idHash []byte) (*Session, error)
+	DeleteSession(ctx context.Context, idHash []byte) error // no error if absent
+	// PurgeSessions deletes sessions that expired before the time.
+	PurgeSessions(ctx context.Context, before time.Time) (int64, error)
+}

@@ -1,0 +1,170 @@
+package oauth
+
+import (
+	"context"
+	"time"
+)
+
+// Client is a registered OAuth client. Clients from the configuration file
+// live in memory only; clients made with `rampart client create` are rows
+// in the store. The registry serves both (config first).
+type Client struct {
+	ID string
+	// SecretHash verifies a confidential client's secret: "hmac-sha256$"
+	// followed by the unpadded base64url HMAC-SHA-256 of the secret under a
+	// key derived from the master key (generated secrets), or an argon2id
+	// PHC string (secret_hash in the configuration). Empty for public
+	// clients.
+	SecretHash string
+	Public     bool
+	// GrantTypes, RedirectURIs, Scopes and Audience are allowlists; an
+	// empty list allows nothing (deny by default).
+	GrantTypes   []string
+	RedirectURIs []string
+	Scopes       []string
+	Audience     []string
+	// SkipConsent: a first-party client whose users are not asked.
+	SkipConsent bool
+	// ResourceServer lets the client introspect every token, not only
+	// those whose audience includes its id.
+	ResourceServer bool
+	// Token lifetimes; zero means the server default.
+	AccessTokenTTL      time.Duration
+	RefreshTokenTTL     time.Duration
+	RefreshTokenIdleTTL time.Duration
+	// Source is "config" or "cli".
+	Source    string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// AuthCode is an issued authorization code, stored by the SHA-256 of the
+// code (the code itself is never stored).
+type AuthCode struct {
+	Hash          []byte // SHA-256 of the code, 32 bytes
+	ClientID      string
+	UserID        string
+	RedirectURI   string
+	CodeChallenge string // S256 challenge (base64url, 43 chars)
+	Scopes        []string
+	Audience      []string // the audience the access token will carry
+	Nonce         string
+	AuthTime      time.Time
+	CreatedAt     time.Time
+	ExpiresAt     time.Time
+}
+
+// Family groups every token that descends from one authorization code (or
+// one first refresh token): revoking it revokes them all (RFC 9700 §4.14.2,
+// RFC 6749 §4.1.2).
+type Family struct {
+	ID        string
+	ClientID  string
+	UserID    string
+	CodeHash  []byte // the code it came from; nil if none
+	CreatedAt time.Time
+	ExpiresAt time.Time // absolute end of every refresh token in it
+	RevokedAt time.Time // zero while not revoked
+}
+
+// RefreshToken is an issued refresh token, stored by the SHA-256 of the
+// token.
+type RefreshToken struct {
+	Hash      []byte // SHA-256 of the token, 32 bytes
+	FamilyID  string
+	ClientID  string
+	UserID    string
+	Scopes    []string
+	Audience  []string
+	AuthTime  time.Time
+	CreatedAt time.Time
+	ExpiresAt time.Time // idle expiry, never after the family's ExpiresAt
+	UsedAt    time.Time // zero until rotated
+	RevokedAt time.Time // zero unless revoked (its own or its family's)
+}
+
+// IssuedAccess is an access token recorded in a family, so that revoking
+// the family can deny its jti until it expires.
+type IssuedAccess struct {
+	JTI       string
+	ExpiresAt time.Time
+}
+
+// Consent is what a user allowed a client.
+type Consent struct {
+	UserID    string
+	ClientID  string
+	Scopes    []string
+	GrantedAt time.Time
+}
+
+// Store is the persistence the authorization server needs. Every method
+// is atomic on its own. Implementations must keep each method's contract
+// under concurrent calls from several processes (a fleet on PostgreSQL).
+type Store interface {
+	// Clients made with the CLI.
+	CreateClient(ctx context.Context, c *Client) error // store.ErrConflict if the id exists
+	GetClient(ctx context.Context, id string) (*Client, error)
+	ListClients(ctx context.Context) ([]Client, error) // ordered by id
+	// UpdateClientSecret replaces the secret hash; store.ErrNotFound if
+	// there is no such client.
+	UpdateClientSecret(ctx context.Context, id, secretHash string, now time.Time) error
+	// DeleteClient removes the client and revokes (as RevokeFamily does)
+	// every family of it, deletes its codes and consents, and returns the
+	// access tokens to deny. store.ErrNotFound if there is no such client.
+	DeleteClient(ctx context.Context, id string, now time.Time) ([]IssuedAccess, error)
+
+	// SaveCode stores a new authorization code.
+	SaveCode(ctx context.Context, c *AuthCode) error
+	// RedeemCode marks the code used and creates family f (f.CodeHash =
+	// hash) in one transaction, returning the code. When the code was
+	// already used it returns the code with store.ErrUsed and changes
+	// nothing (the caller revokes with RevokeCodeFamily). store.ErrNotFound
+	// if no such code exists. Expiry is the caller's check.
+	RedeemCode(ctx context.Context, hash []byte, f *Family, now time.Time) (*AuthCode, error)
+	// RevokeCodeFamily revokes the family created from the code, as
+	// RevokeFamily; no family is not an error (nil, nil).
+	RevokeCodeFamily(ctx context.Context, codeHash []byte, now time.Time) ([]IssuedAccess, error)
+
+	// CreateFamily stores a family not made from a code.
+	CreateFamily(ctx context.Context, f *Family) error
+	// SaveRefresh stores a new refresh token in its family; it fails with
+	// store.ErrRevoked if the family is revoked (checked under a lock on
+	// the family row, so a concurrent revocation cannot miss it).
+	SaveRefresh(ctx context.Context, t *RefreshToken) error
+	// RecordAccess records an access token issued in a family, with the
+	// same revoked check as SaveRefresh.
+	RecordAccess(ctx context.Context, familyID string, a IssuedAccess) error
+	// RotateRefresh atomically marks the token with oldHash used and stores
+	// next in the same family (next.FamilyID is set from it), returning the
+	// old token. If the old token was already used, or it or its family is
+	// revoked, it returns the old token with store.ErrUsed or
+	// store.ErrRevoked and changes nothing. store.ErrNotFound if unknown.
+	// Expiry is the caller's check.
+	RotateRefresh(ctx context.Context, oldHash []byte, next *RefreshToken, now time.Time) (*RefreshToken, error)
+	// GetRefresh returns a refresh token with RevokedAt set if its family
+	// is revoked.
+	GetRefresh(ctx context.Context, hash []byte) (*RefreshToken, error)
+	// RevokeFamily marks the family and all its refresh tokens revoked
+	// (idempotent) and returns its recorded access tokens that have not
+	// expired at now.
+	RevokeFamily(ctx context.Context, familyID string, now time.Time) ([]IssuedAccess, error)
+	// RevokeUserClient revokes every family of the user with the client.
+	RevokeUserClient(ctx context.Context, userID, clientID string, now time.Time) ([]IssuedAccess, error)
+
+	// DenyJTI adds an access token id to the deny list until expiresAt
+	// (idempotent). IsDenied reports whether it is listed and not past.
+	DenyJTI(ctx context.Context, jti string, expiresAt time.Time) error
+	IsDenied(ctx context.Context, jti string, now time.Time) (bool, error)
+
+	// Consents.
+	GetConsent(ctx context.Context, userID, clientID string) (*Consent, error) // store.ErrNotFound
+	SaveConsent(ctx context.Context, c *Consent) error                         // insert or replace
+	DeleteConsent(ctx context.Context, userID, clientID string) error          // store.ErrNotFound
+	ListConsents(ctx context.Context, userID string) ([]Consent, error)        // ordered by client id
+
+	// PurgeExpired deletes codes, refresh tokens, families and deny-list
+	// entries that expired before now (minus nothing: callers pass a time
+	// with their own margin) and returns how many rows went.
+	PurgeExpired(ctx context.Context, before time.Time) (int64, error)
+}
