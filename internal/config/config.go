@@ -25,7 +25,11 @@ type Config struct {
 	MasterKeyFile string `yaml:"master_key_file"`
 	Keys          Keys   `yaml:"keys"`
 	Tokens        Tokens `yaml:"tokens"`
-	Audit         Audit  `yaml:"audit"`
+	Login         Login  `yaml:"login"`
+	// Clients are declarative OAuth clients, applied at start (they live
+	// in memory; `rampart client create` adds clients to the store).
+	Clients []Client `yaml:"clients"`
+	Audit   Audit    `yaml:"audit"`
 	Log           Log    `yaml:"log"`
 
 	// Dev is set by `rampart serve --dev` (or serve with no config); it is
@@ -109,8 +113,47 @@ type Keys struct {
 
 // Tokens configures token lifetimes.
 type Tokens struct {
-	AccessTokenTTL  Duration `yaml:"access_token_ttl"`
+	AccessTokenTTL Duration `yaml:"access_token_ttl"`
+	// RefreshTokenTTL is the absolute lifetime of a refresh-token family:
+	// rotation never extends it.
 	RefreshTokenTTL Duration `yaml:"refresh_token_ttl"`
+	// RefreshTokenIdleTTL ends a family that is not used for this long.
+	RefreshTokenIdleTTL Duration `yaml:"refresh_token_idle_ttl"`
+	IDTokenTTL          Duration `yaml:"id_token_ttl"`
+}
+
+// Login configures browser sign-in.
+type Login struct {
+	// SessionTTL is how long a login session lasts (absolute).
+	SessionTTL Duration `yaml:"session_ttl"`
+}
+
+// Grant types a client may be allowed.
+const (
+	GrantAuthorizationCode = "authorization_code"
+	GrantClientCredentials = "client_credentials"
+	GrantRefreshToken      = "refresh_token"
+)
+
+// Client is a declarative OAuth client. A confidential client names its
+// secret with exactly one of SecretEnv (an environment variable holding
+// the secret, at least 32 characters) and SecretHash (an argon2id PHC
+// string); a public client has neither.
+type Client struct {
+	ID             string   `yaml:"id"`
+	SecretEnv      string   `yaml:"secret_env"`
+	SecretHash     string   `yaml:"secret_hash"`
+	Public         bool     `yaml:"public"`
+	GrantTypes     []string `yaml:"grant_types"`
+	RedirectURIs   []string `yaml:"redirect_uris"`
+	Scopes         []string `yaml:"scopes"`
+	Audience       []string `yaml:"audience"`
+	SkipConsent    bool     `yaml:"skip_consent"`
+	ResourceServer bool     `yaml:"resource_server"`
+	// Lifetimes; empty means the tokens.* default.
+	AccessTokenTTL      Duration `yaml:"access_token_ttl"`
+	RefreshTokenTTL     Duration `yaml:"refresh_token_ttl"`
+	RefreshTokenIdleTTL Duration `yaml:"refresh_token_idle_ttl"`
 }
 
 // Audit configures the audit trail.

@@ -116,6 +116,19 @@ func TestParseRefused(t *testing.T) {
 		{"reject/access-ttl-too-long", "tokens: {access_token_ttl: 48h}\n", []string{"tokens.access_token_ttl"}},
 		{"reject/negative-body-limit", "http: {max_body_bytes: -1}\n", []string{"http.max_body_bytes"}},
 		{"reject/bad-log-level", "log: {level: loud}\n", []string{"log.level"}},
+		{"reject/client-implicit", "clients: [{id: a, public: true, grant_types: [implicit]}]\n", []string{"clients[0] (a).grant_types", "implicit", "OAuth 2.1"}},
+		{"reject/client-password-grant", "clients: [{id: a, secret_env: X, grant_types: [password]}]\n", []string{"password", "not supported"}},
+		{"reject/client-no-grants", "clients: [{id: a, secret_env: X}]\n", []string{"grant_types", "empty"}},
+		{"reject/client-public-with-secret", "clients: [{id: a, public: true, secret_env: X, grant_types: [authorization_code], redirect_uris: ['https://a.example/cb']}]\n", []string{"public client has no secret"}},
+		{"reject/client-confidential-without-secret", "clients: [{id: a, grant_types: [client_credentials]}]\n", []string{"secret_env", "secret_hash"}},
+		{"reject/client-secret-in-clear", "clients: [{id: a, secret_hash: hunter2hunter2, grant_types: [client_credentials]}]\n", []string{"argon2id PHC"}},
+		{"reject/client-public-client-credentials", "clients: [{id: a, public: true, grant_types: [client_credentials]}]\n", []string{"confidential"}},
+		{"reject/client-refresh-without-code", "clients: [{id: a, secret_env: X, grant_types: [client_credentials, refresh_token]}]\n", []string{"refresh_token needs authorization_code"}},
+		{"reject/client-code-without-redirect", "clients: [{id: a, public: true, grant_types: [authorization_code]}]\n", []string{"redirect_uris"}},
+		{"reject/client-duplicate-id", "clients: [{id: a, secret_env: X, grant_types: [client_credentials]}, {id: a, secret_env: Y, grant_types: [client_credentials]}]\n", []string{"defined twice"}},
+		{"reject/client-bad-id", "clients: [{id: 'a b', secret_env: X, grant_types: [client_credentials]}]\n", []string{"clients[0].id", "not a client id"}},
+		{"reject/client-unknown-key", "clients: [{id: a, secret: hunter2, grant_types: [client_credentials]}]\n", []string{"unknown key", "clients[].secret"}},
+		{"reject/client-ttl-too-long", "clients: [{id: a, secret_env: X, grant_types: [client_credentials], access_token_ttl: 48h}]\n", []string{"access_token_ttl"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -84,6 +84,16 @@ func (c *Config) Defaults() {
 	// that are not checked against the server (RFC 9700 §2.2.2 / §4.10).
 	setDur(&c.Tokens.AccessTokenTTL, 10*time.Minute)
 	setDur(&c.Tokens.RefreshTokenTTL, 720*time.Hour)
+	// A refresh token unused for a week is more likely stolen than
+	// forgotten by a live client (RFC 9700 §4.14.2 on refresh token
+	// expiry after inactivity).
+	setDur(&c.Tokens.RefreshTokenIdleTTL, min(168*time.Hour, c.Tokens.RefreshTokenTTL.D()))
+	// ID tokens are consumed once, at login; an hour matches common
+	// providers and bounds how long a leaked one is accepted.
+	setDur(&c.Tokens.IDTokenTTL, time.Hour)
+	// A login session lasts a working day (OWASP Session Management Cheat
+	// Sheet: absolute timeouts of a few hours for most applications).
+	setDur(&c.Login.SessionTTL, 12*time.Hour)
 
 	if c.Audit.BatchSize == 0 {
 		c.Audit.BatchSize = 512

@@ -64,6 +64,17 @@ func (c *Config) Validate() error {
 		bad("tokens.refresh_token_ttl", "%s is out of range; use 1m to 8760h", t)
 	}
 
+	if t := c.Tokens.RefreshTokenIdleTTL.D(); t < time.Minute || t > c.Tokens.RefreshTokenTTL.D() && c.Tokens.RefreshTokenTTL.D() >= time.Minute {
+		bad("tokens.refresh_token_idle_ttl", "%s is out of range; use 1m up to tokens.refresh_token_ttl", t)
+	}
+	if t := c.Tokens.IDTokenTTL.D(); t < time.Minute || t > 24*time.Hour {
+		bad("tokens.id_token_ttl", "%s is out of range; use 1m to 24h", t)
+	}
+	if t := c.Login.SessionTTL.D(); t < time.Minute || t > 720*time.Hour {
+		bad("login.session_ttl", "%s is out of range; use 1m to 720h", t)
+	}
+	c.validateClients(bad)
+
 	if c.Audit.BatchSize < 1 || c.Audit.BatchSize > 10000 {
 		bad("audit.batch_size", "%d is out of range; use 1 to 10000", c.Audit.BatchSize)
 	}
