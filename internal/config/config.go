@@ -30,7 +30,7 @@ type Config struct {
 	// in memory; `rampart client create` adds clients to the store).
 	Clients []Client `yaml:"clients"`
 	Audit   Audit    `yaml:"audit"`
-	Log           Log    `yaml:"log"`
+	Log     Log      `yaml:"log"`
 
 	// Dev is set by `rampart serve --dev` (or serve with no config); it is
 	// never read from the file.
