@@ -81,6 +81,9 @@ type RefreshToken struct {
 	ExpiresAt time.Time // idle expiry, never after the family's ExpiresAt
 	UsedAt    time.Time // zero until rotated
 	RevokedAt time.Time // zero unless revoked (its own or its family's)
+	// FamilyExpiresAt is read only: the family's ExpiresAt, filled in by
+	// GetRefresh and RotateRefresh (a join), ignored by SaveRefresh.
+	FamilyExpiresAt time.Time
 }
 
 // IssuedAccess is an access token recorded in a family, so that revoking
@@ -117,7 +120,8 @@ type Store interface {
 	// SaveCode stores a new authorization code.
 	SaveCode(ctx context.Context, c *AuthCode) error
 	// RedeemCode marks the code used and creates family f (f.CodeHash =
-	// hash) in one transaction, returning the code. When the code was
+	// hash; f.ClientID and f.UserID are set from the code, overriding what
+	// the caller passed) in one transaction, returning the code. When the code was
 	// already used it returns the code with store.ErrUsed and changes
 	// nothing (the caller revokes with RevokeCodeFamily). store.ErrNotFound
 	// if no such code exists. Expiry is the caller's check.
