@@ -1,0 +1,357 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/rampart-auth/rampart/internal/audit"
+	"github.com/rampart-auth/rampart/internal/identity"
+	"github.com/rampart-auth/rampart/internal/store"
+	"github.com/rampart-auth/rampart/internal/web"
+)
+
+// authzContext is an authorization request whose client and redirect URI
+// are verified: from here on, errors go back to the client by redirect.
+type authzContext struct {
+	req      *AuthorizeRequest
+	client   *Client
+	redirect string
+	audience []string
+	raw      string // the request's query, to come back to after login
+}
+
+// maxRawRequest bounds the authorization request carried through the
+// login and consent forms.
+const maxRawRequest = 16 << 10
+
+// checkAuthorize validates an authorization request. A non-nil page error
+// means the client or redirect URI could not be verified: show an error
+// page, never redirect (RFC 6749 §4.1.2.1, RFC 9700 §4.11 open
+// redirectors). Otherwise a non-nil *Error is sent to the redirect URI.
+func (s *Server) checkAuthorize(ctx context.Context, v url.Values) (*authzContext, *Error, *Error) {
+	req, perr := ParseAuthorizeRequest(v)
+	if perr != nil && !perr.Redirectable {
+		return nil, nil, perr.Error
+	}
+	c, err := s.opts.Clients.Get(ctx, req.ClientID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil, oerr(ErrInvalidClient, "the client is not registered")
+	}
+	if err != nil {
+		return nil, nil, serverError(err)
+	}
+	redirect := c.MatchRedirectURI(req.RedirectURI)
+	if redirect == "" {
+		return nil, nil, oerr(ErrInvalidRequest, "the redirect_uri is not registered for this client")
+	}
+	raw := v.Encode()
+	if len(raw) > maxRawRequest {
+		return nil, nil, oerr(ErrInvalidRequest, "the request is too large")
+	}
+	a := &authzContext{req: req, client: c, redirect: redirect, raw: raw}
+	if perr != nil {
+		return a, perr.Error, nil
+	}
+	switch {
+	case req.HasRequestObject:
+		return a, oerr(ErrRequestNotSupported, "request objects are not supported"), nil
+	case req.HasRequestURI:
+		return a, oerr(ErrRequestURINotSupported, "request_uri is not supported"), nil
+	case req.ResponseType == "":
+		return a, oerr(ErrInvalidRequest, "response_type is required"), nil
+	case req.ResponseType != "code":
+		// OAuth 2.1 §4.1 / RFC 9700 §2.1.2: no implicit or hybrid flows.
+		return a, oerr(ErrUnsupportedResponseType, "only response_type=code is supported"), nil
+	case req.ResponseMode != "" && req.ResponseMode != "query":
+		return a, oerr(ErrInvalidRequest, "only response_mode=query is supported"), nil
+	case !c.Allows(GrantAuthorizationCode):
+		return a, oerr(ErrUnauthorizedClient, "the client may not use the authorization code grant"), nil
+	// PKCE with S256 for every client, public or confidential (OAuth 2.1
+	// §4.1.1, RFC 9700 §2.1.1). plain is refused: it protects nothing when
+	// the request itself leaks (RFC 7636 §7.2).
+	case req.CodeChallenge == "":
+		return a, oerr(ErrInvalidRequest, "code_challenge is required (PKCE with S256)"), nil
+	case req.CodeChallengeMethod != "S256":
+		return a, oerr(ErrInvalidRequest, "code_challenge_method must be S256"), nil
+	case !validChallenge(req.CodeChallenge):
+		return a, oerr(ErrInvalidRequest, "code_challenge is not a base64url SHA-256 digest"), nil
+	}
+	for _, sc := range req.Scopes {
+		if !slices.Contains(c.Scopes, sc) {
+			return a, oerr(ErrInvalidScope, "the client may not request scope %q", clip(sc)), nil
+		}
+	}
+	aud, e := s.audienceFor(c, req.Resource)
+	if e != nil {
+		return a, e, nil
+	}
+	a.audience = aud
+	return a, nil, nil
+}
+
+// audienceFor is the access token audience: the client's configured
+// audience, narrowed to resource when one is asked for (RFC 8707 §2.2),
+// or the client itself when it has none.
+func (s *Server) audienceFor(c *Client, resource string) ([]string, *Error) {
+	if resource != "" {
+		if !slices.Contains(c.Audience, resource) {
+			return nil, oerr(ErrInvalidTarget, "the client may not request this resource")
+		}
+		return []string{resource}, nil
+	}
+	if len(c.Audience) == 0 {
+		return []string{c.ID}, nil
+	}
+	return slices.Clone(c.Audience), nil
+}
+
+// redirectError sends an error to the client's redirect URI with state
+// and iss (RFC 6749 §4.1.2.1, RFC 9207 §2).
+func (s *Server) redirectError(w http.ResponseWriter, r *http.Request, a *authzContext, e *Error) {
+	params := url.Values{"error": {e.Code}}
+	if e.Description != "" {
+		params.Set("error_description", e.Description)
+	}
+	s.audit(r, audit.Event{Actor: "client:" + a.client.ID, Action: "oauth.authorize", Target: "client:" + a.client.ID,
+		Outcome: audit.OutcomeDenied, Reason: e.Code})
+	s.redirectTo(w, r, a, params)
+}
+
+func (s *Server) redirectTo(w http.ResponseWriter, r *http.Request, a *authzContext, params url.Values) {
+	u, err := url.Parse(a.redirect)
+	if err != nil {
+		s.errorPage(w, r, http.StatusBadRequest, "Invalid request", "The redirect URI is not valid.", ErrInvalidRequest)
+		return
+	}
+	q := u.Query()
+	for k, v := range params {
+		q[k] = v
+	}
+	if a.req.State != "" {
+		q.Set("state", a.req.State)
+	}
+	q.Set("iss", s.opts.Issuer)
+	u.RawQuery = q.Encode()
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, u.String(), http.StatusSeeOther)
+}
+
+// authorizeValues reads the request parameters: the query for GET, the
+// form body for POST (OIDC Core §3.1.2.1 allows both).
+func authorizeValues(r *http.Request) (url.Values, error) {
+	if r.Method == http.MethodPost {
+		if err := r.ParseForm(); err != nil {
+			return nil, err
+		}
+		return r.PostForm, nil
+	}
+	return url.ParseQuery(r.URL.RawQuery)
+}
+
+func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
+	v, err := authorizeValues(r)
+	if err != nil {
+		s.errorPage(w, r, http.StatusBadRequest, "Invalid request", "The authorization request is malformed.", ErrInvalidRequest)
+		return
+	}
+	a, redirErr, pageErr := s.checkAuthorize(r.Context(), v)
+	if pageErr != nil {
+		s.authorizePageError(w, r, pageErr)
+		return
+	}
+	if redirErr != nil {
+		s.redirectError(w, r, a, redirErr)
+		return
+	}
+	s.continueAuthorize(w, r, a)
+}
+
+func (s *Server) authorizePageError(w http.ResponseWriter, r *http.Request, e *Error) {
+	if e.Code == ErrServerError {
+		s.log.ErrorContext(r.Context(), "authorize", "err", e.Cause)
+		s.errorPage(w, r, http.StatusInternalServerError, "Something went wrong", "The request could not be completed. Try again later.", ErrServerError)
+		return
+	}
+	s.audit(r, audit.Event{Actor: "anonymous", Action: "oauth.authorize", Target: "path:" + PathAuthorize, Outcome: audit.OutcomeDenied, Reason: e.Code})
+	s.errorPage(w, r, http.StatusBadRequest, "Invalid request", e.Description+".", e.Code)
+}
+
+// continueAuthorize runs the user-facing part: login, consent, code.
+func (s *Server) continueAuthorize(w http.ResponseWriter, r *http.Request, a *authzContext) {
+	ctx := r.Context()
+	sess, err := s.opts.Sessions.Get(ctx, r)
+	if err != nil && !errors.Is(err, identity.ErrNoSession) {
+		s.redirectError(w, r, a, serverError(err))
+		return
+	}
+	var user *identity.User
+	if sess != nil {
+		user, err = s.opts.Users.ByID(ctx, sess.UserID)
+		if err != nil || user.Disabled {
+			sess, user = nil, nil
+		}
+	}
+	needLogin := sess == nil || slices.Contains(a.req.Prompt, "login") ||
+		(a.req.MaxAge >= 0 && s.now().Sub(sess.AuthTime) > time.Duration(a.req.MaxAge)*time.Second)
+	if needLogin {
+		if slices.Contains(a.req.Prompt, "none") {
+			s.redirectError(w, r, a, oerr(ErrLoginRequired, "the user is not signed in"))
+			return
+		}
+		// Back to this endpoint after login; prompt=login is dropped so the
+		// fresh login satisfies it instead of looping.
+		v, _ := url.ParseQuery(a.raw)
+		v.Del("prompt")
+		http.Redirect(w, r, PathLogin+"?"+url.Values{"return": {v.Encode()}}.Encode(), http.StatusSeeOther)
+		return
+	}
+	if s.needsConsent(ctx, a, user.ID) {
+		if slices.Contains(a.req.Prompt, "none") {
+			s.redirectError(w, r, a, oerr(ErrConsentRequired, "the user has not allowed this client"))
+			return
+		}
+		s.renderConsent(w, r, a, user)
+		return
+	}
+	s.issueCode(w, r, a, user, sess.AuthTime)
+}
+
+// needsConsent: first-party clients skip it; otherwise a remembered
+// consent must cover every requested scope, and prompt=consent asks again.
+func (s *Server) needsConsent(ctx context.Context, a *authzContext, userID string) bool {
+	if a.client.SkipConsent {
+		return false
+	}
+	if slices.Contains(a.req.Prompt, "consent") {
+		return true
+	}
+	c, err := s.opts.Store.GetConsent(ctx, userID, a.client.ID)
+	if err != nil {
+		return true
+	}
+	for _, sc := range a.req.Scopes {
+		if !slices.Contains(c.Scopes, sc) {
+			return true
+		}
+	}
+	return false
+}
+
+// redirectOrigin is the CSP form-action source for a redirect URI.
+func redirectOrigin(redirect string) string {
+	u, err := url.Parse(redirect)
+	if err != nil {
+		return ""
+	}
+	if u.Scheme == "http" || u.Scheme == "https" {
+		return u.Scheme + "://" + u.Host
+	}
+	return u.Scheme + ":"
+}
+
+func (s *Server) renderConsent(w http.ResponseWriter, r *http.Request, a *authzContext, user *identity.User) {
+	tok, err := s.opts.CSRF.Token(w, r)
+	if err != nil {
+		s.redirectError(w, r, a, serverError(err))
+		return
+	}
+	web.Render(w, s.log, http.StatusOK, "consent.html", map[string]any{
+		"ClientID": a.client.ID, "Username": user.Username, "Scopes": a.req.Scopes, "Resource": a.req.Resource,
+		"CSRF": tok, "Request": a.raw,
+	}, redirectOrigin(a.redirect))
+}
+
+// issueCode stores a new authorization code and redirects with it.
+func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, a *authzContext, user *identity.User, authTime time.Time) {
+	// 256 random bits: far above RFC 6749 §10.10's "infeasible to guess"
+	// and the issue's 128-bit floor. Stored only as its SHA-256.
+	code, err := randomToken(s.rand, 32)
+	if err != nil {
+		s.redirectError(w, r, a, serverError(err))
+		return
+	}
+	now := s.now().UTC()
+	ac := &AuthCode{
+		Hash: hashToken(code), ClientID: a.client.ID, UserID: user.ID, RedirectURI: a.req.RedirectURI,
+		CodeChallenge: a.req.CodeChallenge, Scopes: a.req.Scopes, Audience: a.audience, Nonce: a.req.Nonce,
+		AuthTime: authTime.UTC(), CreatedAt: now, ExpiresAt: now.Add(CodeTTL),
+	}
+	if err := s.opts.Store.SaveCode(r.Context(), ac); err != nil {
+		s.redirectError(w, r, a, serverError(err))
+		return
+	}
+	if err := s.mustAudit(r, audit.Event{Actor: "user:" + user.ID, Action: "oauth.authorize", Target: "client:" + a.client.ID,
+		Outcome: audit.OutcomeSuccess, Details: map[string]string{"scope": scopeString(a.req.Scopes)}}); err != nil {
+		s.redirectError(w, r, a, serverError(err))
+		return
+	}
+	s.redirectTo(w, r, a, url.Values{"code": {code}})
+}
+
+func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		s.errorPage(w, r, http.StatusBadRequest, "Invalid request", "The form is malformed.", ErrInvalidRequest)
+		return
+	}
+	if !s.opts.CSRF.Valid(r) {
+		s.audit(r, audit.Event{Actor: "anonymous", Action: "web.csrf", Target: "path:" + PathConsent, Outcome: audit.OutcomeDenied, Reason: "bad_token"})
+		s.errorPage(w, r, http.StatusForbidden, "Request refused", "The form expired or was not submitted from this site. Go back and try again.", "")
+		return
+	}
+	raw := r.PostForm.Get("request")
+	v, err := url.ParseQuery(raw)
+	if err != nil || len(raw) > maxRawRequest {
+		s.errorPage(w, r, http.StatusBadRequest, "Invalid request", "The authorization request is malformed.", ErrInvalidRequest)
+		return
+	}
+	a, redirErr, pageErr := s.checkAuthorize(r.Context(), v)
+	if pageErr != nil {
+		s.authorizePageError(w, r, pageErr)
+		return
+	}
+	if redirErr != nil {
+		s.redirectError(w, r, a, redirErr)
+		return
+	}
+	sess, err := s.opts.Sessions.Get(r.Context(), r)
+	if err != nil {
+		// Signed out meanwhile: start over through the authorize endpoint.
+		http.Redirect(w, r, PathAuthorize+"?"+a.raw, http.StatusSeeOther)
+		return
+	}
+	user, err := s.opts.Users.ByID(r.Context(), sess.UserID)
+	if err != nil || user.Disabled {
+		http.Redirect(w, r, PathAuthorize+"?"+a.raw, http.StatusSeeOther)
+		return
+	}
+	switch r.PostForm.Get("decision") {
+	case "allow":
+		scopes := slices.Clone(a.req.Scopes)
+		if old, err := s.opts.Store.GetConsent(r.Context(), user.ID, a.client.ID); err == nil {
+			for _, sc := range old.Scopes {
+				if !slices.Contains(scopes, sc) && slices.Contains(a.client.Scopes, sc) {
+					scopes = append(scopes, sc)
+				}
+			}
+		}
+		slices.Sort(scopes)
+		if err := s.opts.Store.SaveConsent(r.Context(), &Consent{UserID: user.ID, ClientID: a.client.ID, Scopes: scopes, GrantedAt: s.now().UTC()}); err != nil {
+			s.redirectError(w, r, a, serverError(err))
+			return
+		}
+		s.audit(r, audit.Event{Actor: "user:" + user.ID, Action: "oauth.consent", Target: "client:" + a.client.ID,
+			Outcome: audit.OutcomeSuccess, Details: map[string]string{"scope": strings.Join(scopes, " ")}})
+		s.issueCode(w, r, a, user, sess.AuthTime)
+	case "deny":
+		s.audit(r, audit.Event{Actor: "user:" + user.ID, Action: "oauth.consent", Target: "client:" + a.client.ID,
+			Outcome: audit.OutcomeDenied, Reason: "user_denied"})
+		s.redirectError(w, r, a, oerr(ErrAccessDenied, "the user denied the request"))
+	default:
+		s.errorPage(w, r, http.StatusBadRequest, "Invalid request", "Choose Allow or Deny.", ErrInvalidRequest)
+	}
+}

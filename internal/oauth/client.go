@@ -1,0 +1,343 @@
+package oauth
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/rampart-auth/rampart/internal/config"
+	"github.com/rampart-auth/rampart/internal/identity"
+	"github.com/rampart-auth/rampart/internal/store"
+)
+
+// Client sources.
+const (
+	SourceConfig = "config"
+	SourceCLI    = "cli"
+)
+
+// SecretKeyLabel derives the HMAC key for client secrets from the master
+// key.
+const SecretKeyLabel = "rampart client secret v1"
+
+// hmacPrefix marks a keyed secret hash.
+const hmacPrefix = "hmac-sha256$"
+
+// MinSecretLength is the shortest secret accepted from outside
+// (secret_env): 32 characters of a generated secret carry well over 128
+// bits; Rampart's own secrets carry 256 (RFC 6749 §10.10, RFC 9700 §2.5).
+const MinSecretLength = 32
+
+// GenerateSecret returns a new client secret: 256 random bits, base64url
+// (43 characters).
+func GenerateSecret(rnd io.Reader) (string, error) {
+	b := make([]byte, 32)
+	if _, err := io.ReadFull(rnd, b); err != nil {
+		return "", fmt.Errorf("oauth: random: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// HashSecret returns the stored form of a client secret: an HMAC-SHA-256
+// under a key derived from the master key. A slow hash is not needed: the
+// secrets are generated with ≥ 256 bits (or required to be ≥ 32
+// characters), so they cannot be guessed offline, and a stolen table is
+// useless without the master key (docs/threat-model.md, "Client secrets").
+func HashSecret(key []byte, secret string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(secret))
+	return hmacPrefix + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// Registry finds clients (configuration first, then the store) and
+// authenticates them.
+type Registry struct {
+	fromConfig map[string]*Client
+	store      Store
+	secretKey  []byte
+	hasher     *identity.Hasher
+	dummy      string
+}
+
+// NewRegistry returns a registry over the configured clients and the store.
+// hasher verifies argon2id secret hashes from the configuration.
+func NewRegistry(configured []*Client, s Store, secretKey []byte, hasher *identity.Hasher) *Registry {
+	r := &Registry{fromConfig: map[string]*Client{}, store: s, secretKey: secretKey, hasher: hasher}
+	for _, c := range configured {
+		r.fromConfig[c.ID] = c
+	}
+	r.dummy = HashSecret(secretKey, "rampart dummy secret for unknown clients")
+	return r
+}
+
+// Configured returns the configuration's clients, sorted by id.
+func (r *Registry) Configured() []*Client {
+	out := make([]*Client, 0, len(r.fromConfig))
+	for _, c := range r.fromConfig {
+		out = append(out, c)
+	}
+	slices.SortFunc(out, func(a, b *Client) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
+// IsConfigured reports whether id is a configuration client.
+func (r *Registry) IsConfigured(id string) bool { _, ok := r.fromConfig[id]; return ok }
+
+// Get returns a client; store.ErrNotFound if there is none.
+func (r *Registry) Get(ctx context.Context, id string) (*Client, error) {
+	if c, ok := r.fromConfig[id]; ok {
+		return c, nil
+	}
+	if !config.ValidClientID(id) {
+		return nil, store.ErrNotFound
+	}
+	return r.store.GetClient(ctx, id)
+}
+
+// errBadClient is the single answer for an unknown client or a wrong
+// secret (RFC 6749 §5.2 invalid_client), so neither can be told apart.
+var errBadClient = errors.New("oauth: client authentication failed")
+
+// Authenticate checks a client's credentials. secret is "" for a public
+// client (method none). An unknown client still costs an HMAC comparison so
+// the two failures take about the same time.
+func (r *Registry) Authenticate(ctx context.Context, id, secret string, presented bool) (*Client, error) {
+	c, err := r.Get(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		verifyHMAC(r.secretKey, r.dummy, secret)
+		return nil, errBadClient
+	}
+	if err != nil {
+		return nil, err
+	}
+	if c.Public {
+		// A public client authenticates with method none: it must not
+		// present a secret (it cannot hold one, RFC 6749 §2.1).
+		if presented {
+			return nil, errBadClient
+		}
+		return c, nil
+	}
+	if !presented {
+		verifyHMAC(r.secretKey, r.dummy, secret)
+		return nil, errBadClient
+	}
+	ok, err := r.verifySecret(ctx, c, secret)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, errBadClient
+	}
+	return c, nil
+}
+
+func (r *Registry) verifySecret(ctx context.Context, c *Client, secret string) (bool, error) {
+	if strings.HasPrefix(c.SecretHash, hmacPrefix) {
+		return verifyHMAC(r.secretKey, c.SecretHash, secret), nil
+	}
+	if strings.HasPrefix(c.SecretHash, "$argon2id$") {
+		if len(secret) > identity.MaxPasswordBytes {
+			return false, nil
+		}
+		ok, _, err := r.hasher.Verify(ctx, secret, c.SecretHash)
+		if err != nil && ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		return ok && err == nil, nil
+	}
+	return false, nil
+}
+
+func verifyHMAC(key []byte, stored, secret string) bool {
+	want := HashSecret(key, secret)
+	return subtle.ConstantTimeCompare([]byte(want), []byte(stored)) == 1
+}
+
+// ClientFromConfig turns a configuration client into a Client, reading
+// secret_env through getenv and checking redirect URIs and scopes.
+func ClientFromConfig(c config.Client, getenv func(string) string, secretKey []byte) (*Client, error) {
+	out := &Client{
+		ID: c.ID, Public: c.Public,
+		GrantTypes: slices.Clone(c.GrantTypes), RedirectURIs: slices.Clone(c.RedirectURIs),
+		Scopes: slices.Clone(c.Scopes), Audience: slices.Clone(c.Audience),
+		SkipConsent: c.SkipConsent, ResourceServer: c.ResourceServer,
+		AccessTokenTTL: c.AccessTokenTTL.D(), RefreshTokenTTL: c.RefreshTokenTTL.D(), RefreshTokenIdleTTL: c.RefreshTokenIdleTTL.D(),
+		Source: SourceConfig,
+	}
+	switch {
+	case c.SecretEnv != "":
+		secret := getenv(c.SecretEnv)
+		if secret == "" {
+			return nil, fmt.Errorf("oauth: client %s: secret_env names %s, but it is not set", c.ID, c.SecretEnv)
+		}
+		if len(secret) < MinSecretLength {
+			return nil, fmt.Errorf("oauth: client %s: the secret in %s has %d characters; use at least %d (generate one with `openssl rand -base64 32`)", c.ID, c.SecretEnv, len(secret), MinSecretLength)
+		}
+		out.SecretHash = HashSecret(secretKey, secret)
+	case c.SecretHash != "":
+		if _, _, _, err := identity.ParsePHC(c.SecretHash); err != nil {
+			return nil, fmt.Errorf("oauth: client %s: secret_hash: %v", c.ID, err)
+		}
+		out.SecretHash = c.SecretHash
+	}
+	if err := CheckClient(out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// CheckClient validates what the configuration's structural checks do not:
+// redirect URI and scope syntax, and audience values.
+func CheckClient(c *Client) error {
+	var errs []error
+	for _, u := range c.RedirectURIs {
+		if err := CheckRedirectURI(u); err != nil {
+			errs = append(errs, fmt.Errorf("oauth: client %s: redirect URI %q: %v", c.ID, u, err))
+		}
+	}
+	for _, s := range c.Scopes {
+		if !validScopeToken(s) {
+			errs = append(errs, fmt.Errorf("oauth: client %s: %q is not a scope (RFC 6749 §3.3: printable ASCII without space, quote or backslash)", c.ID, s))
+		}
+	}
+	for _, a := range c.Audience {
+		if a == "" || len(a) > 512 || strings.ContainsAny(a, " \t\r\n\"\\") {
+			errs = append(errs, fmt.Errorf("oauth: client %s: %q is not an audience", c.ID, a))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// CheckRedirectURI accepts what RFC 9700 §2.1 and RFC 8252 allow: an
+// absolute https URI; http only on a loopback host (native apps, RFC 8252
+// §7.3, and development); or a private-use scheme in reverse-domain form
+// (RFC 8252 §7.1). No fragment (RFC 6749 §3.1.2), no user info, no
+// wildcards: redirect URIs are matched exactly.
+func CheckRedirectURI(s string) error {
+	if len(s) > 2000 {
+		return errors.New("longer than 2000 characters")
+	}
+	u, err := url.Parse(s)
+	if err != nil || !u.IsAbs() {
+		return errors.New("not an absolute URI")
+	}
+	if u.Fragment != "" || strings.Contains(s, "#") {
+		return errors.New("a redirect URI must not have a fragment")
+	}
+	if u.User != nil {
+		return errors.New("a redirect URI must not carry user info")
+	}
+	if strings.Contains(s, "*") {
+		return errors.New("wildcards are not allowed; register each exact URI")
+	}
+	switch u.Scheme {
+	case "https":
+		if u.Host == "" {
+			return errors.New("https URI without a host")
+		}
+	case "http":
+		if !isLoopback(u.Hostname()) {
+			return errors.New("http is allowed only on a loopback host (127.0.0.1, [::1], localhost); use https")
+		}
+	case "javascript", "data", "file", "vbscript", "blob":
+		return fmt.Errorf("the %s scheme is not allowed", u.Scheme)
+	default:
+		if !strings.Contains(u.Scheme, ".") {
+			return errors.New("a private-use scheme must be a reverse domain name, like com.example.app (RFC 8252 §7.1)")
+		}
+	}
+	return nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// MatchRedirectURI returns the registered URI that requested matches, or
+// "". Matching is exact string comparison (RFC 9700 §4.1.3), with one
+// exception: for an http loopback URI the port may differ (RFC 8252 §7.3),
+// because a native app listens on whatever port the OS gives it. The
+// exception is applied to the strings themselves, not to parsed URLs, so
+// no parser difference can widen it.
+func (c *Client) MatchRedirectURI(requested string) string {
+	for _, reg := range c.RedirectURIs {
+		if requested == reg {
+			return reg
+		}
+	}
+	for _, reg := range c.RedirectURIs {
+		if loopbackPortMatch(reg, requested) {
+			return requested
+		}
+	}
+	return ""
+}
+
+func loopbackPortMatch(reg, req string) bool {
+	u, err := url.Parse(reg)
+	if err != nil || u.Scheme != "http" {
+		return false
+	}
+	ip := net.ParseIP(u.Hostname())
+	if ip == nil || !ip.IsLoopback() {
+		return false // RFC 8252 §8.3: the exception is for loopback IP literals
+	}
+	host := u.Host
+	if p := u.Port(); p != "" {
+		host = strings.TrimSuffix(host, ":"+p)
+	}
+	prefix := "http://" + host
+	rest := strings.TrimPrefix(reg, prefix)
+	if p := u.Port(); p != "" {
+		rest = strings.TrimPrefix(rest, ":"+p)
+	}
+	if len(req) < len(prefix)+len(rest) || !strings.HasPrefix(req, prefix) || !strings.HasSuffix(req, rest) {
+		return false
+	}
+	mid := req[len(prefix) : len(req)-len(rest)]
+	if mid == "" {
+		return true
+	}
+	if mid[0] != ':' || len(mid) < 2 || len(mid) > 6 {
+		return false
+	}
+	port := 0
+	for _, ch := range mid[1:] {
+		if ch < '0' || ch > '9' {
+			return false
+		}
+		port = port*10 + int(ch-'0')
+	}
+	return port >= 1 && port <= 65535 && mid[1] != '0'
+}
+
+// Allows reports whether the client may use the grant type.
+func (c *Client) Allows(grant string) bool { return slices.Contains(c.GrantTypes, grant) }
+
+// validScopeToken: RFC 6749 §3.3 scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
+func validScopeToken(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x21 || c == 0x22 || c == 0x5C || c > 0x7E {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,203 @@
+package oauth
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+
+	"github.com/rampart-auth/rampart/internal/audit"
+	"github.com/rampart-auth/rampart/internal/identity"
+	"github.com/rampart-auth/rampart/internal/store"
+	"github.com/rampart-auth/rampart/internal/web"
+)
+
+// loginMessage is the one message for every failed login (OWASP
+// Authentication Cheat Sheet, "Authentication and Error Messages").
+const loginMessage = "Invalid username or password."
+
+// returnTarget turns the login form's return value (an authorization
+// request's query) into the URL to continue at. The path is fixed, so the
+// value cannot send the browser anywhere else (no open redirect).
+func returnTarget(ret string) (string, bool) {
+	if ret == "" {
+		return PathAccount, true
+	}
+	if len(ret) > maxRawRequest {
+		return "", false
+	}
+	v, err := url.ParseQuery(ret)
+	if err != nil {
+		return "", false
+	}
+	return PathAuthorize + "?" + v.Encode(), true
+}
+
+// loginClient names the client a return value is for, for the page text.
+func loginClient(ret string) string {
+	v, err := url.ParseQuery(ret)
+	if err != nil || len(v["client_id"]) != 1 {
+		return ""
+	}
+	return clip(v.Get("client_id"))
+}
+
+func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, status int, ret, username, msg string) {
+	tok, err := s.opts.CSRF.Token(w, r)
+	if err != nil {
+		s.errorPage(w, r, http.StatusInternalServerError, "Something went wrong", "Try again later.", ErrServerError)
+		return
+	}
+	// The form posts to /login, which redirects to the authorize endpoint
+	// (same origin), which redirects to the client: allow the client's
+	// origin in form-action for that chain.
+	var target string
+	if v, err := url.ParseQuery(ret); err == nil && len(v["client_id"]) == 1 && len(v["redirect_uri"]) == 1 {
+		if c, err := s.opts.Clients.Get(r.Context(), v.Get("client_id")); err == nil {
+			if m := c.MatchRedirectURI(v.Get("redirect_uri")); m != "" {
+				target = redirectOrigin(m)
+			}
+		}
+	}
+	web.Render(w, s.log, status, "login.html", map[string]string{
+		"CSRF": tok, "Return": ret, "Username": username, "Error": msg, "ClientID": loginClient(ret),
+	}, target)
+}
+
+func (s *Server) handleLoginPage(w http.ResponseWriter, r *http.Request) {
+	ret := r.URL.Query().Get("return")
+	if _, ok := returnTarget(ret); !ok {
+		s.errorPage(w, r, http.StatusBadRequest, "Invalid request", "The sign-in link is malformed.", ErrInvalidRequest)
+		return
+	}
+	s.renderLogin(w, r, http.StatusOK, ret, "", "")
+}
+
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		s.errorPage(w, r, http.StatusBadRequest, "Invalid request", "The form is malformed.", ErrInvalidRequest)
+		return
+	}
+	ret := r.PostForm.Get("return")
+	target, ok := returnTarget(ret)
+	if !ok {
+		s.errorPage(w, r, http.StatusBadRequest, "Invalid request", "The sign-in link is malformed.", ErrInvalidRequest)
+		return
+	}
+	if !s.opts.CSRF.Valid(r) {
+		s.audit(r, audit.Event{Actor: "anonymous", Action: "web.csrf", Target: "path:" + PathLogin, Outcome: audit.OutcomeDenied, Reason: "bad_token"})
+		s.renderLogin(w, r, http.StatusForbidden, ret, "", "The form expired or was not submitted from this site. Try again.")
+		return
+	}
+	username := r.PostForm.Get("username")
+	password := r.PostForm.Get("password")
+	if len(r.PostForm["username"]) != 1 || len(r.PostForm["password"]) != 1 {
+		username, password = "", ""
+	}
+	user, err := s.opts.Users.Authenticate(r.Context(), username, password)
+	shown := username
+	if len(shown) > 64 {
+		shown = ""
+	}
+	if errors.Is(err, identity.ErrInvalidCredentials) {
+		// The actor is a pseudonym of the attempted name: the trail links
+		// attempts on one name without storing what may be a password
+		// typed into the username field.
+		s.audit(r, audit.Event{Actor: "anonymous", Action: "auth.login", Target: "username:" + s.opts.Audit.Pseudonymize(username),
+			Outcome: audit.OutcomeFailure, Reason: "invalid_credentials"})
+		s.renderLogin(w, r, http.StatusUnauthorized, ret, shown, loginMessage)
+		return
+	}
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "login", "err", err)
+		s.renderLogin(w, r, http.StatusServiceUnavailable, ret, shown, "Sign-in is unavailable right now. Try again shortly.")
+		return
+	}
+	if _, err := s.opts.Sessions.Start(r.Context(), w, r, user.ID); err != nil {
+		s.log.ErrorContext(r.Context(), "login session", "err", err)
+		s.renderLogin(w, r, http.StatusServiceUnavailable, ret, shown, "Sign-in is unavailable right now. Try again shortly.")
+		return
+	}
+	if err := s.mustAudit(r, audit.Event{Actor: "user:" + user.ID, Action: "auth.login", Target: "user:" + user.ID, Outcome: audit.OutcomeSuccess}); err != nil {
+		_ = s.opts.Sessions.End(r.Context(), w, r)
+		s.log.ErrorContext(r.Context(), "login audit", "err", err)
+		s.renderLogin(w, r, http.StatusServiceUnavailable, ret, shown, "Sign-in is unavailable right now. Try again shortly.")
+		return
+	}
+	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil || !s.opts.CSRF.Valid(r) {
+		s.errorPage(w, r, http.StatusForbidden, "Request refused", "The form expired or was not submitted from this site.", "")
+		return
+	}
+	if sess, err := s.opts.Sessions.Get(r.Context(), r); err == nil {
+		s.audit(r, audit.Event{Actor: "user:" + sess.UserID, Action: "auth.logout", Target: "user:" + sess.UserID, Outcome: audit.OutcomeSuccess})
+	}
+	if err := s.opts.Sessions.End(r.Context(), w, r); err != nil {
+		s.log.ErrorContext(r.Context(), "logout", "err", err)
+	}
+	http.Redirect(w, r, PathLogin, http.StatusSeeOther)
+}
+
+// handleAccount lists the user's consents, each revocable.
+func (s *Server) handleAccount(w http.ResponseWriter, r *http.Request) {
+	sess, err := s.opts.Sessions.Get(r.Context(), r)
+	if err != nil {
+		http.Redirect(w, r, PathLogin, http.StatusSeeOther)
+		return
+	}
+	user, err := s.opts.Users.ByID(r.Context(), sess.UserID)
+	if err != nil {
+		http.Redirect(w, r, PathLogin, http.StatusSeeOther)
+		return
+	}
+	consents, err := s.opts.Store.ListConsents(r.Context(), user.ID)
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "account", "err", err)
+		s.errorPage(w, r, http.StatusInternalServerError, "Something went wrong", "Try again later.", ErrServerError)
+		return
+	}
+	tok, err := s.opts.CSRF.Token(w, r)
+	if err != nil {
+		s.errorPage(w, r, http.StatusInternalServerError, "Something went wrong", "Try again later.", ErrServerError)
+		return
+	}
+	web.Render(w, s.log, http.StatusOK, "account.html", map[string]any{"Username": user.Username, "Consents": consents, "CSRF": tok})
+}
+
+// handleRevokeConsent withdraws a consent and revokes every token the
+// client holds for the user.
+func (s *Server) handleRevokeConsent(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil || !s.opts.CSRF.Valid(r) {
+		s.errorPage(w, r, http.StatusForbidden, "Request refused", "The form expired or was not submitted from this site.", "")
+		return
+	}
+	sess, err := s.opts.Sessions.Get(r.Context(), r)
+	if err != nil {
+		http.Redirect(w, r, PathLogin, http.StatusSeeOther)
+		return
+	}
+	clientID := r.PostForm.Get("client_id")
+	// The consent looked up is the session user's own: a user can only
+	// withdraw what they granted (no IDOR through client_id).
+	err = s.opts.Store.DeleteConsent(r.Context(), sess.UserID, clientID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.errorPage(w, r, http.StatusInternalServerError, "Something went wrong", "Try again later.", ErrServerError)
+		return
+	}
+	if err == nil {
+		now := s.now().UTC()
+		tokens, rerr := s.opts.Store.RevokeUserClient(r.Context(), sess.UserID, clientID, now)
+		if rerr == nil {
+			rerr = s.denyAccess(r.Context(), tokens)
+		}
+		if rerr != nil {
+			s.log.ErrorContext(r.Context(), "revoke consent", "err", rerr)
+			s.errorPage(w, r, http.StatusInternalServerError, "Something went wrong", "Try again later.", ErrServerError)
+			return
+		}
+		s.audit(r, audit.Event{Actor: "user:" + sess.UserID, Action: "oauth.consent_revoke", Target: "client:" + clip(clientID), Outcome: audit.OutcomeSuccess})
+	}
+	http.Redirect(w, r, PathAccount, http.StatusSeeOther)
+}

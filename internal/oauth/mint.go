@@ -1,0 +1,161 @@
+package oauth
+
+import (
+	"context"
+	"crypto"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/rampart-auth/rampart/internal/keys"
+	"github.com/rampart-auth/rampart/jwtauth"
+)
+
+// Signer gives the key that signs now (keys.Manager).
+type Signer interface {
+	Signer() (keys.ActiveKey, error)
+}
+
+// PublicKeys gives the published verification keys (keys.Manager).
+type PublicKeys interface {
+	PublicJWKS() jose.JSONWebKeySet
+}
+
+// accessClaims are the RFC 9068 §2.2 claims of an access token.
+type accessClaims struct {
+	Issuer   string   `json:"iss"`
+	Subject  string   `json:"sub"`
+	Audience []string `json:"aud"`
+	Expiry   int64    `json:"exp"`
+	IssuedAt int64    `json:"iat"`
+	NotBef   int64    `json:"nbf"`
+	ID       string   `json:"jti"`
+	ClientID string   `json:"client_id"`
+	Scope    string   `json:"scope,omitempty"`
+	AuthTime int64    `json:"auth_time,omitempty"`
+}
+
+// idClaims are the OIDC Core §2 claims of an ID token.
+type idClaims struct {
+	Issuer    string `json:"iss"`
+	Subject   string `json:"sub"`
+	Audience  string `json:"aud"`
+	Expiry    int64  `json:"exp"`
+	IssuedAt  int64  `json:"iat"`
+	AuthTime  int64  `json:"auth_time"`
+	Nonce     string `json:"nonce,omitempty"`
+	AtHash    string `json:"at_hash,omitempty"`
+	AZP       string `json:"azp"`
+	Username  string `json:"preferred_username,omitempty"`
+	SessionID string `json:"sid,omitempty"`
+}
+
+// sign serializes claims as a compact JWS with the active key and typ.
+func sign(k keys.ActiveKey, typ string, claims any) (string, error) {
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		return "", err
+	}
+	opts := (&jose.SignerOptions{}).WithType(jose.ContentType(typ))
+	s, err := jose.NewSigner(k.SigningKey(), opts)
+	if err != nil {
+		return "", fmt.Errorf("oauth: signer: %w", err)
+	}
+	jws, err := s.Sign(payload)
+	if err != nil {
+		return "", fmt.Errorf("oauth: sign: %w", err)
+	}
+	return jws.CompactSerialize()
+}
+
+// tokenHashHalf is the OIDC Core §3.1.3.6 at_hash: the left half of the
+// hash of the ASCII token, with the hash of the signing algorithm (SHA-256
+// for ES256/RS256/PS256; SHA-512 for EdDSA with Ed25519, per the OpenID
+// Foundation's EdDSA errata).
+func tokenHashHalf(alg, token string) string {
+	var sum []byte
+	if alg == string(jose.EdDSA) {
+		h := sha512.Sum512([]byte(token))
+		sum = h[:]
+	} else {
+		h := sha256.Sum256([]byte(token))
+		sum = h[:]
+	}
+	return base64.RawURLEncoding.EncodeToString(sum[:len(sum)/2])
+}
+
+// randomToken returns n random bytes in base64url.
+func randomToken(rnd io.Reader, n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := io.ReadFull(rnd, b); err != nil {
+		return "", fmt.Errorf("oauth: random: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+func hashToken(s string) []byte {
+	h := sha256.Sum256([]byte(s))
+	return h[:]
+}
+
+// keySource serves the key manager's published keys to jwtauth, so the
+// server verifies its own tokens (revocation, introspection, userinfo) with
+// the same checks as every resource server.
+type keySource struct {
+	keys  PublicKeys
+	mu    sync.Mutex
+	cache map[string]*jwtauth.Key
+}
+
+func (s *keySource) Key(_ context.Context, kid string) (*jwtauth.Key, error) {
+	s.mu.Lock()
+	if k, ok := s.cache[kid]; ok {
+		s.mu.Unlock()
+		return k, nil
+	}
+	s.mu.Unlock()
+	for _, jwk := range s.keys.PublicJWKS().Keys {
+		if jwk.KeyID != kid || kid == "" {
+			continue
+		}
+		k, err := jwtauth.KeyFromJWK(jwk, jwk.Algorithm)
+		if err != nil {
+			return nil, err
+		}
+		s.mu.Lock()
+		if s.cache == nil || len(s.cache) > 64 {
+			s.cache = map[string]*jwtauth.Key{}
+		}
+		s.cache[kid] = k
+		s.mu.Unlock()
+		return k, nil
+	}
+	return nil, jwtauth.ErrUnknownKey
+}
+
+// denyList adapts the store's jti deny list for jwtauth.
+type denyList struct {
+	store Store
+	now   func() time.Time
+}
+
+func (d denyList) IsRevoked(ctx context.Context, jti string) (bool, error) {
+	return d.store.IsDenied(ctx, jti, d.now())
+}
+
+// scopeString joins scopes for the token's scope claim.
+func scopeString(s []string) string { return strings.Join(s, " ") }
+
+var errNoKey = errors.New("oauth: no active signing key")
+
+// publicKeyOf is used by tests that verify tokens with the active key.
+func publicKeyOf(k keys.ActiveKey) crypto.PublicKey { return k.Signer.Public() }

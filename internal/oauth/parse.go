@@ -1,0 +1,288 @@
+package oauth
+
+import (
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Parameter bounds. Generous for real clients, small enough that a request
+// cannot make the server store or echo megabytes.
+const (
+	maxParamLen = 4096
+	maxScopes   = 64
+	maxNonceLen = 512
+)
+
+// AuthorizeRequest is a parsed authorization request (RFC 6749 §4.1.1,
+// RFC 7636 §4.3, OIDC Core §3.1.2.1, RFC 8707 §2).
+type AuthorizeRequest struct {
+	ResponseType        string
+	ClientID            string
+	RedirectURI         string
+	Scopes              []string
+	State               string
+	CodeChallenge       string
+	CodeChallengeMethod string
+	Nonce               string
+	Prompt              []string
+	MaxAge              int // -1 when absent
+	Resource            string
+	ResponseMode        string
+	HasRequestObject    bool // request (RFC 9101), which is not supported
+	HasRequestURI       bool // request_uri (RFC 9101 / PAR), not supported
+}
+
+// ParseError is a malformed request. Redirectable is false when the
+// problem is the client_id or redirect_uri, which must never lead to a
+// redirect (RFC 6749 §4.1.2.1).
+type ParseError struct {
+	*Error
+	Redirectable bool
+}
+
+// single returns the parameter's one value. RFC 6749 §3.1: "Request and
+// response parameters MUST NOT be included more than once." An empty value
+// is treated as absent (§3.1 also says so).
+func single(v url.Values, name string) (string, *Error) {
+	vals := v[name]
+	switch len(vals) {
+	case 0:
+		return "", nil
+	case 1:
+	default:
+		return "", oerr(ErrInvalidRequest, "the %s parameter appears more than once", name)
+	}
+	s := vals[0]
+	if len(s) > maxParamLen {
+		return "", oerr(ErrInvalidRequest, "the %s parameter is too long", name)
+	}
+	if !utf8.ValidString(s) || strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return "", oerr(ErrInvalidRequest, "the %s parameter has invalid characters", name)
+	}
+	return s, nil
+}
+
+// ParseAuthorizeRequest reads the parameters of an authorization request.
+// It checks syntax only; the client's registration is checked by the
+// server.
+func ParseAuthorizeRequest(v url.Values) (*AuthorizeRequest, *ParseError) {
+	r := &AuthorizeRequest{MaxAge: -1}
+	var e *Error
+	// client_id and redirect_uri first: their errors are not redirectable.
+	if r.ClientID, e = single(v, "client_id"); e != nil {
+		return r, &ParseError{e, false}
+	}
+	if r.RedirectURI, e = single(v, "redirect_uri"); e != nil {
+		return r, &ParseError{e, false}
+	}
+	if r.ClientID == "" {
+		return r, &ParseError{oerr(ErrInvalidRequest, "client_id is required"), false}
+	}
+	if r.RedirectURI == "" {
+		return r, &ParseError{oerr(ErrInvalidRequest, "redirect_uri is required"), false}
+	}
+	// state next, so that later errors can carry it back.
+	if r.State, e = single(v, "state"); e != nil {
+		return r, &ParseError{e, true}
+	}
+	fields := []struct {
+		name string
+		dst  *string
+	}{
+		{"response_type", &r.ResponseType},
+		{"code_challenge", &r.CodeChallenge},
+		{"code_challenge_method", &r.CodeChallengeMethod},
+		{"nonce", &r.Nonce},
+		{"response_mode", &r.ResponseMode},
+	}
+	for _, f := range fields {
+		if *f.dst, e = single(v, f.name); e != nil {
+			return r, &ParseError{e, true}
+		}
+	}
+	scope, e := single(v, "scope")
+	if e != nil {
+		return r, &ParseError{e, true}
+	}
+	if r.Scopes, e = parseScope(scope); e != nil {
+		return r, &ParseError{e, true}
+	}
+	prompt, e := single(v, "prompt")
+	if e != nil {
+		return r, &ParseError{e, true}
+	}
+	if r.Prompt, e = parsePrompt(prompt); e != nil {
+		return r, &ParseError{e, true}
+	}
+	maxAge, e := single(v, "max_age")
+	if e != nil {
+		return r, &ParseError{e, true}
+	}
+	if maxAge != "" {
+		n, err := strconv.Atoi(maxAge)
+		if err != nil || n < 0 || n > 1<<30 {
+			return r, &ParseError{oerr(ErrInvalidRequest, "max_age must be a non-negative integer"), true}
+		}
+		r.MaxAge = n
+	}
+	switch res := v["resource"]; len(res) {
+	case 0:
+	case 1:
+		if r.Resource, e = single(v, "resource"); e != nil {
+			return r, &ParseError{e, true}
+		}
+	default:
+		// RFC 8707 §2 allows several; a token here has one audience.
+		return r, &ParseError{oerr(ErrInvalidTarget, "request one resource at a time"), true}
+	}
+	if len(r.Nonce) > maxNonceLen {
+		return r, &ParseError{oerr(ErrInvalidRequest, "nonce is too long"), true}
+	}
+	r.HasRequestObject = v.Has("request")
+	r.HasRequestURI = v.Has("request_uri")
+	return r, nil
+}
+
+// parseScope splits a scope parameter (RFC 6749 §3.3: space-delimited
+// scope-tokens), dropping duplicates and keeping the order.
+func parseScope(s string) ([]string, *Error) {
+	if s == "" {
+		return nil, nil
+	}
+	var out []string
+	for _, tok := range strings.Split(s, " ") {
+		if tok == "" {
+			continue
+		}
+		if !validScopeToken(tok) {
+			return nil, oerr(ErrInvalidScope, "the scope parameter is malformed")
+		}
+		if !slices.Contains(out, tok) {
+			out = append(out, tok)
+		}
+		if len(out) > maxScopes {
+			return nil, oerr(ErrInvalidScope, "too many scopes")
+		}
+	}
+	return out, nil
+}
+
+// parsePrompt reads OIDC Core §3.1.2.1 prompt: none must stand alone.
+func parsePrompt(s string) ([]string, *Error) {
+	if s == "" {
+		return nil, nil
+	}
+	var out []string
+	for _, p := range strings.Fields(s) {
+		switch p {
+		case "none", "login", "consent", "select_account":
+		default:
+			return nil, oerr(ErrInvalidRequest, "prompt %q is not supported", clip(p))
+		}
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	if slices.Contains(out, "none") && len(out) > 1 {
+		return nil, oerr(ErrInvalidRequest, "prompt none cannot be combined with other values")
+	}
+	return out, nil
+}
+
+func clip(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
+}
+
+// TokenRequest is a parsed token endpoint request (RFC 6749 §4.1.3, §4.4.2,
+// §6, RFC 7636 §4.5, RFC 8707 §2).
+type TokenRequest struct {
+	GrantType    string
+	Code         string
+	RedirectURI  string
+	CodeVerifier string
+	RefreshToken string
+	Scopes       []string
+	ScopeGiven   bool
+	Resource     string
+	// Client credentials from the body (client_secret_post / none).
+	ClientID     string
+	ClientSecret string
+	SecretGiven  bool
+}
+
+// ParseTokenRequest reads the form parameters of a token request. Client
+// authentication by HTTP Basic is read by the server from the header.
+func ParseTokenRequest(v url.Values) (*TokenRequest, *Error) {
+	r := &TokenRequest{}
+	var e *Error
+	for _, f := range []struct {
+		name string
+		dst  *string
+	}{
+		{"grant_type", &r.GrantType},
+		{"code", &r.Code},
+		{"redirect_uri", &r.RedirectURI},
+		{"code_verifier", &r.CodeVerifier},
+		{"refresh_token", &r.RefreshToken},
+		{"client_id", &r.ClientID},
+		{"client_secret", &r.ClientSecret},
+	} {
+		if *f.dst, e = single(v, f.name); e != nil {
+			return nil, e
+		}
+	}
+	r.SecretGiven = v.Has("client_secret")
+	scope, e := single(v, "scope")
+	if e != nil {
+		return nil, e
+	}
+	r.ScopeGiven = scope != ""
+	if r.Scopes, e = parseScope(scope); e != nil {
+		return nil, e
+	}
+	if len(v["resource"]) > 1 {
+		return nil, oerr(ErrInvalidTarget, "request one resource at a time")
+	}
+	if r.Resource, e = single(v, "resource"); e != nil {
+		return nil, e
+	}
+	if r.GrantType == "" {
+		return nil, oerr(ErrInvalidRequest, "grant_type is required")
+	}
+	return r, nil
+}
+
+// validVerifier: RFC 7636 §4.1 code_verifier = 43*128unreserved.
+func validVerifier(s string) bool {
+	if len(s) < 43 || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~') {
+			return false
+		}
+	}
+	return true
+}
+
+// validChallenge: an S256 challenge is the base64url of a SHA-256 digest:
+// exactly 43 characters of the base64url alphabet.
+func validChallenge(s string) bool {
+	if len(s) != 43 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}

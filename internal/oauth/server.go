@@ -1,0 +1,181 @@
+package oauth
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/rampart-auth/rampart/internal/audit"
+	"github.com/rampart-auth/rampart/internal/httpx"
+	"github.com/rampart-auth/rampart/internal/identity"
+	"github.com/rampart-auth/rampart/internal/web"
+	"github.com/rampart-auth/rampart/jwtauth"
+)
+
+// Auditor records audit events (audit.Log). Record returns once the event
+// is durable; an action whose event cannot be recorded fails.
+type Auditor interface {
+	Record(ctx context.Context, e audit.Event) error
+	// Pseudonymize returns a keyed pseudonym of a sensitive value.
+	Pseudonymize(value string) string
+}
+
+// DenyPublisher pushes revoked access-token ids to resource servers'
+// shared deny list (jwtauth.RedisDenyList), when there is one.
+type DenyPublisher interface {
+	Add(ctx context.Context, jti string, until time.Time) error
+}
+
+// Lifetimes of what the server issues.
+const (
+	// CodeTTL: RFC 6749 §4.1.2 recommends at most 10 minutes; a code is
+	// redeemed by a machine right after the redirect, so 60 s is plenty and
+	// shrinks the window for a stolen code.
+	CodeTTL = 60 * time.Second
+)
+
+// Options configures a Server. Every field is required unless marked.
+type Options struct {
+	Issuer   string
+	Store    Store
+	Clients  *Registry
+	Users    *identity.Users
+	Sessions *identity.Sessions
+	Signer   Signer
+	Keys     PublicKeys
+	Audit    Auditor
+	CSRF     *web.CSRF
+	Logger   *slog.Logger
+	// Deny also receives revoked access tokens (optional).
+	Deny DenyPublisher
+	// Now and Rand default to time.Now and crypto/rand.
+	Now  func() time.Time
+	Rand io.Reader
+
+	AccessTokenTTL      time.Duration
+	RefreshTokenTTL     time.Duration
+	RefreshTokenIdleTTL time.Duration
+	IDTokenTTL          time.Duration
+}
+
+// Server is the authorization server.
+type Server struct {
+	opts     Options
+	verifier *jwtauth.Verifier // our own access tokens
+	now      func() time.Time
+	rand     io.Reader
+	log      *slog.Logger
+	cop      *http.CrossOriginProtection
+}
+
+// New builds a Server.
+func New(opts Options) (*Server, error) {
+	if opts.Issuer == "" || opts.Store == nil || opts.Clients == nil || opts.Users == nil || opts.Sessions == nil ||
+		opts.Signer == nil || opts.Keys == nil || opts.Audit == nil || opts.CSRF == nil {
+		return nil, errors.New("oauth: incomplete options")
+	}
+	s := &Server{opts: opts, now: opts.Now, rand: opts.Rand, log: opts.Logger}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.rand == nil {
+		s.rand = rand.Reader
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	v, err := jwtauth.New(jwtauth.Config{
+		Issuer:       opts.Issuer,
+		Keys:         &keySource{keys: opts.Keys},
+		SkipAudience: true, // each endpoint checks the audience it needs
+		DenyList:     denyList{store: opts.Store, now: s.now},
+		Clock:        s.now,
+		CacheSize:    -1,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.verifier = v
+	// Cross-origin protection for every form post (login, consent,
+	// account): rejects non-safe requests a browser marks cross-site
+	// (Sec-Fetch-Site) or whose Origin differs from the Host.
+	s.cop = http.NewCrossOriginProtection()
+	s.cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.audit(r, audit.Event{Actor: "anonymous", Action: "web.csrf", Target: "path:" + r.URL.Path, Outcome: audit.OutcomeDenied, Reason: "cross_origin"})
+		s.errorPage(w, r, http.StatusForbidden, "Request refused", "This form was submitted from another site.", "")
+	}))
+	return s, nil
+}
+
+// Paths of the endpoints (published in discovery).
+const (
+	PathAuthorize  = "/oauth2/authorize"
+	PathToken      = "/oauth2/token"
+	PathRevoke     = "/oauth2/revoke"
+	PathIntrospect = "/oauth2/introspect"
+	PathUserinfo   = "/oauth2/userinfo"
+	PathConsent    = "/oauth2/consent"
+	PathLogin      = "/login"
+	PathLogout     = "/logout"
+	PathAccount    = "/account"
+)
+
+// Register adds the server's routes to mux.
+func (s *Server) Register(mux *http.ServeMux) {
+	mux.Handle("GET /.well-known/openid-configuration", s.discoveryHandler())
+	mux.Handle("GET /.well-known/oauth-authorization-server", s.discoveryHandler())
+	mux.HandleFunc("GET "+PathAuthorize, s.handleAuthorize)
+	mux.HandleFunc("POST "+PathAuthorize, s.handleAuthorize)
+	mux.Handle("POST "+PathConsent, s.cop.Handler(http.HandlerFunc(s.handleConsent)))
+	mux.HandleFunc("GET "+PathLogin, s.handleLoginPage)
+	mux.Handle("POST "+PathLogin, s.cop.Handler(http.HandlerFunc(s.handleLogin)))
+	mux.Handle("POST "+PathLogout, s.cop.Handler(http.HandlerFunc(s.handleLogout)))
+	mux.HandleFunc("GET "+PathAccount, s.handleAccount)
+	mux.Handle("POST "+PathAccount+"/consents/revoke", s.cop.Handler(http.HandlerFunc(s.handleRevokeConsent)))
+	mux.HandleFunc("POST "+PathToken, s.handleToken)
+	mux.HandleFunc("POST "+PathRevoke, s.handleRevoke)
+	mux.HandleFunc("POST "+PathIntrospect, s.handleIntrospect)
+	mux.HandleFunc("GET "+PathUserinfo, s.handleUserinfo)
+	mux.HandleFunc("POST "+PathUserinfo, s.handleUserinfo)
+	mux.Handle("GET "+web.StylePath, web.StyleHandler())
+}
+
+// audit records e with the request's address and id. A failure is logged;
+// callers that must fail closed use mustAudit.
+func (s *Server) audit(r *http.Request, e audit.Event) {
+	if err := s.mustAudit(r, e); err != nil {
+		s.log.ErrorContext(r.Context(), "audit record failed", "action", e.Action, "err", err)
+	}
+}
+
+func (s *Server) mustAudit(r *http.Request, e audit.Event) error {
+	e.ClientAddr = httpx.ClientIP(r)
+	e.RequestID = httpx.RequestIDFrom(r.Context())
+	return s.opts.Audit.Record(r.Context(), e)
+}
+
+// errorPage answers a browser with an HTML error page (never a redirect).
+func (s *Server) errorPage(w http.ResponseWriter, _ *http.Request, status int, title, msg, code string) {
+	web.Render(w, s.log, status, "error.html", map[string]string{"Title": title, "Message": msg, "Code": code})
+}
+
+// denyAccess pushes revoked access tokens to the store's deny list and, if
+// configured, the shared one.
+func (s *Server) denyAccess(ctx context.Context, tokens []IssuedAccess) error {
+	var errs []error
+	for _, t := range tokens {
+		if err := s.opts.Store.DenyJTI(ctx, t.JTI, t.ExpiresAt); err != nil {
+			errs = append(errs, err)
+		}
+		if s.opts.Deny != nil {
+			if err := s.opts.Deny.Add(ctx, t.JTI, t.ExpiresAt); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
