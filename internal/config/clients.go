@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -94,4 +95,14 @@ func (c *Config) validateClients(bad func(string, string, ...any)) {
 			}
 		}
 	}
+}
+
+// ValidateClients runs the client checks of Validate alone (the CLI uses
+// it for clients made with `rampart client create`).
+func (c *Config) ValidateClients() error {
+	var errs []error
+	c.validateClients(func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	})
+	return errors.Join(errs...)
 }
