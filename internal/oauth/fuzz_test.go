@@ -1,0 +1,99 @@
+package oauth
+
+import (
+	"net/url"
+	"testing"
+)
+
+// FuzzAuthorizeRequest: any query string parses without panicking; an
+// accepted request has a client_id and redirect_uri, at most maxScopes
+// valid scopes, and bounded fields; a non-redirectable error never comes
+// with a usable client_id/redirect_uri pair.
+func FuzzAuthorizeRequest(f *testing.F) {
+	f.Add("client_id=c&redirect_uri=https%3A%2F%2Fa.example%2Fcb&response_type=code&code_challenge=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa&code_challenge_method=S256&state=s&scope=openid+profile&nonce=n")
+	f.Add("client_id=c&client_id=d&redirect_uri=x")
+	f.Add("client_id=c&redirect_uri=x&prompt=none+login&max_age=-3")
+	f.Add("client_id=%00&redirect_uri=%ff&scope=%22")
+	f.Add("resource=a&resource=b&client_id=c&redirect_uri=r")
+	f.Fuzz(func(t *testing.T, q string) {
+		v, err := url.ParseQuery(q)
+		if err != nil {
+			return
+		}
+		r, perr := ParseAuthorizeRequest(v)
+		if perr != nil {
+			if perr.Code == "" || perr.Description == "" {
+				t.Fatalf("error without code or description: %+v", perr.Error)
+			}
+			return
+		}
+		if r.ClientID == "" || r.RedirectURI == "" {
+			t.Fatal("accepted without client_id or redirect_uri")
+		}
+		if len(r.Scopes) > maxScopes || len(r.State) > maxParamLen || len(r.Nonce) > maxNonceLen {
+			t.Fatal("bounds not enforced")
+		}
+		for _, s := range r.Scopes {
+			if !validScopeToken(s) {
+				t.Fatalf("invalid scope %q accepted", s)
+			}
+		}
+	})
+}
+
+// FuzzTokenRequest: any form parses without panicking; duplicates are
+// never accepted; an accepted request has a grant type.
+func FuzzTokenRequest(f *testing.F) {
+	f.Add("grant_type=authorization_code&code=abc&redirect_uri=https%3A%2F%2Fa%2Fcb&code_verifier=" + "a0123456789012345678901234567890123456789012")
+	f.Add("grant_type=refresh_token&refresh_token=x&scope=a+b")
+	f.Add("grant_type=client_credentials&client_id=a&client_secret=b&resource=r&resource=s")
+	f.Add("grant_type=a&grant_type=b")
+	f.Fuzz(func(t *testing.T, q string) {
+		v, err := url.ParseQuery(q)
+		if err != nil {
+			return
+		}
+		r, e := ParseTokenRequest(v)
+		if e != nil {
+			if e.Code == "" {
+				t.Fatal("error without code")
+			}
+			return
+		}
+		if r.GrantType == "" {
+			t.Fatal("accepted without grant_type")
+		}
+		for k, vals := range v {
+			if len(vals) > 1 && (k == "grant_type" || k == "code" || k == "refresh_token" || k == "code_verifier" || k == "client_secret") {
+				t.Fatalf("duplicate %s accepted", k)
+			}
+		}
+	})
+}
+
+// FuzzMatchRedirectURI: a match is either an exact registered URI or a
+// loopback URI differing only in port; never another host or path.
+func FuzzMatchRedirectURI(f *testing.F) {
+	f.Add("http://127.0.0.1:9999/callback", "http://127.0.0.1:1/callback")
+	f.Add("https://a.example/cb", "https://a.example/cb/../x")
+	f.Add("http://[::1]/cb", "http://[::1]:80@evil/cb")
+	f.Fuzz(func(t *testing.T, reg, req string) {
+		if CheckRedirectURI(reg) != nil {
+			return
+		}
+		c := &Client{RedirectURIs: []string{reg}}
+		got := c.MatchRedirectURI(req)
+		if got == "" || got == reg {
+			return
+		}
+		ru, err1 := url.Parse(reg)
+		qu, err2 := url.Parse(req)
+		if err1 != nil || err2 != nil {
+			t.Fatalf("matched an unparsable URI %q for %q", req, reg)
+		}
+		if ru.Scheme != "http" || qu.Scheme != "http" || ru.Hostname() != qu.Hostname() || ru.EscapedPath() != qu.EscapedPath() ||
+			ru.RawQuery != qu.RawQuery || qu.User != nil || qu.Fragment != "" {
+			t.Fatalf("%q matched registered %q", req, reg)
+		}
+	})
+}
