@@ -163,7 +163,7 @@ func newKeyManager(cfg *config.Config, s *sqlstore.Store, mk *keys.MasterKey, al
 		RSABits:          cfg.Keys.RSABits,
 		RotationPeriod:   cfg.Keys.RotationPeriod.D(),
 		PublishAhead:     cfg.Keys.PublishAhead.D(),
-		MaxTokenLifetime: cfg.Tokens.AccessTokenTTL.D(),
+		MaxTokenLifetime: maxTokenLifetime(cfg),
 		JWKSMaxAge:       cfg.Keys.JWKSMaxAge.D(),
 		Logger:           logger,
 		Auditor:          al,

@@ -86,6 +86,8 @@ func newRootCommand() *cobra.Command {
 		newMigrateCommand(),
 		newKeyCommand(),
 		newAuditCommand(),
+		newClientCommand(),
+		newUserCommand(),
 		jwtcli.Command(),
 	)
 	setUsageErrors(root)

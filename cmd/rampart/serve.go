@@ -19,12 +19,14 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
 	"github.com/rampart-auth/rampart/internal/audit"
 	"github.com/rampart-auth/rampart/internal/config"
 	"github.com/rampart-auth/rampart/internal/httpx"
 	"github.com/rampart-auth/rampart/internal/keys"
+	"github.com/rampart-auth/rampart/internal/oauth"
 	"github.com/rampart-auth/rampart/internal/redisx"
 )
 
@@ -97,7 +99,18 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 		return err
 	}
 
+	parts, err := newAuthParts(cfg, store, mk)
+	if err != nil {
+		return err
+	}
+	if cfg.Dev {
+		if err := devAdmin(ctx, parts.users, auditLog, stdout); err != nil {
+			return fmt.Errorf("cannot create the dev admin: %w", err)
+		}
+	}
+
 	checks := map[string]func(context.Context) error{"store": store.Ping}
+	var rdb redis.UniversalClient
 	redisURL := cfg.Redis.URL
 	if cfg.Redis.URLEnv != "" {
 		redisURL = os.Getenv(cfg.Redis.URLEnv)
@@ -112,13 +125,18 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 		}
 		defer rc.Close()
 		checks["redis"] = redisx.Check(rc)
+		rdb = rc
+	}
+	authServer, err := newAuthServer(cfg, store, mk, km, auditLog, rdb, parts, logger)
+	if err != nil {
+		return err
 	}
 
 	tlsConf, err := serverTLS(cfg, mk, logger)
 	if err != nil {
 		return err
 	}
-	handler := newHandler(cfg, logger, reg, km, checks)
+	handler := newHandler(cfg, logger, reg, km, authServer, checks)
 	srv := httpx.NewServer(httpx.ServerOptions{
 		Addr:              cfg.HTTP.Listen,
 		Handler:           handler,
@@ -146,6 +164,7 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go km.Run(runCtx)
+	go purgeLoop(runCtx, store, logger, 10*time.Minute)
 
 	printBanner(stdout, cfg, addr)
 	logger.Info("rampart started", "listen", addr.String(), "issuer", cfg.Issuer, "tls", cfg.HTTP.TLS.Mode, "store", cfg.Store.Driver, "dev", cfg.Dev)
@@ -174,8 +193,9 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 
 // newHandler builds the main HTTP handler: routes plus the middleware every
 // request passes through.
-func newHandler(cfg *config.Config, logger *slog.Logger, reg *prometheus.Registry, km *keys.Manager, checks map[string]func(context.Context) error) http.Handler {
+func newHandler(cfg *config.Config, logger *slog.Logger, reg *prometheus.Registry, km *keys.Manager, as *oauth.Server, checks map[string]func(context.Context) error) http.Handler {
 	mux := http.NewServeMux()
+	as.Register(mux)
 	mux.Handle("GET /.well-known/jwks.json", km.JWKSHandler())
 	mux.Handle("GET /healthz", httpx.Healthz())
 	mux.Handle("GET /readyz", httpx.Readyz(checks, 3*time.Second))

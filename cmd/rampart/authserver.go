@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rampart-auth/rampart/internal/audit"
+	"github.com/rampart-auth/rampart/internal/config"
+	"github.com/rampart-auth/rampart/internal/identity"
+	"github.com/rampart-auth/rampart/internal/keys"
+	"github.com/rampart-auth/rampart/internal/oauth"
+	"github.com/rampart-auth/rampart/internal/store/sqlstore"
+	"github.com/rampart-auth/rampart/internal/web"
+	"github.com/rampart-auth/rampart/jwtauth"
+)
+
+// Master-key derivation labels of the authorization server.
+const (
+	csrfKeyLabel = "rampart csrf v1"
+	// DenyListPrefix is the Redis key prefix of revoked access-token ids,
+	// for resource servers using jwtauth.NewRedisDenyList.
+	DenyListPrefix = "rampart:revoked:"
+)
+
+// configuredClients turns the configuration's clients into oauth clients
+// (reading secret_env from the environment).
+func configuredClients(cfg *config.Config, mk *keys.MasterKey) ([]*oauth.Client, error) {
+	key := mk.Derive(oauth.SecretKeyLabel)
+	out := make([]*oauth.Client, 0, len(cfg.Clients))
+	for _, c := range cfg.Clients {
+		oc, err := oauth.ClientFromConfig(c, os.Getenv, key)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, oc)
+	}
+	return out, nil
+}
+
+// maxTokenLifetime is the longest a token signed now can stay valid: a
+// retired key stays published at least that long.
+func maxTokenLifetime(cfg *config.Config) time.Duration {
+	m := max(cfg.Tokens.AccessTokenTTL.D(), cfg.Tokens.IDTokenTTL.D())
+	for _, c := range cfg.Clients {
+		m = max(m, c.AccessTokenTTL.D())
+	}
+	// CLI clients may set their own access TTL up to 24h.
+	return max(m, 24*time.Hour)
+}
+
+// newHasher is the argon2id hasher for passwords and argon2id client
+// secrets. At most GOMAXPROCS hashes (19 MiB each) run at once; a login
+// flood queues instead of exhausting memory.
+func newHasher() (*identity.Hasher, error) {
+	return identity.NewHasher(identity.Params{}, runtime.GOMAXPROCS(0), rand.Reader)
+}
+
+// authParts are the pieces of the authorization server shared by serve and
+// the CLI.
+type authParts struct {
+	clients *oauth.Registry
+	users   *identity.Users
+	hasher  *identity.Hasher
+}
+
+func newAuthParts(cfg *config.Config, s *sqlstore.Store, mk *keys.MasterKey) (*authParts, error) {
+	h, err := newHasher()
+	if err != nil {
+		return nil, err
+	}
+	configured, err := configuredClients(cfg, mk)
+	if err != nil {
+		return nil, err
+	}
+	return &authParts{
+		clients: oauth.NewRegistry(configured, s, mk.Derive(oauth.SecretKeyLabel), h),
+		users:   identity.NewUsers(s, h, nil, nil),
+		hasher:  h,
+	}, nil
+}
+
+// newAuthServer builds the OAuth / OIDC server.
+func newAuthServer(cfg *config.Config, s *sqlstore.Store, mk *keys.MasterKey, km *keys.Manager, al *audit.Log,
+	rc redis.UniversalClient, parts *authParts, logger *slog.Logger) (*oauth.Server, error) {
+	secure := cfg.HTTP.TLS.Mode != config.TLSOff
+	var deny oauth.DenyPublisher
+	if rc != nil {
+		deny = jwtauth.NewRedisDenyList(rc, DenyListPrefix)
+	}
+	return oauth.New(oauth.Options{
+		Issuer:              cfg.Issuer,
+		Store:               s,
+		Clients:             parts.clients,
+		Users:               parts.users,
+		Sessions:            identity.NewSessions(s, cfg.Login.SessionTTL.D(), secure, nil, nil),
+		Signer:              km,
+		Keys:                km,
+		Audit:               al,
+		CSRF:                web.NewCSRF(mk.Derive(csrfKeyLabel), secure, nil),
+		Logger:              logger,
+		Deny:                deny,
+		AccessTokenTTL:      cfg.Tokens.AccessTokenTTL.D(),
+		RefreshTokenTTL:     cfg.Tokens.RefreshTokenTTL.D(),
+		RefreshTokenIdleTTL: cfg.Tokens.RefreshTokenIdleTTL.D(),
+		IDTokenTTL:          cfg.Tokens.IDTokenTTL.D(),
+	})
+}
+
+// devAdmin creates the dev-mode admin with a one-time random password when
+// there are no users yet, and prints it once.
+func devAdmin(ctx context.Context, users *identity.Users, al *audit.Log, out io.Writer) error {
+	n, err := users.Count(ctx)
+	if err != nil || n > 0 {
+		return err
+	}
+	pw, err := oauth.GenerateSecret(rand.Reader)
+	if err != nil {
+		return err
+	}
+	u, err := users.Create(ctx, "admin", pw, identity.RoleAdmin)
+	if err != nil {
+		return err
+	}
+	if err := al.Record(ctx, audit.Event{Actor: "system", Action: "user.create", Target: "user:" + u.ID, Outcome: audit.OutcomeSuccess,
+		Details: map[string]string{"role": identity.RoleAdmin, "dev": "true"}}); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\n  DEV MODE: created user \"admin\" with the one-time password\n\n      %s\n\n  It is shown only now; create more users with `rampart user create`.\n\n", pw)
+	return nil
+}
+
+// purgeLoop deletes expired codes, tokens and sessions every interval.
+func purgeLoop(ctx context.Context, s *sqlstore.Store, logger *slog.Logger, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		// A margin of an hour keeps rows a little past expiry, so a replay
+		// just after expiry is still recognised as a replay.
+		before := time.Now().Add(-time.Hour)
+		n, err := s.PurgeExpired(ctx, before)
+		if err == nil {
+			var m int64
+			m, err = s.PurgeSessions(ctx, before)
+			n += m
+		}
+		if err != nil {
+			logger.Warn("purging expired tokens failed", "err", err)
+		} else if n > 0 {
+			logger.Info("purged expired codes, tokens and sessions", "rows", n)
+		}
+	}
+}

@@ -1,0 +1,132 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rampart-auth/rampart/internal/identity"
+	"github.com/rampart-auth/rampart/internal/store"
+)
+
+var _ identity.Store = (*Store)(nil)
+
+const (
+	userCols          = `id, username, password_hash, role, disabled, created_at, updated_at`
+	qInsertUser       = `INSERT INTO users (` + userCols + `) VALUES (?, ?, ?, ?, ?, ?, ?)`
+	qUserByName       = `SELECT ` + userCols + ` FROM users WHERE username = ?`
+	qUserByID         = `SELECT ` + userCols + ` FROM users WHERE id = ?`
+	qUpdatePassword   = `UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`
+	qCountUsers       = `SELECT COUNT(*) FROM users`
+	qInsertSession    = `INSERT INTO user_sessions (id_hash, user_id, auth_time, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`
+	qSelectSession    = `SELECT id_hash, user_id, auth_time, created_at, expires_at FROM user_sessions WHERE id_hash = ?`
+	qDeleteSession    = `DELETE FROM user_sessions WHERE id_hash = ?`
+	qPurgeSessionsOld = `DELETE FROM user_sessions WHERE expires_at < ?`
+)
+
+func scanUser(r scanner) (*identity.User, error) {
+	var u identity.User
+	var disabled, cAt, uAt int64
+	if err := r.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Role, &disabled, &cAt, &uAt); err != nil {
+		return nil, err
+	}
+	u.Disabled, u.CreatedAt, u.UpdatedAt = disabled != 0, fromNanos(cAt), fromNanos(uAt)
+	return &u, nil
+}
+
+// CreateUser stores a user; a taken id or username is store.ErrConflict.
+func (s *Store) CreateUser(ctx context.Context, u *identity.User) error {
+	_, err := s.db.ExecContext(ctx, s.Q(qInsertUser), u.ID, u.Username, u.PasswordHash, u.Role, b2i(u.Disabled), nanos(u.CreatedAt), nanos(u.UpdatedAt))
+	if isUnique(err) {
+		return store.ErrConflict
+	}
+	if err != nil {
+		return fmt.Errorf("sqlstore: create user: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) oneUser(ctx context.Context, q, arg string) (*identity.User, error) {
+	u, err := scanUser(s.db.QueryRowContext(ctx, s.Q(q), arg))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: get user: %w", err)
+	}
+	return u, nil
+}
+
+// UserByUsername returns the user with that (normalized) username.
+func (s *Store) UserByUsername(ctx context.Context, username string) (*identity.User, error) {
+	return s.oneUser(ctx, qUserByName, username)
+}
+
+// UserByID returns the user with that id.
+func (s *Store) UserByID(ctx context.Context, id string) (*identity.User, error) {
+	return s.oneUser(ctx, qUserByID, id)
+}
+
+// UpdatePasswordHash replaces a user's password hash.
+func (s *Store) UpdatePasswordHash(ctx context.Context, id, hash string, now time.Time) error {
+	res, err := s.db.ExecContext(ctx, s.Q(qUpdatePassword), hash, nanos(now), id)
+	if err != nil {
+		return fmt.Errorf("sqlstore: update password: %w", err)
+	}
+	return oneRow(res, store.ErrNotFound)
+}
+
+// CountUsers returns the number of users.
+func (s *Store) CountUsers(ctx context.Context) (int, error) {
+	var n int
+	if err := s.db.QueryRowContext(ctx, s.Q(qCountUsers)).Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlstore: count users: %w", err)
+	}
+	return n, nil
+}
+
+// CreateSession stores a login session.
+func (s *Store) CreateSession(ctx context.Context, sess *identity.Session) error {
+	_, err := s.db.ExecContext(ctx, s.Q(qInsertSession), sess.IDHash, sess.UserID, nanos(sess.AuthTime), nanos(sess.CreatedAt), nanos(sess.ExpiresAt))
+	if isUnique(err) {
+		return store.ErrConflict
+	}
+	if err != nil {
+		return fmt.Errorf("sqlstore: create session: %w", err)
+	}
+	return nil
+}
+
+// GetSession returns a session by the hash of its id.
+func (s *Store) GetSession(ctx context.Context, idHash []byte) (*identity.Session, error) {
+	var sess identity.Session
+	var authAt, cAt, expAt int64
+	err := s.db.QueryRowContext(ctx, s.Q(qSelectSession), idHash).Scan(&sess.IDHash, &sess.UserID, &authAt, &cAt, &expAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: get session: %w", err)
+	}
+	sess.AuthTime, sess.CreatedAt, sess.ExpiresAt = fromNanos(authAt), fromNanos(cAt), fromNanos(expAt)
+	return &sess, nil
+}
+
+// DeleteSession removes a session (absent is fine).
+func (s *Store) DeleteSession(ctx context.Context, idHash []byte) error {
+	if _, err := s.db.ExecContext(ctx, s.Q(qDeleteSession), idHash); err != nil {
+		return fmt.Errorf("sqlstore: delete session: %w", err)
+	}
+	return nil
+}
+
+// PurgeSessions deletes sessions that expired before the time.
+func (s *Store) PurgeSessions(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.db.ExecContext(ctx, s.Q(qPurgeSessionsOld), nanos(before))
+	if err != nil {
+		return 0, fmt.Errorf("sqlstore: purge sessions: %w", err)
+	}
+	return res.RowsAffected()
+}
