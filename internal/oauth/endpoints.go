@@ -161,6 +161,11 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusOK, inactive)
 			return
 		}
+		// A token of a deleted client is no longer active.
+		if _, err := s.opts.Clients.Get(ctx, claims.ClientID); err != nil {
+			writeJSON(w, http.StatusOK, inactive)
+			return
+		}
 		writeJSON(w, http.StatusOK, introspection{
 			Active: true, Scope: claims.Scope, ClientID: claims.ClientID, Subject: claims.Subject, Audience: claims.Audience,
 			Issuer: claims.Issuer, Expiry: claims.ExpiresAt.Unix(), IssuedAt: unixOrZero(claims.IssuedAt), NotBefore: unixOrZero(claims.NotBefore),
