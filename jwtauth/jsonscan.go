@@ -58,7 +58,6 @@ type scanner struct {
 var (
 	headerNames   = nameList("alg", "kid", "typ", "cty", "crit", "b64", "jku", "x5u", "jwk", "x5c", "x5t", "x5t#S256", "zip", "enc")
 	claimNames    = nameList("iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id", "scope", "cnf")
-	cnfNames      = nameList("jkt")
 	proofNames    = nameList("jti", "htm", "htu", "iat", "ath", "nonce")
 	jwkNames      = nameList("kty", "crv", "alg", "kid", "use", "key_ops", "x", "y", "n", "e", "d", "p", "q", "dp", "dq", "qi", "k", "x5c", "x5u", "x5t", "x5t#S256")
 	jwkSetNames   = nameList("keys")

@@ -92,7 +92,7 @@ func (m *Sessions) Start(ctx context.Context, w http.ResponseWriter, r *http.Req
 // navigation back from a client's authorization link), Secure and
 // __Host- on TLS.
 func (m *Sessions) cookie(value string, maxAge int) *http.Cookie {
-	return &http.Cookie{
+	return &http.Cookie{ // #nosec G124 -- Secure whenever TLS is on; plain HTTP is refused off loopback (config.Validate); HttpOnly and SameSite=Lax always
 		Name: m.CookieName(), Value: value, Path: "/", MaxAge: maxAge,
 		HttpOnly: true, Secure: m.tls, SameSite: http.SameSiteLaxMode,
 	}

@@ -123,7 +123,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.renderLogin(w, r, http.StatusServiceUnavailable, ret, shown, "Sign-in is unavailable right now. Try again shortly.")
 		return
 	}
-	http.Redirect(w, r, target, http.StatusSeeOther)
+	http.Redirect(w, r, target, http.StatusSeeOther) // #nosec G710 -- target is PathAccount or PathAuthorize with a re-encoded query (returnTarget): the path is fixed
 }
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {

@@ -2,12 +2,10 @@ package oauth
 
 import (
 	"context"
-	"crypto"
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -154,8 +152,3 @@ func (d denyList) IsRevoked(ctx context.Context, jti string) (bool, error) {
 
 // scopeString joins scopes for the token's scope claim.
 func scopeString(s []string) string { return strings.Join(s, " ") }
-
-var errNoKey = errors.New("oauth: no active signing key")
-
-// publicKeyOf is used by tests that verify tokens with the active key.
-func publicKeyOf(k keys.ActiveKey) crypto.PublicKey { return k.Signer.Public() }

@@ -114,7 +114,7 @@ func New(opts Options) (*Server, error) {
 // Paths of the endpoints (published in discovery).
 const (
 	PathAuthorize  = "/oauth2/authorize"
-	PathToken      = "/oauth2/token"
+	PathToken      = "/oauth2/token" // #nosec G101 -- an endpoint path, not a credential
 	PathRevoke     = "/oauth2/revoke"
 	PathIntrospect = "/oauth2/introspect"
 	PathUserinfo   = "/oauth2/userinfo"

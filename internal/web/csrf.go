@@ -65,7 +65,7 @@ func (c *CSRF) Token(w http.ResponseWriter, r *http.Request) (string, error) {
 		return "", err
 	}
 	v := base64.RawURLEncoding.EncodeToString(b)
-	http.SetCookie(w, &http.Cookie{Name: c.cookieName(), Value: v, Path: "/", HttpOnly: true, Secure: c.secure, SameSite: http.SameSiteStrictMode})
+	http.SetCookie(w, &http.Cookie{Name: c.cookieName(), Value: v, Path: "/", HttpOnly: true, Secure: c.secure, SameSite: http.SameSiteStrictMode}) // #nosec G124 -- Secure whenever TLS is on; plain HTTP is refused off loopback (config.Validate); HttpOnly and SameSite=Strict always
 	return c.sign(v), nil
 }
 

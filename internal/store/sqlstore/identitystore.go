@@ -18,7 +18,7 @@ const (
 	qInsertUser       = `INSERT INTO users (` + userCols + `) VALUES (?, ?, ?, ?, ?, ?, ?)`
 	qUserByName       = `SELECT ` + userCols + ` FROM users WHERE username = ?`
 	qUserByID         = `SELECT ` + userCols + ` FROM users WHERE id = ?`
-	qUpdatePassword   = `UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`
+	qUpdatePassword   = `UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?` // #nosec G101 -- SQL text, not a credential
 	qCountUsers       = `SELECT COUNT(*) FROM users`
 	qInsertSession    = `INSERT INTO user_sessions (id_hash, user_id, auth_time, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`
 	qSelectSession    = `SELECT id_hash, user_id, auth_time, created_at, expires_at FROM user_sessions WHERE id_hash = ?`

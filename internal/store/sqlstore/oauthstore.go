@@ -28,7 +28,7 @@ const (
 	qInsertClient   = `INSERT INTO oauth_clients (` + clientCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qSelectClient   = `SELECT ` + clientCols + ` FROM oauth_clients WHERE id = ?`
 	qListClients    = `SELECT ` + clientCols + ` FROM oauth_clients ORDER BY id`
-	qUpdateSecret   = `UPDATE oauth_clients SET secret_hash = ?, updated_at = ? WHERE id = ?`
+	qUpdateSecret   = `UPDATE oauth_clients SET secret_hash = ?, updated_at = ? WHERE id = ?` // #nosec G101 -- SQL text, not a credential
 	qDeleteClient   = `DELETE FROM oauth_clients WHERE id = ?`
 	qClientFamilies = `SELECT id FROM oauth_families WHERE client_id = ?`
 	qDeleteCodesOf  = `DELETE FROM oauth_codes WHERE client_id = ?`
@@ -43,7 +43,7 @@ const (
 	qLockFamily       = `SELECT revoked_at FROM oauth_families WHERE id = ?`
 	qFamilyByCode     = `SELECT id FROM oauth_families WHERE code_hash = ?`
 	qRevokeFamily     = `UPDATE oauth_families SET revoked_at = ? WHERE id = ? AND revoked_at = 0`
-	qRevokeFamTokens  = `UPDATE oauth_refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at = 0`
+	qRevokeFamTokens  = `UPDATE oauth_refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at = 0` // #nosec G101 -- SQL text, not a credential
 	qFamilyAccess     = `SELECT jti, expires_at FROM oauth_family_access WHERE family_id = ? AND expires_at > ? ORDER BY jti`
 	qUserClientFamily = `SELECT id FROM oauth_families WHERE user_id = ? AND client_id = ?`
 
