@@ -71,7 +71,10 @@ func testMasterKey(t testing.TB) *keys.MasterKey {
 }
 
 // newEnv starts a server on driver with the standard clients.
-func newEnv(t testing.TB, driver string) *env {
+func newEnv(t testing.TB, driver string) *env { return newEnvWith(t, driver, nil) }
+
+// newEnvWith is newEnv with a shared deny list for revoked access tokens.
+func newEnvWith(t testing.TB, driver string, deny oauth.DenyPublisher) *env {
 	t.Helper()
 	ctx := context.Background()
 	e := &env{t: t, driver: driver, store: storetest.Open(t, driver)}
@@ -130,7 +133,7 @@ func newEnv(t testing.TB, driver string) *env {
 	as, err := oauth.New(oauth.Options{
 		Issuer: e.issuer, Store: e.store, Clients: oauth.NewRegistry(clients, e.store, secretKey, hasher), Users: e.users,
 		Sessions: identity.NewSessions(e.store, time.Hour, false, nil, nil), Signer: km, Keys: km, Audit: al,
-		CSRF: web.NewCSRF(mk.Derive("csrf"), false, nil), Logger: logger,
+		CSRF: web.NewCSRF(mk.Derive("csrf"), false, nil), Logger: logger, Deny: deny,
 		AccessTokenTTL: 10 * time.Minute, RefreshTokenTTL: 24 * time.Hour, RefreshTokenIdleTTL: time.Hour, IDTokenTTL: time.Hour,
 	})
 	if err != nil {
