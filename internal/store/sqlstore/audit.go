@@ -41,6 +41,10 @@ func (s *Store) AppendAudit(ctx context.Context, seal func(prevSeq int64, prevHa
 	if s.dialect == Postgres {
 		lock += " FOR UPDATE"
 	}
+	// The full-chunk insert is prepared once (outside the transaction: it
+	// needs a connection of its own); SQLite spends longer preparing this
+	// statement than running it.
+	s.prepare(ctx, s.Q(auditInsertSQL[auditInsertChunk]))
 	return s.Tx(ctx, func(tx *sql.Tx) error {
 		var (
 			seq  int64
@@ -71,7 +75,7 @@ func (s *Store) AppendAudit(ctx context.Context, seal func(prevSeq int64, prevHa
 				args = append(args, r.Seq, r.Time.UnixNano(), r.Actor, r.Action, r.Target, r.Outcome,
 					r.Reason, r.ClientAddr, r.RequestID, details, r.PrevHash, r.Hash)
 			}
-			if _, err := tx.ExecContext(ctx, s.Q(auditInsertSQL[len(chunk)]), args...); err != nil {
+			if err := s.execTx(ctx, tx, s.Q(auditInsertSQL[len(chunk)]), args...); err != nil {
 				return fmt.Errorf("sqlstore: insert audit records: %w", err)
 			}
 		}

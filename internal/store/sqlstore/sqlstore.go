@@ -33,6 +33,40 @@ type Store struct {
 
 	mu      sync.RWMutex
 	queries map[string]string // '?' query -> dialect query
+
+	// stmts caches prepared statements of hot, constant queries (the
+	// multi-row audit insert): SQLite spends more time preparing a
+	// 1,200-placeholder statement than running it.
+	stmts sync.Map // query -> *sql.Stmt
+}
+
+// prepare caches a prepared statement for the constant query q (already
+// rebound). Call it outside any transaction: preparing takes a connection,
+// and SQLite has a single one.
+func (s *Store) prepare(ctx context.Context, q string) {
+	if _, ok := s.stmts.Load(q); ok {
+		return
+	}
+	st, err := s.db.PrepareContext(ctx, q)
+	if err != nil {
+		return // the statement is prepared per use instead
+	}
+	if _, loaded := s.stmts.LoadOrStore(q, st); loaded {
+		_ = st.Close()
+	}
+}
+
+// execTx runs q in tx, through the cached prepared statement when there is
+// one.
+func (s *Store) execTx(ctx context.Context, tx *sql.Tx, q string, args ...any) error {
+	if v, ok := s.stmts.Load(q); ok {
+		st := tx.StmtContext(ctx, v.(*sql.Stmt))
+		_, err := st.ExecContext(ctx, args...)
+		_ = st.Close()
+		return err
+	}
+	_, err := tx.ExecContext(ctx, q, args...)
+	return err
 }
 
 // Options tunes Open.
@@ -122,7 +156,10 @@ func (s *Store) Dialect() string { return s.dialect }
 func (s *Store) DB() *sql.DB { return s.db }
 
 // Close closes the pool.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.stmts.Range(func(_, v any) bool { _ = v.(*sql.Stmt).Close(); return true })
+	return s.db.Close()
+}
 
 // Ping checks that the database answers; /readyz uses it.
 func (s *Store) Ping(ctx context.Context) error {
