@@ -24,6 +24,7 @@ func looksLikeJWT(t string) bool { return strings.Count(t, ".") == 2 }
 // other clients' tokens. A token of another client is left alone and the
 // attempt audited.
 func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
+	httpx.SetNoStore(w)
 	form, e := readForm(r)
 	if e != nil {
 		writeError(w, e, false)
