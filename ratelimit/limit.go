@@ -1,0 +1,213 @@
+// Package ratelimit is exact rate limiting for Go services: token buckets
+// and GCRA meters (leaky bucket as a meter), a leaky-bucket shaper, an
+// in-process store and a fleet-wide Redis store that decides every limit of
+// a request in one round trip, composition of limits per IP, user, client,
+// route and tenant, and net/http middleware answering 429 with Retry-After
+// and the IETF RateLimit headers.
+//
+// It depends on nothing in Rampart's internal packages.
+package ratelimit
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+)
+
+// Algorithm selects how a limit meters requests.
+type Algorithm uint8
+
+const (
+	// TokenBucket: a bucket of Burst tokens, refilled at Rate per Period;
+	// a fresh key starts full; a request takes its cost in tokens.
+	TokenBucket Algorithm = iota
+	// GCRA is the generic cell rate algorithm (ITU-T I.371), the leaky
+	// bucket as a meter: requests conform when they arrive no earlier than
+	// their theoretical arrival time minus the burst tolerance. With
+	// Burst 1 it spaces requests evenly (smooth rejection); with the same
+	// Rate, Period and Burst it admits exactly what TokenBucket admits.
+	GCRA
+)
+
+func (a Algorithm) String() string {
+	switch a {
+	case TokenBucket:
+		return "token_bucket"
+	case GCRA:
+		return "gcra"
+	}
+	return fmt.Sprintf("algorithm(%d)", uint8(a))
+}
+
+// Limit is one rate limit: Rate tokens per Period, at most Burst at once.
+type Limit struct {
+	// Name identifies the limit in headers, metrics and logs ("ip",
+	// "user", "client"); letters, digits, '-', '_' and '.' only.
+	Name      string
+	Algorithm Algorithm
+	// Rate tokens are added every Period (Rate ≥ 1, Period ≥ 1 ms).
+	Rate   int64
+	Period time.Duration
+	// Burst is the bucket capacity (token bucket) or the burst tolerance
+	// in requests (GCRA); ≥ 1.
+	Burst int64
+}
+
+// Validate reports what is wrong with l.
+func (l Limit) Validate() error {
+	var errs []error
+	if !validName(l.Name) {
+		errs = append(errs, fmt.Errorf("ratelimit: limit name %q: use 1 to 64 of a-z A-Z 0-9 - _ .", l.Name))
+	}
+	if l.Algorithm > GCRA {
+		errs = append(errs, fmt.Errorf("ratelimit: limit %s: unknown algorithm", l.Name))
+	}
+	if l.Rate < 1 || l.Rate > 1e9 {
+		errs = append(errs, fmt.Errorf("ratelimit: limit %s: rate %d out of range 1 to 1e9", l.Name, l.Rate))
+	}
+	if l.Period < time.Millisecond || l.Period > 366*24*time.Hour {
+		errs = append(errs, fmt.Errorf("ratelimit: limit %s: period %s out of range 1ms to 8784h", l.Name, l.Period))
+	}
+	if l.Burst < 1 || l.Burst > 1e9 {
+		errs = append(errs, fmt.Errorf("ratelimit: limit %s: burst %d out of range 1 to 1e9", l.Name, l.Burst))
+	}
+	return errors.Join(errs...)
+}
+
+func validName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// Result is the outcome of one limit for one request.
+type Result struct {
+	Allowed bool
+	// Remaining is how many unit-cost requests the key could make now
+	// (after this one, when it was allowed).
+	Remaining int64
+	// RetryAfter is how long until this request would be allowed (0 when
+	// allowed).
+	RetryAfter time.Duration
+	// Reset is how long until the key is back to its full burst.
+	Reset time.Duration
+}
+
+// The meter keeps one key's state in two int64 values (a, b) so that the
+// in-process store, the Redis script and tests share one definition:
+//
+//   - TokenBucket: a = credit, b = time of the last update (ns). Credit is
+//     measured in "token-periods": one token is Period nanoseconds of
+//     credit, so refill is elapsed×Rate and every step is an exact integer
+//     (no float rounding: admitted requests never exceed Burst plus
+//     Rate×elapsed/Period, and are never fewer).
+//   - GCRA: a = theoretical arrival time scaled by Rate (ns×Rate, relative
+//     to b), b = the epoch the TAT is relative to. Keeping the TAT relative
+//     and scaled keeps it exact for any Rate/Period without overflow.
+//
+// A zero state is a fresh key (full bucket).
+
+// decide applies cost at now to state (a, b) and returns the new state
+// and the result. It never changes the state of a denied request.
+func (l *Limit) decide(a, b, now, cost int64) (na, nb int64, r Result) {
+	if l.Algorithm == GCRA {
+		return l.decideGCRA(a, b, now, cost)
+	}
+	return l.decideBucket(a, b, now, cost)
+}
+
+// capacity is Burst tokens in token-period units.
+func (l *Limit) capacity() int64 { return satMul(l.Burst, int64(l.Period)) }
+
+func (l *Limit) decideBucket(credit, last, now, cost int64) (int64, int64, Result) {
+	capacity := l.capacity()
+	if last == 0 && credit == 0 { // fresh key: full
+		credit, last = capacity, now
+	}
+	if now > last {
+		// Clamp elapsed before multiplying: past a full refill it does not
+		// matter, and it keeps elapsed×Rate from overflowing.
+		elapsed := now - last
+		if full := (capacity-credit)/l.Rate + 1; elapsed > full {
+			elapsed = full
+		}
+		credit = min(capacity, credit+elapsed*l.Rate)
+		last = now
+	}
+	need := satMul(cost, int64(l.Period))
+	period := int64(l.Period)
+	if credit >= need {
+		credit -= need
+		return credit, last, Result{Allowed: true, Remaining: credit / period, Reset: l.untilFull(credit)}
+	}
+	return credit, last, Result{Remaining: credit / period, RetryAfter: ceilDiv(need-credit, l.Rate), Reset: l.untilFull(credit)}
+}
+
+// untilFull is how long credit takes to refill to capacity.
+func (l *Limit) untilFull(credit int64) time.Duration {
+	return ceilDiv(l.capacity()-credit, l.Rate)
+}
+
+// decideGCRA implements the virtual scheduling algorithm with time scaled
+// by Rate: one request advances the TAT by Period (= Rate × emission
+// interval), the tolerance is (Burst−1)×Period. A request of cost n
+// conforms when TAT + (n−1)×Period − now×Rate ≤ tolerance.
+func (l *Limit) decideGCRA(tat, epoch, now, cost int64) (int64, int64, Result) {
+	period := int64(l.Period)
+	if epoch == 0 {
+		epoch = now
+	}
+	// Scaled now relative to the epoch; re-base when the key was idle long
+	// enough that its TAT is in the past, so values stay small.
+	rel := now - epoch
+	if rel < 0 {
+		rel = 0
+	}
+	nowS := satMul(rel, l.Rate)
+	if tat < nowS {
+		tat, epoch, nowS = 0, now, 0
+	}
+	tolerance := satMul(l.Burst-1, period)
+	newTAT := tat + satMul(cost, period)
+	// Allowed if newTAT − period ≤ nowS + tolerance (the last cell of this
+	// request arrives within the tolerance).
+	if newTAT-period-nowS <= tolerance {
+		remaining := (nowS + tolerance - (newTAT - period)) / period
+		return newTAT, epoch, Result{Allowed: true, Remaining: remaining, Reset: ceilDiv(newTAT-nowS, l.Rate)}
+	}
+	wait := newTAT - period - nowS - tolerance
+	remaining := int64(0)
+	if tat-nowS <= tolerance+period { // what fits now
+		remaining = (nowS + tolerance + period - tat) / period
+		if remaining < 0 {
+			remaining = 0
+		}
+	}
+	return tat, epoch, Result{Remaining: remaining, RetryAfter: ceilDiv(wait, l.Rate), Reset: ceilDiv(tat-nowS, l.Rate)}
+}
+
+// ceilDiv returns ceil(x/rate) nanoseconds as a Duration (x ≥ 0).
+func ceilDiv(x, rate int64) time.Duration {
+	if x <= 0 {
+		return 0
+	}
+	return time.Duration((x + rate - 1) / rate)
+}
+
+func satMul(a, b int64) int64 {
+	if a == 0 || b == 0 {
+		return 0
+	}
+	if a > math.MaxInt64/b {
+		return math.MaxInt64
+	}
+	return a * b
+}

@@ -1,0 +1,123 @@
+package ratelimit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// MaxLimits is the most limits one Limiter composes.
+const MaxLimits = 8
+
+// Limiter applies a fixed set of limits together: a request is allowed
+// only if every limit allows it, and a denied request is charged to none
+// of them (all or nothing).
+type Limiter struct {
+	limits []*Limit
+	store  Store
+	mem    *MemoryStore // fast path when the store is in process
+}
+
+// NewLimiter composes limits over store. Limit names must be unique.
+func NewLimiter(store Store, limits ...Limit) (*Limiter, error) {
+	if store == nil {
+		return nil, errors.New("ratelimit: nil store")
+	}
+	if len(limits) == 0 || len(limits) > MaxLimits {
+		return nil, fmt.Errorf("ratelimit: a limiter takes 1 to %d limits", MaxLimits)
+	}
+	l := &Limiter{store: store}
+	seen := map[string]bool{}
+	var errs []error
+	for i := range limits {
+		lim := limits[i]
+		if err := lim.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+		if seen[lim.Name] {
+			errs = append(errs, fmt.Errorf("ratelimit: limit name %q used twice", lim.Name))
+		}
+		seen[lim.Name] = true
+		l.limits = append(l.limits, &lim)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	l.mem, _ = store.(*MemoryStore)
+	return l, nil
+}
+
+// Limits returns the limiter's limits.
+func (l *Limiter) Limits() []Limit {
+	out := make([]Limit, len(l.limits))
+	for i, p := range l.limits {
+		out[i] = *p
+	}
+	return out
+}
+
+// Decision is the outcome of a request against every limit of a Limiter.
+type Decision struct {
+	Allowed bool
+	// Results holds one Result per limit, in the limiter's order.
+	Results [MaxLimits]Result
+	N       int
+	// Denied is the index of the limit that denied the request with the
+	// longest wait (-1 when allowed).
+	Denied int
+	// RetryAfter is the wait the denying limit asks for.
+	RetryAfter time.Duration
+}
+
+// Allow charges cost 1 to each limit, keys[i] naming the key for limit i.
+func (l *Limiter) Allow(ctx context.Context, keys ...string) (Decision, error) {
+	return l.AllowN(ctx, 1, keys...)
+}
+
+// AllowN charges cost to each limit. A key that is "" skips its limit (a
+// limit on the user does not apply to an anonymous request).
+func (l *Limiter) AllowN(ctx context.Context, cost int64, keys ...string) (Decision, error) {
+	d := Decision{Denied: -1, N: len(l.limits)}
+	if len(keys) != len(l.limits) {
+		return d, fmt.Errorf("ratelimit: %d keys for %d limits", len(keys), len(l.limits))
+	}
+	if cost < 1 {
+		return d, errors.New("ratelimit: cost must be at least 1")
+	}
+	var reqBuf [MaxLimits]Request
+	var resBuf [MaxLimits]Result
+	var at [MaxLimits]int
+	reqs := reqBuf[:0]
+	for i, k := range keys {
+		if k == "" {
+			d.Results[i] = Result{Allowed: true, Remaining: l.limits[i].Burst}
+			continue
+		}
+		at[len(reqs)] = i
+		reqs = append(reqs, Request{Limit: l.limits[i], Key: k, Cost: cost})
+	}
+	if len(reqs) == 0 {
+		d.Allowed = true
+		return d, nil
+	}
+	var ok bool
+	var err error
+	if l.mem != nil {
+		ok, err = l.mem.Decide(ctx, reqs, resBuf[:len(reqs)])
+	} else {
+		ok, err = l.store.Decide(ctx, reqs, resBuf[:len(reqs)])
+	}
+	for j := range reqs {
+		d.Results[at[j]] = resBuf[j]
+	}
+	d.Allowed = ok && err == nil
+	if !ok {
+		for j := range reqs {
+			if r := resBuf[j]; !r.Allowed && r.RetryAfter >= d.RetryAfter {
+				d.RetryAfter, d.Denied = r.RetryAfter, at[j]
+			}
+		}
+	}
+	return d, err
+}
