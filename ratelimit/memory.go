@@ -35,6 +35,12 @@ func MonotonicClock() Clock {
 
 const memShards = 64
 
+// MemoryBytesPerKey bounds the memory one key costs in a MemoryStore: the
+// map slot (a 24-byte key of limit pointer and string header, the 24-byte
+// state, Go map overhead at its load factor). The key's bytes themselves
+// belong to the caller's string. Measured by TestMemoryBoundAndEviction.
+const MemoryBytesPerKey = 160
+
 // MemoryStore keeps limit state in process: 64 shards, each a map from
 // (limit, key) to a 24-byte state under its own mutex. No goroutine per
 // key: a key whose bucket has refilled is in the same state as an unseen
