@@ -85,39 +85,73 @@ func (l *Limiter) AllowN(ctx context.Context, cost int64, keys ...string) (Decis
 	if cost < 1 {
 		return d, errors.New("ratelimit: cost must be at least 1")
 	}
-	var reqBuf [MaxLimits]Request
-	var resBuf [MaxLimits]Result
+	if l.mem != nil {
+		// A separate function keeps the buffers on the stack: passing
+		// them to an interface method would move them to the heap.
+		err := l.decideMem(ctx, cost, keys, &d)
+		return d, err
+	}
+	var reqs [MaxLimits]Request
+	var res [MaxLimits]Result
 	var at [MaxLimits]int
-	reqs := reqBuf[:0]
+	n := l.build(cost, keys, &d, &reqs, &at)
+	if n == 0 {
+		d.Allowed = true
+		return d, nil
+	}
+	ok, err := l.store.Decide(ctx, reqs[:n], res[:n])
+	l.finish(ok, err, &d, res[:n], at[:n])
+	return d, err
+}
+
+func (l *Limiter) decideMem(ctx context.Context, cost int64, keys []string, d *Decision) error {
+	if len(keys) == 1 && keys[0] != "" { // one limit: no buffers to clear
+		req := Request{Limit: l.limits[0], Key: keys[0], Cost: cost}
+		ok := l.mem.decideOne(&req, &d.Results[0])
+		d.Allowed = ok
+		if !ok {
+			d.Denied, d.RetryAfter = 0, d.Results[0].RetryAfter
+		}
+		return nil
+	}
+	var reqs [MaxLimits]Request
+	var res [MaxLimits]Result
+	var at [MaxLimits]int
+	n := l.build(cost, keys, d, &reqs, &at)
+	if n == 0 {
+		d.Allowed = true
+		return nil
+	}
+	ok, err := l.mem.Decide(ctx, reqs[:n], res[:n])
+	l.finish(ok, err, d, res[:n], at[:n])
+	return err
+}
+
+// build turns keys into requests; an empty key skips its limit.
+func (l *Limiter) build(cost int64, keys []string, d *Decision, reqs *[MaxLimits]Request, at *[MaxLimits]int) int {
+	n := 0
 	for i, k := range keys {
 		if k == "" {
 			d.Results[i] = Result{Allowed: true, Remaining: l.limits[i].Burst}
 			continue
 		}
-		at[len(reqs)] = i
-		reqs = append(reqs, Request{Limit: l.limits[i], Key: k, Cost: cost})
+		at[n] = i
+		reqs[n] = Request{Limit: l.limits[i], Key: k, Cost: cost}
+		n++
 	}
-	if len(reqs) == 0 {
-		d.Allowed = true
-		return d, nil
-	}
-	var ok bool
-	var err error
-	if l.mem != nil {
-		ok, err = l.mem.Decide(ctx, reqs, resBuf[:len(reqs)])
-	} else {
-		ok, err = l.store.Decide(ctx, reqs, resBuf[:len(reqs)])
-	}
-	for j := range reqs {
-		d.Results[at[j]] = resBuf[j]
+	return n
+}
+
+func (l *Limiter) finish(ok bool, err error, d *Decision, res []Result, at []int) {
+	for j := range res {
+		d.Results[at[j]] = res[j]
 	}
 	d.Allowed = ok && err == nil
 	if !ok {
-		for j := range reqs {
-			if r := resBuf[j]; !r.Allowed && r.RetryAfter >= d.RetryAfter {
+		for j, r := range res {
+			if !r.Allowed && r.RetryAfter >= d.RetryAfter {
 				d.RetryAfter, d.Denied = r.RetryAfter, at[j]
 			}
 		}
 	}
-	return d, err
 }

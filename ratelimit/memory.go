@@ -36,8 +36,8 @@ func MonotonicClock() Clock {
 const memShards = 64
 
 // MemoryBytesPerKey bounds the memory one key costs in a MemoryStore: the
-// map slot (a 24-byte key of limit pointer and string header, the 24-byte
-// state, Go map overhead at its load factor). The key's bytes themselves
+// map slot (a 24-byte key of limit pointer and string header, a pointer
+// to the 24-byte state, Go map overhead at its load factor). The key's bytes themselves
 // belong to the caller's string. Measured by TestMemoryBoundAndEviction.
 const MemoryBytesPerKey = 160
 
@@ -64,7 +64,7 @@ type memState struct {
 
 type memShard struct {
 	mu        sync.Mutex
-	m         map[memKey]memState
+	m         map[memKey]*memState
 	nextSweep int
 	_         [40]byte // keep shards on separate cache lines
 }
@@ -77,7 +77,7 @@ func NewMemoryStore(clock Clock) *MemoryStore {
 	}
 	s := &MemoryStore{clock: clock, seed: maphash.MakeSeed()}
 	for i := range s.shards {
-		s.shards[i].m = make(map[memKey]memState)
+		s.shards[i].m = make(map[memKey]*memState)
 		s.shards[i].nextSweep = 1024
 	}
 	return s
@@ -89,16 +89,10 @@ func (s *MemoryStore) shardOf(key string) int {
 
 // Decide implements Store.
 func (s *MemoryStore) Decide(_ context.Context, reqs []Request, results []Result) (bool, error) {
-	now := s.clock()
 	if len(reqs) == 1 { // the common case: one lock, no sorting
-		r := &reqs[0]
-		sh := &s.shards[s.shardOf(r.Key)]
-		sh.mu.Lock()
-		ok := sh.apply(r, now, &results[0], true)
-		sh.sweepIfDue(now)
-		sh.mu.Unlock()
-		return ok, nil
+		return s.decideOne(&reqs[0], &results[0]), nil
 	}
+	now := s.clock()
 	// Several limits: lock every shard involved, in index order (no
 	// deadlock), decide all, charge only if all allow.
 	var idx, ord [8]int
@@ -130,18 +124,36 @@ func (s *MemoryStore) Decide(_ context.Context, reqs []Request, results []Result
 	return allowed, nil
 }
 
+// decideOne decides a single request under its shard's lock.
+func (s *MemoryStore) decideOne(r *Request, res *Result) bool {
+	sh := &s.shards[s.shardOf(r.Key)]
+	sh.mu.Lock()
+	now := s.clock()
+	ok := sh.apply(r, now, res, true)
+	sh.sweepIfDue(now)
+	sh.mu.Unlock()
+	return ok
+}
+
 // apply decides one request; with commit it stores the new state when the
-// request is allowed.
+// request is allowed. States are updated in place, so a known key costs
+// one map lookup; only a new key allocates (its 24-byte state).
 func (sh *memShard) apply(r *Request, now int64, res *Result, commit bool) bool {
 	k := memKey{r.Limit, r.Key}
 	st := sh.m[k]
-	if st.full != 0 && st.full <= now {
-		st = memState{} // refilled: same as a fresh key
+	var a, b int64
+	if st != nil && (st.full == 0 || st.full > now) {
+		a, b = st.a, st.b
 	}
-	a, b, out := r.Limit.decide(st.a, st.b, now, r.Cost)
+	na, nb, out := r.Limit.decide(a, b, now, r.Cost)
 	*res = out
 	if commit && out.Allowed {
-		sh.m[k] = memState{a: a, b: b, full: now + int64(out.Reset)}
+		full := now + int64(out.Reset)
+		if st == nil {
+			sh.m[k] = &memState{a: na, b: nb, full: full}
+		} else {
+			st.a, st.b, st.full = na, nb, full
+		}
 	}
 	return out.Allowed
 }
