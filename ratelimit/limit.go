@@ -58,7 +58,7 @@ type Limit struct {
 func (l Limit) Validate() error {
 	var errs []error
 	if !validName(l.Name) {
-		errs = append(errs, fmt.Errorf("ratelimit: limit name %q: use 1 to 64 of a-z A-Z 0-9 - _ .", l.Name))
+		errs = append(errs, fmt.Errorf("ratelimit: limit name %q: use 1 to 64 letters, digits, dashes, underscores or dots", l.Name))
 	}
 	if l.Algorithm > GCRA {
 		errs = append(errs, fmt.Errorf("ratelimit: limit %s: unknown algorithm", l.Name))
