@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"runtime"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/rampart-auth/rampart/internal/store/sqlstore"
 	"github.com/rampart-auth/rampart/internal/web"
 	"github.com/rampart-auth/rampart/jwtauth"
+	"github.com/rampart-auth/rampart/ratelimit"
 )
 
 // Master-key derivation labels of the authorization server.
@@ -95,7 +97,14 @@ func newAuthServer(cfg *config.Config, s *sqlstore.Store, mk *keys.MasterKey, km
 	if rc != nil {
 		deny = jwtauth.NewRedisDenyList(rc, DenyListPrefix)
 	}
+	loginL, tokenL, proxies, err := ownLimits(cfg)
+	if err != nil {
+		return nil, err
+	}
 	return oauth.New(oauth.Options{
+		LoginLimiter:        loginL,
+		TokenLimiter:        tokenL,
+		TrustedProxies:      proxies,
 		Issuer:              cfg.Issuer,
 		Store:               s,
 		Clients:             parts.clients,
@@ -162,4 +171,29 @@ func purgeLoop(ctx context.Context, s *sqlstore.Store, logger *slog.Logger, ever
 			logger.Info("purged expired codes, tokens and sessions", "rows", n)
 		}
 	}
+}
+
+// ownLimits builds the limiters of Rampart's own endpoints (in process;
+// with several instances each enforces its share).
+func ownLimits(cfg *config.Config) (login, token *ratelimit.Limiter, proxies []netip.Prefix, err error) {
+	conv := func(name string, l config.RateLimit) ratelimit.Limit {
+		return ratelimit.Limit{Name: name, Rate: l.Rate, Period: l.Period.D(), Burst: l.Burst}
+	}
+	store := ratelimit.NewMemoryStore(nil)
+	login, err = ratelimit.NewLimiter(store, conv("ip", cfg.RateLimits.LoginPerIP), conv("username", cfg.RateLimits.LoginPerUsername))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	token, err = ratelimit.NewLimiter(store, conv("client", cfg.RateLimits.TokenPerClient))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	for _, p := range cfg.RateLimits.TrustedProxies {
+		pfx, err := netip.ParsePrefix(p)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		proxies = append(proxies, pfx)
+	}
+	return login, token, proxies, nil
 }

@@ -26,6 +26,8 @@ type Config struct {
 	Keys          Keys   `yaml:"keys"`
 	Tokens        Tokens `yaml:"tokens"`
 	Login         Login  `yaml:"login"`
+	// RateLimits protects Rampart's own endpoints.
+	RateLimits RateLimits `yaml:"rate_limits"`
 	// Clients are declarative OAuth clients, applied at start (they live
 	// in memory; `rampart client create` adds clients to the store).
 	Clients []Client `yaml:"clients"`
@@ -126,6 +128,29 @@ type Tokens struct {
 type Login struct {
 	// SessionTTL is how long a login session lasts (absolute).
 	SessionTTL Duration `yaml:"session_ttl"`
+}
+
+// RateLimits configures the limits on Rampart's own endpoints.
+type RateLimits struct {
+	// TrustedProxies are the networks whose X-Forwarded-For / Forwarded
+	// headers are believed when finding the client address (CIDRs).
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// LoginPerIP limits sign-in attempts from one address (IPv6: /64).
+	LoginPerIP RateLimit `yaml:"login_per_ip"`
+	// LoginPerUsername limits sign-in attempts on one username, whether
+	// or not it exists; past half of the burst each attempt is delayed
+	// progressively, and an exhausted bucket locks the name until it
+	// refills.
+	LoginPerUsername RateLimit `yaml:"login_per_username"`
+	// TokenPerClient limits token requests of one authenticated client.
+	TokenPerClient RateLimit `yaml:"token_per_client"`
+}
+
+// RateLimit is Rate requests per Period with bursts of up to Burst.
+type RateLimit struct {
+	Rate   int64    `yaml:"rate"`
+	Period Duration `yaml:"period"`
+	Burst  int64    `yaml:"burst"`
 }
 
 // Grant types a client may be allowed.

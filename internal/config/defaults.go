@@ -94,6 +94,15 @@ func (c *Config) Defaults() {
 	// A login session lasts a working day (OWASP Session Management Cheat
 	// Sheet: absolute timeouts of a few hours for most applications).
 	setDur(&c.Login.SessionTTL, 12*time.Hour)
+	// Sign-in: 30 attempts a minute per address stops spraying from one
+	// host; 10 attempts per 15 minutes per username stops guessing one
+	// account from many hosts (OWASP Authentication Cheat Sheet, "Account
+	// lockout"; NIST SP 800-63B §5.2.2 allows at most 100 failures).
+	setLimit(&c.RateLimits.LoginPerIP, 30, time.Minute, 30)
+	setLimit(&c.RateLimits.LoginPerUsername, 10, 15*time.Minute, 10)
+	// Token requests: generous for a service, a ceiling for a runaway or
+	// stolen client.
+	setLimit(&c.RateLimits.TokenPerClient, 50, time.Second, 100)
 
 	if c.Audit.BatchSize == 0 {
 		c.Audit.BatchSize = 512
@@ -104,6 +113,12 @@ func (c *Config) Defaults() {
 	}
 	if c.Log.Format == "" {
 		c.Log.Format = "json"
+	}
+}
+
+func setLimit(l *RateLimit, rate int64, period time.Duration, burst int64) {
+	if l.Rate == 0 && l.Period == 0 && l.Burst == 0 {
+		*l = RateLimit{Rate: rate, Period: Duration(period), Burst: burst}
 	}
 }
 

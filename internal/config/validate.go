@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -74,6 +75,20 @@ func (c *Config) Validate() error {
 		bad("login.session_ttl", "%s is out of range; use 1m to 720h", t)
 	}
 	c.validateClients(bad)
+	for _, rl := range []struct {
+		key string
+		l   RateLimit
+	}{{"rate_limits.login_per_ip", c.RateLimits.LoginPerIP}, {"rate_limits.login_per_username", c.RateLimits.LoginPerUsername},
+		{"rate_limits.token_per_client", c.RateLimits.TokenPerClient}} {
+		if rl.l.Rate < 1 || rl.l.Rate > 1e6 || rl.l.Burst < 1 || rl.l.Burst > 1e6 || rl.l.Period.D() < time.Millisecond || rl.l.Period.D() > 24*time.Hour {
+			bad(rl.key, "needs rate 1 to 1e6, burst 1 to 1e6 and a period of 1ms to 24h (got rate %d, period %s, burst %d)", rl.l.Rate, rl.l.Period.D(), rl.l.Burst)
+		}
+	}
+	for _, p := range c.RateLimits.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			bad("rate_limits.trusted_proxies", "%q is not a CIDR (write 10.0.0.0/8 or fd00::/8)", p)
+		}
+	}
 
 	if c.Audit.BatchSize < 1 || c.Audit.BatchSize > 10000 {
 		bad("audit.batch_size", "%d is out of range; use 1 to 10000", c.Audit.BatchSize)

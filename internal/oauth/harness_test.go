@@ -75,6 +75,11 @@ func newEnv(t testing.TB, driver string) *env { return newEnvWith(t, driver, nil
 
 // newEnvWith is newEnv with a shared deny list for revoked access tokens.
 func newEnvWith(t testing.TB, driver string, deny oauth.DenyPublisher) *env {
+	return newEnvOpts(t, driver, func(o *oauth.Options) { o.Deny = deny })
+}
+
+// newEnvOpts is newEnv with the server options adjusted by mutate.
+func newEnvOpts(t testing.TB, driver string, mutate func(*oauth.Options)) *env {
 	t.Helper()
 	ctx := context.Background()
 	e := &env{t: t, driver: driver, store: storetest.Open(t, driver)}
@@ -130,12 +135,16 @@ func newEnvWith(t testing.TB, driver string, deny oauth.DenyPublisher) *env {
 		}
 		clients = append(clients, c)
 	}
-	as, err := oauth.New(oauth.Options{
+	opts := oauth.Options{
 		Issuer: e.issuer, Store: e.store, Clients: oauth.NewRegistry(clients, e.store, secretKey, hasher), Users: e.users,
 		Sessions: identity.NewSessions(e.store, time.Hour, false, nil, nil), Signer: km, Keys: km, Audit: al,
-		CSRF: web.NewCSRF(mk.Derive("csrf"), false, nil), Logger: logger, Deny: deny,
+		CSRF: web.NewCSRF(mk.Derive("csrf"), false, nil), Logger: logger,
 		AccessTokenTTL: 10 * time.Minute, RefreshTokenTTL: 24 * time.Hour, RefreshTokenIdleTTL: time.Hour, IDTokenTTL: time.Hour,
-	})
+	}
+	if mutate != nil {
+		mutate(&opts)
+	}
+	as, err := oauth.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -93,11 +93,14 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	if len(r.PostForm["username"]) != 1 || len(r.PostForm["password"]) != 1 {
 		username, password = "", ""
 	}
-	user, err := s.opts.Users.Authenticate(r.Context(), username, password)
 	shown := username
 	if len(shown) > 64 {
 		shown = ""
 	}
+	if !s.limitLogin(w, r, ret, username, shown) {
+		return
+	}
+	user, err := s.opts.Users.Authenticate(r.Context(), username, password)
 	if errors.Is(err, identity.ErrInvalidCredentials) {
 		// The actor is a pseudonym of the attempted name: the trail links
 		// attempts on one name without storing what may be a password

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/rampart-auth/rampart/internal/audit"
@@ -14,6 +15,7 @@ import (
 	"github.com/rampart-auth/rampart/internal/identity"
 	"github.com/rampart-auth/rampart/internal/web"
 	"github.com/rampart-auth/rampart/jwtauth"
+	"github.com/rampart-auth/rampart/ratelimit"
 )
 
 // Auditor records audit events (audit.Log). Record returns once the event
@@ -55,6 +57,15 @@ type Options struct {
 	// Now and Rand default to time.Now and crypto/rand.
 	Now  func() time.Time
 	Rand io.Reader
+
+	// LoginLimiter (limits "ip" and "username", in that order) and
+	// TokenLimiter (limit "client") protect sign-in and the token
+	// endpoint; nil disables them (tests of other features).
+	LoginLimiter   *ratelimit.Limiter
+	TokenLimiter   *ratelimit.Limiter
+	TrustedProxies []netip.Prefix
+	// Sleep waits for the progressive login delay (tests inject it).
+	Sleep func(ctx context.Context, d time.Duration) error
 
 	AccessTokenTTL      time.Duration
 	RefreshTokenTTL     time.Duration

@@ -104,6 +104,9 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, e, basic)
 		return
 	}
+	if !s.limitToken(w, r, client) {
+		return
+	}
 	req, e := ParseTokenRequest(form)
 	if e != nil {
 		s.fail(w, r, e, basic)
