@@ -52,6 +52,9 @@ type Limit struct {
 	// Burst is the bucket capacity (token bucket) or the burst tolerance
 	// in requests (GCRA); ≥ 1.
 	Burst int64
+
+	salt uint64 // distinguishes limits in a store's hash (set by NewLimiter)
+	cap_ int64  // Burst×Period, precomputed by NewLimiter (0: compute)
 }
 
 // Validate reports what is wrong with l.
@@ -125,7 +128,12 @@ func (l *Limit) decide(a, b, now, cost int64) (na, nb int64, r Result) {
 }
 
 // capacity is Burst tokens in token-period units.
-func (l *Limit) capacity() int64 { return satMul(l.Burst, int64(l.Period)) }
+func (l *Limit) capacity() int64 {
+	if l.cap_ != 0 {
+		return l.cap_
+	}
+	return satMul(l.Burst, int64(l.Period))
+}
 
 func (l *Limit) decideBucket(credit, last, now, cost int64) (int64, int64, Result) {
 	capacity := l.capacity()
@@ -142,11 +150,14 @@ func (l *Limit) decideBucket(credit, last, now, cost int64) (int64, int64, Resul
 		credit = min(capacity, credit+elapsed*l.Rate)
 		last = now
 	}
-	need := satMul(cost, int64(l.Period))
 	period := int64(l.Period)
+	need := cost * period
+	if cost > capacity/period {
+		need = satMul(cost, period)
+	}
 	if credit >= need {
 		credit -= need
-		return credit, last, Result{Allowed: true, Remaining: credit / period, Reset: l.untilFull(credit)}
+		return credit, last, Result{Allowed: true, Remaining: credit / period, Reset: ceilDiv(capacity-credit, l.Rate)}
 	}
 	return credit, last, Result{Remaining: credit / period, RetryAfter: ceilDiv(need-credit, l.Rate), Reset: l.untilFull(credit)}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 )
 
@@ -39,6 +40,8 @@ func NewLimiter(store Store, limits ...Limit) (*Limiter, error) {
 			errs = append(errs, fmt.Errorf("ratelimit: limit name %q used twice", lim.Name))
 		}
 		seen[lim.Name] = true
+		lim.salt = rand.Uint64()
+		lim.cap_ = satMul(lim.Burst, int64(lim.Period))
 		l.limits = append(l.limits, &lim)
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -77,8 +80,9 @@ func (l *Limiter) Allow(ctx context.Context, keys ...string) (Decision, error) {
 
 // AllowN charges cost to each limit. A key that is "" skips its limit (a
 // limit on the user does not apply to an anonymous request).
-func (l *Limiter) AllowN(ctx context.Context, cost int64, keys ...string) (Decision, error) {
-	d := Decision{Denied: -1, N: len(l.limits)}
+func (l *Limiter) AllowN(ctx context.Context, cost int64, keys ...string) (d Decision, err error) {
+	// d is the named result: filled in place, never copied.
+	d.Denied, d.N = -1, len(l.limits)
 	if len(keys) != len(l.limits) {
 		return d, fmt.Errorf("ratelimit: %d keys for %d limits", len(keys), len(l.limits))
 	}
@@ -88,7 +92,7 @@ func (l *Limiter) AllowN(ctx context.Context, cost int64, keys ...string) (Decis
 	if l.mem != nil {
 		// A separate function keeps the buffers on the stack: passing
 		// them to an interface method would move them to the heap.
-		err := l.decideMem(ctx, cost, keys, &d)
+		err = l.decideMem(ctx, cost, keys, &d)
 		return d, err
 	}
 	var reqs [MaxLimits]Request

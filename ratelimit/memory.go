@@ -5,7 +5,6 @@ import (
 	"hash/maphash"
 	"slices"
 	"sync"
-	"time"
 )
 
 // Request is one limit applied to one key with a cost.
@@ -27,17 +26,12 @@ type Store interface {
 // it must be > 0 and never go backwards.
 type Clock func() int64
 
-// MonotonicClock reads the process's monotonic clock.
-func MonotonicClock() Clock {
-	start := time.Now()
-	return func() int64 { return int64(time.Since(start)) + 1 }
-}
 
 const memShards = 64
 
 // MemoryBytesPerKey bounds the memory one key costs in a MemoryStore: the
-// map slot (a 24-byte key of limit pointer and string header, a pointer
-// to the 24-byte state, Go map overhead at its load factor). The key's bytes themselves
+// map slot (an 8-byte hash and a pointer) and the 64-byte entry (limit,
+// key header, state, chain link), with Go map overhead at its load factor. The key's bytes themselves
 // belong to the caller's string. Measured by TestMemoryBoundAndEviction.
 const MemoryBytesPerKey = 160
 
@@ -52,19 +46,21 @@ type MemoryStore struct {
 	shards [memShards]memShard
 }
 
-type memKey struct {
+// memState is one key's state. The shard map is keyed by a 64-bit seeded
+// hash of (limit, key), computed once per request and also used to pick
+// the shard; the entry keeps the limit and key to confirm the match, and
+// entries whose hashes collide are chained.
+type memState struct {
 	limit *Limit
 	key   string
-}
-
-type memState struct {
-	a, b int64
-	full int64 // when the state equals a fresh key's (evictable)
+	a, b  int64
+	full  int64 // when the state equals a fresh key's (evictable)
+	next  *memState
 }
 
 type memShard struct {
 	mu        sync.Mutex
-	m         map[memKey]*memState
+	m         map[uint64]*memState
 	nextSweep int
 	_         [40]byte // keep shards on separate cache lines
 }
@@ -77,15 +73,19 @@ func NewMemoryStore(clock Clock) *MemoryStore {
 	}
 	s := &MemoryStore{clock: clock, seed: maphash.MakeSeed()}
 	for i := range s.shards {
-		s.shards[i].m = make(map[memKey]*memState)
+		s.shards[i].m = make(map[uint64]*memState)
 		s.shards[i].nextSweep = 1024
 	}
 	return s
 }
 
-func (s *MemoryStore) shardOf(key string) int {
-	return int(maphash.String(s.seed, key) % memShards)
+// hashOf hashes (limit, key) with the store's random seed, so an attacker
+// cannot aim keys at one shard or one map bucket.
+func (s *MemoryStore) hashOf(l *Limit, key string) uint64 {
+	return maphash.String(s.seed, key) ^ l.salt
 }
+
+func shardOf(h uint64) int { return int(h >> 58) } // top 6 bits: 64 shards
 
 // Decide implements Store.
 func (s *MemoryStore) Decide(_ context.Context, reqs []Request, results []Result) (bool, error) {
@@ -96,9 +96,13 @@ func (s *MemoryStore) Decide(_ context.Context, reqs []Request, results []Result
 	// Several limits: lock every shard involved, in index order (no
 	// deadlock), decide all, charge only if all allow.
 	var idx, ord [8]int
+	var hs [8]uint64
+	hashes := hs[:0]
 	shards, order := idx[:0], ord[:0]
 	for i := range reqs {
-		shards = append(shards, s.shardOf(reqs[i].Key))
+		h := s.hashOf(reqs[i].Limit, reqs[i].Key)
+		hashes = append(hashes, h)
+		shards = append(shards, shardOf(h))
 	}
 	order = append(order, shards...)
 	slices.Sort(order)
@@ -108,13 +112,13 @@ func (s *MemoryStore) Decide(_ context.Context, reqs []Request, results []Result
 	}
 	allowed := true
 	for i := range reqs {
-		if !s.shards[shards[i]].apply(&reqs[i], now, &results[i], false) {
+		if !s.shards[shards[i]].apply(&reqs[i], hashes[i], now, &results[i], false) {
 			allowed = false
 		}
 	}
 	if allowed {
 		for i := range reqs {
-			s.shards[shards[i]].apply(&reqs[i], now, &results[i], true)
+			s.shards[shards[i]].apply(&reqs[i], hashes[i], now, &results[i], true)
 		}
 	}
 	for _, i := range order {
@@ -126,10 +130,11 @@ func (s *MemoryStore) Decide(_ context.Context, reqs []Request, results []Result
 
 // decideOne decides a single request under its shard's lock.
 func (s *MemoryStore) decideOne(r *Request, res *Result) bool {
-	sh := &s.shards[s.shardOf(r.Key)]
+	h := s.hashOf(r.Limit, r.Key)
+	sh := &s.shards[shardOf(h)]
 	sh.mu.Lock()
 	now := s.clock()
-	ok := sh.apply(r, now, res, true)
+	ok := sh.apply(r, h, now, res, true)
 	sh.sweepIfDue(now)
 	sh.mu.Unlock()
 	return ok
@@ -138,11 +143,14 @@ func (s *MemoryStore) decideOne(r *Request, res *Result) bool {
 // apply decides one request; with commit it stores the new state when the
 // request is allowed. States are updated in place, so a known key costs
 // one map lookup; only a new key allocates (its 24-byte state).
-func (sh *memShard) apply(r *Request, now int64, res *Result, commit bool) bool {
-	k := memKey{r.Limit, r.Key}
-	st := sh.m[k]
+func (sh *memShard) apply(r *Request, h uint64, now int64, res *Result, commit bool) bool {
+	head := sh.m[h]
+	st := head
+	for st != nil && (st.limit != r.Limit || st.key != r.Key) {
+		st = st.next
+	}
 	var a, b int64
-	if st != nil && (st.full == 0 || st.full > now) {
+	if st != nil && st.full > now {
 		a, b = st.a, st.b
 	}
 	na, nb, out := r.Limit.decide(a, b, now, r.Cost)
@@ -150,7 +158,7 @@ func (sh *memShard) apply(r *Request, now int64, res *Result, commit bool) bool 
 	if commit && out.Allowed {
 		full := now + int64(out.Reset)
 		if st == nil {
-			sh.m[k] = &memState{a: na, b: nb, full: full}
+			sh.m[h] = &memState{limit: r.Limit, key: r.Key, a: na, b: nb, full: full, next: head}
 		} else {
 			st.a, st.b, st.full = na, nb, full
 		}
@@ -162,9 +170,25 @@ func (sh *memShard) sweepIfDue(now int64) {
 	if len(sh.m) < sh.nextSweep {
 		return
 	}
-	for k, st := range sh.m {
-		if st.full <= now {
-			delete(sh.m, k)
+	sh.sweep(now)
+}
+
+// sweep drops refilled states, keeping live ones of a collision chain.
+func (sh *memShard) sweep(now int64) {
+	for h, st := range sh.m {
+		var live *memState
+		for e := st; e != nil; {
+			next := e.next
+			if e.full > now {
+				e.next = live
+				live = e
+			}
+			e = next
+		}
+		if live == nil {
+			delete(sh.m, h)
+		} else if live != st {
+			sh.m[h] = live
 		}
 	}
 	sh.nextSweep = max(1024, 2*len(sh.m))
@@ -179,13 +203,12 @@ func (s *MemoryStore) Sweep() int {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		for k, st := range sh.m {
-			if st.full <= now {
-				delete(sh.m, k)
+		sh.sweep(now)
+		for _, st := range sh.m {
+			for e := st; e != nil; e = e.next {
+				n++
 			}
 		}
-		sh.nextSweep = max(1024, 2*len(sh.m))
-		n += len(sh.m)
 		sh.mu.Unlock()
 	}
 	return n
@@ -196,7 +219,11 @@ func (s *MemoryStore) Len() int {
 	n := 0
 	for i := range s.shards {
 		s.shards[i].mu.Lock()
-		n += len(s.shards[i].m)
+		for _, st := range s.shards[i].m {
+			for e := st; e != nil; e = e.next {
+				n++
+			}
+		}
 		s.shards[i].mu.Unlock()
 	}
 	return n
