@@ -26,7 +26,6 @@ type Store interface {
 // it must be > 0 and never go backwards.
 type Clock func() int64
 
-
 const memShards = 64
 
 // MemoryBytesPerKey bounds the memory one key costs in a MemoryStore: the
