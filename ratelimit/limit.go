@@ -53,8 +53,8 @@ type Limit struct {
 	// in requests (GCRA); ≥ 1.
 	Burst int64
 
-	salt uint64 // distinguishes limits in a store's hash (set by NewLimiter)
-	cap_ int64  // Burst×Period, precomputed by NewLimiter (0: compute)
+	salt  uint64 // distinguishes limits in a store's hash (set by NewLimiter)
+	capTP int64  // Burst×Period, precomputed by NewLimiter (0: compute)
 }
 
 // Validate reports what is wrong with l.
@@ -129,8 +129,8 @@ func (l *Limit) decide(a, b, now, cost int64) (na, nb int64, r Result) {
 
 // capacity is Burst tokens in token-period units.
 func (l *Limit) capacity() int64 {
-	if l.cap_ != 0 {
-		return l.cap_
+	if l.capTP != 0 {
+		return l.capTP
 	}
 	return satMul(l.Burst, int64(l.Period))
 }

@@ -2,9 +2,10 @@ package ratelimit
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
 )
 
@@ -40,8 +41,10 @@ func NewLimiter(store Store, limits ...Limit) (*Limiter, error) {
 			errs = append(errs, fmt.Errorf("ratelimit: limit name %q used twice", lim.Name))
 		}
 		seen[lim.Name] = true
-		lim.salt = rand.Uint64()
-		lim.cap_ = satMul(lim.Burst, int64(lim.Period))
+		var salt [8]byte
+		_, _ = rand.Read(salt[:]) // crypto/rand never fails (Go 1.24+)
+		lim.salt = binary.LittleEndian.Uint64(salt[:])
+		lim.capTP = satMul(lim.Burst, int64(lim.Period))
 		l.limits = append(l.limits, &lim)
 	}
 	if err := errors.Join(errs...); err != nil {
