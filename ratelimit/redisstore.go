@@ -1,0 +1,350 @@
+package ratelimit
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// FailurePolicy says what a limit does when Redis is slow or down.
+type FailurePolicy uint8
+
+const (
+	// FailClosed denies requests (the default: a limit that protects
+	// against abuse must not vanish when Redis does).
+	FailClosed FailurePolicy = iota
+	// FailOpen allows requests.
+	FailOpen
+	// FailLocal decides with an in-process limit at LocalShare of the
+	// fleet rate (for example 1/number of instances).
+	FailLocal
+)
+
+func (p FailurePolicy) String() string {
+	switch p {
+	case FailClosed:
+		return "fail_closed"
+	case FailOpen:
+		return "fail_open"
+	case FailLocal:
+		return "local"
+	}
+	return "policy(" + strconv.Itoa(int(p)) + ")"
+}
+
+// ErrRedisUnavailable is returned for a fail-closed limit while Redis
+// cannot be reached.
+var ErrRedisUnavailable = errors.New("ratelimit: redis unavailable")
+
+// RedisOptions configures NewRedisStore.
+type RedisOptions struct {
+	// Prefix starts every key (default "ratelimit:").
+	Prefix string
+	// Timeout bounds one decision's round trip (default 50 ms).
+	Timeout time.Duration
+	// Failure holds the policy per limit name (default FailClosed) and
+	// LocalShare the share of the fleet rate a FailLocal limit keeps
+	// (default 1: the whole rate).
+	Failure    map[string]FailurePolicy
+	LocalShare float64
+	// BreakerFailures consecutive errors open the circuit breaker
+	// (default 5); it stays open BreakerCooldown (default 1 s), then one
+	// request probes Redis.
+	BreakerFailures int
+	BreakerCooldown time.Duration
+	// DenyCacheSize bounds the local cache of keys known to be over their
+	// limit (default 100,000).
+	DenyCacheSize int
+	Logger        *slog.Logger
+	// Clock is the local monotonic clock for the deny cache and breaker.
+	Clock Clock
+}
+
+// RedisStore decides every limit of a request in one Redis round trip:
+// one Lua script reads all the keys, decides each limit with the Redis
+// server's clock, and writes them only if all allow (all or nothing).
+// Keys expire when their bucket would be full again. Keys of one decision
+// share a hash tag, so they live in one Redis Cluster slot.
+//
+// Arithmetic in the script uses microseconds, because Lua numbers are
+// doubles: every value stays below 2^53 when Burst × Period (in µs) does,
+// which NewRedisStore checks per limit when it is first used.
+type RedisStore struct {
+	c        redis.UniversalClient
+	o        RedisOptions
+	local    *MemoryStore
+	localLim sync.Map // *Limit -> *Limit scaled to the local share
+	deny     denyCache
+
+	mu        sync.Mutex
+	fails     int
+	openUntil int64
+	probing   bool
+	open      atomic.Bool
+}
+
+// NewRedisStore returns a store on c.
+func NewRedisStore(c redis.UniversalClient, o RedisOptions) *RedisStore {
+	if o.Prefix == "" {
+		o.Prefix = "ratelimit:"
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 50 * time.Millisecond
+	}
+	if o.LocalShare <= 0 || o.LocalShare > 1 {
+		o.LocalShare = 1
+	}
+	if o.BreakerFailures <= 0 {
+		o.BreakerFailures = 5
+	}
+	if o.BreakerCooldown <= 0 {
+		o.BreakerCooldown = time.Second
+	}
+	if o.DenyCacheSize <= 0 {
+		o.DenyCacheSize = 100_000
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Clock == nil {
+		o.Clock = MonotonicClock()
+	}
+	return &RedisStore{c: c, o: o, local: NewMemoryStore(o.Clock), deny: denyCache{max: o.DenyCacheSize, m: map[denyKey]int64{}}}
+}
+
+// maxExact is the largest integer a Lua number (a double) holds exactly.
+const maxExact = 1 << 53
+
+func checkRedisLimit(l *Limit) error {
+	us := int64(l.Period / time.Microsecond)
+	if us < 1 || int64(l.Period)%1000 != 0 {
+		return fmt.Errorf("ratelimit: limit %s: the Redis store needs a period in whole microseconds", l.Name)
+	}
+	if l.Burst > maxExact/us || l.Rate > maxExact/(us*2) {
+		return fmt.Errorf("ratelimit: limit %s: burst × period (µs) must stay below 2^53 for exact arithmetic in Redis", l.Name)
+	}
+	return nil
+}
+
+// key builds a request's Redis key: the prefix, a hash tag shared by the
+// decision (so one script touches one cluster slot), the limit name, and
+// the key length-prefixed so no two (name, key) pairs collide.
+func (s *RedisStore) key(tag, name, key string) string {
+	return s.o.Prefix + "{" + tag + "}" + name + ":" + strconv.Itoa(len(key)) + ":" + key
+}
+
+func hashTag(key string) string {
+	h := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(h[:8])
+}
+
+// Decide implements Store.
+func (s *RedisStore) Decide(ctx context.Context, reqs []Request, results []Result) (bool, error) {
+	for i := range reqs {
+		if err := checkRedisLimit(reqs[i].Limit); err != nil {
+			return false, err
+		}
+	}
+	// Keys known to be over their limit are answered locally until their
+	// retry time: a hot attacker costs Redis nothing.
+	now := s.o.Clock()
+	if i, wait := s.deny.check(reqs, now); i >= 0 {
+		for j := range reqs {
+			results[j] = Result{Allowed: true, Remaining: reqs[j].Limit.Burst}
+		}
+		results[i] = Result{RetryAfter: time.Duration(wait), Reset: time.Duration(wait)}
+		return false, nil
+	}
+	if !s.allowCall(now) {
+		return s.fallback(ctx, reqs, results)
+	}
+	cctx, cancel := context.WithTimeout(ctx, s.o.Timeout)
+	defer cancel()
+	ok, err := s.eval(cctx, reqs, results, "")
+	s.report(err == nil, s.o.Clock())
+	if err != nil {
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		s.o.Logger.Warn("rate limiter: redis call failed; applying failure policies", "err", err)
+		return s.fallback(ctx, reqs, results)
+	}
+	if !ok {
+		now := s.o.Clock()
+		for i := range reqs {
+			// Only unit-cost denials are cached: a costlier request's wait
+			// is longer than a cheaper one's would be.
+			if !results[i].Allowed && results[i].RetryAfter > 0 && reqs[i].Cost == 1 {
+				s.deny.add(reqs[i].Limit, reqs[i].Key, now+int64(results[i].RetryAfter))
+			}
+		}
+	}
+	return ok, nil
+}
+
+// eval runs the script. nowOverride (µs) replaces the server clock in
+// tests of the arithmetic; empty in production.
+func (s *RedisStore) eval(ctx context.Context, reqs []Request, results []Result, nowOverride string) (bool, error) {
+	tag := hashTag(reqs[0].Key)
+	keys := make([]string, len(reqs))
+	args := make([]any, 0, 2+5*len(reqs))
+	args = append(args, len(reqs))
+	for i := range reqs {
+		r := &reqs[i]
+		keys[i] = s.key(tag, r.Limit.Name, r.Key)
+		args = append(args, int(r.Limit.Algorithm), r.Limit.Rate, int64(r.Limit.Period/time.Microsecond), r.Limit.Burst, r.Cost)
+	}
+	args = append(args, nowOverride)
+	out, err := decideScript.Run(ctx, s.c, keys, args...).Int64Slice()
+	if err != nil {
+		return false, err
+	}
+	if len(out) != 1+4*len(reqs) {
+		return false, fmt.Errorf("ratelimit: redis script returned %d values for %d requests", len(out), len(reqs))
+	}
+	for i := range reqs {
+		o := out[1+4*i:]
+		results[i] = Result{Allowed: o[0] == 1, Remaining: o[1], RetryAfter: time.Duration(o[2]) * time.Microsecond, Reset: time.Duration(o[3]) * time.Microsecond}
+	}
+	return out[0] == 1, nil
+}
+
+// allowCall reports whether the breaker lets a call through.
+func (s *RedisStore) allowCall(now int64) bool {
+	if !s.open.Load() {
+		return true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if now < s.openUntil || s.probing {
+		return false
+	}
+	s.probing = true // half open: this call probes
+	return true
+}
+
+// report records a call's outcome in the breaker and logs transitions.
+func (s *RedisStore) report(ok bool, now int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ok {
+		if s.open.Load() {
+			s.o.Logger.Info("rate limiter: redis is back; circuit breaker closed")
+		}
+		s.fails, s.probing = 0, false
+		s.open.Store(false)
+		return
+	}
+	s.fails++
+	s.probing = false
+	if s.fails >= s.o.BreakerFailures {
+		if !s.open.Load() {
+			s.o.Logger.Warn("rate limiter: circuit breaker open; redis is not called for the cool-down", "failures", s.fails, "cooldown", s.o.BreakerCooldown)
+		}
+		s.open.Store(true)
+		s.openUntil = now + int64(s.o.BreakerCooldown)
+	}
+}
+
+// BreakerOpen reports whether the circuit breaker is open.
+func (s *RedisStore) BreakerOpen() bool { return s.open.Load() }
+
+// fallback applies each limit's failure policy. FailLocal limits are
+// decided together in process; a FailClosed limit denies the request.
+func (s *RedisStore) fallback(ctx context.Context, reqs []Request, results []Result) (bool, error) {
+	var local []Request
+	var at []int
+	closed := false
+	for i := range reqs {
+		r := reqs[i]
+		switch s.o.Failure[r.Limit.Name] {
+		case FailOpen:
+			results[i] = Result{Allowed: true, Remaining: r.Limit.Burst}
+		case FailLocal:
+			r.Limit = s.localLimit(r.Limit)
+			local = append(local, r)
+			at = append(at, i)
+		default:
+			closed = true
+			results[i] = Result{RetryAfter: time.Second, Reset: time.Second}
+		}
+	}
+	if closed {
+		return false, ErrRedisUnavailable
+	}
+	if len(local) == 0 {
+		return true, nil
+	}
+	res := make([]Result, len(local))
+	ok, err := s.local.Decide(ctx, local, res)
+	for j, i := range at {
+		results[i] = res[j]
+	}
+	return ok, err
+}
+
+// localLimit is l scaled to the local share of the fleet rate.
+func (s *RedisStore) localLimit(l *Limit) *Limit {
+	if v, ok := s.localLim.Load(l); ok {
+		return v.(*Limit)
+	}
+	c := *l
+	c.Rate = max(1, int64(float64(l.Rate)*s.o.LocalShare))
+	c.Burst = max(1, int64(float64(l.Burst)*s.o.LocalShare))
+	c.capTP = satMul(c.Burst, int64(c.Period))
+	v, _ := s.localLim.LoadOrStore(l, &c)
+	return v.(*Limit)
+}
+
+// denyCache remembers keys denied by Redis until their retry time.
+type denyCache struct {
+	mu  sync.Mutex
+	max int
+	m   map[denyKey]int64
+}
+
+type denyKey struct {
+	l   *Limit
+	key string
+}
+
+// check returns the index of a request that is still denied locally and
+// its remaining wait, or -1.
+func (d *denyCache) check(reqs []Request, now int64) (int, int64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.m) == 0 {
+		return -1, 0
+	}
+	for i := range reqs {
+		k := denyKey{reqs[i].Limit, reqs[i].Key}
+		if until, ok := d.m[k]; ok {
+			if until > now {
+				return i, until - now
+			}
+			delete(d.m, k)
+		}
+	}
+	return -1, 0
+}
+
+func (d *denyCache) add(l *Limit, key string, until int64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.m) >= d.max {
+		for k := range d.m { // full: drop an arbitrary entry
+			delete(d.m, k)
+			break
+		}
+	}
+	d.m[denyKey{l, key}] = until
+}
