@@ -7,7 +7,7 @@ import "github.com/redis/go-redis/v9"
 // one difference: Lua numbers are doubles, so integer division goes
 // through idiv, which corrects the rounding of the quotient.
 //
-// KEYS[i]  the state hash of request i (fields a, b)
+// KEYS[i]  the state of request i: the string "a b" (two integers)
 // ARGV[1]  n; then per request: algorithm, rate, period (µs), burst, cost
 // ARGV[2+5n] a clock override in µs (tests only; empty in production)
 //
@@ -39,8 +39,12 @@ local all = 1
 for i = 1, n do
   local p = 1 + (i - 1) * 5
   local alg, rate, period, burst, cost = tonumber(ARGV[p + 1]), tonumber(ARGV[p + 2]), tonumber(ARGV[p + 3]), tonumber(ARGV[p + 4]), tonumber(ARGV[p + 5])
-  local st = redis.call('HMGET', KEYS[i], 'a', 'b')
-  local a, b = tonumber(st[1]) or 0, tonumber(st[2]) or 0
+  local a, b = 0, 0
+  local st = redis.call('GET', KEYS[i])
+  if st then
+    local sp = string.find(st, ' ', 1, true)
+    if sp then a, b = tonumber(string.sub(st, 1, sp - 1)) or 0, tonumber(string.sub(st, sp + 1)) or 0 end
+  end
   local ok, remaining, retry, reset
   if alg == 1 then
     -- GCRA: a = TAT scaled by rate, relative to epoch b.
@@ -104,9 +108,9 @@ end
 out[1] = all
 if all == 1 then
   for i = 1, n do
-    redis.call('HSET', KEYS[i], 'a', string.format('%.0f', na[i]), 'b', string.format('%.0f', nb[i]))
-    -- Expire when the bucket is full again: then the key equals a fresh one.
-    redis.call('PEXPIRE', KEYS[i], math.max(1, ceildiv(full[i], 1000)) + 1000)
+    -- Expire when the bucket is full again: then the key equals a fresh
+    -- one. %.0f prints integers below 2^53 exactly.
+    redis.call('SET', KEYS[i], string.format('%.0f %.0f', na[i], nb[i]), 'PX', math.max(1, ceildiv(full[i], 1000)) + 1000)
   end
 end
 return out

@@ -2,10 +2,9 @@ package ratelimit
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -142,9 +141,14 @@ func (s *RedisStore) key(tag, name, key string) string {
 	return s.o.Prefix + "{" + tag + "}" + name + ":" + strconv.Itoa(len(key)) + ":" + key
 }
 
+// hashTag derives the cluster hash tag from the decision's first key:
+// FNV-1a, deterministic across instances (so every instance addresses the
+// same keys) and free of braces. It only spreads keys over slots; the
+// length-prefixed key keeps names unique.
 func hashTag(key string) string {
-	h := sha256.Sum256([]byte(key))
-	return hex.EncodeToString(h[:8])
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(key))
+	return strconv.FormatUint(h.Sum64(), 36)
 }
 
 // Decide implements Store.
