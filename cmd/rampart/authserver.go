@@ -97,7 +97,7 @@ func newAuthServer(cfg *config.Config, s *sqlstore.Store, mk *keys.MasterKey, km
 	if rc != nil {
 		deny = jwtauth.NewRedisDenyList(rc, DenyListPrefix)
 	}
-	loginL, tokenL, proxies, err := ownLimits(cfg)
+	loginL, tokenL, proxies, err := ownLimits(cfg, rc, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -173,13 +173,19 @@ func purgeLoop(ctx context.Context, s *sqlstore.Store, logger *slog.Logger, ever
 	}
 }
 
-// ownLimits builds the limiters of Rampart's own endpoints (in process;
-// with several instances each enforces its share).
-func ownLimits(cfg *config.Config) (login, token *ratelimit.Limiter, proxies []netip.Prefix, err error) {
+// ownLimits builds the limiters of Rampart's own endpoints: fleet-wide on
+// Redis when it is configured, in process otherwise. When Redis fails, each
+// instance falls back to enforcing the full limits locally (policy local):
+// sign-in stays protected and available.
+func ownLimits(cfg *config.Config, rc redis.UniversalClient, logger *slog.Logger) (login, token *ratelimit.Limiter, proxies []netip.Prefix, err error) {
 	conv := func(name string, l config.RateLimit) ratelimit.Limit {
 		return ratelimit.Limit{Name: name, Rate: l.Rate, Period: l.Period.D(), Burst: l.Burst}
 	}
-	store := ratelimit.NewMemoryStore(nil)
+	var store ratelimit.Store = ratelimit.NewMemoryStore(nil)
+	if rc != nil {
+		local := map[string]ratelimit.FailurePolicy{"ip": ratelimit.FailLocal, "username": ratelimit.FailLocal, "client": ratelimit.FailLocal}
+		store = ratelimit.NewRedisStore(rc, ratelimit.RedisOptions{Prefix: "rampart:rl:", Failure: local, Logger: logger})
+	}
 	login, err = ratelimit.NewLimiter(store, conv("ip", cfg.RateLimits.LoginPerIP), conv("username", cfg.RateLimits.LoginPerUsername))
 	if err != nil {
 		return nil, nil, nil, err
