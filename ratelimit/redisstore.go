@@ -44,7 +44,9 @@ func (p FailurePolicy) String() string {
 // cannot be reached.
 var ErrRedisUnavailable = errors.New("ratelimit: redis unavailable")
 
-// RedisOptions configures NewRedisStore.
+// RedisOptions configures NewRedisStore. For the lowest overhead create
+// the client with ContextTimeoutEnabled, so the timeout is enforced on the
+// connection itself.
 type RedisOptions struct {
 	// Prefix starts every key (default "ratelimit:").
 	Prefix string
@@ -84,6 +86,11 @@ type RedisStore struct {
 	localLim sync.Map // *Limit -> *Limit scaled to the local share
 	deny     denyCache
 
+	// ctxTimeouts: the client honours context deadlines on the network
+	// (go-redis ContextTimeoutEnabled); otherwise Decide enforces the
+	// timeout itself.
+	ctxTimeouts bool
+
 	mu        sync.Mutex
 	fails     int
 	openUntil int64
@@ -117,7 +124,14 @@ func NewRedisStore(c redis.UniversalClient, o RedisOptions) *RedisStore {
 	if o.Clock == nil {
 		o.Clock = MonotonicClock()
 	}
-	return &RedisStore{c: c, o: o, local: NewMemoryStore(o.Clock), deny: denyCache{max: o.DenyCacheSize, m: map[denyKey]int64{}}}
+	s := &RedisStore{c: c, o: o, local: NewMemoryStore(o.Clock), deny: denyCache{max: o.DenyCacheSize, m: map[denyKey]int64{}}}
+	switch cl := c.(type) {
+	case *redis.Client:
+		s.ctxTimeouts = cl.Options().ContextTimeoutEnabled
+	case *redis.ClusterClient:
+		s.ctxTimeouts = cl.Options().ContextTimeoutEnabled
+	}
+	return s
 }
 
 // maxExact is the largest integer a Lua number (a double) holds exactly.
@@ -171,9 +185,7 @@ func (s *RedisStore) Decide(ctx context.Context, reqs []Request, results []Resul
 	if !s.allowCall(now) {
 		return s.fallback(ctx, reqs, results)
 	}
-	cctx, cancel := context.WithTimeout(ctx, s.o.Timeout)
-	defer cancel()
-	ok, err := s.eval(cctx, reqs, results, "")
+	ok, err := s.evalTimeout(ctx, reqs, results)
 	s.report(err == nil, s.o.Clock())
 	if err != nil {
 		if ctx.Err() != nil {
@@ -193,6 +205,40 @@ func (s *RedisStore) Decide(ctx context.Context, reqs []Request, results []Resul
 		}
 	}
 	return ok, nil
+}
+
+// errTimeout is a Redis call that exceeded RedisOptions.Timeout.
+var errTimeout = errors.New("ratelimit: redis call timed out")
+
+// evalTimeout runs the script within the store's timeout. go-redis applies
+// context deadlines to the network only with ContextTimeoutEnabled; without
+// it the call runs in a goroutine and is abandoned at the timeout (its
+// results are discarded; the client's own read timeout ends it).
+func (s *RedisStore) evalTimeout(ctx context.Context, reqs []Request, results []Result) (bool, error) {
+	cctx, cancel := context.WithTimeout(ctx, s.o.Timeout)
+	defer cancel()
+	if s.ctxTimeouts {
+		return s.eval(cctx, reqs, results, "")
+	}
+	type answer struct {
+		ok  bool
+		err error
+		res []Result
+	}
+	ch := make(chan answer, 1)
+	own := append([]Request(nil), reqs...)
+	go func() {
+		res := make([]Result, len(own))
+		ok, err := s.eval(cctx, own, res, "")
+		ch <- answer{ok, err, res}
+	}()
+	select {
+	case a := <-ch:
+		copy(results, a.res)
+		return a.ok, a.err
+	case <-cctx.Done():
+		return false, errTimeout
+	}
 }
 
 // eval runs the script. nowOverride (µs) replaces the server clock in

@@ -288,3 +288,50 @@ func TestRedisFailurePolicies(t *testing.T) {
 		t.Fatal("breaker still open after a successful probe")
 	}
 }
+
+// TestRedisPausedMidRun: the real Redis is paused (CLIENT PAUSE) during a
+// run: calls time out, each policy applies, and decisions go back to Redis
+// once the pause ends, without a restart.
+func TestRedisPausedMidRun(t *testing.T) {
+	for _, ctxTimeouts := range []bool{false, true} {
+		t.Run("context_timeouts="+strconv.FormatBool(ctxTimeouts), func(t *testing.T) { pausedMidRun(t, ctxTimeouts) })
+	}
+}
+
+func pausedMidRun(t *testing.T, ctxTimeouts bool) {
+	base := testRedisClient(t)
+	o := *base.Options()
+	o.ContextTimeoutEnabled = ctxTimeouts
+	c := redis.NewClient(&o)
+	t.Cleanup(func() { _ = c.Close() })
+	admin := testRedisClient(t)
+	store := NewRedisStore(c, RedisOptions{Prefix: testPrefix(t, base), Timeout: 30 * time.Millisecond, BreakerFailures: 2, BreakerCooldown: 50 * time.Millisecond,
+		Failure: map[string]FailurePolicy{"open": FailOpen}})
+	closedL := mustLimiter(t, store, Limit{Name: "closed", Rate: 1000, Period: time.Second, Burst: 1000})
+	openL := mustLimiter(t, store, Limit{Name: "open", Rate: 1000, Period: time.Second, Burst: 1000})
+	ctx := context.Background()
+	if d, err := closedL.Allow(ctx, "k"); err != nil || !d.Allowed {
+		t.Fatalf("before the pause: %+v %v", d, err)
+	}
+	if err := admin.Do(ctx, "CLIENT", "PAUSE", "400", "ALL").Err(); err != nil {
+		t.Skipf("CLIENT PAUSE not available: %v", err)
+	}
+	if d, err := closedL.Allow(ctx, "k"); d.Allowed || err == nil {
+		t.Fatalf("fail_closed while Redis is paused: %+v %v", d, err)
+	}
+	if d, err := openL.Allow(ctx, "k"); !d.Allowed || err != nil {
+		t.Fatalf("fail_open while Redis is paused: %+v %v", d, err)
+	}
+	time.Sleep(600 * time.Millisecond) // the pause ends
+	var d Decision
+	var err error
+	for i := 0; i < 20; i++ { // the breaker lets a probe through after its cool-down
+		if d, err = closedL.Allow(ctx, "k"); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil || !d.Allowed || store.BreakerOpen() {
+		t.Fatalf("after the pause: %+v %v (breaker open %v)", d, err, store.BreakerOpen())
+	}
+}

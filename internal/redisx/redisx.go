@@ -22,6 +22,8 @@ func Open(ctx context.Context, url string) (*redis.Client, error) {
 	opts.ReadTimeout = 500 * time.Millisecond
 	opts.WriteTimeout = 500 * time.Millisecond
 	opts.PoolTimeout = time.Second
+	// Context deadlines bound network calls (the rate limiter relies on it).
+	opts.ContextTimeoutEnabled = true
 	c := redis.NewClient(opts)
 	pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
