@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -66,6 +67,10 @@ type RedisOptions struct {
 	// limit (default 100,000).
 	DenyCacheSize int
 	Logger        *slog.Logger
+	// Registerer receives rampart_ratelimit_redis_errors_total,
+	// rampart_ratelimit_redis_breaker_open, rampart_ratelimit_local_denials_total
+	// and rampart_ratelimit_fallback_total{policy}; nil for none.
+	Registerer prometheus.Registerer
 	// Clock is the local monotonic clock for the deny cache and breaker.
 	Clock Clock
 }
@@ -85,6 +90,8 @@ type RedisStore struct {
 	local    *MemoryStore
 	localLim sync.Map // *Limit -> *Limit scaled to the local share
 	deny     denyCache
+
+	m redisMetrics
 
 	// ctxTimeouts: the client honours context deadlines on the network
 	// (go-redis ContextTimeoutEnabled); otherwise Decide enforces the
@@ -125,6 +132,7 @@ func NewRedisStore(c redis.UniversalClient, o RedisOptions) *RedisStore {
 		o.Clock = MonotonicClock()
 	}
 	s := &RedisStore{c: c, o: o, local: NewMemoryStore(o.Clock), deny: denyCache{max: o.DenyCacheSize, m: map[denyKey]int64{}}}
+	s.m = newRedisMetrics(o.Registerer)
 	switch cl := c.(type) {
 	case *redis.Client:
 		s.ctxTimeouts = cl.Options().ContextTimeoutEnabled
@@ -180,6 +188,7 @@ func (s *RedisStore) Decide(ctx context.Context, reqs []Request, results []Resul
 			results[j] = Result{Allowed: true, Remaining: reqs[j].Limit.Burst}
 		}
 		results[i] = Result{RetryAfter: time.Duration(wait), Reset: time.Duration(wait)}
+		s.m.localDenials.Inc()
 		return false, nil
 	}
 	if !s.allowCall(now) {
@@ -286,9 +295,13 @@ func (s *RedisStore) allowCall(now int64) bool {
 func (s *RedisStore) report(ok bool, now int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !ok {
+		s.m.errors.Inc()
+	}
 	if ok {
 		if s.open.Load() {
 			s.o.Logger.Info("rate limiter: redis is back; circuit breaker closed")
+			s.m.breaker.Set(0)
 		}
 		s.fails, s.probing = 0, false
 		s.open.Store(false)
@@ -301,6 +314,7 @@ func (s *RedisStore) report(ok bool, now int64) {
 			s.o.Logger.Warn("rate limiter: circuit breaker open; redis is not called for the cool-down", "failures", s.fails, "cooldown", s.o.BreakerCooldown)
 		}
 		s.open.Store(true)
+		s.m.breaker.Set(1)
 		s.openUntil = now + int64(s.o.BreakerCooldown)
 	}
 }
@@ -316,6 +330,7 @@ func (s *RedisStore) fallback(ctx context.Context, reqs []Request, results []Res
 	closed := false
 	for i := range reqs {
 		r := reqs[i]
+		s.m.fallback.WithLabelValues(s.o.Failure[r.Limit.Name].String()).Inc()
 		switch s.o.Failure[r.Limit.Name] {
 		case FailOpen:
 			results[i] = Result{Allowed: true, Remaining: r.Limit.Burst}
@@ -397,4 +412,29 @@ func (d *denyCache) add(l *Limit, key string, until int64) {
 		}
 	}
 	d.m[denyKey{l, key}] = until
+}
+
+type redisMetrics struct {
+	errors, localDenials prometheus.Counter
+	breaker              prometheus.Gauge
+	fallback             *prometheus.CounterVec
+}
+
+func newRedisMetrics(reg prometheus.Registerer) redisMetrics {
+	m := redisMetrics{
+		errors: prometheus.NewCounter(prometheus.CounterOpts{Name: "rampart_ratelimit_redis_errors_total",
+			Help: "Rate-limit decisions whose Redis call failed or timed out."}),
+		localDenials: prometheus.NewCounter(prometheus.CounterOpts{Name: "rampart_ratelimit_local_denials_total",
+			Help: "Requests denied from the local cache of keys over their limit, without a Redis call."}),
+		breaker: prometheus.NewGauge(prometheus.GaugeOpts{Name: "rampart_ratelimit_redis_breaker_open",
+			Help: "1 while the Redis circuit breaker is open."}),
+		fallback: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rampart_ratelimit_fallback_total",
+			Help: "Limit decisions made by the failure policy instead of Redis."}, []string{"policy"}),
+	}
+	if reg != nil {
+		for _, c := range []prometheus.Collector{m.errors, m.localDenials, m.breaker, m.fallback} {
+			_ = reg.Register(c) // a second store on one registry keeps its own, unregistered
+		}
+	}
+	return m
 }

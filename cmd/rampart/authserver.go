@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rampart-auth/rampart/internal/audit"
@@ -91,13 +92,13 @@ func newAuthParts(cfg *config.Config, s *sqlstore.Store, mk *keys.MasterKey) (*a
 
 // newAuthServer builds the OAuth / OIDC server.
 func newAuthServer(cfg *config.Config, s *sqlstore.Store, mk *keys.MasterKey, km *keys.Manager, al *audit.Log,
-	rc redis.UniversalClient, parts *authParts, logger *slog.Logger) (*oauth.Server, error) {
+	rc redis.UniversalClient, parts *authParts, logger *slog.Logger, reg prometheus.Registerer) (*oauth.Server, error) {
 	secure := cfg.HTTP.TLS.Mode != config.TLSOff
 	var deny oauth.DenyPublisher
 	if rc != nil {
 		deny = jwtauth.NewRedisDenyList(rc, DenyListPrefix)
 	}
-	loginL, tokenL, proxies, err := ownLimits(cfg, rc, logger)
+	loginL, tokenL, proxies, err := ownLimits(cfg, rc, logger, reg)
 	if err != nil {
 		return nil, err
 	}
@@ -177,14 +178,14 @@ func purgeLoop(ctx context.Context, s *sqlstore.Store, logger *slog.Logger, ever
 // Redis when it is configured, in process otherwise. When Redis fails, each
 // instance falls back to enforcing the full limits locally (policy local):
 // sign-in stays protected and available.
-func ownLimits(cfg *config.Config, rc redis.UniversalClient, logger *slog.Logger) (login, token *ratelimit.Limiter, proxies []netip.Prefix, err error) {
+func ownLimits(cfg *config.Config, rc redis.UniversalClient, logger *slog.Logger, reg prometheus.Registerer) (login, token *ratelimit.Limiter, proxies []netip.Prefix, err error) {
 	conv := func(name string, l config.RateLimit) ratelimit.Limit {
 		return ratelimit.Limit{Name: name, Rate: l.Rate, Period: l.Period.D(), Burst: l.Burst}
 	}
 	var store ratelimit.Store = ratelimit.NewMemoryStore(nil)
 	if rc != nil {
 		local := map[string]ratelimit.FailurePolicy{"ip": ratelimit.FailLocal, "username": ratelimit.FailLocal, "client": ratelimit.FailLocal}
-		store = ratelimit.NewRedisStore(rc, ratelimit.RedisOptions{Prefix: "rampart:rl:", Failure: local, Logger: logger})
+		store = ratelimit.NewRedisStore(rc, ratelimit.RedisOptions{Prefix: "rampart:rl:", Failure: local, Logger: logger, Registerer: reg})
 	}
 	login, err = ratelimit.NewLimiter(store, conv("ip", cfg.RateLimits.LoginPerIP), conv("username", cfg.RateLimits.LoginPerUsername))
 	if err != nil {

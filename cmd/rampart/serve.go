@@ -127,7 +127,7 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 		checks["redis"] = redisx.Check(rc)
 		rdb = rc
 	}
-	authServer, err := newAuthServer(cfg, store, mk, km, auditLog, rdb, parts, logger)
+	authServer, err := newAuthServer(cfg, store, mk, km, auditLog, rdb, parts, logger, reg)
 	if err != nil {
 		return err
 	}
