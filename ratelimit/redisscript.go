@@ -7,7 +7,7 @@ import "github.com/redis/go-redis/v9"
 // one difference: Lua numbers are doubles, so integer division goes
 // through idiv, which corrects the rounding of the quotient.
 //
-// KEYS[i]  the state of request i: the string "a b" (two integers)
+// KEYS[i]  the state of request i: a and b as two big-endian doubles
 // ARGV[1]  n; then per request: algorithm, rate, period (µs), burst, cost
 // ARGV[2+5n] a clock override in µs (tests only; empty in production)
 //
@@ -41,10 +41,7 @@ for i = 1, n do
   local alg, rate, period, burst, cost = tonumber(ARGV[p + 1]), tonumber(ARGV[p + 2]), tonumber(ARGV[p + 3]), tonumber(ARGV[p + 4]), tonumber(ARGV[p + 5])
   local a, b = 0, 0
   local st = redis.call('GET', KEYS[i])
-  if st then
-    local sp = string.find(st, ' ', 1, true)
-    if sp then a, b = tonumber(string.sub(st, 1, sp - 1)) or 0, tonumber(string.sub(st, sp + 1)) or 0 end
-  end
+  if st and #st == 16 then a, b = struct.unpack('>dd', st) end
   local ok, remaining, retry, reset
   if alg == 1 then
     -- GCRA: a = TAT scaled by rate, relative to epoch b.
@@ -108,9 +105,9 @@ end
 out[1] = all
 if all == 1 then
   for i = 1, n do
-    -- Expire when the bucket is full again: then the key equals a fresh
-    -- one. %.0f prints integers below 2^53 exactly.
-    redis.call('SET', KEYS[i], string.format('%.0f %.0f', na[i], nb[i]), 'PX', math.max(1, ceildiv(full[i], 1000)) + 1000)
+    -- Two doubles (exact for integers below 2^53), expiring when the
+    -- bucket is full again: then the key equals a fresh one.
+    redis.call('SET', KEYS[i], struct.pack('>dd', na[i], nb[i]), 'PX', math.max(1, ceildiv(full[i], 1000)) + 1000)
   end
 end
 return out
