@@ -53,8 +53,9 @@ type Limit struct {
 	// in requests (GCRA); ≥ 1.
 	Burst int64
 
-	salt  uint64 // distinguishes limits in a store's hash (set by NewLimiter)
-	capTP int64  // Burst×Period, precomputed by NewLimiter (0: compute)
+	salt   uint64 // distinguishes limits in a store's hash (set by NewLimiter)
+	capTP  int64  // Burst×Period, precomputed by NewLimiter (0: compute)
+	fillTP int64  // capTP/Rate + 1, precomputed by NewLimiter (0: compute)
 }
 
 // Validate reports what is wrong with l.
@@ -143,23 +144,35 @@ func (l *Limit) decideBucket(credit, last, now, cost int64) (int64, int64, Resul
 	if now > last {
 		// Clamp elapsed before multiplying: past a full refill it does not
 		// matter, and it keeps elapsed×Rate from overflowing.
-		elapsed := now - last
-		if full := (capacity-credit)/l.Rate + 1; elapsed > full {
-			elapsed = full
+		// fillTime (capacity/Rate + 1) refills even an empty bucket, and
+		// below it elapsed×Rate < capacity + Rate cannot overflow.
+		if elapsed := now - last; elapsed >= l.fillTime() {
+			credit = capacity
+		} else {
+			credit = min(capacity, credit+elapsed*l.Rate)
 		}
-		credit = min(capacity, credit+elapsed*l.Rate)
 		last = now
 	}
 	period := int64(l.Period)
-	need := cost * period
-	if cost > capacity/period {
-		need = satMul(cost, period)
+	var need int64
+	if cost <= l.Burst { // cost×period ≤ capacity: no overflow
+		need = cost * period
+	} else {
+		need = satMul(cost, period) // can never be met; only the wait is reported
 	}
 	if credit >= need {
 		credit -= need
 		return credit, last, Result{Allowed: true, Remaining: credit / period, Reset: ceilDiv(capacity-credit, l.Rate)}
 	}
 	return credit, last, Result{Remaining: credit / period, RetryAfter: ceilDiv(need-credit, l.Rate), Reset: l.untilFull(credit)}
+}
+
+// fillTime is how long an empty bucket takes to refill, plus one ns.
+func (l *Limit) fillTime() int64 {
+	if l.fillTP != 0 {
+		return l.fillTP
+	}
+	return l.capacity()/l.Rate + 1
 }
 
 // untilFull is how long credit takes to refill to capacity.

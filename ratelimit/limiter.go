@@ -45,6 +45,9 @@ func NewLimiter(store Store, limits ...Limit) (*Limiter, error) {
 		_, _ = rand.Read(salt[:]) // crypto/rand never fails (Go 1.24+)
 		lim.salt = binary.LittleEndian.Uint64(salt[:])
 		lim.capTP = satMul(lim.Burst, int64(lim.Period))
+		if lim.Rate > 0 {
+			lim.fillTP = lim.capTP/lim.Rate + 1
+		}
 		l.limits = append(l.limits, &lim)
 	}
 	if err := errors.Join(errs...); err != nil {

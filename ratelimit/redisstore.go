@@ -366,6 +366,7 @@ func (s *RedisStore) localLimit(l *Limit) *Limit {
 	c.Rate = max(1, int64(float64(l.Rate)*s.o.LocalShare))
 	c.Burst = max(1, int64(float64(l.Burst)*s.o.LocalShare))
 	c.capTP = satMul(c.Burst, int64(c.Period))
+	c.fillTP = c.capTP/c.Rate + 1
 	v, _ := s.localLim.LoadOrStore(l, &c)
 	return v.(*Limit)
 }
