@@ -205,7 +205,9 @@ func (l *Limit) decideGCRA(tat, epoch, now, cost int64) (int64, int64, Result) {
 	// request arrives within the tolerance).
 	if newTAT-period-nowS <= tolerance {
 		remaining := (nowS + tolerance - (newTAT - period)) / period
-		return newTAT, epoch, Result{Allowed: true, Remaining: remaining, Reset: ceilDiv(newTAT-nowS, l.Rate)}
+		// Store the TAT relative to now: values stay bounded by the burst
+		// however long a key stays busy.
+		return newTAT - nowS, now, Result{Allowed: true, Remaining: remaining, Reset: ceilDiv(newTAT-nowS, l.Rate)}
 	}
 	wait := newTAT - period - nowS - tolerance
 	remaining := int64(0)

@@ -90,6 +90,11 @@ func TestTokenBucketAndGCRAAdmitTheSame(t *testing.T) {
 			}
 			if r1.Allowed {
 				ta, tbb, ga, gb = na, nb, ma, mb
+				// GCRA state stays bounded by the burst however long the
+				// key is busy (it is stored relative to the last update).
+				if mb != now || ma > (burst+cost)*int64(period) {
+					t.Fatalf("GCRA state unbounded: tat %d epoch %d at %d", ma, mb, now)
+				}
 			}
 		}
 	}

@@ -82,7 +82,7 @@ type RedisOptions struct {
 // share a hash tag, so they live in one Redis Cluster slot.
 //
 // Arithmetic in the script uses microseconds, because Lua numbers are
-// doubles: every value stays below 2^53 when Burst × Period (in µs) does,
+// doubles: every value stays below 2^52 when Burst × Period (in µs) does,
 // which NewRedisStore checks per limit when it is first used.
 type RedisStore struct {
 	c        redis.UniversalClient
@@ -142,8 +142,9 @@ func NewRedisStore(c redis.UniversalClient, o RedisOptions) *RedisStore {
 	return s
 }
 
-// maxExact is the largest integer a Lua number (a double) holds exactly.
-const maxExact = 1 << 53
+// maxExact bounds every value the script computes: below 2^52, a double
+// holds integers exactly and math.floor(x/y) is the exact quotient.
+const maxExact = 1 << 52
 
 func checkRedisLimit(l *Limit) error {
 	us := int64(l.Period / time.Microsecond)
@@ -151,7 +152,7 @@ func checkRedisLimit(l *Limit) error {
 		return fmt.Errorf("ratelimit: limit %s: the Redis store needs a period in whole microseconds", l.Name)
 	}
 	if l.Burst > maxExact/us || l.Rate > maxExact/(us*2) {
-		return fmt.Errorf("ratelimit: limit %s: burst × period (µs) must stay below 2^53 for exact arithmetic in Redis", l.Name)
+		return fmt.Errorf("ratelimit: limit %s: burst × period (µs) must stay below 2^52 for exact arithmetic in Redis", l.Name)
 	}
 	return nil
 }
