@@ -26,11 +26,12 @@ else
 end
 local out, st = {1}, {}
 local all = 1
+local raws = redis.call('MGET', unpack(KEYS)) -- one call reads every key
 for i = 1, n do
   local p = (i - 1) * 5
   local alg, rate, period, burst, cost = tonumber(ARGV[p + 2]), tonumber(ARGV[p + 3]), tonumber(ARGV[p + 4]), tonumber(ARGV[p + 5]), tonumber(ARGV[p + 6])
   local a, b = 0, 0
-  local raw = redis.call('GET', KEYS[i])
+  local raw = raws[i]
   if raw and #raw == 16 then a, b = struct.unpack('>dd', raw) end
   local ok, remaining, retry, reset, na, nb = 0, 0, 0, 0, a, b
   if alg == 1 then
