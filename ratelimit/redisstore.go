@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -169,9 +168,12 @@ func (s *RedisStore) key(tag, name, key string) string {
 // same keys) and free of braces. It only spreads keys over slots; the
 // length-prefixed key keeps names unique.
 func hashTag(key string) string {
-	h := fnv.New64a()
-	_, _ = h.Write([]byte(key))
-	return strconv.FormatUint(h.Sum64(), 36)
+	h := uint64(14695981039346656037) // FNV-1a 64, inline (no allocation)
+	for i := 0; i < len(key); i++ {
+		h ^= uint64(key[i])
+		h *= 1099511628211
+	}
+	return strconv.FormatUint(h, 36)
 }
 
 // Decide implements Store.

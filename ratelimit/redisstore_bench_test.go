@@ -8,14 +8,25 @@ import (
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
+	"github.com/redis/go-redis/v9"
 )
 
 // Redis decisions per second, ours beside go-redis/redis_rate on the same
 // Redis (RAMPART_TEST_REDIS_URL=... go test -run '^$' -bench Redis
 // -benchmem ./ratelimit/). Limits are high so every call reaches Redis.
 
+// benchClient is configured as RedisOptions recommends (context deadlines
+// enforced by the client), as Rampart's own client is.
+func benchClient(b *testing.B) *redis.Client {
+	o := testRedisOptions(b)
+	o.ContextTimeoutEnabled = true
+	c := redis.NewClient(o)
+	b.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
 func BenchmarkRedisOneLimit(b *testing.B) {
-	c := testRedisClient(b)
+	c := benchClient(b)
 	lim := mustLimiter(b, NewRedisStore(c, RedisOptions{Prefix: testPrefix(b, c)}), Limit{Name: "ip", Rate: 1e6, Period: time.Second, Burst: 1e6})
 	runRedisBench(b, func(ctx context.Context, i int) bool {
 		d, err := lim.Allow(ctx, benchKeys[i&1023])
@@ -24,7 +35,7 @@ func BenchmarkRedisOneLimit(b *testing.B) {
 }
 
 func BenchmarkRedisRateOneLimit(b *testing.B) {
-	c := testRedisClient(b)
+	c := benchClient(b)
 	rl := redis_rate.NewLimiter(c)
 	prefix := testPrefix(b, c)
 	limit := redis_rate.Limit{Rate: 1e6, Burst: 1e6, Period: time.Second}
@@ -35,7 +46,7 @@ func BenchmarkRedisRateOneLimit(b *testing.B) {
 }
 
 func BenchmarkRedisThreeLimits(b *testing.B) {
-	c := testRedisClient(b)
+	c := benchClient(b)
 	lim := mustLimiter(b, NewRedisStore(c, RedisOptions{Prefix: testPrefix(b, c)}),
 		Limit{Name: "ip", Rate: 1e6, Period: time.Second, Burst: 1e6},
 		Limit{Name: "user", Rate: 1e6, Period: time.Second, Burst: 1e6},
@@ -47,7 +58,7 @@ func BenchmarkRedisThreeLimits(b *testing.B) {
 }
 
 func BenchmarkRedisRateThreeLimits(b *testing.B) {
-	c := testRedisClient(b)
+	c := benchClient(b)
 	rl := redis_rate.NewLimiter(c)
 	prefix := testPrefix(b, c)
 	limit := redis_rate.Limit{Rate: 1e6, Burst: 1e6, Period: time.Second}

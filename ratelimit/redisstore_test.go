@@ -21,7 +21,9 @@ import (
 
 var _ Store = (*RedisStore)(nil)
 
-func testRedisClient(t testing.TB) *redis.Client {
+// testRedisOptions returns fresh options for RAMPART_TEST_REDIS_URL
+// (options must not be copied between clients: they carry internal state).
+func testRedisOptions(t testing.TB) *redis.Options {
 	t.Helper()
 	u := os.Getenv("RAMPART_TEST_REDIS_URL")
 	if u == "" {
@@ -31,7 +33,12 @@ func testRedisClient(t testing.TB) *redis.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := redis.NewClient(o)
+	return o
+}
+
+func testRedisClient(t testing.TB) *redis.Client {
+	t.Helper()
+	c := redis.NewClient(testRedisOptions(t))
 	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
@@ -231,11 +238,14 @@ func TestRedisFailurePolicies(t *testing.T) {
 	real := testRedisClient(t)
 	prefix := testPrefix(t, real)
 	sw := &switchDialer{addr: real.Options().Addr}
-	o := *real.Options()
-	o.Dialer = sw.dial
-	o.MaxRetries = -1
-	o.PoolSize = 4
-	c := redis.NewClient(&o)
+	newClient := func() *redis.Client {
+		o := testRedisOptions(t)
+		o.Dialer = sw.dial
+		o.MaxRetries = -1
+		o.PoolSize = 4
+		return redis.NewClient(o)
+	}
+	c := newClient()
 	t.Cleanup(func() { _ = c.Close() })
 
 	limits := []Limit{
@@ -257,7 +267,7 @@ func TestRedisFailurePolicies(t *testing.T) {
 	// one's pooled connections would still work) replaces the store's.
 	sw.down.Store(true)
 	_ = c.Close()
-	c = redis.NewClient(&o)
+	c = newClient()
 	t.Cleanup(func() { _ = c.Close() })
 	store.c = c
 
@@ -300,9 +310,9 @@ func TestRedisPausedMidRun(t *testing.T) {
 
 func pausedMidRun(t *testing.T, ctxTimeouts bool) {
 	base := testRedisClient(t)
-	o := *base.Options()
+	o := testRedisOptions(t)
 	o.ContextTimeoutEnabled = ctxTimeouts
-	c := redis.NewClient(&o)
+	c := redis.NewClient(o)
 	t.Cleanup(func() { _ = c.Close() })
 	admin := testRedisClient(t)
 	store := NewRedisStore(c, RedisOptions{Prefix: testPrefix(t, base), Timeout: 30 * time.Millisecond, BreakerFailures: 2, BreakerCooldown: 50 * time.Millisecond,
