@@ -101,17 +101,24 @@ func (l *Limiter) AllowN(ctx context.Context, cost int64, keys ...string) (d Dec
 		err = l.decideMem(ctx, cost, keys, &d)
 		return d, err
 	}
+	// Kept out of AllowN too: its buffers would otherwise be cleared on
+	// every call, in-process ones included.
+	err = l.decideStore(ctx, cost, keys, &d)
+	return d, err
+}
+
+func (l *Limiter) decideStore(ctx context.Context, cost int64, keys []string, d *Decision) error {
 	var reqs [MaxLimits]Request
 	var res [MaxLimits]Result
 	var at [MaxLimits]int
-	n := l.build(cost, keys, &d, &reqs, &at)
+	n := l.build(cost, keys, d, &reqs, &at)
 	if n == 0 {
 		d.Allowed = true
-		return d, nil
+		return nil
 	}
 	ok, err := l.store.Decide(ctx, reqs[:n], res[:n])
-	l.finish(ok, err, &d, res[:n], at[:n])
-	return d, err
+	l.finish(ok, err, d, res[:n], at[:n])
+	return err
 }
 
 func (l *Limiter) decideMem(ctx context.Context, cost int64, keys []string, d *Decision) error {
@@ -124,6 +131,10 @@ func (l *Limiter) decideMem(ctx context.Context, cost int64, keys []string, d *D
 		}
 		return nil
 	}
+	return l.decideMemMany(ctx, cost, keys, d)
+}
+
+func (l *Limiter) decideMemMany(ctx context.Context, cost int64, keys []string, d *Decision) error {
 	var reqs [MaxLimits]Request
 	var res [MaxLimits]Result
 	var at [MaxLimits]int
