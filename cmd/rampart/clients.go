@@ -265,6 +265,14 @@ func newClientCreate() *cobra.Command {
 	f.DurationVar(&accessTTL, "access-token-ttl", 0, "access token lifetime (default: tokens.access_token_ttl)")
 	f.DurationVar(&refreshTTL, "refresh-token-ttl", 0, "refresh token family lifetime (default: tokens.refresh_token_ttl)")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
+	// Plural spellings (as in the YAML keys) are accepted too.
+	f.StringSliceVar(&grants, "grant-types", nil, "same as --grant-type")
+	f.StringArrayVar(&redirects, "redirect-uris", nil, "same as --redirect-uri")
+	f.StringSliceVar(&scopes, "scopes", nil, "same as --scope")
+	f.StringVar(&id, "client-id", "", "same as --id")
+	for _, n := range []string{"grant-types", "redirect-uris", "scopes", "client-id"} {
+		_ = f.MarkHidden(n)
+	}
 	return cmd
 }
 

@@ -117,6 +117,12 @@ func TestClientAndUserCommands(t *testing.T) {
 		})
 	}
 
+	// Plural flag spellings, as in the YAML keys.
+	if code, out, errOut := cli(t, "", "client", "create", "--config", cfg, "--client-id", "plural", "--public", "--grant-types", "authorization_code",
+		"--redirect-uris", "http://127.0.0.1:9999/cb", "--scopes", "openid profile"); code != 0 || !strings.Contains(out, "openid profile") {
+		t.Fatalf("plural flags: %d %s %s", code, out, errOut)
+	}
+
 	// Delete: the client stops working, and its tokens stop introspecting.
 	if code, out, errOut := cli(t, "", "client", "delete", "svc", "--config", cfg); code != 0 {
 		t.Fatalf("delete: %d %s %s", code, out, errOut)
