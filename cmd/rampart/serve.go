@@ -280,6 +280,8 @@ func printBanner(w io.Writer, cfg *config.Config, addr net.Addr) {
 	fmt.Fprintf(w, "Rampart %s is running (%s mode)\n", version, mode)
 	fmt.Fprintf(w, "  issuer   %s\n", cfg.Issuer)
 	fmt.Fprintf(w, "  listen   %s\n", base)
+	fmt.Fprintf(w, "  OIDC     %s/.well-known/openid-configuration\n", base)
+	fmt.Fprintf(w, "  sign in  %s/login   account %s/account\n", base, base)
 	fmt.Fprintf(w, "  JWKS     %s/.well-known/jwks.json\n", base)
 	fmt.Fprintf(w, "  health   %s/healthz   ready %s/readyz   metrics %s/metrics\n", base, base, base)
 	fmt.Fprintf(w, "  data     %s   store %s\n", cfg.DataDir, storeDesc)
