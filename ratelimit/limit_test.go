@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -203,5 +204,31 @@ func TestMemoryBoundAndEviction(t *testing.T) {
 	clk.add(2 * time.Second) // every bucket refills
 	if n := s.Sweep(); n != 0 {
 		t.Fatalf("%d keys left after they went idle", n)
+	}
+}
+
+// TestLongKeysBounded: an attacker-chosen 64 KiB key is stored as its
+// hash, and distinct long keys stay distinct.
+func TestLongKeysBounded(t *testing.T) {
+	s := NewMemoryStore(newFakeClock().read)
+	lim, _ := NewLimiter(s, Limit{Name: "h", Rate: 1, Period: time.Hour, Burst: 1})
+	ctx := context.Background()
+	a := strings.Repeat("a", 65536)
+	b := a[:65535] + "b"
+	if d, _ := lim.Allow(ctx, a); !d.Allowed {
+		t.Fatal("first long key denied")
+	}
+	if d, _ := lim.Allow(ctx, a); d.Allowed {
+		t.Fatal("long key not limited")
+	}
+	if d, _ := lim.Allow(ctx, b); !d.Allowed {
+		t.Fatal("a different long key shares the first one's bucket")
+	}
+	for i := range s.shards {
+		for _, st := range s.shards[i].m {
+			if len(st.key) > MaxKeyLength+8 {
+				t.Fatalf("stored a %d-byte key", len(st.key))
+			}
+		}
 	}
 }

@@ -3,7 +3,9 @@ package ratelimit
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -11,6 +13,19 @@ import (
 
 // MaxLimits is the most limits one Limiter composes.
 const MaxLimits = 8
+
+// MaxKeyLength bounds the key a store keeps: a longer key (a header value
+// an attacker chose, say) is replaced by its SHA-256, so memory per key
+// stays bounded whatever the key functions return.
+const MaxKeyLength = 128
+
+func boundKey(k string) string {
+	if len(k) <= MaxKeyLength {
+		return k
+	}
+	h := sha256.Sum256([]byte(k))
+	return "sha256:" + hex.EncodeToString(h[:])
+}
 
 // Limiter applies a fixed set of limits together: a request is allowed
 // only if every limit allows it, and a denied request is charged to none
@@ -123,7 +138,7 @@ func (l *Limiter) decideStore(ctx context.Context, cost int64, keys []string, d 
 
 func (l *Limiter) decideMem(ctx context.Context, cost int64, keys []string, d *Decision) error {
 	if len(keys) == 1 && keys[0] != "" { // one limit: no buffers to clear
-		req := Request{Limit: l.limits[0], Key: keys[0], Cost: cost}
+		req := Request{Limit: l.limits[0], Key: boundKey(keys[0]), Cost: cost}
 		ok := l.mem.decideOne(&req, &d.Results[0])
 		d.Allowed = ok
 		if !ok {
@@ -157,7 +172,7 @@ func (l *Limiter) build(cost int64, keys []string, d *Decision, reqs *[MaxLimits
 			continue
 		}
 		at[n] = i
-		reqs[n] = Request{Limit: l.limits[i], Key: k, Cost: cost}
+		reqs[n] = Request{Limit: l.limits[i], Key: boundKey(k), Cost: cost}
 		n++
 	}
 	return n
