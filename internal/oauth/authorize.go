@@ -203,10 +203,12 @@ func (s *Server) continueAuthorize(w http.ResponseWriter, r *http.Request, a *au
 			s.redirectError(w, r, a, oerr(ErrLoginRequired, "the user is not signed in"))
 			return
 		}
-		// Back to this endpoint after login; prompt=login is dropped so the
-		// fresh login satisfies it instead of looping.
+		// Back to this endpoint after login; prompt=login and max_age are
+		// dropped because the fresh login satisfies them (keeping them would
+		// loop: max_age=0 is never met by an existing session).
 		v, _ := url.ParseQuery(a.raw)
 		v.Del("prompt")
+		v.Del("max_age")
 		http.Redirect(w, r, PathLogin+"?"+url.Values{"return": {v.Encode()}}.Encode(), http.StatusSeeOther)
 		return
 	}
