@@ -36,13 +36,22 @@ func freePort(t *testing.T) int {
 // authServer runs `serve` with extra YAML on a fixed loopback port so the
 // issuer is the real URL; it returns the base URL and config path.
 func authServer(t *testing.T, extra string) (string, string) {
+	return authServerTLS(t, extra, config.TLSOff)
+}
+
+// authServerTLS is authServer with a TLS mode (off or auto).
+func authServerTLS(t *testing.T, extra, tlsMode string) (string, string) {
 	t.Helper()
 	dir := t.TempDir()
 	keyFile := writeFile(t, dir, "master.key", strings.Repeat("ab", 32)+"\n")
 	port := freePort(t)
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	body := fmt.Sprintf("issuer: %s\ndata_dir: %s\nmaster_key_file: %s\nhttp: {listen: '127.0.0.1:%d', tls: {mode: 'off'}}\nlog: {level: warn}\n%s",
-		base, filepath.Join(dir, "data"), keyFile, port, extra)
+	scheme := "https"
+	if tlsMode == config.TLSOff {
+		scheme = "http"
+	}
+	base := fmt.Sprintf("%s://127.0.0.1:%d", scheme, port)
+	body := fmt.Sprintf("issuer: %s\ndata_dir: %s\nmaster_key_file: %s\nhttp: {listen: '127.0.0.1:%d', tls: {mode: '%s'}}\nlog: {level: warn}\n%s",
+		base, filepath.Join(dir, "data"), keyFile, port, tlsMode, extra)
 	path := writeFile(t, dir, "rampart.yaml", body)
 	cfg, err := config.Load(path)
 	if err != nil {

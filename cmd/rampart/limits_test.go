@@ -14,7 +14,10 @@ import (
 	"time"
 )
 
-var csrfRE = regexp.MustCompile(`name="csrf_token" value="([^"]*)"`)
+var (
+	csrfRE       = regexp.MustCompile(`name="csrf_token" value="([^"]*)"`)
+	regexpReturn = regexp.MustCompile(`name="return" value="([^"]*)"`)
+)
 
 // loginAttempt signs in through the real page (fresh browser each time).
 func loginAttempt(t *testing.T, base, user, pass string) *http.Response {
