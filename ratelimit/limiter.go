@@ -34,6 +34,7 @@ type Limiter struct {
 	limits []*Limit
 	store  Store
 	mem    *MemoryStore // fast path when the store is in process
+	rds    *RedisStore  // concrete call: buffers stay on the stack
 }
 
 // NewLimiter composes limits over store. Limit names must be unique.
@@ -69,6 +70,7 @@ func NewLimiter(store Store, limits ...Limit) (*Limiter, error) {
 		return nil, err
 	}
 	l.mem, _ = store.(*MemoryStore)
+	l.rds, _ = store.(*RedisStore)
 	return l, nil
 }
 
@@ -123,6 +125,9 @@ func (l *Limiter) AllowN(ctx context.Context, cost int64, keys ...string) (d Dec
 }
 
 func (l *Limiter) decideStore(ctx context.Context, cost int64, keys []string, d *Decision) error {
+	if l.rds != nil {
+		return l.decideRedis(ctx, cost, keys, d)
+	}
 	var reqs [MaxLimits]Request
 	var res [MaxLimits]Result
 	var at [MaxLimits]int
@@ -132,6 +137,20 @@ func (l *Limiter) decideStore(ctx context.Context, cost int64, keys []string, d 
 		return nil
 	}
 	ok, err := l.store.Decide(ctx, reqs[:n], res[:n])
+	l.finish(ok, err, d, res[:n], at[:n])
+	return err
+}
+
+func (l *Limiter) decideRedis(ctx context.Context, cost int64, keys []string, d *Decision) error {
+	var reqs [MaxLimits]Request
+	var res [MaxLimits]Result
+	var at [MaxLimits]int
+	n := l.build(cost, keys, d, &reqs, &at)
+	if n == 0 {
+		d.Allowed = true
+		return nil
+	}
+	ok, err := l.rds.Decide(ctx, reqs[:n], res[:n])
 	l.finish(ok, err, d, res[:n], at[:n])
 	return err
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -88,6 +89,7 @@ type RedisStore struct {
 	o        RedisOptions
 	local    *MemoryStore
 	localLim sync.Map // *Limit -> *Limit scaled to the local share
+	args     sync.Map // *Limit -> *[4]any script arguments
 	deny     denyCache
 
 	m redisMetrics
@@ -158,22 +160,35 @@ func checkRedisLimit(l *Limit) error {
 
 // key builds a request's Redis key: the prefix, a hash tag shared by the
 // decision (so one script touches one cluster slot), the limit name, and
-// the key length-prefixed so no two (name, key) pairs collide.
-func (s *RedisStore) key(tag, name, key string) string {
-	return s.o.Prefix + "{" + tag + "}" + name + ":" + strconv.Itoa(len(key)) + ":" + key
+// the key length-prefixed so no two (name, key) pairs collide. One
+// allocation.
+func (s *RedisStore) key(tag uint64, name, key string) string {
+	var b strings.Builder
+	b.Grow(len(s.o.Prefix) + 2 + 13 + len(name) + 1 + 20 + 1 + len(key))
+	b.WriteString(s.o.Prefix)
+	b.WriteByte('{')
+	var num [20]byte
+	b.Write(strconv.AppendUint(num[:0], tag, 36))
+	b.WriteByte('}')
+	b.WriteString(name)
+	b.WriteByte(':')
+	b.Write(strconv.AppendInt(num[:0], int64(len(key)), 10))
+	b.WriteByte(':')
+	b.WriteString(key)
+	return b.String()
 }
 
 // hashTag derives the cluster hash tag from the decision's first key:
 // FNV-1a, deterministic across instances (so every instance addresses the
 // same keys) and free of braces. It only spreads keys over slots; the
 // length-prefixed key keeps names unique.
-func hashTag(key string) string {
-	h := uint64(14695981039346656037) // FNV-1a 64, inline (no allocation)
+func hashTag(key string) uint64 {
+	h := uint64(14695981039346656037)
 	for i := 0; i < len(key); i++ {
 		h ^= uint64(key[i])
 		h *= 1099511628211
 	}
-	return strconv.FormatUint(h, 36)
+	return h
 }
 
 // Decide implements Store.
@@ -263,7 +278,8 @@ func (s *RedisStore) eval(ctx context.Context, reqs []Request, results []Result,
 	for i := range reqs {
 		r := &reqs[i]
 		keys[i] = s.key(tag, r.Limit.Name, r.Key)
-		args = append(args, int(r.Limit.Algorithm), r.Limit.Rate, int64(r.Limit.Period/time.Microsecond), r.Limit.Burst, r.Cost)
+		p := s.params(r.Limit)
+		args = append(args, p[0], p[1], p[2], p[3], r.Cost)
 	}
 	args = append(args, nowOverride)
 	out, err := decideScript.Run(ctx, s.c, keys, args...).Int64Slice()
@@ -278,6 +294,17 @@ func (s *RedisStore) eval(ctx context.Context, reqs []Request, results []Result,
 		results[i] = Result{Allowed: o[0] == 1, Remaining: o[1], RetryAfter: time.Duration(o[2]) * time.Microsecond, Reset: time.Duration(o[3]) * time.Microsecond}
 	}
 	return out[0] == 1, nil
+}
+
+// params returns a limit's script arguments, boxed once per limit (boxing
+// int64s on every call would allocate).
+func (s *RedisStore) params(l *Limit) *[4]any {
+	if v, ok := s.args.Load(l); ok {
+		return v.(*[4]any)
+	}
+	p := &[4]any{int(l.Algorithm), l.Rate, int64(l.Period / time.Microsecond), l.Burst}
+	v, _ := s.args.LoadOrStore(l, p)
+	return v.(*[4]any)
 }
 
 // allowCall reports whether the breaker lets a call through.
