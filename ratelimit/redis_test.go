@@ -419,14 +419,11 @@ func TestRedisClosedPortBreakerAndMetrics(t *testing.T) {
 }
 
 // TestRedisComposedLimitIsGlobal: a limit composed after another is still
-// one bucket per key. KNOWN DEFECT: RedisStore.eval derives the hash tag,
-// which is part of every key name, from the call's first key, so the
-// "user" bucket of alice is a different Redis key for each IP she comes
-// from (an attacker rotating IPs gets a fresh user, client or tenant
-// bucket each time). The tag must depend only on (limit, key), or be
-// constant; see the report.
+// one bucket per key. The key name depends only on (limit, key): an
+// attacker rotating IPs does not get a fresh user, client or tenant
+// bucket each time (a regression test: the key once took its hash tag
+// from the call's first key).
 func TestRedisComposedLimitIsGlobal(t *testing.T) {
-	t.Skip("known defect in redisstore.go: the hash tag of the first key makes composed limits per (first key, key); remove this line with the fix")
 	c := testRedisClient(t)
 	lim := mustLimiter(t, NewRedisStore(c, RedisOptions{Prefix: testPrefix(t, c)}),
 		Limit{Name: "ip", Rate: 1, Period: time.Hour, Burst: 100},
@@ -443,14 +440,10 @@ func TestRedisComposedLimitIsGlobal(t *testing.T) {
 }
 
 // TestRedisCallerCancelDoesNotTripBreaker: a caller's own cancellation
-// (a client that hung up) says nothing about Redis. KNOWN DEFECT:
-// RedisStore.Decide reports it to the breaker as a failure, so
-// BreakerFailures cancelled requests (5 by default) open the breaker and
-// every fail-closed limit denies all traffic for the cool-down. When
-// fixed, a cancelled half-open probe must also clear the probing flag, or
-// the breaker stays open.
+// (a client that hung up) says nothing about Redis. Counting it
+// as a failure let a handful of hung-up clients open the breaker and
+// deny all fail-closed traffic (a regression test).
 func TestRedisCallerCancelDoesNotTripBreaker(t *testing.T) {
-	t.Skip("known defect in redisstore.go: caller cancellations count as Redis failures; remove this line with the fix")
 	c := testRedisClient(t)
 	s := NewRedisStore(c, RedisOptions{Prefix: testPrefix(t, c)})
 	lim := mustLimiter(t, s, Limit{Name: "x", Rate: 1000, Period: time.Second, Burst: 1000})

@@ -51,6 +51,12 @@ var ErrRedisUnavailable = errors.New("ratelimit: redis unavailable")
 type RedisOptions struct {
 	// Prefix starts every key (default "ratelimit:").
 	Prefix string
+	// HashTag is the Redis Cluster hash tag of every key (default "rl").
+	// One script reads and writes all the limits of a request, so their
+	// keys must share a slot: all of a store's state lives in one slot.
+	// To spread load over a cluster, give independent limiters separate
+	// stores with different tags.
+	HashTag string
 	// Timeout bounds one decision's round trip (default 50 ms).
 	Timeout time.Duration
 	// Failure holds the policy per limit name (default FailClosed) and
@@ -78,8 +84,8 @@ type RedisOptions struct {
 // RedisStore decides every limit of a request in one Redis round trip:
 // one Lua script reads all the keys, decides each limit with the Redis
 // server's clock, and writes them only if all allow (all or nothing).
-// Keys expire when their bucket would be full again. Keys of one decision
-// share a hash tag, so they live in one Redis Cluster slot.
+// Keys expire when their bucket would be full again. All keys share the
+// store's hash tag, so they live in one Redis Cluster slot.
 //
 // Arithmetic in the script uses microseconds, because Lua numbers are
 // doubles: every value stays below 2^52 when Burst × Period (in µs) does,
@@ -110,6 +116,9 @@ type RedisStore struct {
 func NewRedisStore(c redis.UniversalClient, o RedisOptions) *RedisStore {
 	if o.Prefix == "" {
 		o.Prefix = "ratelimit:"
+	}
+	if o.HashTag == "" || strings.ContainsAny(o.HashTag, "{}") {
+		o.HashTag = "rl"
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 50 * time.Millisecond
@@ -158,37 +167,25 @@ func checkRedisLimit(l *Limit) error {
 	return nil
 }
 
-// key builds a request's Redis key: the prefix, a hash tag shared by the
-// decision (so one script touches one cluster slot), the limit name, and
-// the key length-prefixed so no two (name, key) pairs collide. One
-// allocation.
-func (s *RedisStore) key(tag uint64, name, key string) string {
+// key builds a request's Redis key: the prefix, the store's hash tag, the
+// limit name and the key, length-prefixed so no two (name, key) pairs
+// collide. The key name depends only on (limit, key), never on the other
+// limits of the decision: a user's bucket is one key whatever address the
+// user comes from. One allocation.
+func (s *RedisStore) key(name, key string) string {
 	var b strings.Builder
-	b.Grow(len(s.o.Prefix) + 2 + 13 + len(name) + 1 + 20 + 1 + len(key))
+	b.Grow(len(s.o.Prefix) + len(s.o.HashTag) + 2 + len(name) + 1 + 20 + 1 + len(key))
 	b.WriteString(s.o.Prefix)
 	b.WriteByte('{')
-	var num [20]byte
-	b.Write(strconv.AppendUint(num[:0], tag, 36))
+	b.WriteString(s.o.HashTag)
 	b.WriteByte('}')
 	b.WriteString(name)
 	b.WriteByte(':')
+	var num [20]byte
 	b.Write(strconv.AppendInt(num[:0], int64(len(key)), 10))
 	b.WriteByte(':')
 	b.WriteString(key)
 	return b.String()
-}
-
-// hashTag derives the cluster hash tag from the decision's first key:
-// FNV-1a, deterministic across instances (so every instance addresses the
-// same keys) and free of braces. It only spreads keys over slots; the
-// length-prefixed key keeps names unique.
-func hashTag(key string) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(key); i++ {
-		h ^= uint64(key[i])
-		h *= 1099511628211
-	}
-	return h
 }
 
 // Decide implements Store.
@@ -213,11 +210,17 @@ func (s *RedisStore) Decide(ctx context.Context, reqs []Request, results []Resul
 		return s.fallback(ctx, reqs, results)
 	}
 	ok, err := s.evalTimeout(ctx, reqs, results)
+	if err != nil && ctx.Err() != nil {
+		// The caller gave up (a client that hung up): that says nothing
+		// about Redis, so the breaker does not count it, but a half-open
+		// probe is released for the next caller.
+		s.mu.Lock()
+		s.probing = false
+		s.mu.Unlock()
+		return false, ctx.Err()
+	}
 	s.report(err == nil, s.o.Clock())
 	if err != nil {
-		if ctx.Err() != nil {
-			return false, ctx.Err()
-		}
 		s.o.Logger.Warn("rate limiter: redis call failed; applying failure policies", "err", err)
 		return s.fallback(ctx, reqs, results)
 	}
@@ -271,13 +274,12 @@ func (s *RedisStore) evalTimeout(ctx context.Context, reqs []Request, results []
 // eval runs the script. nowOverride (µs) replaces the server clock in
 // tests of the arithmetic; empty in production.
 func (s *RedisStore) eval(ctx context.Context, reqs []Request, results []Result, nowOverride string) (bool, error) {
-	tag := hashTag(reqs[0].Key)
 	keys := make([]string, len(reqs))
 	args := make([]any, 0, 2+5*len(reqs))
 	args = append(args, len(reqs))
 	for i := range reqs {
 		r := &reqs[i]
-		keys[i] = s.key(tag, r.Limit.Name, r.Key)
+		keys[i] = s.key(r.Limit.Name, r.Key)
 		p := s.params(r.Limit)
 		args = append(args, p[0], p[1], p[2], p[3], r.Cost)
 	}
