@@ -75,6 +75,11 @@ func (l Limit) Validate() error {
 	}
 	if l.Burst < 1 || l.Burst > 1e9 {
 		errs = append(errs, fmt.Errorf("ratelimit: limit %s: burst %d out of range 1 to 1e9", l.Name, l.Burst))
+	} else if l.Period > 0 && l.Burst > math.MaxInt64/2/int64(l.Period) {
+		// Credit and the GCRA arrival time reach (burst + cost) × period
+		// in nanoseconds: past int64 they would saturate and admit too
+		// much. For a 24 h period this caps the burst near 53,000.
+		errs = append(errs, fmt.Errorf("ratelimit: limit %s: burst %d × period %s is too large (2 × burst × period must fit in int64 nanoseconds)", l.Name, l.Burst, l.Period))
 	}
 	return errors.Join(errs...)
 }

@@ -24,12 +24,13 @@ func TestLimitValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, l := range map[string]Limit{
-		"reject/empty-name":  {Rate: 1, Period: time.Second, Burst: 1},
-		"reject/bad-name":    {Name: "a b", Rate: 1, Period: time.Second, Burst: 1},
-		"reject/zero-rate":   {Name: "a", Period: time.Second, Burst: 1},
-		"reject/zero-burst":  {Name: "a", Rate: 1, Period: time.Second},
-		"reject/tiny-period": {Name: "a", Rate: 1, Period: time.Microsecond, Burst: 1},
-		"reject/algorithm":   {Name: "a", Rate: 1, Period: time.Second, Burst: 1, Algorithm: 9},
+		"reject/empty-name":               {Rate: 1, Period: time.Second, Burst: 1},
+		"reject/bad-name":                 {Name: "a b", Rate: 1, Period: time.Second, Burst: 1},
+		"reject/zero-rate":                {Name: "a", Period: time.Second, Burst: 1},
+		"reject/zero-burst":               {Name: "a", Rate: 1, Period: time.Second},
+		"reject/tiny-period":              {Name: "a", Rate: 1, Period: time.Microsecond, Burst: 1},
+		"reject/algorithm":                {Name: "a", Rate: 1, Period: time.Second, Burst: 1, Algorithm: 9},
+		"reject/overflowing-burst-period": {Name: "a", Rate: 1e6, Period: 24 * time.Hour, Burst: 100_000},
 	} {
 		if l.Validate() == nil {
 			t.Errorf("%s: accepted", name)

@@ -156,12 +156,28 @@ func NewRedisStore(c redis.UniversalClient, o RedisOptions) *RedisStore {
 // holds integers exactly and math.floor(x/y) is the exact quotient.
 const maxExact = 1 << 52
 
+// reduced returns the limit's rate and period (µs) divided by their
+// greatest common divisor. The script only uses their ratio (credit is
+// counted in units of period/rate), so 1e6 per day computes like 125 per
+// 10.8 s and stays far below 2^52.
+func reduced(l *Limit) (rate, us int64) {
+	rate, us = l.Rate, int64(l.Period/time.Microsecond)
+	a, b := rate, us
+	for b != 0 {
+		a, b = b, a%b
+	}
+	if a > 1 {
+		rate, us = rate/a, us/a
+	}
+	return rate, us
+}
+
 func checkRedisLimit(l *Limit) error {
-	us := int64(l.Period / time.Microsecond)
-	if us < 1 || int64(l.Period)%1000 != 0 {
+	if l.Period < time.Microsecond || int64(l.Period)%1000 != 0 {
 		return fmt.Errorf("ratelimit: limit %s: the Redis store needs a period in whole microseconds", l.Name)
 	}
-	if l.Burst > maxExact/us || l.Rate > maxExact/(us*2) {
+	rate, us := reduced(l)
+	if l.Burst > maxExact/us || rate > maxExact/(us*2) {
 		return fmt.Errorf("ratelimit: limit %s: burst × period (µs) must stay below 2^52 for exact arithmetic in Redis", l.Name)
 	}
 	return nil
@@ -304,7 +320,8 @@ func (s *RedisStore) params(l *Limit) *[4]any {
 	if v, ok := s.args.Load(l); ok {
 		return v.(*[4]any)
 	}
-	p := &[4]any{int(l.Algorithm), l.Rate, int64(l.Period / time.Microsecond), l.Burst}
+	rate, us := reduced(l)
+	p := &[4]any{int(l.Algorithm), rate, us, l.Burst}
 	v, _ := s.args.LoadOrStore(l, p)
 	return v.(*[4]any)
 }

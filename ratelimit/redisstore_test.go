@@ -345,3 +345,19 @@ func pausedMidRun(t *testing.T, ctxTimeouts bool) {
 		t.Fatalf("after the pause: %+v %v (breaker open %v)", d, err, store.BreakerOpen())
 	}
 }
+
+// TestRedisLargeRatesAccepted: 1e6 per hour and per day work on Redis
+// (rate and period are reduced by their gcd before the script sees them).
+func TestRedisLargeRatesAccepted(t *testing.T) {
+	c := testRedisClient(t)
+	for _, p := range []time.Duration{time.Hour, 24 * time.Hour} {
+		lim := mustLimiter(t, NewRedisStore(c, RedisOptions{Prefix: testPrefix(t, c)}), Limit{Name: "big", Rate: 1e6, Period: p, Burst: 50_000})
+		d, err := lim.AllowN(context.Background(), 50_000, "k")
+		if err != nil || !d.Allowed {
+			t.Fatalf("1e6 per %s: %+v %v", p, d, err)
+		}
+		if d, _ := lim.Allow(context.Background(), "k"); d.Allowed {
+			t.Fatalf("1e6 per %s: the burst was not enforced", p)
+		}
+	}
+}
