@@ -116,6 +116,7 @@ func TestParseRefused(t *testing.T) {
 		{"reject/access-ttl-too-long", "tokens: {access_token_ttl: 48h}\n", []string{"tokens.access_token_ttl"}},
 		{"reject/negative-body-limit", "http: {max_body_bytes: -1}\n", []string{"http.max_body_bytes"}},
 		{"reject/bad-log-level", "log: {level: loud}\n", []string{"log.level"}},
+		{"reject/rate-limit-overflow", "rate_limits: {login_per_ip: {rate: 1, period: 24h, burst: 1000000}}\n", []string{"rate_limits.login_per_ip", "too large"}},
 		{"reject/rate-limit-zero-rate", "rate_limits: {login_per_ip: {rate: 0, period: 1m, burst: 5}}\n", []string{"rate_limits.login_per_ip"}},
 		{"reject/rate-limit-bad-proxy", "rate_limits: {trusted_proxies: [10.0.0.1]}\n", []string{"rate_limits.trusted_proxies", "CIDR"}},
 		{"reject/rate-limit-unknown-key", "rate_limits: {login: {rate: 1}}\n", []string{"unknown key", "rate_limits.login"}},

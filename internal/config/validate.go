@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/netip"
 	"net/url"
@@ -83,6 +84,8 @@ func (c *Config) Validate() error {
 		if rl.l.Rate < 1 || rl.l.Rate > 1e6 || rl.l.Burst < 1 || rl.l.Burst > 1e6 || rl.l.Period.D() < time.Millisecond || rl.l.Period.D() > 24*time.Hour ||
 			rl.l.Period.D()%time.Millisecond != 0 {
 			bad(rl.key, "needs rate 1 to 1e6, burst 1 to 1e6 and a period of whole milliseconds from 1ms to 24h (got rate %d, period %s, burst %d)", rl.l.Rate, rl.l.Period.D(), rl.l.Burst)
+		} else if rl.l.Burst > math.MaxInt64/2/int64(rl.l.Period.D()) {
+			bad(rl.key, "burst %d × period %s is too large for exact arithmetic; lower the burst or the period", rl.l.Burst, rl.l.Period.D())
 		}
 	}
 	for _, p := range c.RateLimits.TrustedProxies {
