@@ -83,17 +83,22 @@ func (l *Limiter) Limits() []Limit {
 	return out
 }
 
-// Decision is the outcome of a request against every limit of a Limiter.
+// Decision summarises a request against every limit of a Limiter. It is
+// small on purpose (48 bytes, returned by value on every request); the
+// per-limit results are available through Decide.
 type Decision struct {
 	Allowed bool
-	// Results holds one Result per limit, in the limiter's order.
-	Results [MaxLimits]Result
-	N       int
 	// Denied is the index of the limit that denied the request with the
 	// longest wait (-1 when allowed).
 	Denied int
-	// RetryAfter is the wait the denying limit asks for.
+	// RetryAfter is the wait the denying limit asks for (0 when allowed).
 	RetryAfter time.Duration
+	// Closest is the index of the applied limit with the fewest remaining
+	// requests (-1 when every key was empty, so no limit applied);
+	// Remaining and Reset are that limit's. They feed the RateLimit header.
+	Closest   int
+	Remaining int64
+	Reset     time.Duration
 }
 
 // Allow charges cost 1 to each limit, keys[i] naming the key for limit i.
@@ -103,9 +108,38 @@ func (l *Limiter) Allow(ctx context.Context, keys ...string) (Decision, error) {
 
 // AllowN charges cost to each limit. A key that is "" skips its limit (a
 // limit on the user does not apply to an anonymous request).
-func (l *Limiter) AllowN(ctx context.Context, cost int64, keys ...string) (d Decision, err error) {
-	// d is the named result: filled in place, never copied.
-	d.Denied, d.N = -1, len(l.limits)
+func (l *Limiter) AllowN(ctx context.Context, cost int64, keys ...string) (Decision, error) {
+	if l.mem != nil && len(keys) == 1 && len(l.limits) == 1 && keys[0] != "" && cost >= 1 {
+		// The common in-process case: one limit, no buffers, the result
+		// passed in registers.
+		r := l.mem.decideKey(l.limits[0], boundKey(keys[0]), cost)
+		if r.Allowed {
+			return Decision{Allowed: true, Denied: -1, Remaining: r.Remaining, Reset: r.Reset}, nil
+		}
+		return Decision{RetryAfter: r.RetryAfter, Remaining: r.Remaining, Reset: r.Reset}, nil
+	}
+	return l.allowMany(ctx, cost, keys)
+}
+
+// allowMany is AllowN's general path, kept apart so that its buffers do
+// not weigh on the fast path's frame.
+func (l *Limiter) allowMany(ctx context.Context, cost int64, keys []string) (Decision, error) {
+	var res [MaxLimits]Result
+	return l.decide(ctx, cost, keys, res[:])
+}
+
+// Decide is AllowN that also reports every limit's result: results must
+// hold at least one Result per limit, and results[i] receives limit i's
+// (a skipped limit reports allowed with its full burst).
+func (l *Limiter) Decide(ctx context.Context, cost int64, results []Result, keys ...string) (Decision, error) {
+	if len(results) < len(l.limits) {
+		return Decision{Denied: -1, Closest: -1}, fmt.Errorf("ratelimit: %d results for %d limits", len(results), len(l.limits))
+	}
+	return l.decide(ctx, cost, keys, results)
+}
+
+func (l *Limiter) decide(ctx context.Context, cost int64, keys []string, out []Result) (d Decision, err error) {
+	d.Denied, d.Closest = -1, -1
 	if len(keys) != len(l.limits) {
 		return d, fmt.Errorf("ratelimit: %d keys for %d limits", len(keys), len(l.limits))
 	}
@@ -115,84 +149,87 @@ func (l *Limiter) AllowN(ctx context.Context, cost int64, keys ...string) (d Dec
 	if l.mem != nil {
 		// A separate function keeps the buffers on the stack: passing
 		// them to an interface method would move them to the heap.
-		err = l.decideMem(ctx, cost, keys, &d)
-		return d, err
+		err = l.decideMem(ctx, cost, keys, out, &d)
+	} else {
+		err = l.decideStore(ctx, cost, keys, out, &d)
 	}
-	// Kept out of AllowN too: its buffers would otherwise be cleared on
-	// every call, in-process ones included.
-	err = l.decideStore(ctx, cost, keys, &d)
+	if err == nil {
+		l.summarise(keys, out, &d)
+	}
 	return d, err
 }
 
-func (l *Limiter) decideStore(ctx context.Context, cost int64, keys []string, d *Decision) error {
+// summarise fills Closest, Remaining and Reset from the applied limits.
+func (l *Limiter) summarise(keys []string, out []Result, d *Decision) {
+	for i := range l.limits {
+		if keys[i] == "" {
+			continue
+		}
+		if d.Closest < 0 || out[i].Remaining < out[d.Closest].Remaining {
+			d.Closest = i
+		}
+	}
+	if d.Closest >= 0 {
+		d.Remaining, d.Reset = out[d.Closest].Remaining, out[d.Closest].Reset
+	}
+}
+
+func (l *Limiter) decideStore(ctx context.Context, cost int64, keys []string, out []Result, d *Decision) error {
 	if l.rds != nil {
-		return l.decideRedis(ctx, cost, keys, d)
+		return l.decideRedis(ctx, cost, keys, out, d)
 	}
 	var reqs [MaxLimits]Request
 	var res [MaxLimits]Result
 	var at [MaxLimits]int
-	n := l.build(cost, keys, d, &reqs, &at)
+	n := l.build(cost, keys, out, &reqs, &at)
 	if n == 0 {
 		d.Allowed = true
 		return nil
 	}
 	ok, err := l.store.Decide(ctx, reqs[:n], res[:n])
-	l.finish(ok, err, d, res[:n], at[:n])
+	l.finish(ok, err, d, out, res[:n], at[:n])
 	return err
 }
 
-// decideRedis, decideMemMany and the generic tail of decideStore differ only
+// decideRedis, decideMem and the generic tail of decideStore differ only
 // in the store they call. They are kept as three concrete copies on
 // purpose: calling Decide through the Store interface (or a type
 // parameter) moves the request buffers to the heap, which the benchmarks
 // show as allocations on every decision.
-func (l *Limiter) decideRedis(ctx context.Context, cost int64, keys []string, d *Decision) error {
+func (l *Limiter) decideRedis(ctx context.Context, cost int64, keys []string, out []Result, d *Decision) error {
 	var reqs [MaxLimits]Request
 	var res [MaxLimits]Result
 	var at [MaxLimits]int
-	n := l.build(cost, keys, d, &reqs, &at)
+	n := l.build(cost, keys, out, &reqs, &at)
 	if n == 0 {
 		d.Allowed = true
 		return nil
 	}
 	ok, err := l.rds.Decide(ctx, reqs[:n], res[:n])
-	l.finish(ok, err, d, res[:n], at[:n])
+	l.finish(ok, err, d, out, res[:n], at[:n])
 	return err
 }
 
-func (l *Limiter) decideMem(ctx context.Context, cost int64, keys []string, d *Decision) error {
-	if len(keys) == 1 && keys[0] != "" { // one limit: no buffers to clear
-		req := Request{Limit: l.limits[0], Key: boundKey(keys[0]), Cost: cost}
-		ok := l.mem.decideOne(&req, &d.Results[0])
-		d.Allowed = ok
-		if !ok {
-			d.Denied, d.RetryAfter = 0, d.Results[0].RetryAfter
-		}
-		return nil
-	}
-	return l.decideMemMany(ctx, cost, keys, d)
-}
-
-func (l *Limiter) decideMemMany(ctx context.Context, cost int64, keys []string, d *Decision) error {
+func (l *Limiter) decideMem(ctx context.Context, cost int64, keys []string, out []Result, d *Decision) error {
 	var reqs [MaxLimits]Request
 	var res [MaxLimits]Result
 	var at [MaxLimits]int
-	n := l.build(cost, keys, d, &reqs, &at)
+	n := l.build(cost, keys, out, &reqs, &at)
 	if n == 0 {
 		d.Allowed = true
 		return nil
 	}
 	ok, err := l.mem.Decide(ctx, reqs[:n], res[:n])
-	l.finish(ok, err, d, res[:n], at[:n])
+	l.finish(ok, err, d, out, res[:n], at[:n])
 	return err
 }
 
 // build turns keys into requests; an empty key skips its limit.
-func (l *Limiter) build(cost int64, keys []string, d *Decision, reqs *[MaxLimits]Request, at *[MaxLimits]int) int {
+func (l *Limiter) build(cost int64, keys []string, out []Result, reqs *[MaxLimits]Request, at *[MaxLimits]int) int {
 	n := 0
 	for i, k := range keys {
 		if k == "" {
-			d.Results[i] = Result{Allowed: true, Remaining: l.limits[i].Burst}
+			out[i] = Result{Allowed: true, Remaining: l.limits[i].Burst}
 			continue
 		}
 		at[n] = i
@@ -202,9 +239,9 @@ func (l *Limiter) build(cost int64, keys []string, d *Decision, reqs *[MaxLimits
 	return n
 }
 
-func (l *Limiter) finish(ok bool, err error, d *Decision, res []Result, at []int) {
+func (l *Limiter) finish(ok bool, err error, d *Decision, out, res []Result, at []int) {
 	for j := range res {
-		d.Results[at[j]] = res[j]
+		out[at[j]] = res[j]
 	}
 	d.Allowed = ok && err == nil
 	if !ok {

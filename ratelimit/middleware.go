@@ -88,7 +88,8 @@ func Middleware(l *Limiter, opts MiddlewareOptions) (func(http.Handler) http.Han
 				}
 			}
 			start := time.Now()
-			d, err := l.AllowN(r.Context(), cost, keys...)
+			var res [MaxLimits]Result
+			d, err := l.Decide(r.Context(), cost, res[:], keys...)
 			if m != nil {
 				m.latency.Observe(time.Since(start).Seconds())
 			}
@@ -103,14 +104,14 @@ func Middleware(l *Limiter, opts MiddlewareOptions) (func(http.Handler) http.Han
 				writeProblem(w, http.StatusServiceUnavailable, "Service Unavailable", "The rate limiter is unavailable; retry shortly.")
 				return
 			}
-			h.Set("RateLimit", stateHeader(l.limits, &d, keys))
+			h.Set("RateLimit", stateHeader(l.limits, &d))
 			if m != nil {
 				for i, lim := range l.limits {
 					if keys[i] == "" {
 						continue
 					}
 					outcome := "allowed"
-					if !d.Results[i].Allowed {
+					if !res[i].Allowed {
 						outcome = "denied"
 					}
 					m.decisions.WithLabelValues(lim.Name, outcome).Inc()
@@ -170,22 +171,14 @@ func policyHeader(limits []*Limit) string {
 
 // stateHeader builds RateLimit for the applied limit with the fewest
 // remaining requests: "name";r=<remaining>;t=<seconds until full>.
-func stateHeader(limits []*Limit, d *Decision, keys []string) string {
-	best := -1
-	for i := range limits {
-		if keys[i] == "" {
-			continue
-		}
-		if best < 0 || d.Results[i].Remaining < d.Results[best].Remaining {
-			best = i
-		}
+func stateHeader(limits []*Limit, d *Decision) string {
+	best := max(d.Closest, 0) // no limit applied: report the first, full
+	rem, reset := d.Remaining, d.Reset
+	if d.Closest < 0 {
+		rem, reset = limits[0].Burst, 0
 	}
-	if best < 0 {
-		best = 0
-	}
-	r := d.Results[best]
-	t := int64((r.Reset + time.Second - 1) / time.Second)
-	return `"` + limits[best].Name + `";r=` + strconv.FormatInt(max(0, r.Remaining), 10) + ";t=" + strconv.FormatInt(t, 10)
+	t := int64((reset + time.Second - 1) / time.Second)
+	return `"` + limits[best].Name + `";r=` + strconv.FormatInt(max(0, rem), 10) + ";t=" + strconv.FormatInt(t, 10)
 }
 
 func writeProblem(w http.ResponseWriter, status int, title, detail string) {

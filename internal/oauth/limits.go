@@ -44,7 +44,8 @@ func (s *Server) limitLogin(w http.ResponseWriter, r *http.Request, ret, usernam
 		nameKey = "" // cannot match an account; the IP limit still applies
 	}
 	ip := ratelimit.ClientIPKey(s.opts.TrustedProxies)(r)
-	d, err := l.Allow(r.Context(), ip, nameKey)
+	var res [2]ratelimit.Result // per IP, per username
+	d, err := l.Decide(r.Context(), 1, res[:], ip, nameKey)
 	if err != nil {
 		s.log.ErrorContext(r.Context(), "login rate limiter", "err", err)
 		s.renderLogin(w, r, http.StatusServiceUnavailable, ret, shown, "Sign-in is unavailable right now. Try again shortly.")
@@ -63,7 +64,7 @@ func (s *Server) limitLogin(w http.ResponseWriter, r *http.Request, ret, usernam
 		return false
 	}
 	if nameKey != "" {
-		if delay := loginDelay(d.Results[1].Remaining, l.Limits()[1].Burst); delay > 0 {
+		if delay := loginDelay(res[1].Remaining, l.Limits()[1].Burst); delay > 0 {
 			sleep := s.opts.Sleep
 			if sleep == nil {
 				sleep = sleepCtx
