@@ -176,7 +176,7 @@ func TestRedisScriptReducedUnits(t *testing.T) {
 				nowUS += us / 3 // a partial refill
 			}
 			cost := 1 + rng.Int64N(min(l.Burst, 50_000))
-			out, err := decideScript.Run(ctx, c, []string{key}, 1, int(l.Algorithm), rate, period, l.Burst, cost, nowUS).Int64Slice()
+			out, err := decideScript.Run(ctx, c, []string{key}, appendParams(nil, l.Algorithm, rate, period, l.Burst, cost), nowUS).Int64Slice()
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -95,7 +95,7 @@ type RedisStore struct {
 	o        RedisOptions
 	local    *MemoryStore
 	localLim sync.Map // *Limit -> *Limit scaled to the local share
-	args     sync.Map // *Limit -> *[4]any script arguments
+	args     sync.Map // *Limit -> *redisParams
 	deny     denyCache
 
 	m redisMetrics
@@ -104,6 +104,7 @@ type RedisStore struct {
 	// (go-redis ContextTimeoutEnabled); otherwise Decide enforces the
 	// timeout itself.
 	ctxTimeouts bool
+	dl          deadlines
 
 	mu        sync.Mutex
 	fails     int
@@ -143,6 +144,7 @@ func NewRedisStore(c redis.UniversalClient, o RedisOptions) *RedisStore {
 	}
 	s := &RedisStore{c: c, o: o, local: NewMemoryStore(o.Clock), deny: denyCache{max: o.DenyCacheSize, m: map[denyKey]int64{}}}
 	s.m = newRedisMetrics(o.Registerer)
+	s.dl.timeout = o.Timeout
 	switch cl := c.(type) {
 	case *redis.Client:
 		s.ctxTimeouts = cl.Options().ContextTimeoutEnabled
@@ -183,14 +185,12 @@ func checkRedisLimit(l *Limit) error {
 	return nil
 }
 
-// key builds a request's Redis key: the prefix, the store's hash tag, the
-// limit name and the key, length-prefixed so no two (name, key) pairs
-// collide. The key name depends only on (limit, key), never on the other
-// limits of the decision: a user's bucket is one key whatever address the
-// user comes from. One allocation.
-func (s *RedisStore) key(name, key string) string {
-	var b strings.Builder
-	b.Grow(len(s.o.Prefix) + len(s.o.HashTag) + 2 + len(name) + 1 + 20 + 1 + len(key))
+// writeKey writes a request's Redis key: the prefix, the store's hash
+// tag, the limit name and the key, length-prefixed so no two (name, key)
+// pairs collide. The key name depends only on (limit, key), never on the
+// other limits of the decision: a user's bucket is one key whatever
+// address the user comes from.
+func (s *RedisStore) writeKey(b *strings.Builder, name, key string) {
 	b.WriteString(s.o.Prefix)
 	b.WriteByte('{')
 	b.WriteString(s.o.HashTag)
@@ -201,13 +201,12 @@ func (s *RedisStore) key(name, key string) string {
 	b.Write(strconv.AppendInt(num[:0], int64(len(key)), 10))
 	b.WriteByte(':')
 	b.WriteString(key)
-	return b.String()
 }
 
 // Decide implements Store.
 func (s *RedisStore) Decide(ctx context.Context, reqs []Request, results []Result) (bool, error) {
 	for i := range reqs {
-		if err := checkRedisLimit(reqs[i].Limit); err != nil {
+		if err := s.params(reqs[i].Limit).err; err != nil {
 			return false, err
 		}
 	}
@@ -261,8 +260,7 @@ var errTimeout = errors.New("ratelimit: redis call timed out")
 // it the call runs in a goroutine and is abandoned at the timeout (its
 // results are discarded; the client's own read timeout ends it).
 func (s *RedisStore) evalTimeout(ctx context.Context, reqs []Request, results []Result) (bool, error) {
-	cctx, cancel := context.WithTimeout(ctx, s.o.Timeout)
-	defer cancel()
+	cctx := &callCtx{Context: ctx, bound: s.dl.bound()}
 	if s.ctxTimeouts {
 		return s.eval(cctx, reqs, results, "")
 	}
@@ -290,17 +288,39 @@ func (s *RedisStore) evalTimeout(ctx context.Context, reqs []Request, results []
 // eval runs the script. nowOverride (µs) replaces the server clock in
 // tests of the arithmetic; empty in production.
 func (s *RedisStore) eval(ctx context.Context, reqs []Request, results []Result, nowOverride string) (bool, error) {
-	keys := make([]string, len(reqs))
-	args := make([]any, 0, 2+5*len(reqs))
-	args = append(args, len(reqs))
+	// Every key and the packed parameters go into one string, sliced
+	// afterwards: one allocation however many limits.
+	var b strings.Builder
+	size := paramBytes * len(reqs)
+	for i := range reqs {
+		size += len(s.o.Prefix) + len(s.o.HashTag) + len(reqs[i].Limit.Name) + len(reqs[i].Key) + 24
+	}
+	b.Grow(size)
+	var ends [MaxLimits + 1]int
+	for i := range reqs {
+		s.writeKey(&b, reqs[i].Limit.Name, reqs[i].Key)
+		ends[i+1] = b.Len()
+	}
+	var pbuf [paramBytes]byte
 	for i := range reqs {
 		r := &reqs[i]
-		keys[i] = s.key(r.Limit.Name, r.Key)
 		p := s.params(r.Limit)
-		args = append(args, p[0], p[1], p[2], p[3], r.Cost)
+		// A cost above the burst can never be met; capping it keeps
+		// cost × period exact in the script (the wait reported is then
+		// that of the cap, still longer than any bucket can hold).
+		cost := min(r.Cost, maxExact/p.us)
+		b.Write(appendParams(pbuf[:0], r.Limit.Algorithm, p.rate, p.us, r.Limit.Burst, cost))
 	}
-	args = append(args, nowOverride)
-	out, err := decideScript.Run(ctx, s.c, keys, args...).Int64Slice()
+	all := b.String()
+	keys := make([]string, len(reqs))
+	for i := range keys {
+		keys[i] = all[ends[i]:ends[i+1]]
+	}
+	var override any = noOverride
+	if nowOverride != "" {
+		override = nowOverride
+	}
+	out, err := decideScript.Run(ctx, s.c, keys, all[ends[len(reqs)]:], override).Int64Slice()
 	if err != nil {
 		return false, err
 	}
@@ -314,16 +334,24 @@ func (s *RedisStore) eval(ctx context.Context, reqs []Request, results []Result,
 	return out[0] == 1, nil
 }
 
-// params returns a limit's script arguments, boxed once per limit (boxing
-// int64s on every call would allocate).
-func (s *RedisStore) params(l *Limit) *[4]any {
+// noOverride is the empty clock override, boxed once.
+var noOverride any = ""
+
+// redisParams is a limit's reduced rate and period (µs), and whether the
+// Redis store can decide it exactly; computed once per limit.
+type redisParams struct {
+	rate, us int64
+	err      error
+}
+
+func (s *RedisStore) params(l *Limit) *redisParams {
 	if v, ok := s.args.Load(l); ok {
-		return v.(*[4]any)
+		return v.(*redisParams)
 	}
 	rate, us := reduced(l)
-	p := &[4]any{int(l.Algorithm), rate, us, l.Burst}
+	p := &redisParams{rate: rate, us: us, err: checkRedisLimit(l)}
 	v, _ := s.args.LoadOrStore(l, p)
-	return v.(*[4]any)
+	return v.(*redisParams)
 }
 
 // allowCall reports whether the breaker lets a call through.
