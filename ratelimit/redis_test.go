@@ -363,6 +363,9 @@ func rtMetric(t *testing.T, reg *prometheus.Registry, name string) float64 {
 			continue
 		}
 		m := mf.GetMetric()[0]
+		if h := m.GetHistogram(); h != nil { // a histogram: its sample count
+			return float64(h.GetSampleCount())
+		}
 		if m.GetCounter() != nil {
 			return m.GetCounter().GetValue()
 		}
@@ -415,6 +418,11 @@ func TestRedisClosedPortBreakerAndMetrics(t *testing.T) {
 	}
 	if s.BreakerOpen() || rtMetric(t, reg, "rampart_ratelimit_redis_breaker_open") != 0 {
 		t.Fatal("breaker still open after a successful probe")
+	}
+	// Latency is observed for every round trip (3 failed, 1 probe), never
+	// for calls the open breaker kept from Redis.
+	if n := rtMetric(t, reg, "rampart_ratelimit_redis_seconds"); n != 4 {
+		t.Fatalf("redis_seconds observed %v round trips, want 4", n)
 	}
 }
 

@@ -59,11 +59,13 @@ type RedisOptions struct {
 	HashTag string
 	// Timeout bounds one decision's round trip (default 50 ms).
 	Timeout time.Duration
-	// Failure holds the policy per limit name (default FailClosed) and
-	// LocalShare the share of the fleet rate a FailLocal limit keeps
-	// (default 1: the whole rate).
-	Failure    map[string]FailurePolicy
-	LocalShare float64
+	// Failure holds the policy per limit name (default FailClosed).
+	// LocalShare is the share of the fleet rate and burst a FailLocal
+	// limit keeps in process (default 1: the whole rate; 1/instances
+	// keeps the fleet total); LocalShares overrides it per limit name.
+	Failure     map[string]FailurePolicy
+	LocalShare  float64
+	LocalShares map[string]float64
 	// BreakerFailures consecutive errors open the circuit breaker
 	// (default 5); it stays open BreakerCooldown (default 1 s), then one
 	// request probes Redis.
@@ -73,9 +75,11 @@ type RedisOptions struct {
 	// limit (default 100,000).
 	DenyCacheSize int
 	Logger        *slog.Logger
-	// Registerer receives rampart_ratelimit_redis_errors_total,
-	// rampart_ratelimit_redis_breaker_open, rampart_ratelimit_local_denials_total
-	// and rampart_ratelimit_fallback_total{policy}; nil for none.
+	// Registerer receives rampart_ratelimit_redis_seconds (the round
+	// trip's latency), rampart_ratelimit_redis_errors_total,
+	// rampart_ratelimit_redis_breaker_open,
+	// rampart_ratelimit_local_denials_total and
+	// rampart_ratelimit_fallback_total{policy}; nil for none.
 	Registerer prometheus.Registerer
 	// Clock is the local monotonic clock for the deny cache and breaker.
 	Clock Clock
@@ -138,6 +142,11 @@ func NewRedisStore(c redis.UniversalClient, o RedisOptions) *RedisStore {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	for name, v := range o.LocalShares {
+		if !(v > 0 && v <= 1) {
+			o.Logger.Warn("rate limiter: local share outside (0, 1] ignored; the store-wide share applies", "limit", name, "share", v)
+		}
 	}
 	if o.Clock == nil {
 		o.Clock = MonotonicClock()
@@ -224,7 +233,9 @@ func (s *RedisStore) Decide(ctx context.Context, reqs []Request, results []Resul
 	if !s.allowCall(now) {
 		return s.fallback(ctx, reqs, results)
 	}
+	start := monoNow()
 	ok, err := s.evalTimeout(ctx, reqs, results)
+	s.m.latency.Observe(float64(monoNow()-start) / 1e9)
 	if err != nil && ctx.Err() != nil {
 		// The caller gave up (a client that hung up): that says nothing
 		// about Redis, so the breaker does not count it, but a half-open
@@ -439,9 +450,13 @@ func (s *RedisStore) localLimit(l *Limit) *Limit {
 	if v, ok := s.localLim.Load(l); ok {
 		return v.(*Limit)
 	}
+	share := s.o.LocalShare
+	if v, ok := s.o.LocalShares[l.Name]; ok && v > 0 && v <= 1 {
+		share = v
+	}
 	c := *l
-	c.Rate = max(1, int64(float64(l.Rate)*s.o.LocalShare))
-	c.Burst = max(1, int64(float64(l.Burst)*s.o.LocalShare))
+	c.Rate = max(1, int64(float64(l.Rate)*share))
+	c.Burst = max(1, int64(float64(l.Burst)*share))
 	c.capTP = satMul(c.Burst, int64(c.Period))
 	c.fillTP = c.capTP/c.Rate + 1
 	v, _ := s.localLim.LoadOrStore(l, &c)
@@ -493,6 +508,7 @@ func (d *denyCache) add(l *Limit, key string, until int64) {
 }
 
 type redisMetrics struct {
+	latency              prometheus.Histogram
 	errors, localDenials prometheus.Counter
 	breaker              prometheus.Gauge
 	fallback             *prometheus.CounterVec
@@ -500,6 +516,9 @@ type redisMetrics struct {
 
 func newRedisMetrics(reg prometheus.Registerer) redisMetrics {
 	m := redisMetrics{
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "rampart_ratelimit_redis_seconds",
+			Help:    "Latency of the Redis round trip of one rate-limit decision (all its limits), failures included.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25}}),
 		errors: prometheus.NewCounter(prometheus.CounterOpts{Name: "rampart_ratelimit_redis_errors_total",
 			Help: "Rate-limit decisions whose Redis call failed or timed out."}),
 		localDenials: prometheus.NewCounter(prometheus.CounterOpts{Name: "rampart_ratelimit_local_denials_total",
@@ -510,7 +529,7 @@ func newRedisMetrics(reg prometheus.Registerer) redisMetrics {
 			Help: "Limit decisions made by the failure policy instead of Redis."}, []string{"policy"}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.errors, m.localDenials, m.breaker, m.fallback} {
+		for _, c := range []prometheus.Collector{m.latency, m.errors, m.localDenials, m.breaker, m.fallback} {
 			_ = reg.Register(c) // a second store on one registry keeps its own, unregistered
 		}
 	}

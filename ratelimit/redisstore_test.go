@@ -252,13 +252,16 @@ func TestRedisFailurePolicies(t *testing.T) {
 		{Name: "closed", Rate: 1000, Period: time.Second, Burst: 1000},
 		{Name: "open", Rate: 1000, Period: time.Second, Burst: 1000},
 		{Name: "local", Rate: 100, Period: time.Hour, Burst: 100},
+		{Name: "local-half", Rate: 100, Period: time.Hour, Burst: 100},
 	}
-	store := NewRedisStore(c, RedisOptions{Prefix: prefix, LocalShare: 0.05, BreakerFailures: 3, BreakerCooldown: 100 * time.Millisecond,
-		Failure: map[string]FailurePolicy{"closed": FailClosed, "open": FailOpen, "local": FailLocal}})
+	store := NewRedisStore(c, RedisOptions{Prefix: prefix, LocalShare: 0.05, LocalShares: map[string]float64{"local-half": 0.5},
+		BreakerFailures: 3, BreakerCooldown: 100 * time.Millisecond,
+		Failure: map[string]FailurePolicy{"closed": FailClosed, "open": FailOpen, "local": FailLocal, "local-half": FailLocal}})
 	ctx := context.Background()
 	closedL := mustLimiter(t, store, limits[0])
 	openL := mustLimiter(t, store, limits[1])
 	localL := mustLimiter(t, store, limits[2])
+	halfL := mustLimiter(t, store, limits[3])
 
 	if d, err := closedL.Allow(ctx, "k"); err != nil || !d.Allowed {
 		t.Fatalf("with Redis up: %+v %v", d, err)
@@ -285,6 +288,15 @@ func TestRedisFailurePolicies(t *testing.T) {
 	}
 	if allowed != 5 { // 5% of a burst of 100
 		t.Fatalf("local fallback admitted %d, want 5 (5%% share)", allowed)
+	}
+	allowed = 0
+	for i := 0; i < 80; i++ {
+		if d, err := halfL.Allow(ctx, "k"); err == nil && d.Allowed {
+			allowed++
+		}
+	}
+	if allowed != 50 { // its own share: half of a burst of 100
+		t.Fatalf("local fallback with a per-limit share admitted %d, want 50", allowed)
 	}
 	if !store.BreakerOpen() {
 		t.Fatal("breaker not open after repeated failures")
