@@ -36,7 +36,9 @@ func (d *deadlines) bound() context.Context {
 	if b := d.cur.Load(); b != nil && now < b.renewAt {
 		return b.ctx
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), d.timeout)
+	// The context's own timer releases it at its deadline; cancelling it
+	// earlier would cut short the calls still using it.
+	ctx, cancel := context.WithTimeout(context.Background(), d.timeout) // #nosec G118 -- released by its timer at the deadline (see above)
 	nb := &sharedBound{ctx: ctx, cancel: cancel, renewAt: now + int64(d.timeout)/10}
 	d.cur.Store(nb) // a racing renewal may win instead: both bounds are valid
 	return ctx
