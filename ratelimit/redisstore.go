@@ -66,6 +66,14 @@ type RedisOptions struct {
 	Failure     map[string]FailurePolicy
 	LocalShare  float64
 	LocalShares map[string]float64
+	// SpreadKeys leaves the hash tag out of the keys, so a store's state
+	// spreads over every slot of a Redis Cluster instead of living in
+	// one. A decision whose limits then fall into different slots runs
+	// one script per limit, pipelined, and is made all or nothing by
+	// refunding the limits that allowed when another denied (see
+	// docs/rate-limiting.md for what that compensation costs). Leave it
+	// off on a single Redis: it buys nothing there.
+	SpreadKeys bool
 	// BreakerFailures consecutive errors open the circuit breaker
 	// (default 5); it stays open BreakerCooldown (default 1 s), then one
 	// request probes Redis.
@@ -201,9 +209,11 @@ func checkRedisLimit(l *Limit) error {
 // address the user comes from.
 func (s *RedisStore) writeKey(b *strings.Builder, name, key string) {
 	b.WriteString(s.o.Prefix)
-	b.WriteByte('{')
-	b.WriteString(s.o.HashTag)
-	b.WriteByte('}')
+	if !s.o.SpreadKeys {
+		b.WriteByte('{')
+		b.WriteString(s.o.HashTag)
+		b.WriteByte('}')
+	}
 	b.WriteString(name)
 	b.WriteByte(':')
 	var num [20]byte
@@ -299,6 +309,13 @@ func (s *RedisStore) evalTimeout(ctx context.Context, reqs []Request, results []
 // eval runs the script. nowOverride (µs) replaces the server clock in
 // tests of the arithmetic; empty in production.
 func (s *RedisStore) eval(ctx context.Context, reqs []Request, results []Result, nowOverride string) (bool, error) {
+	var override any = noOverride
+	if nowOverride != "" {
+		override = nowOverride
+	}
+	if s.o.SpreadKeys && len(reqs) > 1 {
+		return s.evalSpread(ctx, reqs, results, override)
+	}
 	// Every key and the packed parameters go into one string, sliced
 	// afterwards: one allocation however many limits.
 	var b strings.Builder
@@ -326,10 +343,6 @@ func (s *RedisStore) eval(ctx context.Context, reqs []Request, results []Result,
 	keys := make([]string, len(reqs))
 	for i := range keys {
 		keys[i] = all[ends[i]:ends[i+1]]
-	}
-	var override any = noOverride
-	if nowOverride != "" {
-		override = nowOverride
 	}
 	out, err := decideScript.Run(ctx, s.c, keys, all[ends[len(reqs)]:], override).Int64Slice()
 	if err != nil {
