@@ -86,12 +86,10 @@ func (s *RedisStore) evalSpread(ctx context.Context, reqs []Request, results []R
 	var b strings.Builder
 	var pbuf [paramBytes]byte
 	for i := range reqs {
-		r := &reqs[i]
 		b.Reset()
-		s.writeKey(&b, r.Limit.Name, r.Key)
-		p := s.params(r.Limit)
+		s.writeKey(&b, reqs[i].Limit.Name, reqs[i].Key)
 		calls[i].key = b.String()
-		calls[i].params = string(appendParams(pbuf[:0], r.Limit.Algorithm, p.rate, p.us, r.Limit.Burst, min(r.Cost, maxExact/p.us)))
+		calls[i].params = string(s.packParams(pbuf[:0], &reqs[i]))
 	}
 	runErr := s.pipelineScript(ctx, decideScript, calls, override)
 	all, charged := runErr == nil, make([]int, 0, len(reqs))

@@ -55,7 +55,7 @@ type RedisOptions struct {
 	// One script reads and writes all the limits of a request, so their
 	// keys must share a slot: all of a store's state lives in one slot.
 	// To spread load over a cluster, give independent limiters separate
-	// stores with different tags.
+	// stores with different tags, or set SpreadKeys.
 	HashTag string
 	// Timeout bounds one decision's round trip (default 50 ms).
 	Timeout time.Duration
@@ -97,7 +97,8 @@ type RedisOptions struct {
 // one Lua script reads all the keys, decides each limit with the Redis
 // server's clock, and writes them only if all allow (all or nothing).
 // Keys expire when their bucket would be full again. All keys share the
-// store's hash tag, so they live in one Redis Cluster slot.
+// store's hash tag, so they live in one Redis Cluster slot (unless
+// RedisOptions.SpreadKeys: see redisspread.go).
 //
 // Arithmetic in the script uses microseconds, because Lua numbers are
 // doubles: every value stays below 2^52 when Burst × Period (in µs) does,
@@ -331,13 +332,7 @@ func (s *RedisStore) eval(ctx context.Context, reqs []Request, results []Result,
 	}
 	var pbuf [paramBytes]byte
 	for i := range reqs {
-		r := &reqs[i]
-		p := s.params(r.Limit)
-		// A cost above the burst can never be met; capping it keeps
-		// cost × period exact in the script (the wait reported is then
-		// that of the cap, still longer than any bucket can hold).
-		cost := min(r.Cost, maxExact/p.us)
-		b.Write(appendParams(pbuf[:0], r.Limit.Algorithm, p.rate, p.us, r.Limit.Burst, cost))
+		b.Write(s.packParams(pbuf[:0], &reqs[i]))
 	}
 	all := b.String()
 	keys := make([]string, len(reqs))
@@ -356,6 +351,15 @@ func (s *RedisStore) eval(ctx context.Context, reqs []Request, results []Result,
 		results[i] = Result{Allowed: o[0] == 1, Remaining: o[1], RetryAfter: time.Duration(o[2]) * time.Microsecond, Reset: time.Duration(o[3]) * time.Microsecond}
 	}
 	return out[0] == 1, nil
+}
+
+// packParams appends a request's script parameters to b. A cost above the
+// burst can never be met; capping it keeps cost × period exact in the
+// script (the wait reported is then that of the cap, still longer than any
+// bucket can hold).
+func (s *RedisStore) packParams(b []byte, r *Request) []byte {
+	p := s.params(r.Limit)
+	return appendParams(b, r.Limit.Algorithm, p.rate, p.us, r.Limit.Burst, min(r.Cost, maxExact/p.us))
 }
 
 // noOverride is the empty clock override, boxed once.
