@@ -43,7 +43,7 @@ func (s *Server) limitLogin(w http.ResponseWriter, r *http.Request, ret, usernam
 	if err != nil {
 		nameKey = "" // cannot match an account; the IP limit still applies
 	}
-	ip := ratelimit.ClientIPKey(s.opts.TrustedProxies)(r)
+	ip := s.addrKey(r)
 	var res [2]ratelimit.Result // per IP, per username
 	d, err := l.Decide(r.Context(), 1, res[:], ip, nameKey)
 	if err != nil {
@@ -75,6 +75,13 @@ func (s *Server) limitLogin(w http.ResponseWriter, r *http.Request, ret, usernam
 		}
 	}
 	return true
+}
+
+// addrKey is the rate-limit key of the request's client address: the one
+// place the authorization server's limits learn who is asking (IPv6
+// grouped by /64, see ratelimit.ClientIPKey).
+func (s *Server) addrKey(r *http.Request) string {
+	return ratelimit.ClientIPKey(s.opts.TrustedProxies)(r)
 }
 
 func retrySecs(d time.Duration) int64 { return max(1, int64((d+time.Second-1)/time.Second)) }
