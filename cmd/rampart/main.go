@@ -1,7 +1,8 @@
-// Command rampart is the Rampart binary: authorization server, gateway,
-// internal CA, secrets manager and audit log. This package only wires
-// components together and parses the command line; logic lives in internal/
-// and the public packages.
+// Command rampart is the Rampart binary: today the OAuth 2.1 / OpenID
+// Connect authorization server with its signing keys, rate limits and audit
+// trail (the gateway, CA and secrets manager come later, in the same
+// binary). This package only wires components together and parses the
+// command line; logic lives in internal/ and the public packages.
 package main
 
 import (
@@ -69,11 +70,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 func newRootCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "rampart",
-		Short: "Rampart: OAuth 2.1 / OIDC server, identity-aware gateway, internal CA, secrets and audit in one binary",
-		Long: "Rampart is the security layer for backend teams: an OAuth 2.1 / OpenID Connect\n" +
-			"authorization server, an identity-aware API gateway, an internal CA, a secrets\n" +
-			"manager and a tamper-evident audit log. Run `rampart serve` to start it on this\n" +
-			"machine with safe defaults.",
+		Short: "Rampart: an OAuth 2.1 / OpenID Connect authorization server with a hash-chained audit trail",
+		Long: "Rampart is a security layer for backend teams. Today it is an OAuth 2.1 /\n" +
+			"OpenID Connect authorization server (authorization code + PKCE, client\n" +
+			"credentials, rotating refresh tokens, revocation, introspection) with sealed,\n" +
+			"rotating signing keys, rate limits and a hash-chained audit trail. Run\n" +
+			"`rampart serve` to start it on this machine with safe defaults.",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
