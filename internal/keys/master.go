@@ -85,6 +85,17 @@ func LoadMasterKey(file string, envValue string) (*MasterKey, error) {
 	return newMasterKey(b)
 }
 
+// ParseMasterKey returns the master key encoded in text (base64 or hex, as
+// LoadMasterKey accepts), for callers that read the file or variable
+// themselves (config.Resolve). Errors never quote the text.
+func ParseMasterKey(text []byte) (*MasterKey, error) {
+	b, err := parseMasterKey(string(text))
+	if err != nil {
+		return nil, fmt.Errorf("keys: %w", err)
+	}
+	return newMasterKey(b)
+}
+
 func loadMasterKeyFile(file string) (*MasterKey, error) {
 	f, err := os.Open(file) // #nosec G304 -- the path is the operator's master_key_file setting.
 	if err != nil {

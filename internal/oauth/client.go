@@ -33,9 +33,9 @@ const SecretKeyLabel = "rampart client secret v1" // #nosec G101 -- a key-deriva
 const hmacPrefix = "hmac-sha256$"
 
 // MinSecretLength is the shortest secret accepted from outside
-// (secret_env): 32 characters of a generated secret carry well over 128
-// bits; Rampart's own secrets carry 256 (RFC 6749 §10.10, RFC 9700 §2.5).
-const MinSecretLength = 32
+// (secret_env), config.MinClientSecretLength: 32 characters of a generated
+// secret carry well over 128 bits (RFC 6749 §10.10, RFC 9700 §2.5).
+const MinSecretLength = config.MinClientSecretLength
 
 // GenerateSecret returns a new client secret: 256 random bits, base64url
 // (43 characters).
@@ -196,68 +196,21 @@ func ClientFromConfig(c config.Client, getenv func(string) string, secretKey []b
 	return out, nil
 }
 
-// CheckClient validates what the configuration's structural checks do not:
-// redirect URI and scope syntax, and audience values.
+// CheckClient validates a client's redirect URIs, scopes and audience
+// values with the configuration's own rules (config.CheckClientValues), so
+// a client made with `rampart client create` and one in the file pass or
+// fail alike.
 func CheckClient(c *Client) error {
-	var errs []error
-	for _, u := range c.RedirectURIs {
-		if err := CheckRedirectURI(u); err != nil {
-			errs = append(errs, fmt.Errorf("oauth: client %s: redirect URI %q: %v", c.ID, u, err))
-		}
-	}
-	for _, s := range c.Scopes {
-		if !validScopeToken(s) {
-			errs = append(errs, fmt.Errorf("oauth: client %s: %q is not a scope (RFC 6749 §3.3: printable ASCII without space, quote or backslash)", c.ID, s))
-		}
-	}
-	for _, a := range c.Audience {
-		if a == "" || len(a) > 512 || strings.ContainsAny(a, " \t\r\n\"\\") {
-			errs = append(errs, fmt.Errorf("oauth: client %s: %q is not an audience", c.ID, a))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// CheckRedirectURI accepts what RFC 9700 §2.1 and RFC 8252 allow: an
-// absolute https URI; http only on a loopback host (native apps, RFC 8252
-// §7.3, and development); or a private-use scheme in reverse-domain form
-// (RFC 8252 §7.1). No fragment (RFC 6749 §3.1.2), no user info, no
-// wildcards: redirect URIs are matched exactly.
-func CheckRedirectURI(s string) error {
-	if len(s) > 2000 {
-		return errors.New("longer than 2000 characters")
-	}
-	u, err := url.Parse(s)
-	if err != nil || !u.IsAbs() {
-		return errors.New("not an absolute URI")
-	}
-	if u.Fragment != "" || strings.Contains(s, "#") {
-		return errors.New("a redirect URI must not have a fragment")
-	}
-	if u.User != nil {
-		return errors.New("a redirect URI must not carry user info")
-	}
-	if strings.Contains(s, "*") {
-		return errors.New("wildcards are not allowed; register each exact URI")
-	}
-	switch u.Scheme {
-	case "https":
-		if u.Host == "" {
-			return errors.New("https URI without a host")
-		}
-	case "http":
-		if !isLoopback(u.Hostname()) {
-			return errors.New("http is allowed only on a loopback host (127.0.0.1, [::1], localhost); use https")
-		}
-	case "javascript", "data", "file", "vbscript", "blob":
-		return fmt.Errorf("the %s scheme is not allowed", u.Scheme)
-	default:
-		if !strings.Contains(u.Scheme, ".") {
-			return errors.New("a private-use scheme must be a reverse domain name, like com.example.app (RFC 8252 §7.1)")
-		}
+	if err := config.CheckClientValues(c.RedirectURIs, c.Scopes, c.Audience); err != nil {
+		return fmt.Errorf("oauth: client %s: %w", c.ID, err)
 	}
 	return nil
 }
+
+// CheckRedirectURI is config.CheckRedirectURI: an absolute https URI, http
+// on loopback only, or a reverse-domain private-use scheme; no fragment,
+// user info or wildcard (RFC 9700 §2.1, RFC 8252).
+func CheckRedirectURI(s string) error { return config.CheckRedirectURI(s) }
 
 func isLoopback(host string) bool {
 	if host == "localhost" {
@@ -328,16 +281,5 @@ func loopbackPortMatch(reg, req string) bool {
 // Allows reports whether the client may use the grant type.
 func (c *Client) Allows(grant string) bool { return slices.Contains(c.GrantTypes, grant) }
 
-// validScopeToken: RFC 6749 §3.3 scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
-func validScopeToken(s string) bool {
-	if s == "" || len(s) > 128 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x21 || c == 0x22 || c == 0x5C || c > 0x7E {
-			return false
-		}
-	}
-	return true
-}
+// validScopeToken is config.ValidScopeToken (RFC 6749 §3.3 scope-token).
+func validScopeToken(s string) bool { return config.ValidScopeToken(s) }
