@@ -21,7 +21,10 @@ func TestClientIPAndSpoofing(t *testing.T) {
 		{"accept/trusted-proxy", "10.0.0.2:80", "198.51.100.9", "", "198.51.100.9"},
 		{"reject/client-prepends-fake-hop", "10.0.0.2:80", "1.2.3.4, 198.51.100.9", "", "198.51.100.9"},
 		{"accept/two-trusted-proxies", "10.0.0.2:80", "198.51.100.9, 10.0.0.5", "", "198.51.100.9"},
-		{"accept/forwarded-v6", "10.0.0.2:80", "", `for="[2001:db8::1]:4711"`, "2001:db8::1"},
+		// ClientIP reads X-Forwarded-For only (the Forwarded case moved to
+		// TestClientIPResolver, where the header is configured).
+		{"reject/forwarded-not-configured", "10.0.0.2:80", "", `for="[2001:db8::1]:4711"`, "10.0.0.2"},
+		{"reject/forwarded-beside-xff-proxy", "10.0.0.2:80", "198.51.100.9", "for=1.2.3.4", "198.51.100.9"},
 		{"reject/garbage-hop", "10.0.0.2:80", "not-an-ip", "", "10.0.0.2"},
 		{"accept/ipv4-mapped", "[::ffff:203.0.113.7]:1", "", "", "203.0.113.7"},
 	}
@@ -44,6 +47,67 @@ func TestClientIPAndSpoofing(t *testing.T) {
 	r.RemoteAddr = "[2001:db8:1:2:3:4:5:6]:1"
 	if k := ClientIPKey(nil)(r); k != "2001:db8:1:2::/64" {
 		t.Fatalf("IPv6 key %q, want the /64", k)
+	}
+}
+
+// TestClientIPResolver: only the configured header is believed, the other
+// is ignored whatever it says, and nothing is believed from an untrusted
+// peer.
+func TestClientIPResolver(t *testing.T) {
+	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/8")}
+	cases := []struct {
+		name, header, remote, xff, fwd, want string
+	}{
+		// The attack of issue 10: the proxy appends X-Forwarded-For and
+		// passes the client's Forwarded through.
+		{"reject/rotated-forwarded-behind-xff-proxy", "", "10.0.0.2:80", "198.51.100.9", "for=1.2.3.4", "198.51.100.9"},
+		{"reject/rotated-forwarded-behind-xff-proxy-explicit", "X-Forwarded-For", "10.0.0.2:80", "198.51.100.9", "for=5.6.7.8", "198.51.100.9"},
+		{"accept/header-case-insensitive", "x-forwarded-for", "10.0.0.2:80", "198.51.100.9", "for=5.6.7.8", "198.51.100.9"},
+		{"accept/forwarded-configured", "forwarded", "10.0.0.2:80", "", `for="[2001:db8::1]:4711"`, "2001:db8::1"},
+		{"reject/xff-behind-forwarded-proxy", "Forwarded", "10.0.0.2:80", "1.2.3.4", "for=198.51.100.9", "198.51.100.9"},
+		{"reject/xff-only-behind-forwarded-proxy", "Forwarded", "10.0.0.2:80", "1.2.3.4", "", "10.0.0.2"},
+		{"reject/forwarded-client-prepends-hop", "Forwarded", "10.0.0.2:80", "", "for=1.2.3.4, for=198.51.100.9;proto=https", "198.51.100.9"},
+		{"accept/forwarded-two-trusted", "Forwarded", "10.0.0.2:80", "", `for=198.51.100.9, for="[fd00::5]"`, "198.51.100.9"},
+		{"reject/forwarded-unbalanced-quote", "Forwarded", "10.0.0.2:80", "", `for="1.2.3.4, for=198.51.100.9`, "198.51.100.9"},
+		{"reject/forwarded-obfuscated", "Forwarded", "10.0.0.2:80", "", "for=_hidden", "10.0.0.2"},
+		{"reject/untrusted-peer-xff", "", "203.0.113.7:1", "1.2.3.4", "for=5.6.7.8", "203.0.113.7"},
+		{"reject/untrusted-peer-forwarded", "Forwarded", "203.0.113.7:1", "1.2.3.4", "for=5.6.7.8", "203.0.113.7"},
+		{"reject/unknown-header-believes-none", "X-Real-IP", "10.0.0.2:80", "1.2.3.4", "for=5.6.7.8", "10.0.0.2"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", "/", nil)
+			r.RemoteAddr = tc.remote
+			if tc.xff != "" {
+				r.Header.Set("X-Forwarded-For", tc.xff)
+			}
+			if tc.fwd != "" {
+				r.Header.Set("Forwarded", tc.fwd)
+			}
+			res := ClientIPResolver{Trusted: trusted, Header: tc.header}
+			if got := res.ClientIP(r).String(); got != tc.want {
+				t.Fatalf("ClientIP = %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestClientIPKeyUsesContext: an address resolved once and stored in the
+// context is the key, whatever the headers or the trusted list say.
+func TestClientIPKeyUsesContext(t *testing.T) {
+	r := httptest.NewRequest("GET", "/", nil)
+	r.RemoteAddr = "10.0.0.2:80"
+	r.Header.Set("X-Forwarded-For", "1.2.3.4")
+	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	if k := ClientIPKey(trusted)(r); k != "1.2.3.4" {
+		t.Fatalf("no context: key %q", k)
+	}
+	r = r.WithContext(ContextWithClientIP(r.Context(), netip.MustParseAddr("2001:db8:7:7::1")))
+	if k := ClientIPKey(trusted)(r); k != "2001:db8:7:7::/64" {
+		t.Fatalf("context address ignored: key %q", k)
+	}
+	if ctx := ContextWithClientIP(r.Context(), netip.Addr{}); ctx != r.Context() {
+		t.Fatal("an invalid address was stored")
 	}
 }
 
