@@ -5,8 +5,12 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"strconv"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // Config is the whole configuration file. Every key is optional; Defaults
@@ -196,7 +200,8 @@ type Log struct {
 }
 
 // Duration is a time.Duration written as a Go duration string ("10m",
-// "720h") in YAML. Numbers are refused: a bare 600 is ambiguous.
+// "720h") in YAML. Numbers are refused: a bare 600 is ambiguous (seconds
+// to a Keycloak user, nanoseconds to time.Duration).
 type Duration time.Duration
 
 // D returns the value as a time.Duration.
@@ -210,6 +215,38 @@ func (d *Duration) UnmarshalText(b []byte) error {
 	}
 	*d = Duration(v)
 	return nil
+}
+
+// UnmarshalYAML accepts a scalar holding a Go duration string and refuses
+// numbers, lists and mappings, so any decoder of the YAML (not only
+// Decode, which checks first) sees `600` as the mistake it is.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := parseDurationNode(n)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*d = v
+	return nil
+}
+
+// parseDurationNode parses one YAML node as a Duration; its errors say how
+// to write the value.
+func parseDurationNode(n *yaml.Node) (Duration, error) {
+	if n.Kind != yaml.ScalarNode {
+		return 0, errors.New("must be a duration like 90s, 10m or 720h, not a list or mapping")
+	}
+	if n.Tag == "!!int" || n.Tag == "!!float" {
+		like := n.Value + "s"
+		if m, err := strconv.ParseInt(n.Value, 10, 64); err == nil && m != 0 && m%60 == 0 {
+			like += " or " + strconv.FormatInt(m/60, 10) + "m"
+		}
+		return 0, fmt.Errorf("%s is a number, not a duration; write it with a unit, like %s", n.Value, like)
+	}
+	var d Duration
+	if err := d.UnmarshalText([]byte(n.Value)); err != nil {
+		return 0, err
+	}
+	return d, nil
 }
 
 // MarshalText writes the duration as a Go duration string.

@@ -68,9 +68,12 @@ func Parse(data []byte) (*Config, error) {
 	return cfg, nil
 }
 
-// Decode strictly decodes data without defaults or validation. Unknown keys,
-// duplicate keys, wrong types and more than one YAML document are errors that
-// name the key and its line.
+// Decode strictly decodes data without defaults or validation. It reports
+// every problem it finds, not only the first, each with its line and dotted
+// key path: unknown keys (with the keys valid there), duplicate keys, wrong
+// types (a list where a mapping belongs, a word where a number belongs, a
+// bare number where a duration belongs), aliases and more than one YAML
+// document. The problems are joined with errors.Join, one per line.
 func Decode(data []byte) (*Config, error) {
 	var cfg Config
 	var root yaml.Node
@@ -95,57 +98,18 @@ func Decode(data []byte) (*Config, error) {
 	if doc.Kind != yaml.MappingNode {
 		return nil, fmt.Errorf("config: line %d: the top level must be a mapping of keys (issuer:, http:, ...)", doc.Line)
 	}
-	if err := checkKeys(doc, reflect.TypeOf(cfg), ""); err != nil {
-		return nil, err
+	var c checker
+	c.check(doc, reflect.TypeOf(cfg), "")
+	if len(c.problems) > 0 {
+		return nil, errors.Join(c.errs()...)
 	}
+	// The walk above has checked every node against its field, so this
+	// decode is expected to succeed; it stays strict in case it does not.
 	if err := doc.Decode(&cfg); err != nil {
 		return nil, fmt.Errorf("config: %s", cleanYAMLError(err))
 	}
 	return &cfg, nil
 }
-
-// checkKeys walks the YAML tree beside the Go type and reports the first
-// unknown key with its dotted path, its line and the keys that are valid
-// there, which is kinder than yaml's own "field not found in type".
-func checkKeys(n *yaml.Node, t reflect.Type, path string) error {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	switch {
-	case n.Kind == yaml.AliasNode:
-		return fmt.Errorf("config: line %d: YAML aliases are not supported; write the value out", n.Line)
-	case t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode:
-		fields := yamlFields(t)
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			if k.Kind != yaml.ScalarNode {
-				return fmt.Errorf("config: line %d: keys must be plain words", k.Line)
-			}
-			key := join(path, k.Value)
-			ft, ok := fields[k.Value]
-			if !ok {
-				return fmt.Errorf("config: line %d: unknown key %q; valid keys%s are: %s",
-					k.Line, key, where(path), strings.Join(sortedKeys(fields), ", "))
-			}
-			if err := checkKeys(v, ft, key); err != nil {
-				return err
-			}
-		}
-	case t.Kind() == reflect.Struct && n.Kind != yaml.MappingNode && !isTextUnmarshaler(t):
-		if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
-			return nil
-		}
-		return fmt.Errorf("config: line %d: %q must be a mapping of keys, not %s", n.Line, path, kindName(n))
-	case t.Kind() == reflect.Slice && n.Kind == yaml.SequenceNode:
-		for _, item := range n.Content {
-			if err := checkKeys(item, t.Elem(), path+"[]"); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
 func yamlFields(t reflect.Type) map[string]reflect.Type {
 	out := make(map[string]reflect.Type, t.NumField())
 	for i := 0; i < t.NumField(); i++ {
@@ -194,6 +158,8 @@ func kindName(n *yaml.Node) string {
 	switch n.Kind {
 	case yaml.SequenceNode:
 		return "a list"
+	case yaml.MappingNode:
+		return "a mapping"
 	case yaml.ScalarNode:
 		return fmt.Sprintf("the value %q", n.Value)
 	default:
