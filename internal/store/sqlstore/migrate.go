@@ -121,19 +121,56 @@ func (s *Store) migrateOne(ctx context.Context, conn *sql.Conn, ms []migrations.
 	return false, m.Version, nil
 }
 
+// ErrSchemaTooOld is returned by CheckSchema when the database lacks
+// migrations this binary needs; an empty database (no Rampart schema at
+// all) is the oldest case. The caller knows the command that migrates it
+// (`rampart migrate --config FILE`) and says so.
+var ErrSchemaTooOld = errors.New("sqlstore: the database schema is older than this binary")
+
 // CheckSchema returns nil when the database is exactly at this binary's
-// version, and an error that says what to do otherwise. `serve` migrates at
-// start; other commands only check.
+// version, and ErrSchemaTooNew or ErrSchemaTooOld (wrapped, with both
+// versions) otherwise. Unlike SchemaVersion it writes nothing, not even the
+// schema_migrations table: commands that only check must leave a database
+// they refuse as they found it. `serve` migrates at start; other commands
+// only check.
 func (s *Store) CheckSchema(ctx context.Context) error {
-	cur, latest, err := s.SchemaVersion(ctx)
+	ms, err := migrations.For(s.dialect)
 	if err != nil {
 		return err
+	}
+	latest := len(ms)
+	cur := 0
+	exists, err := s.hasMigrationsTable(ctx)
+	if err != nil {
+		return err
+	}
+	if exists {
+		if cur, err = s.currentVersion(ctx, s.db); err != nil {
+			return err
+		}
 	}
 	switch {
 	case cur > latest:
 		return fmt.Errorf("%w: the database is at version %d, this binary knows up to %d; run a newer rampart", ErrSchemaTooNew, cur, latest)
+	case cur == 0:
+		return fmt.Errorf("%w: the database has no Rampart schema yet (this binary needs version %d)", ErrSchemaTooOld, latest)
 	case cur < latest:
-		return fmt.Errorf("sqlstore: the database is at schema version %d, this binary needs %d; run `rampart migrate`", cur, latest)
+		return fmt.Errorf("%w: the database is at schema version %d, this binary needs %d", ErrSchemaTooOld, cur, latest)
 	}
 	return nil
+}
+
+// hasMigrationsTable reports whether schema_migrations exists, without
+// creating it. On PostgreSQL to_regclass follows search_path, as every
+// other query does.
+func (s *Store) hasMigrationsTable(ctx context.Context) (bool, error) {
+	q := "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+	if s.dialect == Postgres {
+		q = "SELECT COUNT(*) FROM (SELECT to_regclass('schema_migrations') AS t) r WHERE r.t IS NOT NULL"
+	}
+	var n int
+	if err := s.db.QueryRowContext(ctx, q).Scan(&n); err != nil {
+		return false, fmt.Errorf("sqlstore: read schema version: %w", err)
+	}
+	return n > 0, nil
 }
