@@ -96,7 +96,7 @@ func (s *Server) checkAuthorize(ctx context.Context, v url.Values) (*authzContex
 
 // audienceFor is the access token audience: the client's configured
 // audience, narrowed to resource when one is asked for (RFC 8707 §2.2),
-// or the client itself when it has none.
+// or Rampart's own userinfo endpoint when it has none (defaultAudience).
 func (s *Server) audienceFor(c *Client, resource string) ([]string, *Error) {
 	if resource != "" {
 		if !slices.Contains(c.Audience, resource) {
@@ -105,7 +105,7 @@ func (s *Server) audienceFor(c *Client, resource string) ([]string, *Error) {
 		return []string{resource}, nil
 	}
 	if len(c.Audience) == 0 {
-		return []string{c.ID}, nil
+		return []string{s.defaultAudience()}, nil
 	}
 	return slices.Clone(c.Audience), nil
 }

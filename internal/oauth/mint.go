@@ -211,3 +211,13 @@ func (d denyList) IsRevoked(ctx context.Context, jti string) (bool, error) {
 
 // scopeString joins scopes for the token's scope claim.
 func scopeString(s []string) string { return strings.Join(s, " ") }
+
+// defaultAudience is the audience of an access token whose client has no
+// configured audience: Rampart's userinfo endpoint, the one resource such
+// a token is good for (RFC 9068 §3 asks for a default resource indicator
+// when none was requested). It is never the client id: an ID token's aud
+// is the client id, and an access token with the same aud, iss and sub
+// would pass an OIDC library's ID token check (RFC 8725 §3.12, cross-JWT
+// confusion). Client ids cannot contain '/', so no client id can equal
+// this URL.
+func (s *Server) defaultAudience() string { return s.opts.Issuer + PathUserinfo }

@@ -418,6 +418,12 @@ func (s *Server) grantRefresh(r *http.Request, c *Client, req *TokenRequest) (*t
 		}
 		scopes = req.Scopes
 	}
+	if slices.Equal(old.Audience, []string{c.ID}) {
+		// A grant made before access tokens had their own default
+		// audience (defaultAudience) named the client: keep no token of
+		// it passing as an ID token.
+		old.Audience = []string{s.defaultAudience()}
+	}
 	aud, e := narrowAudience(old.Audience, req.Resource)
 	if e != nil {
 		return nil, e
