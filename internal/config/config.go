@@ -47,6 +47,13 @@ type Config struct {
 type HTTP struct {
 	Listen string `yaml:"listen"`
 	TLS    TLS    `yaml:"tls"`
+	// TrustedProxies are the networks (CIDRs; /32 for one address) of the
+	// proxies whose ClientIPHeader is believed; the client address they name
+	// is the one used by rate limits, audit events and the access log.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// ClientIPHeader is the one header those proxies write: x-forwarded-for
+	// (default) or forwarded (RFC 7239). The other is never read.
+	ClientIPHeader string `yaml:"client_ip_header"`
 	// MaxBodyBytes caps every request body (default 1 MiB).
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 	// Timeouts of the server; see docs/configuration.md.
@@ -136,8 +143,8 @@ type Login struct {
 
 // RateLimits configures the limits on Rampart's own endpoints.
 type RateLimits struct {
-	// TrustedProxies are the networks whose X-Forwarded-For / Forwarded
-	// headers are believed when finding the client address (CIDRs).
+	// TrustedProxies is the deprecated alias of http.trusted_proxies: used
+	// when only it is set (with a notice), refused when it differs.
 	TrustedProxies []string `yaml:"trusted_proxies"`
 	// LoginPerIP limits sign-in attempts from one address (IPv6: /64).
 	LoginPerIP RateLimit `yaml:"login_per_ip"`
@@ -146,8 +153,18 @@ type RateLimits struct {
 	// progressively, and an exhausted bucket locks the name until it
 	// refills.
 	LoginPerUsername RateLimit `yaml:"login_per_username"`
-	// TokenPerClient limits token requests of one authenticated client.
+	// TokenPerClient limits token requests of one authenticated client
+	// (of a public client: per client and address, since anyone can send
+	// its id).
 	TokenPerClient RateLimit `yaml:"token_per_client"`
+	// TokenPerIP limits requests to the token, revocation and
+	// introspection endpoints from one address, before the client is
+	// authenticated.
+	TokenPerIP RateLimit `yaml:"token_per_ip"`
+	// ClientAuthFailuresPerIP limits failed client authentications of one
+	// client id from one address; once spent, that id is refused from that
+	// address, whatever the secret, until the budget refills.
+	ClientAuthFailuresPerIP RateLimit `yaml:"client_auth_failures_per_ip"`
 }
 
 // RateLimit is Rate requests per Period with bursts of up to Burst.

@@ -45,6 +45,7 @@ func (c *Config) Defaults() {
 		c.Issuer = deriveIssuer(c.HTTP.Listen, c.HTTP.TLS.Mode)
 	}
 	c.Issuer = strings.TrimSuffix(c.Issuer, "/")
+	c.defaultProxies()
 	if c.HTTP.MaxBodyBytes == 0 {
 		c.HTTP.MaxBodyBytes = DefaultMaxBodyBytes
 	}
@@ -103,6 +104,13 @@ func (c *Config) Defaults() {
 	// Token requests: generous for a service, a ceiling for a runaway or
 	// stolen client.
 	setLimit(&c.RateLimits.TokenPerClient, 50, time.Second, 100)
+	// Before client authentication: every request from one address (a
+	// busy resource server introspecting from one host stays below it),
+	// and 10 failed authentications per client id and address per 10
+	// minutes, which stops online guessing of a client secret (OWASP
+	// Authentication Cheat Sheet, "Protect against automated attacks").
+	setLimit(&c.RateLimits.TokenPerIP, 100, time.Second, 200)
+	setLimit(&c.RateLimits.ClientAuthFailuresPerIP, 10, 10*time.Minute, 10)
 
 	if c.Audit.BatchSize == 0 {
 		c.Audit.BatchSize = 512

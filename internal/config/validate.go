@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"net"
-	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -22,6 +21,7 @@ func (c *Config) Validate() error {
 
 	c.validateIssuer(bad)
 	c.validateHTTP(bad)
+	c.validateProxies(bad)
 
 	switch c.Store.Driver {
 	case DriverSQLite:
@@ -80,17 +80,13 @@ func (c *Config) Validate() error {
 		key string
 		l   RateLimit
 	}{{"rate_limits.login_per_ip", c.RateLimits.LoginPerIP}, {"rate_limits.login_per_username", c.RateLimits.LoginPerUsername},
-		{"rate_limits.token_per_client", c.RateLimits.TokenPerClient}} {
+		{"rate_limits.token_per_client", c.RateLimits.TokenPerClient}, {"rate_limits.token_per_ip", c.RateLimits.TokenPerIP},
+		{"rate_limits.client_auth_failures_per_ip", c.RateLimits.ClientAuthFailuresPerIP}} {
 		if rl.l.Rate < 1 || rl.l.Rate > 1e6 || rl.l.Burst < 1 || rl.l.Burst > 1e6 || rl.l.Period.D() < time.Millisecond || rl.l.Period.D() > 24*time.Hour ||
 			rl.l.Period.D()%time.Millisecond != 0 {
 			bad(rl.key, "needs rate 1 to 1e6, burst 1 to 1e6 and a period of whole milliseconds from 1ms to 24h (got rate %d, period %s, burst %d)", rl.l.Rate, rl.l.Period.D(), rl.l.Burst)
 		} else if rl.l.Burst > math.MaxInt64/2/int64(rl.l.Period.D()) {
 			bad(rl.key, "burst %d × period %s is too large for exact arithmetic; lower the burst or the period", rl.l.Burst, rl.l.Period.D())
-		}
-	}
-	for _, p := range c.RateLimits.TrustedProxies {
-		if _, err := netip.ParsePrefix(p); err != nil {
-			bad("rate_limits.trusted_proxies", "%q is not a CIDR (write 10.0.0.0/8 or fd00::/8)", p)
 		}
 	}
 
