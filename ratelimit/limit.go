@@ -97,6 +97,12 @@ func validName(s string) bool {
 	return true
 }
 
+// InfDuration is the RetryAfter of a request that can never be allowed:
+// its cost exceeds the limit's Burst (or is below 1), so no amount of
+// waiting makes it conform. It is the largest Duration, as in
+// golang.org/x/time/rate; do not add to it (check for it first).
+const InfDuration = time.Duration(math.MaxInt64)
+
 // Result is the outcome of one limit for one request.
 type Result struct {
 	Allowed bool
@@ -104,7 +110,8 @@ type Result struct {
 	// (after this one, when it was allowed).
 	Remaining int64
 	// RetryAfter is how long until this request would be allowed (0 when
-	// allowed).
+	// allowed). It is never negative; a request whose cost exceeds Burst
+	// is denied with InfDuration, and its key's state is left unchanged.
 	RetryAfter time.Duration
 	// Reset is how long until the key is back to its full burst.
 	Reset time.Duration
@@ -126,7 +133,17 @@ type Result struct {
 
 // decide applies cost at now to state (a, b) and returns the new state
 // and the result. It never changes the state of a denied request.
+//
+// A cost outside 1..Burst can never conform (a bucket never holds more
+// than Burst tokens; a GCRA request of n cells needs n−1 ≤ Burst−1 cells
+// of tolerance), so it is denied before any arithmetic: multiplying such
+// a cost by the period is what overflowed the GCRA arrival time and let
+// one request of cost 2^63−1 reset a key to full. The check costs one
+// comparison (an unsigned compare also catches cost ≤ 0).
 func (l *Limit) decide(a, b, now, cost int64) (na, nb int64, r Result) {
+	if uint64(cost-1) >= uint64(l.Burst) {
+		return a, b, l.never(a, b, now)
+	}
 	if l.Algorithm == GCRA {
 		return l.decideGCRA(a, b, now, cost)
 	}
@@ -159,12 +176,7 @@ func (l *Limit) decideBucket(credit, last, now, cost int64) (int64, int64, Resul
 		last = now
 	}
 	period := int64(l.Period)
-	var need int64
-	if cost <= l.Burst { // cost×period ≤ capacity: no overflow
-		need = cost * period
-	} else {
-		need = satMul(cost, period) // can never be met; only the wait is reported
-	}
+	need := cost * period // cost ≤ Burst (decide): ≤ capacity, no overflow
 	if credit >= need {
 		credit -= need
 		return credit, last, Result{Allowed: true, Remaining: credit / period, Reset: ceilDiv(capacity-credit, l.Rate)}
@@ -225,12 +237,68 @@ func (l *Limit) decideGCRA(tat, epoch, now, cost int64) (int64, int64, Result) {
 	return tat, epoch, Result{Remaining: remaining, RetryAfter: ceilDiv(wait, l.Rate), Reset: ceilDiv(tat-nowS, l.Rate)}
 }
 
-// ceilDiv returns ceil(x/rate) nanoseconds as a Duration (x ≥ 0).
+// never is the result for a request that can never be allowed: denied
+// with InfDuration, reporting the key's current Remaining and Reset. The
+// caller keeps the state it passed in.
+func (l *Limit) never(a, b, now int64) Result {
+	var rem int64
+	var reset time.Duration
+	if l.Algorithm == GCRA {
+		rem, reset = l.peekGCRA(a, b, now)
+	} else {
+		rem, reset = l.peekBucket(a, b, now)
+	}
+	return Result{Remaining: rem, RetryAfter: InfDuration, Reset: reset}
+}
+
+// peekBucket is the token bucket's Remaining and Reset at now, without a
+// request (the refill of decideBucket).
+func (l *Limit) peekBucket(credit, last, now int64) (int64, time.Duration) {
+	capacity := l.capacity()
+	if last == 0 && credit == 0 {
+		credit, last = capacity, now
+	}
+	if now > last {
+		if elapsed := now - last; elapsed >= l.fillTime() {
+			credit = capacity
+		} else {
+			credit = min(capacity, credit+elapsed*l.Rate)
+		}
+	}
+	return credit / int64(l.Period), l.untilFull(credit)
+}
+
+// peekGCRA is the GCRA meter's Remaining and Reset at now, without a
+// request (the denial branch of decideGCRA).
+func (l *Limit) peekGCRA(tat, epoch, now int64) (int64, time.Duration) {
+	period := int64(l.Period)
+	if epoch == 0 {
+		epoch = now
+	}
+	nowS := satMul(max(now-epoch, 0), l.Rate)
+	if tat < nowS {
+		tat, nowS = 0, 0
+	}
+	tolerance := satMul(l.Burst-1, period)
+	remaining := int64(0)
+	if tat-nowS <= tolerance+period {
+		remaining = max(0, (nowS+tolerance+period-tat)/period)
+	}
+	return remaining, ceilDiv(tat-nowS, l.Rate)
+}
+
+// ceilDiv returns ceil(x/rate) nanoseconds as a Duration, 0 for x ≤ 0.
+// It divides before rounding, so x near MaxInt64 cannot overflow into a
+// negative wait (x + rate − 1 did).
 func ceilDiv(x, rate int64) time.Duration {
 	if x <= 0 {
 		return 0
 	}
-	return time.Duration((x + rate - 1) / rate)
+	q := x / rate
+	if x%rate != 0 {
+		q++
+	}
+	return time.Duration(q)
 }
 
 func satMul(a, b int64) int64 {

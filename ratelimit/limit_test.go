@@ -64,7 +64,10 @@ func TestMeterSequence(t *testing.T) {
 			step(1, true, 0, 0)
 			now += int64(10 * time.Second) // refills to 3, not more
 			step(3, true, 0, 0)
-			step(4, false, 0, 2*time.Second)
+			// Cost 4 > burst 3 can never be allowed, however long it
+			// waits (issue 10 item 11): InfDuration, not the 2 s that a
+			// fourth token would take but the bucket can never hold.
+			step(4, false, 0, InfDuration)
 		})
 	}
 }

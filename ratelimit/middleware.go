@@ -117,6 +117,18 @@ func Middleware(l *Limiter, opts MiddlewareOptions) (func(http.Handler) http.Han
 					m.decisions.WithLabelValues(lim.Name, outcome).Inc()
 				}
 			}
+			if !d.Allowed && d.RetryAfter == InfDuration {
+				// The cost exceeds a limit's burst: waiting cannot help, so
+				// no Retry-After (RFC 6585 §4 makes it optional) rather than
+				// a wait that would only end in another 429. The key's
+				// state is unchanged: the next requests are limited as
+				// before.
+				name := l.limits[d.Denied].Name
+				writeProblem(w, http.StatusTooManyRequests, "Too Many Requests",
+					"The request's cost exceeds what rate limit \""+name+"\" ever allows ("+
+						strconv.FormatInt(l.limits[d.Denied].Burst, 10)+"); it cannot succeed by retrying.")
+				return
+			}
 			if !d.Allowed {
 				secs := retrySeconds(d.RetryAfter)
 				h.Set("Retry-After", strconv.FormatInt(secs, 10))
@@ -144,11 +156,7 @@ func (e *mismatchError) Error() string {
 // §10.2.3: delay-seconds is a non-negative integer; 0 would invite an
 // immediate retry that is still denied).
 func retrySeconds(d time.Duration) int64 {
-	s := int64((d + time.Second - 1) / time.Second)
-	if s < 1 {
-		s = 1
-	}
-	return s
+	return max(1, int64(ceilDiv(int64(d), int64(time.Second)))) // divides first: no overflow
 }
 
 // window is how long an empty bucket takes to refill, in whole seconds.

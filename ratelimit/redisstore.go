@@ -261,6 +261,11 @@ func (s *RedisStore) Decide(ctx context.Context, reqs []Request, results []Resul
 		s.o.Logger.Warn("rate limiter: redis call failed; applying failure policies", "err", err)
 		return s.fallback(ctx, reqs, results)
 	}
+	for i := range reqs {
+		if neverAllowed(&reqs[i]) { // the script denied it (packParams); no wait helps
+			results[i].Allowed, results[i].RetryAfter = false, InfDuration
+		}
+	}
 	if !ok {
 		now := s.o.Clock()
 		for i := range reqs {
@@ -353,14 +358,23 @@ func (s *RedisStore) eval(ctx context.Context, reqs []Request, results []Result,
 	return out[0] == 1, nil
 }
 
-// packParams appends a request's script parameters to b. A cost above the
-// burst can never be met; capping it keeps cost × period exact in the
-// script (the wait reported is then that of the cap, still longer than any
-// bucket can hold).
+// packParams appends a request's script parameters to b. A cost outside
+// 1..Burst can never be met: it is sent as Burst+1, which the script
+// always denies and keeps exact ((Burst+1) × period stays below 2^53), and
+// a negative cost never reaches the script (it would mint tokens). Decide
+// then reports such a request's wait as InfDuration.
 func (s *RedisStore) packParams(b []byte, r *Request) []byte {
 	p := s.params(r.Limit)
-	return appendParams(b, r.Limit.Algorithm, p.rate, p.us, r.Limit.Burst, min(r.Cost, maxExact/p.us))
+	cost := r.Cost
+	if neverAllowed(r) {
+		cost = r.Limit.Burst + 1
+	}
+	return appendParams(b, r.Limit.Algorithm, p.rate, p.us, r.Limit.Burst, cost)
 }
+
+// neverAllowed reports whether r's cost is outside 1..Burst (see
+// Limit.decide).
+func neverAllowed(r *Request) bool { return uint64(r.Cost-1) >= uint64(r.Limit.Burst) }
 
 // noOverride is the empty clock override, boxed once.
 var noOverride any = ""
@@ -458,6 +472,11 @@ func (s *RedisStore) fallback(ctx context.Context, reqs []Request, results []Res
 	ok, err := s.local.Decide(ctx, local, res)
 	for j, i := range at {
 		results[i] = res[j]
+		if res[j].RetryAfter == InfDuration && !neverAllowed(&reqs[i]) {
+			// Too costly for the local share only: it may pass once Redis
+			// is called again, after the breaker's cool-down.
+			results[i].RetryAfter = s.o.BreakerCooldown
+		}
 	}
 	return ok, err
 }
