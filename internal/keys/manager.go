@@ -126,7 +126,8 @@ type Manager struct {
 	cache    map[string]*openedKey
 
 	ring      atomic.Pointer[ring]
-	lastCheck atomic.Int64 // clock time (Unix ns) of the last generation query
+	versions  atomic.Uint64 // last ring.version handed out
+	lastCheck atomic.Int64  // clock time (Unix ns) of the last generation query
 	sf        singleflight.Group
 }
 
@@ -140,6 +141,7 @@ type openedKey struct {
 // ring is an immutable snapshot of the key ring, swapped atomically.
 type ring struct {
 	gen      int64
+	version  uint64      // unique per snapshot, even when gen is unchanged (see KeySetVersion)
 	records  []KeyRecord // without PrivateEnc
 	active   *ActiveKey
 	jwks     jose.JSONWebKeySet
@@ -307,6 +309,27 @@ func (m *Manager) PublicJWKS() jose.JSONWebKeySet {
 	return jose.JSONWebKeySet{Keys: append([]jose.JSONWebKey(nil), rg.jwks.Keys...)}
 }
 
+// KeySetVersion identifies the snapshot PublicJWKS serves: it changes
+// whenever the published key set may have changed (a reload after this
+// instance's, another instance's or the CLI's change; Run looks every
+// PollInterval). One atomic load, so a verifier may call it per token and
+// rebuild what it derived from the set only when it changed.
+func (m *Manager) KeySetVersion() uint64 {
+	if rg := m.ring.Load(); rg != nil {
+		return rg.version
+	}
+	return 0
+}
+
+// PublicKeySet is PublicJWKS with the KeySetVersion of the same snapshot.
+func (m *Manager) PublicKeySet() (uint64, jose.JSONWebKeySet) {
+	rg := m.ring.Load()
+	if rg == nil {
+		return 0, jose.JSONWebKeySet{Keys: []jose.JSONWebKey{}}
+	}
+	return rg.version, jose.JSONWebKeySet{Keys: append([]jose.JSONWebKey(nil), rg.jwks.Keys...)}
+}
+
 // refresh reloads the ring when key_ring.generation changed. Unless force,
 // it queries at most once per jwksRefreshInterval, and concurrent callers
 // share one query (singleflight). Failures are logged: the last good ring
@@ -367,6 +390,7 @@ func (m *Manager) reload(ctx context.Context) (*ring, error) {
 	for _, p := range rg.problems {
 		m.log.Error("keys: signing key left out of the key ring", "err", p)
 	}
+	rg.version = m.versions.Add(1)
 	m.ring.Store(rg)
 	return rg, nil
 }
@@ -381,8 +405,8 @@ func (m *Manager) build(kr KeyRing) (*ring, error) {
 		rec := &kr.Keys[i]
 		rg.records[i] = *rec
 		rg.records[i].PrivateEnc = nil
-		if rec.State == StateRemoved {
-			continue
+		if rec.State == StateRemoved || rec.State == StateRevoked {
+			continue // never opened again: out of signing, the JWKS and verification
 		}
 		k, err := m.open(rec)
 		if err != nil {

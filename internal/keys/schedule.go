@@ -197,16 +197,26 @@ func (m *Manager) apply(ctx context.Context, gen int64, now time.Time, actor str
 		events = append(events, event(now, actor, ActionRemove, r.KID, details()))
 	}
 
+	if err := m.commit(ctx, gen, ch, events); err != nil {
+		return KeyInfo{}, err
+	}
+	return info, nil
+}
+
+// commit records events (write-ahead, see the package doc), applies ch as
+// the compare-and-swap of generation gen and reloads the ring. It returns
+// ErrConflict when another instance changed the ring first.
+func (m *Manager) commit(ctx context.Context, gen int64, ch KeyRingChange, events []audit.Event) error {
 	// A cheap look before writing evidence: if another instance already
 	// moved on, skip straight to re-evaluating.
 	if cur, err := m.store.KeyRingGeneration(ctx); err != nil {
-		return KeyInfo{}, fmt.Errorf("keys: %w", err)
+		return fmt.Errorf("keys: %w", err)
 	} else if cur != gen {
-		return KeyInfo{}, ErrConflict
+		return ErrConflict
 	}
 	for _, e := range events {
 		if err := m.auditor.Record(ctx, e); err != nil {
-			return KeyInfo{}, fmt.Errorf("keys: audit %s: %w; the key ring was not changed", e.Action, err)
+			return fmt.Errorf("keys: audit %s: %w; the key ring was not changed", e.Action, err)
 		}
 	}
 	if _, err := m.store.UpdateKeyRing(ctx, gen, ch); err != nil {
@@ -216,7 +226,7 @@ func (m *Manager) apply(ctx context.Context, gen int64, now time.Time, actor str
 			err = fmt.Errorf("keys: update key ring: %w", err)
 		}
 		m.recordAborted(ctx, events, reason)
-		return KeyInfo{}, err
+		return err
 	}
 	for _, e := range events {
 		m.log.Info("keys: "+e.Action, "target", e.Target, "actor", e.Actor)
@@ -225,7 +235,7 @@ func (m *Manager) apply(ctx context.Context, gen int64, now time.Time, actor str
 		// Committed; Run picks it up at the next poll.
 		m.log.Warn("keys: reload after a key ring change failed", "err", err)
 	}
-	return info, nil
+	return nil
 }
 
 // recordAborted follows write-ahead events of a change that did not commit

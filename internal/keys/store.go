@@ -9,7 +9,8 @@ import (
 )
 
 // State is a signing key's place in its life cycle:
-// published → active → retired → removed.
+// published → active → retired → removed, or, from any of the first three,
+// → revoked at once (an emergency: the key is believed compromised).
 type State string
 
 // Key states.
@@ -25,6 +26,10 @@ const (
 	// StateRemoved: out of the JWKS, private key wiped; the row stays as
 	// history.
 	StateRemoved State = "removed"
+	// StateRevoked: taken out of signing and the JWKS at once by Revoke,
+	// private key wiped; like removed, it never comes back. RetiredAt and
+	// RemoveAt are both the time of the revocation.
+	StateRevoked State = "revoked"
 )
 
 // ErrConflict is returned by Store.UpdateKeyRing when the key ring
@@ -59,7 +64,9 @@ type KeyRing struct {
 }
 
 // KeyUpdate moves one key from state From to state To and sets its times.
-// The store applies it only if the row is still in state From.
+// The store applies it only if the row is still in state From. To
+// StateRevoked, RetiredAt and RemoveAt are both the revocation time and
+// WipePrivate is set.
 type KeyUpdate struct {
 	KID        string
 	From, To   State

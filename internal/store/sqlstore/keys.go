@@ -63,6 +63,9 @@ func (s *Store) LoadKeyRing(ctx context.Context) (keys.KeyRing, error) {
 			return keys.KeyRing{}, fmt.Errorf("sqlstore: scan signing key: %w", err)
 		}
 		r.State, r.PublicJWK = keys.State(state), []byte(pub)
+		if r.State == keys.StateRemoved && retired != 0 && retired == remove {
+			r.State = keys.StateRevoked // see storedState
+		}
 		r.CreatedAt, r.ActivateAt, r.RetiredAt, r.RemoveAt = fromNanos(created), fromNanos(activate), fromNanos(retired), fromNanos(remove)
 		kr.Keys = append(kr.Keys, r)
 	}
@@ -86,12 +89,16 @@ func (s *Store) UpdateKeyRing(ctx context.Context, expect int64, change keys.Key
 			return err
 		}
 		for _, u := range change.Updates {
+			to, err := storedState(u)
+			if err != nil {
+				return err
+			}
 			var res sql.Result
 			if u.WipePrivate {
-				res, err = tx.ExecContext(ctx, s.Q(qUpdateKeyWipe), string(u.To), nanos(u.ActivateAt), nanos(u.RetiredAt),
+				res, err = tx.ExecContext(ctx, s.Q(qUpdateKeyWipe), to, nanos(u.ActivateAt), nanos(u.RetiredAt),
 					nanos(u.RemoveAt), []byte{}, u.KID, string(u.From))
 			} else {
-				res, err = tx.ExecContext(ctx, s.Q(qUpdateKey), string(u.To), nanos(u.ActivateAt), nanos(u.RetiredAt),
+				res, err = tx.ExecContext(ctx, s.Q(qUpdateKey), to, nanos(u.ActivateAt), nanos(u.RetiredAt),
 					nanos(u.RemoveAt), u.KID, string(u.From))
 			}
 			if err != nil {
@@ -102,6 +109,9 @@ func (s *Store) UpdateKeyRing(ctx context.Context, expect int64, change keys.Key
 			}
 		}
 		for _, r := range change.Inserts {
+			if r.State == keys.StateRevoked || r.State == keys.StateRemoved {
+				return fmt.Errorf("sqlstore: insert signing key %s: a new key cannot be %s", r.KID, r.State)
+			}
 			if _, err := tx.ExecContext(ctx, s.Q(qInsertKey), r.KID, r.Algorithm, string(r.State), string(r.PublicJWK),
 				r.PrivateEnc, r.EncVersion, nanos(r.CreatedAt), nanos(r.ActivateAt), nanos(r.RetiredAt), nanos(r.RemoveAt)); err != nil {
 				return fmt.Errorf("sqlstore: insert signing key %s: %w", r.KID, err)
@@ -113,6 +123,23 @@ func (s *Store) UpdateKeyRing(ctx context.Context, expect int64, change keys.Key
 		return 0, err
 	}
 	return expect + 1, nil
+}
+
+// storedState is the state column for an update. The schema (0001) allows
+// only published, active, retired and removed, so a revoked key is stored
+// as removed with retired_at = remove_at = the revocation time: a key the
+// schedule removes always has remove_at = retired_at + the longest token
+// lifetime + clock skew, strictly later, so the two never look alike, and
+// an older binary reading the row sees a removed key, which it neither
+// signs with nor publishes. (A later migration may store 'revoked' itself.)
+func storedState(u keys.KeyUpdate) (string, error) {
+	if u.To != keys.StateRevoked {
+		return string(u.To), nil
+	}
+	if u.RetiredAt.IsZero() || !u.RetiredAt.Equal(u.RemoveAt) || !u.WipePrivate {
+		return "", fmt.Errorf("sqlstore: revoke signing key %s: retired_at and remove_at must both be the revocation time, and the private key wiped", u.KID)
+	}
+	return string(keys.StateRemoved), nil
 }
 
 func oneRow(res sql.Result, errNone error) error {

@@ -71,6 +71,53 @@ func TestKeyRingRoundTrip(t *testing.T) {
 	}
 }
 
+// TestKeyRingRevokedRoundTrip: a revoked key is stored in the 0001 schema
+// (state removed, retired_at = remove_at) and read back as revoked, while a
+// key the schedule removed still reads as removed.
+func TestKeyRingRevokedRoundTrip(t *testing.T) {
+	for _, driver := range storetest.Drivers(t) {
+		t.Run(driver, func(t *testing.T) {
+			ctx := context.Background()
+			s := storetest.Open(t, driver)
+			if _, err := s.UpdateKeyRing(ctx, 0, keys.KeyRingChange{Inserts: []keys.KeyRecord{
+				rec("k1", keys.StateRetired, kt0), rec("k2", keys.StateActive, kt0), rec("k3", keys.StatePublished, kt0),
+			}}); err != nil {
+				t.Fatal(err)
+			}
+			at := kt0.Add(time.Hour)
+			if _, err := s.UpdateKeyRing(ctx, 1, keys.KeyRingChange{Updates: []keys.KeyUpdate{
+				{KID: "k1", From: keys.StateRetired, To: keys.StateRemoved, ActivateAt: kt0, RetiredAt: kt0, RemoveAt: at, WipePrivate: true},
+				{KID: "k2", From: keys.StateActive, To: keys.StateRevoked, ActivateAt: kt0, RetiredAt: at, RemoveAt: at, WipePrivate: true},
+			}}); err != nil {
+				t.Fatalf("revoke: %v", err)
+			}
+			kr, err := s.LoadKeyRing(ctx)
+			if err != nil || len(kr.Keys) != 3 {
+				t.Fatalf("LoadKeyRing = %+v, %v", kr, err)
+			}
+			k1, k2 := kr.Keys[0], kr.Keys[1]
+			if k1.State != keys.StateRemoved {
+				t.Fatalf("scheduled removal reads as %q", k1.State)
+			}
+			if k2.State != keys.StateRevoked || len(k2.PrivateEnc) != 0 || !k2.RetiredAt.Equal(at) || !k2.RemoveAt.Equal(at) {
+				t.Fatalf("revoked k2 = %+v", k2)
+			}
+			// The schema's own state column holds a value every version
+			// of Rampart understands as "neither signs nor verifies".
+			var state string
+			if err := s.DB().QueryRowContext(ctx, s.Q("SELECT state FROM signing_keys WHERE kid = ?"), "k2").Scan(&state); err != nil || state != "removed" {
+				t.Fatalf("stored state = %q, %v", state, err)
+			}
+			// A revoked key never moves again: no update from revoked applies.
+			if _, err := s.UpdateKeyRing(ctx, 2, keys.KeyRingChange{Updates: []keys.KeyUpdate{
+				{KID: "k2", From: keys.StateRevoked, To: keys.StateActive, ActivateAt: at},
+			}}); !errors.Is(err, keys.ErrConflict) {
+				t.Fatalf("reactivating a revoked key: %v", err)
+			}
+		})
+	}
+}
+
 func TestUpdateKeyRingRefuses(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -87,6 +134,10 @@ func TestUpdateKeyRingRefuses(t *testing.T) {
 		{"reject/promote-before-retire", 1, keys.KeyRingChange{Updates: []keys.KeyUpdate{{KID: "k2", From: keys.StatePublished, To: keys.StateActive}}}, false},
 		{"reject/duplicate-kid", 1, keys.KeyRingChange{Inserts: []keys.KeyRecord{rec("k1", keys.StateRetired, kt0)}}, false},
 		{"reject/unknown-state", 1, keys.KeyRingChange{Inserts: []keys.KeyRecord{rec("k9", "compromised", kt0)}}, false},
+		{"reject/insert-revoked", 1, keys.KeyRingChange{Inserts: []keys.KeyRecord{rec("k9", keys.StateRevoked, kt0)}}, false},
+		{"reject/revoke-keeping-private-key", 1, keys.KeyRingChange{Updates: []keys.KeyUpdate{{KID: "k1", From: keys.StateActive, To: keys.StateRevoked, RetiredAt: kt0, RemoveAt: kt0}}}, false},
+		{"reject/revoke-without-time", 1, keys.KeyRingChange{Updates: []keys.KeyUpdate{{KID: "k1", From: keys.StateActive, To: keys.StateRevoked, WipePrivate: true}}}, false},
+		{"reject/revoke-later-removal", 1, keys.KeyRingChange{Updates: []keys.KeyUpdate{{KID: "k1", From: keys.StateActive, To: keys.StateRevoked, RetiredAt: kt0, RemoveAt: kt0.Add(time.Hour), WipePrivate: true}}}, false},
 	}
 	for _, driver := range storetest.Drivers(t) {
 		for _, tc := range tests {
