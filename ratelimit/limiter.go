@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -19,12 +20,23 @@ const MaxLimits = 8
 // stays bounded whatever the key functions return.
 const MaxKeyLength = 128
 
+// hashedPrefix starts the stored form of a hashed key.
+const hashedPrefix = "sha256:"
+
+// boundKey returns the form in which a key is stored: the key itself, or
+// "sha256:" and the hex SHA-256 of the key when it is longer than
+// MaxKeyLength or itself begins with "sha256:". Hashing the keys that
+// look hashed keeps the two forms disjoint: a key stored as itself never
+// begins with the prefix, so a short key that is literally the stored
+// form of a long one ("sha256:<hex>") cannot share its bucket, and two
+// keys share a stored form only if SHA-256 collides. Ordinary keys (IP
+// addresses, ids) pay one length and one prefix comparison.
 func boundKey(k string) string {
-	if len(k) <= MaxKeyLength {
+	if len(k) <= MaxKeyLength && !strings.HasPrefix(k, hashedPrefix) {
 		return k
 	}
 	h := sha256.Sum256([]byte(k))
-	return "sha256:" + hex.EncodeToString(h[:])
+	return hashedPrefix + hex.EncodeToString(h[:])
 }
 
 // Limiter applies a fixed set of limits together: a request is allowed
