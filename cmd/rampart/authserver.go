@@ -115,6 +115,7 @@ func newAuthServer(cfg *config.Config, s *sqlstore.Store, mk *keys.MasterKey, km
 		Keys:                km,
 		Audit:               al,
 		CSRF:                web.NewCSRF(mk.Derive(csrfKeyLabel), secure, nil),
+		LoginProofKey:       mk.Derive(oauth.LoginProofKeyLabel),
 		Logger:              logger,
 		Deny:                deny,
 		AccessTokenTTL:      cfg.Tokens.AccessTokenTTL.D(),

@@ -156,7 +156,7 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 
 	if err := auditLog.Record(ctx, audit.Event{
 		Actor: "system", Action: "server.start", Target: "server:" + addr.String(), Outcome: audit.OutcomeSuccess,
-		Details: map[string]string{"version": version, "store": cfg.Store.Driver, "tls": cfg.HTTP.TLS.Mode, "dev": fmt.Sprint(cfg.Dev)},
+		Details: map[string]string{"version": currentVersion(), "store": cfg.Store.Driver, "tls": cfg.HTTP.TLS.Mode, "dev": fmt.Sprint(cfg.Dev)},
 	}); err != nil {
 		return fmt.Errorf("cannot record the start in the audit log: %w", err)
 	}

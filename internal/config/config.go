@@ -41,6 +41,10 @@ type Config struct {
 	// Dev is set by `rampart serve --dev` (or serve with no config); it is
 	// never read from the file.
 	Dev bool `yaml:"-"`
+	// File is the path the configuration was loaded from ("" for the dev
+	// defaults), set by Load. Hints that name a command repeat it
+	// (`rampart migrate --config FILE`); it is never read from the file.
+	File string `yaml:"-"`
 }
 
 // HTTP configures the main listener (OAuth endpoints, pages, admin API).

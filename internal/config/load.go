@@ -38,6 +38,7 @@ func LoadWith(path string, dev bool) (*Config, error) {
 	cfg, err := Decode(data)
 	if err == nil {
 		cfg.Dev = dev
+		cfg.File = path
 		cfg.Defaults()
 		err = cfg.Validate()
 	}

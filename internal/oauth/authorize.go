@@ -23,6 +23,8 @@ type authzContext struct {
 	redirect string
 	audience []string
 	raw      string // the request's query, to come back to after login
+	canon    string // raw without the login proof: what the proof signs
+	proof    string // the ParamLoginProof value, if any (unverified)
 }
 
 // maxRawRequest bounds the authorization request carried through the
@@ -34,7 +36,19 @@ const maxRawRequest = 16 << 10
 // page, never redirect (RFC 6749 §4.1.2.1, RFC 9700 §4.11 open
 // redirectors). Otherwise a non-nil *Error is sent to the redirect URI.
 func (s *Server) checkAuthorize(ctx context.Context, v url.Values) (*authzContext, *Error, *Error) {
-	req, perr := ParseAuthorizeRequest(v)
+	// The login proof is the server's own parameter, not part of the
+	// client's request: it is split off before parsing and signing.
+	var proof string
+	if len(v[ParamLoginProof]) == 1 {
+		proof = v.Get(ParamLoginProof)
+	}
+	clean := url.Values{}
+	for k, vs := range v {
+		if k != ParamLoginProof {
+			clean[k] = vs
+		}
+	}
+	req, perr := ParseAuthorizeRequest(clean)
 	if perr != nil && !perr.Redirectable {
 		return nil, nil, perr.Error
 	}
@@ -53,7 +67,7 @@ func (s *Server) checkAuthorize(ctx context.Context, v url.Values) (*authzContex
 	if len(raw) > maxRawRequest {
 		return nil, nil, oerr(ErrInvalidRequest, "the request is too large")
 	}
-	a := &authzContext{req: req, client: c, redirect: redirect, raw: raw}
+	a := &authzContext{req: req, client: c, redirect: redirect, raw: raw, canon: clean.Encode(), proof: proof}
 	if perr != nil {
 		return a, perr.Error, nil
 	}
@@ -196,20 +210,17 @@ func (s *Server) continueAuthorize(w http.ResponseWriter, r *http.Request, a *au
 			sess, user = nil, nil
 		}
 	}
-	needLogin := sess == nil || slices.Contains(a.req.Prompt, "login") ||
-		(a.req.MaxAge >= 0 && s.now().Sub(sess.AuthTime) > time.Duration(a.req.MaxAge)*time.Second)
-	if needLogin {
+	if s.needsLogin(a, sess) {
 		if slices.Contains(a.req.Prompt, "none") {
-			s.redirectError(w, r, a, oerr(ErrLoginRequired, "the user is not signed in"))
+			s.redirectError(w, r, a, oerr(ErrLoginRequired, "the user must sign in"))
 			return
 		}
-		// Back to this endpoint after login; prompt=login and max_age are
-		// dropped because the fresh login satisfies them (keeping them would
-		// loop: max_age=0 is never met by an existing session).
-		v, _ := url.ParseQuery(a.raw)
-		v.Del("prompt")
-		v.Del("max_age")
-		http.Redirect(w, r, PathLogin+"?"+url.Values{"return": {v.Encode()}}.Encode(), http.StatusSeeOther)
+		// Back to this endpoint after login with the whole request: prompt
+		// (login, consent) and max_age are kept, and only the proof the
+		// sign-in adds (ParamLoginProof) satisfies prompt=login and max_age
+		// again. Dropping them let the carried request be replayed with the
+		// old session (OIDC Core §3.1.2.1).
+		s.toLogin(w, r, a)
 		return
 	}
 	if s.needsConsent(ctx, a, user.ID) {
@@ -223,25 +234,30 @@ func (s *Server) continueAuthorize(w http.ResponseWriter, r *http.Request, a *au
 	s.issueCode(w, r, a, user, sess.AuthTime)
 }
 
-// needsConsent: first-party clients skip it; otherwise a remembered
-// consent must cover every requested scope, and prompt=consent asks again.
+// toLogin sends the browser to the login page, to come back with the
+// request (any stale proof removed: the sign-in adds a new one).
+func (s *Server) toLogin(w http.ResponseWriter, r *http.Request, a *authzContext) {
+	http.Redirect(w, r, PathLogin+"?"+url.Values{"return": {a.canon}}.Encode(), http.StatusSeeOther)
+}
+
+// needsConsent: prompt=consent always asks, even a first-party client's
+// user (OIDC Core §3.1.2.1: the server SHOULD prompt; the relying party
+// asked explicitly, and asking is never less safe). Otherwise first-party
+// clients skip it, and a remembered consent must cover every requested
+// scope and every requested resource (consentResources): consent is bound
+// to what the user was shown.
 func (s *Server) needsConsent(ctx context.Context, a *authzContext, userID string) bool {
-	if a.client.SkipConsent {
-		return false
-	}
 	if slices.Contains(a.req.Prompt, "consent") {
 		return true
+	}
+	if a.client.SkipConsent {
+		return false
 	}
 	c, err := s.opts.Store.GetConsent(ctx, userID, a.client.ID)
 	if err != nil {
 		return true
 	}
-	for _, sc := range a.req.Scopes {
-		if !slices.Contains(c.Scopes, sc) {
-			return true
-		}
-	}
-	return false
+	return !covers(c, a.req.Scopes, consentResources(a))
 }
 
 // redirectOrigin is the CSP form-action source for a redirect URI.
@@ -263,7 +279,7 @@ func (s *Server) renderConsent(w http.ResponseWriter, r *http.Request, a *authzC
 		return
 	}
 	web.Render(w, s.log, http.StatusOK, "consent.html", map[string]any{
-		"ClientID": a.client.ID, "Username": user.Username, "Scopes": a.req.Scopes, "Resource": a.req.Resource,
+		"ClientID": a.client.ID, "Username": user.Username, "Scopes": a.req.Scopes, "Resources": consentResources(a),
 		"CSRF": tok, "Request": a.raw,
 	}, redirectOrigin(a.redirect))
 }
@@ -331,23 +347,27 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, PathAuthorize+"?"+a.raw, http.StatusSeeOther) // #nosec G710 -- fixed path, re-encoded query of a validated request
 		return
 	}
+	// The consent form carries the request, so a hand-built post could
+	// name any request: the same sign-in rules as at the authorize
+	// endpoint apply (prompt=login, max_age), or it is a replay with an
+	// old session.
+	if s.needsLogin(a, sess) {
+		s.toLogin(w, r, a)
+		return
+	}
 	switch r.PostForm.Get("decision") {
 	case "allow":
-		scopes := slices.Clone(a.req.Scopes)
-		if old, err := s.opts.Store.GetConsent(r.Context(), user.ID, a.client.ID); err == nil {
-			for _, sc := range old.Scopes {
-				if !slices.Contains(scopes, sc) && slices.Contains(a.client.Scopes, sc) {
-					scopes = append(scopes, sc)
-				}
-			}
+		var old *Consent
+		if c, err := s.opts.Store.GetConsent(r.Context(), user.ID, a.client.ID); err == nil {
+			old = c
 		}
-		slices.Sort(scopes)
-		if err := s.opts.Store.SaveConsent(r.Context(), &Consent{UserID: user.ID, ClientID: a.client.ID, Scopes: scopes, GrantedAt: s.now().UTC()}); err != nil {
+		scopes, resources := mergeConsent(old, a.client, a.req.Scopes, consentResources(a))
+		if err := s.opts.Store.SaveConsent(r.Context(), &Consent{UserID: user.ID, ClientID: a.client.ID, Scopes: scopes, Audience: resources, GrantedAt: s.now().UTC()}); err != nil {
 			s.redirectError(w, r, a, serverError(err))
 			return
 		}
 		s.audit(r, audit.Event{Actor: "user:" + user.ID, Action: "oauth.consent", Target: "client:" + a.client.ID,
-			Outcome: audit.OutcomeSuccess, Details: map[string]string{"scope": strings.Join(scopes, " ")}})
+			Outcome: audit.OutcomeSuccess, Details: map[string]string{"scope": strings.Join(scopes, " "), "resource": strings.Join(resources, " ")}})
 		s.issueCode(w, r, a, user, sess.AuthTime)
 	case "deny":
 		s.audit(r, audit.Event{Actor: "user:" + user.ID, Action: "oauth.consent", Target: "client:" + a.client.ID,

@@ -138,7 +138,7 @@ func newEnvOpts(t testing.TB, driver string, mutate func(*oauth.Options)) *env {
 	opts := oauth.Options{
 		Issuer: e.issuer, Store: e.store, Clients: oauth.NewRegistry(clients, e.store, secretKey, hasher), Users: e.users,
 		Sessions: identity.NewSessions(e.store, time.Hour, false, nil, nil), Signer: km, Keys: km, Audit: al,
-		CSRF: web.NewCSRF(mk.Derive("csrf"), false, nil), Logger: logger,
+		CSRF: web.NewCSRF(mk.Derive("csrf"), false, nil), Logger: logger, LoginProofKey: mk.Derive(oauth.LoginProofKeyLabel),
 		AccessTokenTTL: 10 * time.Minute, RefreshTokenTTL: 24 * time.Hour, RefreshTokenIdleTTL: time.Hour, IDTokenTTL: time.Hour,
 	}
 	if mutate != nil {

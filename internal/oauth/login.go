@@ -32,13 +32,17 @@ func returnTarget(ret string) (string, bool) {
 	return PathAuthorize + "?" + v.Encode(), true
 }
 
-// loginClient names the client a return value is for, for the page text.
-func loginClient(ret string) string {
+// withLoginProof is the URL to continue at after the sign-in that started
+// sess: the return value's authorization request with a proof of that
+// sign-in for exactly this request (ParamLoginProof, replacing any).
+func (s *Server) withLoginProof(ret string, sess *identity.Session) string {
 	v, err := url.ParseQuery(ret)
-	if err != nil || len(v["client_id"]) != 1 {
-		return ""
+	if ret == "" || err != nil {
+		return PathAccount
 	}
-	return clip(v.Get("client_id"))
+	v.Del(ParamLoginProof)
+	v.Set(ParamLoginProof, s.loginProof(sess, v.Encode()))
+	return PathAuthorize + "?" + v.Encode()
 }
 
 func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, status int, ret, username, msg string) {
@@ -49,17 +53,21 @@ func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, status int,
 	}
 	// The form posts to /login, which redirects to the authorize endpoint
 	// (same origin), which redirects to the client: allow the client's
-	// origin in form-action for that chain.
-	var target string
+	// origin in form-action for that chain. The page names the client only
+	// when the return value is for a registered client and one of its
+	// redirect URIs: anyone can build a login link, and an unregistered
+	// client_id ("IT-Security password reset") is a phishing text, never
+	// shown (RFC 6749 §10.2, client impersonation).
+	var target, clientID string
 	if v, err := url.ParseQuery(ret); err == nil && len(v["client_id"]) == 1 && len(v["redirect_uri"]) == 1 {
 		if c, err := s.opts.Clients.Get(r.Context(), v.Get("client_id")); err == nil {
 			if m := c.MatchRedirectURI(v.Get("redirect_uri")); m != "" {
-				target = redirectOrigin(m)
+				target, clientID = redirectOrigin(m), c.ID
 			}
 		}
 	}
 	web.Render(w, s.log, status, "login.html", map[string]string{
-		"CSRF": tok, "Return": ret, "Username": username, "Error": msg, "ClientID": loginClient(ret),
+		"CSRF": tok, "Return": ret, "Username": username, "Error": msg, "ClientID": clientID,
 	}, target)
 }
 
@@ -78,8 +86,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ret := r.PostForm.Get("return")
-	target, ok := returnTarget(ret)
-	if !ok {
+	if _, ok := returnTarget(ret); !ok {
 		s.errorPage(w, r, http.StatusBadRequest, "Invalid request", "The sign-in link is malformed.", ErrInvalidRequest)
 		return
 	}
@@ -115,7 +122,8 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.renderLogin(w, r, http.StatusServiceUnavailable, ret, shown, "Sign-in is unavailable right now. Try again shortly.")
 		return
 	}
-	if _, err := s.opts.Sessions.Start(r.Context(), w, r, user.ID); err != nil {
+	sess, err := s.opts.Sessions.Start(r.Context(), w, r, user.ID)
+	if err != nil {
 		s.log.ErrorContext(r.Context(), "login session", "err", err)
 		s.renderLogin(w, r, http.StatusServiceUnavailable, ret, shown, "Sign-in is unavailable right now. Try again shortly.")
 		return
@@ -126,7 +134,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.renderLogin(w, r, http.StatusServiceUnavailable, ret, shown, "Sign-in is unavailable right now. Try again shortly.")
 		return
 	}
-	http.Redirect(w, r, target, http.StatusSeeOther) // #nosec G710 -- target is PathAccount or PathAuthorize with a re-encoded query (returnTarget): the path is fixed
+	http.Redirect(w, r, s.withLoginProof(ret, sess), http.StatusSeeOther) // #nosec G710 -- target is PathAccount or PathAuthorize with a re-encoded query (withLoginProof): the path is fixed
 }
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {

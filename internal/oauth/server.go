@@ -52,6 +52,10 @@ type Options struct {
 	Audit    Auditor
 	CSRF     *web.CSRF
 	Logger   *slog.Logger
+	// LoginProofKey (at least 32 bytes, the same on every instance: derive
+	// it from the master key with LoginProofKeyLabel) signs the proof of a
+	// sign-in made for an authorization request (ParamLoginProof).
+	LoginProofKey []byte
 	// Deny also receives revoked access tokens (optional).
 	Deny DenyPublisher
 	// Now and Rand default to time.Now and crypto/rand.
@@ -86,7 +90,7 @@ type Server struct {
 // New builds a Server.
 func New(opts Options) (*Server, error) {
 	if opts.Issuer == "" || opts.Store == nil || opts.Clients == nil || opts.Users == nil || opts.Sessions == nil ||
-		opts.Signer == nil || opts.Keys == nil || opts.Audit == nil || opts.CSRF == nil {
+		opts.Signer == nil || opts.Keys == nil || opts.Audit == nil || opts.CSRF == nil || len(opts.LoginProofKey) < 32 {
 		return nil, errors.New("oauth: incomplete options")
 	}
 	s := &Server{opts: opts, now: opts.Now, rand: opts.Rand, log: opts.Logger}

@@ -93,11 +93,16 @@ type IssuedAccess struct {
 	ExpiresAt time.Time
 }
 
-// Consent is what a user allowed a client.
+// Consent is what a user allowed a client: every scope in Scopes for
+// every resource server in Audience (the client's configured audiences the
+// consent page named). A request is covered only when both contain all it
+// asks for. Consents remembered before Audience existed (migration 0003)
+// have none: they cover only requests for no configured resource.
 type Consent struct {
 	UserID    string
 	ClientID  string
 	Scopes    []string
+	Audience  []string
 	GrantedAt time.Time
 }
 

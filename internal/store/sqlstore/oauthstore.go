@@ -60,11 +60,11 @@ const (
 	qDenyJTIPostgres = `INSERT INTO oauth_denied_jti (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) DO UPDATE SET expires_at = GREATEST(oauth_denied_jti.expires_at, excluded.expires_at)`
 	qIsDenied        = `SELECT 1 FROM oauth_denied_jti WHERE jti = ? AND expires_at > ?`
 
-	qSelectConsent = `SELECT user_id, client_id, scopes, granted_at FROM oauth_consents WHERE user_id = ? AND client_id = ?`
-	qUpsertConsent = `INSERT INTO oauth_consents (user_id, client_id, scopes, granted_at) VALUES (?, ?, ?, ?)
-ON CONFLICT (user_id, client_id) DO UPDATE SET scopes = excluded.scopes, granted_at = excluded.granted_at`
+	qSelectConsent = `SELECT user_id, client_id, scopes, audience, granted_at FROM oauth_consents WHERE user_id = ? AND client_id = ?`
+	qUpsertConsent = `INSERT INTO oauth_consents (user_id, client_id, scopes, audience, granted_at) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (user_id, client_id) DO UPDATE SET scopes = excluded.scopes, audience = excluded.audience, granted_at = excluded.granted_at`
 	qDeleteConsent = `DELETE FROM oauth_consents WHERE user_id = ? AND client_id = ?`
-	qListConsents  = `SELECT user_id, client_id, scopes, granted_at FROM oauth_consents WHERE user_id = ? ORDER BY client_id`
+	qListConsents  = `SELECT user_id, client_id, scopes, audience, granted_at FROM oauth_consents WHERE user_id = ? ORDER BY client_id`
 
 	qPurgeCodes    = `DELETE FROM oauth_codes WHERE expires_at < ?`
 	qPurgeRefresh  = `DELETE FROM oauth_refresh_tokens WHERE expires_at < ? OR family_id IN (SELECT id FROM oauth_families WHERE expires_at < ?)`
@@ -614,13 +614,16 @@ func (s *Store) IsDenied(ctx context.Context, jti string, now time.Time) (bool, 
 
 func scanConsent(r scanner) (*oauth.Consent, error) {
 	var c oauth.Consent
-	var scopes string
+	var scopes, aud string
 	var at int64
-	if err := r.Scan(&c.UserID, &c.ClientID, &scopes, &at); err != nil {
+	if err := r.Scan(&c.UserID, &c.ClientID, &scopes, &aud, &at); err != nil {
 		return nil, err
 	}
 	var err error
 	if c.Scopes, err = decodeList(scopes); err != nil {
+		return nil, err
+	}
+	if c.Audience, err = decodeList(aud); err != nil {
 		return nil, err
 	}
 	c.GrantedAt = fromNanos(at)
@@ -641,7 +644,7 @@ func (s *Store) GetConsent(ctx context.Context, userID, clientID string) (*oauth
 
 // SaveConsent inserts or replaces a consent.
 func (s *Store) SaveConsent(ctx context.Context, c *oauth.Consent) error {
-	if _, err := s.db.ExecContext(ctx, s.Q(qUpsertConsent), c.UserID, c.ClientID, encodeList(c.Scopes), nanos(c.GrantedAt)); err != nil {
+	if _, err := s.db.ExecContext(ctx, s.Q(qUpsertConsent), c.UserID, c.ClientID, encodeList(c.Scopes), encodeList(c.Audience), nanos(c.GrantedAt)); err != nil {
 		return fmt.Errorf("sqlstore: save consent: %w", err)
 	}
 	return nil
