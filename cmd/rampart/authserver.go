@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/netip"
 	"os"
 	"runtime"
 	"time"
@@ -98,14 +97,13 @@ func newAuthServer(cfg *config.Config, s *sqlstore.Store, mk *keys.MasterKey, km
 	if rc != nil {
 		deny = jwtauth.NewRedisDenyList(rc, DenyListPrefix)
 	}
-	loginL, tokenL, proxies, err := ownLimits(cfg, rc, logger, reg)
+	loginL, tokenL, err := ownLimits(cfg, rc, logger, reg)
 	if err != nil {
 		return nil, err
 	}
 	return oauth.New(oauth.Options{
 		LoginLimiter:        loginL,
 		TokenLimiter:        tokenL,
-		TrustedProxies:      proxies,
 		Issuer:              cfg.Issuer,
 		Store:               s,
 		Clients:             parts.clients,
@@ -179,7 +177,7 @@ func purgeLoop(ctx context.Context, s *sqlstore.Store, logger *slog.Logger, ever
 // Redis when it is configured, in process otherwise. When Redis fails, each
 // instance falls back to enforcing the full limits locally (policy local):
 // sign-in stays protected and available.
-func ownLimits(cfg *config.Config, rc redis.UniversalClient, logger *slog.Logger, reg prometheus.Registerer) (login, token *ratelimit.Limiter, proxies []netip.Prefix, err error) {
+func ownLimits(cfg *config.Config, rc redis.UniversalClient, logger *slog.Logger, reg prometheus.Registerer) (login, token *ratelimit.Limiter, err error) {
 	conv := func(name string, l config.RateLimit) ratelimit.Limit {
 		return ratelimit.Limit{Name: name, Rate: l.Rate, Period: l.Period.D(), Burst: l.Burst}
 	}
@@ -190,18 +188,13 @@ func ownLimits(cfg *config.Config, rc redis.UniversalClient, logger *slog.Logger
 	}
 	login, err = ratelimit.NewLimiter(store, conv("ip", cfg.RateLimits.LoginPerIP), conv("username", cfg.RateLimits.LoginPerUsername))
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	token, err = ratelimit.NewLimiter(store, conv("client", cfg.RateLimits.TokenPerClient))
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	for _, p := range cfg.RateLimits.TrustedProxies {
-		pfx, err := netip.ParsePrefix(p)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		proxies = append(proxies, pfx)
-	}
-	return login, token, proxies, nil
+	// The client address these limits key on is resolved once per request
+	// by httpx.ClientAddr (http.trusted_proxies), see newHandler.
+	return login, token, nil
 }

@@ -200,11 +200,15 @@ func newHandler(cfg *config.Config, logger *slog.Logger, reg *prometheus.Registr
 	mux.Handle("GET /healthz", httpx.Healthz())
 	mux.Handle("GET /readyz", httpx.Readyz(checks, 3*time.Second))
 	mux.Handle("GET /metrics", httpx.MetricsHandler(reg))
-	// Order (outermost first): the request id exists before anything logs;
+	// Order (outermost first): the client address is resolved once, from
+	// the trusted proxies' one header, before anything logs, audits or
+	// limits, so all of them name the same client; the request id exists
+	// before anything logs;
 	// security headers cover every answer, including panics and limits;
 	// AccessLog and Metrics see the final status; Recover turns a panic into
 	// a problem answer inside them; the body limit is closest to the handlers.
 	return httpx.Chain(httpx.MuxProblems(mux),
+		httpx.ClientAddr(cfg.HTTP.TrustedPrefixes(), cfg.HTTP.ClientIPHeader),
 		httpx.RequestID,
 		httpx.SecurityHeaders(cfg.HTTP.TLS.Mode != config.TLSOff),
 		httpx.AccessLog(logger),

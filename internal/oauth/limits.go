@@ -79,9 +79,13 @@ func (s *Server) limitLogin(w http.ResponseWriter, r *http.Request, ret, usernam
 
 // addrKey is the rate-limit key of the request's client address: the one
 // place the authorization server's limits learn who is asking (IPv6
-// grouped by /64, see ratelimit.ClientIPKey).
+// grouped by /64, see ratelimit.ClientIPKey). The address is the one
+// httpx.ClientAddr resolved once for the request (http.trusted_proxies and
+// their one header), the same one audit events and the access log name;
+// without that middleware it is the socket peer. The server never reads a
+// forwarding header itself.
 func (s *Server) addrKey(r *http.Request) string {
-	return ratelimit.ClientIPKey(s.opts.TrustedProxies)(r)
+	return ratelimit.ClientIPKey(nil)(r)
 }
 
 func retrySecs(d time.Duration) int64 { return max(1, int64((d+time.Second-1)/time.Second)) }

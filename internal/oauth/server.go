@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/netip"
 	"time"
 
 	"github.com/rampart-auth/rampart/internal/audit"
@@ -65,9 +64,12 @@ type Options struct {
 	// LoginLimiter (limits "ip" and "username", in that order) and
 	// TokenLimiter (limit "client") protect sign-in and the token
 	// endpoint; nil disables them (tests of other features).
-	LoginLimiter   *ratelimit.Limiter
-	TokenLimiter   *ratelimit.Limiter
-	TrustedProxies []netip.Prefix
+	LoginLimiter *ratelimit.Limiter
+	TokenLimiter *ratelimit.Limiter
+	// The client address of limits and audit events is the one
+	// httpx.ClientAddr put in the request context (trusted proxies are
+	// configured there, once for every consumer).
+
 	// Sleep waits for the progressive login delay (tests inject it).
 	Sleep func(ctx context.Context, d time.Duration) error
 
