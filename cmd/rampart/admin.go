@@ -18,7 +18,7 @@ func newConfigCommand() *cobra.Command {
 	var path string
 	check := &cobra.Command{
 		Use:   "check --config FILE",
-		Short: "Validate a configuration file (exit 0 when valid, 1 with the problems when not)",
+		Short: "Validate a configuration file as serve would start it, *_env and *_file included (exit 0 when valid, 1 with every problem when not)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if path == "" {
@@ -28,10 +28,20 @@ func newConfigCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// The dry run of serve's start: the same preflight serve runs
+			// before any side effect (every *_env and *_file resolved, the
+			// master key parsed, the clients built), in this shell's
+			// environment. Run it where serve runs.
+			if _, err := preflight(cfg, config.OSEnv()); err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "config OK: %s\n", path)
 			fmt.Fprintf(out, "  issuer %s\n  listen %s (tls %s)\n  store  %s\n  keys   %s, rotate every %s\n",
 				cfg.Issuer, cfg.HTTP.Listen, cfg.HTTP.TLS.Mode, cfg.Store.Driver, cfg.Keys.Algorithm, cfg.Keys.RotationPeriod.D())
+			for _, n := range cfg.Notices() {
+				fmt.Fprintf(out, "notice: %s\n", n)
+			}
 			return nil
 		},
 	}

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"os/user"
-	"path/filepath"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
@@ -21,10 +20,10 @@ import (
 )
 
 // masterKeyEnv names the environment variable holding the master key.
-const masterKeyEnv = "RAMPART_MASTER_KEY"
+const masterKeyEnv = config.MasterKeyEnv
 
 // devMasterKeyName is the dev-mode master key file inside the data dir.
-const devMasterKeyName = "master.key"
+const devMasterKeyName = config.DevMasterKeyName
 
 // addConfigFlag adds --config to cmd.
 func addConfigFlag(cmd *cobra.Command, path *string) {
@@ -39,25 +38,21 @@ func loadConfig(path string, dev bool) (*config.Config, error) {
 	return config.LoadWith(path, dev)
 }
 
-// storeDSN resolves store.dsn / store.dsn_env.
-func storeDSN(cfg *config.Config) (string, error) {
-	if cfg.Store.DSNEnv != "" {
-		v := os.Getenv(cfg.Store.DSNEnv)
-		if v == "" {
-			return "", fmt.Errorf("store.dsn_env names %s, but it is not set", cfg.Store.DSNEnv)
-		}
-		return v, nil
-	}
-	return cfg.Store.DSN, nil
-}
-
-// openStore connects to the configured database. It neither migrates nor
+// openStore connects to the configured database, resolving store.dsn_env
+// itself (for commands that need nothing else). It neither migrates nor
 // checks the schema.
 func openStore(ctx context.Context, cfg *config.Config) (*sqlstore.Store, error) {
-	dsn, err := storeDSN(cfg)
+	res, err := cfg.Resolve(config.OSEnv(), config.Needs{Store: true})
 	if err != nil {
 		return nil, err
 	}
+	return openResolvedStore(ctx, cfg, res.StoreDSN)
+}
+
+// openResolvedStore connects to the database at dsn (resolved by
+// config.Resolve). For SQLite it creates data_dir first: call it only once
+// every start-up check has passed.
+func openResolvedStore(ctx context.Context, cfg *config.Config, dsn string) (*sqlstore.Store, error) {
 	if cfg.Store.Driver == config.DriverSQLite {
 		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("cannot create data_dir %s: %w", cfg.DataDir, err)
@@ -90,22 +85,26 @@ func storeFor(cmd *cobra.Command, path string) (*sqlstore.Store, error) {
 	return openCheckedStore(cmd.Context(), cfg)
 }
 
-// loadMasterKey finds the master key: master_key_file, then
-// RAMPART_MASTER_KEY, then (dev mode only) <data_dir>/master.key, which is
-// created when create is true. The notice on creation is deliberately loud:
-// whoever holds that file can decrypt every signing key.
-func loadMasterKey(cfg *config.Config, create bool, notice io.Writer) (*keys.MasterKey, error) {
-	if cfg.MasterKeyFile != "" || os.Getenv(masterKeyEnv) != "" {
-		return keys.LoadMasterKey(cfg.MasterKeyFile, os.Getenv(masterKeyEnv))
-	}
-	if !cfg.Dev {
-		return keys.LoadMasterKey("", "")
-	}
-	path := filepath.Join(cfg.DataDir, devMasterKeyName)
-	if !create {
-		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("no master key: %s does not exist (start `rampart serve --dev` once, or pass --config with master_key_file, or set %s)", path, masterKeyEnv)
+// loadMasterKey parses the master key config.Resolve found
+// (master_key_file, then RAMPART_MASTER_KEY, then in dev mode
+// <data_dir>/master.key). In dev mode with no key yet it creates one when
+// create is true (serve, after every start-up check has passed) and
+// refuses otherwise. The notice on creation is deliberately loud: whoever
+// holds that file can decrypt every signing key.
+func loadMasterKey(cfg *config.Config, res *config.Resolved, create bool, notice io.Writer) (*keys.MasterKey, error) {
+	if res.MasterKey != nil {
+		mk, err := keys.ParseMasterKey(res.MasterKey)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", res.MasterKeySource, err)
 		}
+		return mk, nil
+	}
+	path := res.DevMasterKeyFile
+	if path == "" {
+		return nil, errors.New("no master key was resolved") // a caller that did not ask Resolve for it
+	}
+	if !create {
+		return nil, fmt.Errorf("no master key: %s does not exist (start `rampart serve --dev` once, or pass --config with master_key_file, or set %s)", path, masterKeyEnv)
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("cannot create data_dir %s: %w", cfg.DataDir, err)

@@ -3,10 +3,10 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"runtime"
 	"time"
 
@@ -32,17 +32,30 @@ const (
 	DenyListPrefix = "rampart:revoked:"
 )
 
-// configuredClients turns the configuration's clients into oauth clients
-// (reading secret_env from the environment).
-func configuredClients(cfg *config.Config, mk *keys.MasterKey) ([]*oauth.Client, error) {
-	key := mk.Derive(oauth.SecretKeyLabel)
+// configuredClients turns the configuration's clients into oauth clients,
+// with the secrets config.Resolve read from secret_env. With res nil (a
+// command that uses no client secret) a secret_env client is built without
+// a secret, so it is listed but can never authenticate.
+func configuredClients(cfg *config.Config, secretKey []byte, res *config.Resolved) ([]*oauth.Client, error) {
+	var errs []error
 	out := make([]*oauth.Client, 0, len(cfg.Clients))
 	for _, c := range cfg.Clients {
-		oc, err := oauth.ClientFromConfig(c, os.Getenv, key)
+		getenv := func(string) string { return "" }
+		if res != nil {
+			secret := res.ClientSecrets[c.ID]
+			getenv = func(string) string { return secret }
+		} else {
+			c.SecretEnv = ""
+		}
+		oc, err := oauth.ClientFromConfig(c, getenv, secretKey)
 		if err != nil {
-			return nil, err
+			errs = append(errs, err)
+			continue
 		}
 		out = append(out, oc)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	return out, nil
 }
@@ -73,17 +86,24 @@ type authParts struct {
 	hasher  *identity.Hasher
 }
 
-func newAuthParts(cfg *config.Config, s *sqlstore.Store, mk *keys.MasterKey) (*authParts, error) {
+// newAuthParts builds them. res carries the client secrets (nil for CLI
+// commands, which use none); mk may be nil for commands that neither
+// authenticate nor hash a client secret (client list and show).
+func newAuthParts(cfg *config.Config, s *sqlstore.Store, mk *keys.MasterKey, res *config.Resolved) (*authParts, error) {
 	h, err := newHasher()
 	if err != nil {
 		return nil, err
 	}
-	configured, err := configuredClients(cfg, mk)
+	var secretKey []byte
+	if mk != nil {
+		secretKey = mk.Derive(oauth.SecretKeyLabel)
+	}
+	configured, err := configuredClients(cfg, secretKey, res)
 	if err != nil {
 		return nil, err
 	}
 	return &authParts{
-		clients: oauth.NewRegistry(configured, s, mk.Derive(oauth.SecretKeyLabel), h),
+		clients: oauth.NewRegistry(configured, s, secretKey, h),
 		users:   identity.NewUsers(s, h, nil, nil),
 		hasher:  h,
 	}, nil

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -25,36 +24,74 @@ import (
 	"github.com/rampart-auth/rampart/jwtauth"
 )
 
-// adminEnv is what the client and user commands need.
+// adminEnv is what the client and user commands need. Each command opens
+// only what it uses (issue 10, item 18a): `client list` needs the store
+// alone, so it runs in a shell where the clients' secret_env variables and
+// the master key are not set.
 type adminEnv struct {
 	cfg   *config.Config
-	mk    *keys.MasterKey
+	mk    *keys.MasterKey // nil unless needs.MasterKey
 	store *sqlstore.Store
-	audit *audit.Log
+	audit *audit.Log // nil unless needs.MasterKey (the audit trail is keyed by it)
 	parts *authParts
+	// revoker writes every deny list serve writes; built only with
+	// needs.Redis, from the resolved redis URL.
+	revoker oauth.Revoker
+	rdb     interface{ Close() error }
 }
 
-func openAdminEnv(cmd *cobra.Command, path string) (*adminEnv, error) {
+// adminNeeds name what a command resolves. The store is always needed.
+var (
+	needStore     = config.Needs{Store: true}
+	needMasterKey = config.Needs{Store: true, MasterKey: true}
+	// needRevoke: revoking writes the shared Redis deny list whenever
+	// Redis is configured, as serve does; an unset redis.url_env is an
+	// error, never a reason to skip it (issue 10, item 15).
+	needRevoke = config.Needs{Store: true, MasterKey: true, Redis: true}
+)
+
+func openAdminEnv(cmd *cobra.Command, path string, need config.Needs) (*adminEnv, error) {
 	ctx := cmd.Context()
 	cfg, err := loadConfig(path, false)
 	if err != nil {
 		return nil, err
 	}
-	mk, err := loadMasterKey(cfg, false, cmd.ErrOrStderr())
+	need.Store = true
+	res, err := cfg.Resolve(config.OSEnv(), need)
 	if err != nil {
 		return nil, err
 	}
-	s, err := openCheckedStore(ctx, cfg)
-	if err != nil {
+	env := &adminEnv{cfg: cfg}
+	if need.MasterKey {
+		if env.mk, err = loadMasterKey(cfg, res, false, cmd.ErrOrStderr()); err != nil {
+			return nil, err
+		}
+	}
+	// Redis before the store, so a command that cannot reach it changes
+	// nothing.
+	var shared oauth.DenyPublisher
+	if res.RedisURL != "" {
+		rc, err := redisx.Open(ctx, res.RedisURL)
+		if err != nil {
+			return nil, err
+		}
+		env.rdb = rc
+		shared = jwtauth.NewRedisDenyList(rc, DenyListPrefix)
+	}
+	if env.store, err = openCheckedStore(ctx, cfg); err != nil {
+		env.close(ctx)
 		return nil, err
 	}
-	al, err := openAudit(cfg, s, mk, newCLILogger(cfg, cmd.ErrOrStderr()), nil)
-	if err != nil {
-		_ = s.Close()
-		return nil, err
+	env.revoker = oauth.Revoker{Store: env.store, Shared: shared}
+	if env.mk != nil {
+		if env.audit, err = openAudit(cfg, env.store, env.mk, newCLILogger(cfg, cmd.ErrOrStderr()), nil); err != nil {
+			env.close(ctx)
+			return nil, err
+		}
 	}
-	env := &adminEnv{cfg: cfg, mk: mk, store: s, audit: al}
-	if env.parts, err = newAuthParts(cfg, s, mk); err != nil {
+	// No CLI command uses a client secret: the file's clients are built
+	// without them (listed, their ids reserved, never authenticated).
+	if env.parts, err = newAuthParts(cfg, env.store, env.mk, nil); err != nil {
 		env.close(ctx)
 		return nil, err
 	}
@@ -64,41 +101,22 @@ func openAdminEnv(cmd *cobra.Command, path string) (*adminEnv, error) {
 func (e *adminEnv) close(ctx context.Context) {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	_ = e.audit.Close(cctx)
-	_ = e.store.Close()
+	if e.audit != nil {
+		_ = e.audit.Close(cctx)
+	}
+	if e.store != nil {
+		_ = e.store.Close()
+	}
+	if e.rdb != nil {
+		_ = e.rdb.Close()
+	}
 }
 
 func (e *adminEnv) record(ctx context.Context, action, target string, details map[string]string) error {
+	if e.audit == nil {
+		return errors.New("internal error: the command did not open the audit log")
+	}
 	return e.audit.Record(ctx, audit.Event{Actor: cliActor(), Action: action, Target: target, Outcome: audit.OutcomeSuccess, Details: details})
-}
-
-// denyEverywhere puts revoked access tokens on the store's deny list and,
-// when Redis is configured, on the shared one resource servers read.
-func (e *adminEnv) denyEverywhere(ctx context.Context, tokens []oauth.IssuedAccess) error {
-	for _, t := range tokens {
-		if err := e.store.DenyJTI(ctx, t.JTI, t.ExpiresAt); err != nil {
-			return err
-		}
-	}
-	url := e.cfg.Redis.URL
-	if e.cfg.Redis.URLEnv != "" {
-		url = os.Getenv(e.cfg.Redis.URLEnv)
-	}
-	if url == "" || len(tokens) == 0 {
-		return nil
-	}
-	rc, err := redisx.Open(ctx, url)
-	if err != nil {
-		return err
-	}
-	defer rc.Close()
-	d := jwtauth.NewRedisDenyList(rc, DenyListPrefix)
-	for _, t := range tokens {
-		if err := d.Add(ctx, t.JTI, t.ExpiresAt); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // clientView is how the CLI shows a client (never a secret or its hash).
@@ -210,7 +228,7 @@ func newClientCreate() *cobra.Command {
 			if err := probe.ValidateClients(); err != nil {
 				return usageError{err}
 			}
-			env, err := openAdminEnv(cmd, path)
+			env, err := openAdminEnv(cmd, path, needMasterKey)
 			if err != nil {
 				return err
 			}
@@ -294,7 +312,7 @@ func newClientList() *cobra.Command {
 		Short: "List clients (configuration and store)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			env, err := openAdminEnv(cmd, path)
+			env, err := openAdminEnv(cmd, path, needStore)
 			if err != nil {
 				return err
 			}
@@ -343,7 +361,7 @@ func newClientShow() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			env, err := openAdminEnv(cmd, path)
+			env, err := openAdminEnv(cmd, path, needStore)
 			if err != nil {
 				return err
 			}
@@ -376,7 +394,7 @@ func newClientDelete() *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			env, err := openAdminEnv(cmd, path)
+			env, err := openAdminEnv(cmd, path, needRevoke)
 			if err != nil {
 				return err
 			}
@@ -391,7 +409,7 @@ func newClientDelete() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := env.denyEverywhere(ctx, tokens); err != nil {
+			if err := env.revoker.Revoke(ctx, tokens); err != nil {
 				return fmt.Errorf("client deleted, but denying its access tokens failed: %w", err)
 			}
 			if err := env.record(ctx, "client.delete", "client:"+cid, map[string]string{"revoked_access_tokens": fmt.Sprint(len(tokens))}); err != nil {
@@ -421,7 +439,7 @@ func newClientRotate() *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			env, err := openAdminEnv(cmd, path)
+			env, err := openAdminEnv(cmd, path, needMasterKey)
 			if err != nil {
 				return err
 			}

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rampart-auth/rampart/internal/audit"
+	"github.com/rampart-auth/rampart/internal/config"
 	"github.com/rampart-auth/rampart/internal/keys"
 	"github.com/rampart-auth/rampart/internal/store/sqlstore"
 )
@@ -27,7 +28,11 @@ func openKeyEnv(cmd *cobra.Command, path string) (*keyEnv, error) {
 	if err != nil {
 		return nil, err
 	}
-	mk, err := loadMasterKey(cfg, false, cmd.ErrOrStderr())
+	res, err := cfg.Resolve(config.OSEnv(), config.Needs{Store: true, MasterKey: true})
+	if err != nil {
+		return nil, err
+	}
+	mk, err := loadMasterKey(cfg, res, false, cmd.ErrOrStderr())
 	if err != nil {
 		return nil, err
 	}

@@ -41,6 +41,8 @@ func writeFile(t *testing.T, dir, name, body string) string {
 
 func TestConfigCheck(t *testing.T) {
 	dir := t.TempDir()
+	// config check is serve's dry run: it needs the master key serve needs.
+	t.Setenv(masterKeyEnv, base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{42}, 32)))
 	cases := []struct {
 		name     string
 		args     []string
@@ -56,6 +58,7 @@ func TestConfigCheck(t *testing.T) {
 		{"usage/unknown-flag", []string{"config", "check", "--bogus"}, "", 2, "unknown flag"},
 		{"usage/extra-argument", []string{"config", "check", "--config", "x.yaml", "extra"}, "", 2, "unknown command"},
 		{"fail/missing-file", []string{"config", "check", "--config", filepath.Join(dir, "nope.yaml")}, "", 1, "cannot open"},
+		{"reject/unset-client-secret-env", nil, "issuer: http://127.0.0.1:8080\nclients: [{id: svc, secret_env: RAMPART_TEST_UNSET_SECRET, grant_types: [client_credentials]}]\n", 1, "RAMPART_TEST_UNSET_SECRET"},
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

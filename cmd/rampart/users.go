@@ -46,7 +46,7 @@ func newUserCommand() *cobra.Command {
 				return usageError{err}
 			}
 			ctx := cmd.Context()
-			env, err := openAdminEnv(cmd, path)
+			env, err := openAdminEnv(cmd, path, needMasterKey)
 			if err != nil {
 				return err
 			}

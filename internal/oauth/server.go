@@ -181,18 +181,7 @@ func (s *Server) errorPage(w http.ResponseWriter, _ *http.Request, status int, t
 }
 
 // denyAccess pushes revoked access tokens to the store's deny list and, if
-// configured, the shared one.
+// configured, the shared one, through the Revoker the CLI uses too.
 func (s *Server) denyAccess(ctx context.Context, tokens []IssuedAccess) error {
-	var errs []error
-	for _, t := range tokens {
-		if err := s.opts.Store.DenyJTI(ctx, t.JTI, t.ExpiresAt); err != nil {
-			errs = append(errs, err)
-		}
-		if s.opts.Deny != nil {
-			if err := s.opts.Deny.Add(ctx, t.JTI, t.ExpiresAt); err != nil {
-				errs = append(errs, err)
-			}
-		}
-	}
-	return errors.Join(errs...)
+	return Revoker{Store: s.opts.Store, Shared: s.opts.Deny}.Revoke(ctx, tokens)
 }
