@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"math"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -301,4 +302,47 @@ func TestMiddlewareHugeCostAttack(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzDecideAnyCost: for any cost (math.MaxInt64 and negatives included)
+// and any sequence of requests, the meter never admits more than the
+// burst plus what the elapsed time refilled, never leaves a negative
+// Remaining or wait, and denies exactly the costs outside 1..Burst with
+// InfDuration. (Stores keep the state of a denied request, as here.)
+func FuzzDecideAnyCost(f *testing.F) {
+	f.Add(int64(10), int64(60_000), int64(10), uint8(1), int64(math.MaxInt64), int64(1), int64(5), int64(1000))
+	f.Add(int64(10), int64(86_400_000), int64(10), uint8(1), int64(106_751), int64(10), int64(1), int64(0))
+	f.Add(int64(3), int64(1000), int64(3), uint8(0), int64(-1), int64(4), int64(3), int64(1))
+	f.Fuzz(func(t *testing.T, rate, periodMs, burst int64, alg uint8, c1, c2, c3, dtMs int64) {
+		l := Limit{Name: "f", Algorithm: Algorithm(alg % 2), Rate: rate, Period: time.Duration(periodMs) * time.Millisecond, Burst: burst}
+		if l.Validate() != nil || dtMs < 0 || dtMs > 1e9 {
+			return
+		}
+		var a, b int64
+		now := int64(time.Hour)
+		start, admitted := now, big.NewInt(0)
+		for i, cost := range []int64{c1, c2, c3, c1, c2, c3} {
+			na, nb, r := l.decide(a, b, now, cost)
+			if r.RetryAfter < 0 || r.Reset < 0 || r.Remaining < 0 {
+				t.Fatalf("step %d cost %d: negative values %+v", i, cost, r)
+			}
+			if r.Allowed {
+				if cost < 1 || cost > burst {
+					t.Fatalf("step %d: cost %d admitted with burst %d", i, cost, burst)
+				}
+				admitted.Add(admitted, big.NewInt(cost))
+				a, b = na, nb
+			} else if (cost < 1 || cost > burst) != (r.RetryAfter == InfDuration) {
+				t.Fatalf("step %d cost %d burst %d: RetryAfter %d", i, cost, burst, r.RetryAfter)
+			}
+			// Bound: burst + ⌊rate × elapsed / period⌋.
+			bound := new(big.Int).Mul(big.NewInt(rate), big.NewInt(now-start))
+			bound.Quo(bound, big.NewInt(int64(l.Period)))
+			bound.Add(bound, big.NewInt(burst))
+			if admitted.Cmp(bound) > 0 {
+				t.Fatalf("step %d: admitted %s, bound %s", i, admitted, bound)
+			}
+			now += dtMs * int64(time.Millisecond)
+		}
+	})
 }
