@@ -205,7 +205,8 @@ func checkRedisLimit(l *Limit) error {
 
 // writeKey writes a request's Redis key: the prefix, the store's hash
 // tag, the limit name and the key, length-prefixed so no two (name, key)
-// pairs collide. The key name depends only on (limit, key), never on the
+// pairs collide. The key is the Limiter's stored form (boundKey: the key
+// or its "sha256:" hash), so distinct keys never share a Redis key. The key name depends only on (limit, key), never on the
 // other limits of the decision: a user's bucket is one key whatever
 // address the user comes from.
 func (s *RedisStore) writeKey(b *strings.Builder, name, key string) {
