@@ -203,14 +203,16 @@ func ownLimits(cfg *config.Config, rc redis.UniversalClient, logger *slog.Logger
 	}
 	var store ratelimit.Store = ratelimit.NewMemoryStore(nil)
 	if rc != nil {
-		local := map[string]ratelimit.FailurePolicy{"ip": ratelimit.FailLocal, "username": ratelimit.FailLocal, "client": ratelimit.FailLocal}
+		local := map[string]ratelimit.FailurePolicy{"ip": ratelimit.FailLocal, "username": ratelimit.FailLocal, "client": ratelimit.FailLocal,
+			oauth.LimitTokenIP: ratelimit.FailLocal, oauth.LimitClientAuthFailed: ratelimit.FailLocal}
 		store = ratelimit.NewRedisStore(rc, ratelimit.RedisOptions{Prefix: "rampart:rl:", Failure: local, Logger: logger, Registerer: reg})
 	}
 	login, err = ratelimit.NewLimiter(store, conv("ip", cfg.RateLimits.LoginPerIP), conv("username", cfg.RateLimits.LoginPerUsername))
 	if err != nil {
 		return nil, nil, err
 	}
-	token, err = ratelimit.NewLimiter(store, conv("client", cfg.RateLimits.TokenPerClient))
+	token, err = ratelimit.NewLimiter(store, conv(oauth.LimitTokenClient, cfg.RateLimits.TokenPerClient),
+		conv(oauth.LimitTokenIP, cfg.RateLimits.TokenPerIP), conv(oauth.LimitClientAuthFailed, cfg.RateLimits.ClientAuthFailuresPerIP))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -104,9 +104,9 @@ func (c *Config) Defaults() {
 	// Token requests: generous for a service, a ceiling for a runaway or
 	// stolen client.
 	setLimit(&c.RateLimits.TokenPerClient, 50, time.Second, 100)
-	// Before client authentication: every request from one address (a
-	// busy resource server introspecting from one host stays below it),
-	// and 10 failed authentications per client id and address per 10
+	// Before client authentication: every request from one address
+	// (raise it for a resource server introspecting more often from one
+	// host), and 10 failed authentications per client id and address per 10
 	// minutes, which stops online guessing of a client secret (OWASP
 	// Authentication Cheat Sheet, "Protect against automated attacks").
 	setLimit(&c.RateLimits.TokenPerIP, 100, time.Second, 200)

@@ -11,6 +11,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -50,22 +52,52 @@ const (
 var (
 	ErrMalformedHash = errors.New("identity: malformed password hash")
 	ErrPasswordSize  = fmt.Errorf("identity: password longer than %d bytes", MaxPasswordBytes)
+	// ErrBusy: every hashing slot of a bounded Hasher stayed taken for its
+	// whole maximum wait; nothing was hashed.
+	ErrBusy = errors.New("identity: every argon2id slot is busy")
 )
 
 // Hasher hashes and verifies passwords with argon2id. It bounds how many
 // hashes run at once, so a login flood queues instead of exhausting memory
 // (each hash holds MemoryKiB of RAM for its duration).
 type Hasher struct {
-	params Params
-	sem    chan struct{}
-	rand   io.Reader
-	dummy  string // a hash of a random password, verified for unknown users
+	params  Params
+	sem     chan struct{}
+	maxWait time.Duration // 0: wait as long as the context allows
+	rand    io.Reader
+	dummy   string // a hash of a random password, verified for unknown users
+
+	hashes, waited, busy atomic.Int64
+}
+
+// HasherStats counts what a Hasher did since it was made.
+type HasherStats struct {
+	// Hashes is how many argon2id computations ran (hashes and checks).
+	Hashes int64
+	// Waited is how many of them found every slot taken and queued.
+	Waited int64
+	// Busy is how many were refused with ErrBusy.
+	Busy int64
+}
+
+// Stats returns the Hasher's counters.
+func (h *Hasher) Stats() HasherStats {
+	return HasherStats{Hashes: h.hashes.Load(), Waited: h.waited.Load(), Busy: h.busy.Load()}
 }
 
 // NewHasher returns a Hasher using params (DefaultParams when zero) with at
-// most concurrency hashes in flight (default 4). rnd defaults to
-// crypto/rand.
+// most concurrency hashes in flight (default 4). A caller waits for a slot
+// as long as its context allows. rnd defaults to crypto/rand.
 func NewHasher(params Params, concurrency int, rnd io.Reader) (*Hasher, error) {
+	return NewBoundedHasher(params, concurrency, 0, rnd)
+}
+
+// NewBoundedHasher is NewHasher whose callers wait at most maxWait for a
+// slot and then get ErrBusy (0: no bound). Give work that strangers can
+// trigger its own bounded Hasher, so that a flood of it is refused quickly
+// instead of queueing, and never takes the slots of another Hasher (the
+// sign-in one).
+func NewBoundedHasher(params Params, concurrency int, maxWait time.Duration, rnd io.Reader) (*Hasher, error) {
 	if params == (Params{}) {
 		params = DefaultParams
 	}
@@ -81,7 +113,10 @@ func NewHasher(params Params, concurrency int, rnd io.Reader) (*Hasher, error) {
 	if rnd == nil {
 		rnd = rand.Reader
 	}
-	h := &Hasher{params: params, sem: make(chan struct{}, concurrency), rand: rnd}
+	if maxWait < 0 {
+		maxWait = 0
+	}
+	h := &Hasher{params: params, sem: make(chan struct{}, concurrency), maxWait: maxWait, rand: rnd}
 	secret := make([]byte, 32)
 	if _, err := io.ReadFull(rnd, secret); err != nil {
 		return nil, fmt.Errorf("identity: %w", err)
@@ -101,11 +136,28 @@ func (p Params) check() error {
 	return nil
 }
 
-// acquire waits for a hashing slot or ctx.
+// acquire waits for a hashing slot, ctx, or (when bounded) maxWait.
 func (h *Hasher) acquire(ctx context.Context) error {
 	select {
 	case h.sem <- struct{}{}:
+		h.hashes.Add(1)
 		return nil
+	default:
+	}
+	h.waited.Add(1)
+	var timeout <-chan time.Time
+	if h.maxWait > 0 {
+		t := time.NewTimer(h.maxWait)
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case h.sem <- struct{}{}:
+		h.hashes.Add(1)
+		return nil
+	case <-timeout:
+		h.busy.Add(1)
+		return ErrBusy
 	case <-ctx.Done():
 		return ctx.Err()
 	}

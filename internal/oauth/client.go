@@ -69,7 +69,9 @@ type Registry struct {
 }
 
 // NewRegistry returns a registry over the configured clients and the store.
-// hasher verifies argon2id secret hashes from the configuration.
+// hasher verifies argon2id secret hashes from the configuration; give it a
+// bounded Hasher of its own (identity.NewBoundedHasher), not the sign-in
+// one: anyone can make it check a wrong secret.
 func NewRegistry(configured []*Client, s Store, secretKey []byte, hasher *identity.Hasher) *Registry {
 	r := &Registry{fromConfig: map[string]*Client{}, store: s, secretKey: secretKey, hasher: hasher}
 	for _, c := range configured {
@@ -152,6 +154,9 @@ func (r *Registry) verifySecret(ctx context.Context, c *Client, secret string) (
 		ok, _, err := r.hasher.Verify(ctx, secret, c.SecretHash)
 		if err != nil && ctx.Err() != nil {
 			return false, ctx.Err()
+		}
+		if errors.Is(err, identity.ErrBusy) {
+			return false, err // the client-secret budget is spent: 503, not a wrong secret
 		}
 		return ok && err == nil, nil
 	}

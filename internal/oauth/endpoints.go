@@ -30,9 +30,8 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e, false)
 		return
 	}
-	c, basic, e := s.authenticateClient(r.Context(), r, form)
-	if e != nil {
-		s.fail(w, r, e, basic)
+	c, basic := s.authClient(w, r, form, "oauth.revoke")
+	if c == nil {
 		return
 	}
 	tok, e := single(form, "token")
@@ -138,12 +137,13 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e, false)
 		return
 	}
-	c, basic, e := s.authenticateClient(r.Context(), r, form)
-	if e == nil && c.Public {
-		e = &Error{Code: ErrInvalidClient, Description: "client authentication failed", Status: http.StatusUnauthorized}
+	c, basic := s.authClient(w, r, form, "oauth.introspect")
+	if c == nil {
+		return
 	}
-	if e != nil {
-		s.fail(w, r, e, basic)
+	if c.Public {
+		s.audit(r, audit.Event{Actor: "client:" + c.ID, Action: "oauth.introspect", Target: "client:" + c.ID, Outcome: audit.OutcomeFailure, Reason: "public_client"})
+		s.fail(w, r, badClient("client authentication failed"), basic)
 		return
 	}
 	tok, e := single(form, "token")

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/rampart-auth/rampart/internal/audit"
+	"github.com/rampart-auth/rampart/internal/config"
 	"github.com/rampart-auth/rampart/internal/identity"
 	"github.com/rampart-auth/rampart/ratelimit"
 )
@@ -101,25 +102,157 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// limitToken applies the per-client token limit after authentication (so
-// nobody can spend another client's budget by sending its id).
-func (s *Server) limitToken(w http.ResponseWriter, r *http.Request, c *Client) bool {
-	l := s.opts.TokenLimiter
+// Limit names of TokenLimiter. They differ from the sign-in limits' ("ip",
+// "username"): a shared store keys buckets by (limit name, key).
+const (
+	LimitTokenClient      = "client"
+	LimitTokenIP          = "token_ip"
+	LimitClientAuthFailed = "client_auth_failed"
+)
+
+// tokenLimit finds the TokenLimiter's limit called name; keys is a key
+// slice for the limiter with every entry "" (skipped). ok is false when
+// there is no such limit.
+func (s *Server) tokenLimit(name string) (l *ratelimit.Limiter, lim ratelimit.Limit, i int, keys []string, ok bool) {
+	l = s.opts.TokenLimiter
 	if l == nil {
+		return nil, lim, -1, nil, false
+	}
+	limits := l.Limits()
+	for i := range limits {
+		if limits[i].Name == name {
+			return l, limits[i], i, make([]string, len(limits)), true
+		}
+	}
+	return nil, lim, -1, nil, false
+}
+
+// limitToken applies the per-client token limit after authentication (so
+// nobody can spend another client's budget by sending its id). A public
+// client "authenticates" by its id alone (RFC 6749 §2.1: it cannot keep a
+// secret), so anyone can send that id: its budget is kept per (client,
+// address), and a stranger naming client_id=web spends only the budget of
+// their own address, never the one of the app's real users. A confidential
+// client proved who it is and keeps one budget per client.
+func (s *Server) limitToken(w http.ResponseWriter, r *http.Request, c *Client) bool {
+	l, _, i, keys, ok := s.tokenLimit(LimitTokenClient)
+	if !ok {
 		return true
 	}
-	d, err := l.Allow(r.Context(), c.ID)
+	keys[i] = c.ID
+	if c.Public {
+		// '|' never occurs in a client id, so these keys are disjoint
+		// from every confidential client's.
+		keys[i] = c.ID + "|" + s.addrKey(r)
+	}
+	d, err := l.Allow(r.Context(), keys...)
 	if err != nil {
 		s.log.ErrorContext(r.Context(), "token rate limiter", "err", err)
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "temporarily_unavailable", "error_description": "try again shortly"})
+		writeUnavailable(w, time.Second)
 		return false
 	}
 	if !d.Allowed {
 		secs := retrySecs(d.RetryAfter)
-		s.audit(r, audit.Event{Actor: "client:" + c.ID, Action: "oauth.token", Target: "client:" + c.ID, Outcome: audit.OutcomeDenied, Reason: "rate_limited"})
-		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
-		writeJSON(w, http.StatusTooManyRequests, map[string]string{"error": "too_many_requests", "error_description": "the client's token rate limit is exceeded; retry after " + strconv.FormatInt(secs, 10) + " s"})
+		s.audit(r, audit.Event{Actor: "client:" + c.ID, Action: "oauth.token", Target: "client:" + c.ID, Outcome: audit.OutcomeDenied, Reason: "rate_limited",
+			Details: map[string]string{"retry_after_s": strconv.FormatInt(secs, 10)}})
+		writeTooMany(w, secs, "the client's token rate limit is exceeded")
 		return false
 	}
 	return true
+}
+
+// limitClientAuth applies the per-address limits in front of client
+// authentication at the token, revocation and introspection endpoints,
+// before any secret is verified:
+//
+//   - every request from the address spends one of "token_ip", so no
+//     address gets unlimited unauthenticated work (each wrong secret of a
+//     secret_hash client costs an argon2id verification);
+//   - a client id whose authentication failed too often from this address
+//     ("client_auth_failed", charged by failedClientAuth) is refused
+//     whatever the secret until the budget refills, which stops online
+//     guessing of that client's secret (OWASP Authentication Cheat Sheet,
+//     "Protect against automated attacks"). The budget is per (address,
+//     client id), so a stranger locks a client out of the stranger's own
+//     address only.
+//
+// id is the client id the request names. It returns false when the
+// request was refused (the answer is written).
+func (s *Server) limitClientAuth(w http.ResponseWriter, r *http.Request, action, id string) bool {
+	ctx := r.Context()
+	addr := s.addrKey(r)
+	refuse := func(reason, what string, retry time.Duration) bool {
+		secs := retrySecs(retry)
+		s.audit(r, audit.Event{Actor: "anonymous", Action: action, Target: s.clientTarget(id), Outcome: audit.OutcomeDenied, Reason: reason,
+			Details: map[string]string{"retry_after_s": strconv.FormatInt(secs, 10)}})
+		writeTooMany(w, secs, what)
+		return false
+	}
+	if l, _, i, keys, ok := s.tokenLimit(LimitTokenIP); ok {
+		keys[i] = addr
+		d, err := l.Allow(ctx, keys...)
+		if err != nil {
+			s.log.ErrorContext(ctx, "client authentication rate limiter", "err", err)
+			writeUnavailable(w, time.Second)
+			return false
+		}
+		if !d.Allowed {
+			return refuse("rate_limited_ip", "too many requests from this address", d.RetryAfter)
+		}
+	}
+	if l, fail, i, keys, ok := s.tokenLimit(LimitClientAuthFailed); ok {
+		// Read the failure budget without spending it: a request costing
+		// more than the burst is always denied, and a denied request
+		// charges nothing but reports what remains.
+		keys[i] = failKey(addr, id)
+		res := make([]ratelimit.Result, len(keys))
+		if _, err := l.Decide(ctx, fail.Burst+1, res, keys...); err != nil {
+			s.log.ErrorContext(ctx, "client authentication rate limiter", "err", err)
+			writeUnavailable(w, time.Second)
+			return false
+		}
+		if res[i].Remaining < 1 {
+			// One unit refills within Period/Rate.
+			return refuse("client_auth_locked", "too many failed client authentications from this address",
+				(fail.Period+time.Duration(fail.Rate)-1)/time.Duration(fail.Rate))
+		}
+	}
+	return true
+}
+
+// failedClientAuth spends one of the address's failure budget for the
+// client id (see limitClientAuth).
+func (s *Server) failedClientAuth(r *http.Request, id string) {
+	l, _, i, keys, ok := s.tokenLimit(LimitClientAuthFailed)
+	if !ok {
+		return
+	}
+	keys[i] = failKey(s.addrKey(r), id)
+	if _, err := l.Allow(r.Context(), keys...); err != nil {
+		s.log.ErrorContext(r.Context(), "client authentication rate limiter", "err", err)
+	}
+}
+
+// failKey is the failure-budget key of a client id from an address. Ids
+// that cannot be client ids share one bucket per address: they cost no
+// secret verification, and attacker-chosen text must not mint keys.
+func failKey(addr, id string) string {
+	if !config.ValidClientID(id) {
+		id = "~"
+	}
+	return addr + "|" + id
+}
+
+// writeTooMany answers 429 with Retry-After and an RFC 6749 §5.2-shaped
+// body.
+func writeTooMany(w http.ResponseWriter, secs int64, what string) {
+	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	writeJSON(w, http.StatusTooManyRequests, map[string]string{"error": "too_many_requests",
+		"error_description": what + "; retry after " + strconv.FormatInt(secs, 10) + " s"})
+}
+
+// writeUnavailable answers 503 temporarily_unavailable with Retry-After.
+func writeUnavailable(w http.ResponseWriter, after time.Duration) {
+	w.Header().Set("Retry-After", strconv.FormatInt(retrySecs(after), 10))
+	writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "temporarily_unavailable", "error_description": "try again shortly"})
 }

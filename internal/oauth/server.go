@@ -62,8 +62,11 @@ type Options struct {
 	Rand io.Reader
 
 	// LoginLimiter (limits "ip" and "username", in that order) and
-	// TokenLimiter (limit "client") protect sign-in and the token
-	// endpoint; nil disables them (tests of other features).
+	// TokenLimiter (limits found by name: "client", and "token_ip" and
+	// "client_auth_failed" in front of client authentication, see
+	// limitToken and limitClientAuth) protect sign-in and the token,
+	// revocation and introspection endpoints; nil disables them (tests of
+	// other features).
 	LoginLimiter *ratelimit.Limiter
 	TokenLimiter *ratelimit.Limiter
 	// The client address of limits and audit events is the one
