@@ -51,6 +51,7 @@ type env struct {
 	store    *sqlstore.Store
 	audit    *audit.Log
 	keys     *keys.Manager
+	master   *keys.MasterKey
 	users    *identity.Users
 	srv      *httptest.Server
 	issuer   string
@@ -84,6 +85,7 @@ func newEnvOpts(t testing.TB, driver string, mutate func(*oauth.Options)) *env {
 	ctx := context.Background()
 	e := &env{t: t, driver: driver, store: storetest.Open(t, driver)}
 	mk := testMasterKey(t)
+	e.master = mk
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	al, err := audit.New(audit.Options{Store: e.store, HMACKey: mk.Derive("audit"), Logger: logger})
 	if err != nil {

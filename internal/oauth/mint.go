@@ -15,6 +15,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -30,7 +31,12 @@ type Signer interface {
 
 // PublicKeys gives the published verification keys (keys.Manager).
 type PublicKeys interface {
-	PublicJWKS() jose.JSONWebKeySet
+	// KeySetVersion changes whenever the published set may have changed
+	// (a key published, retired, removed or revoked, here or by another
+	// instance or the CLI); it is cheap enough to call per token.
+	KeySetVersion() uint64
+	// PublicKeySet returns the published keys and the version they are.
+	PublicKeySet() (uint64, jose.JSONWebKeySet)
 }
 
 // accessClaims are the RFC 9068 §2.2 claims of an access token.
@@ -167,36 +173,67 @@ func hashToken(s string) []byte {
 // keySource serves the key manager's published keys to jwtauth, so the
 // server verifies its own tokens (revocation, introspection, userinfo) with
 // the same checks as every resource server.
+//
+// It trusts exactly the manager's current published set: what it derives
+// from the set (parsed jwtauth keys by kid) is labelled with the set's
+// version and rebuilt as soon as the version changes, so a key the
+// schedule removed or an operator revoked stops verifying at this
+// instance's next key ring reload, without a restart (a kid-to-key cache
+// that never rechecks the set would keep trusting it: RFC 8725 §3.2 wants
+// the verifier to use only currently valid keys). Per token this is two
+// atomic loads and a map lookup, no database query.
 type keySource struct {
-	keys  PublicKeys
-	mu    sync.Mutex
-	cache map[string]*jwtauth.Key
+	keys PublicKeys
+	mu   sync.Mutex // one rebuild at a time
+	snap atomic.Pointer[keySnapshot]
+}
+
+// keySnapshot is the parsed key set of one KeySetVersion; immutable.
+type keySnapshot struct {
+	version uint64
+	keys    map[string]*jwtauth.Key
+	errs    map[string]error // kids whose JWK could not be used
 }
 
 func (s *keySource) Key(_ context.Context, kid string) (*jwtauth.Key, error) {
-	s.mu.Lock()
-	if k, ok := s.cache[kid]; ok {
-		s.mu.Unlock()
+	snap := s.snap.Load()
+	if snap == nil || snap.version != s.keys.KeySetVersion() {
+		snap = s.rebuild()
+	}
+	if k, ok := snap.keys[kid]; ok {
 		return k, nil
 	}
-	s.mu.Unlock()
-	for _, jwk := range s.keys.PublicJWKS().Keys {
-		if jwk.KeyID != kid || kid == "" {
+	if err, ok := snap.errs[kid]; ok {
+		return nil, err
+	}
+	return nil, jwtauth.ErrUnknownKey
+}
+
+// rebuild parses the current set, unless a concurrent caller just did.
+func (s *keySource) rebuild() *keySnapshot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if snap := s.snap.Load(); snap != nil && snap.version == s.keys.KeySetVersion() {
+		return snap
+	}
+	ver, set := s.keys.PublicKeySet()
+	snap := &keySnapshot{version: ver, keys: make(map[string]*jwtauth.Key, len(set.Keys))}
+	for _, jwk := range set.Keys {
+		if jwk.KeyID == "" {
 			continue
 		}
 		k, err := jwtauth.KeyFromJWK(jwk, jwk.Algorithm)
 		if err != nil {
-			return nil, err
+			if snap.errs == nil {
+				snap.errs = map[string]error{}
+			}
+			snap.errs[jwk.KeyID] = err
+			continue
 		}
-		s.mu.Lock()
-		if s.cache == nil || len(s.cache) > 64 {
-			s.cache = map[string]*jwtauth.Key{}
-		}
-		s.cache[kid] = k
-		s.mu.Unlock()
-		return k, nil
+		snap.keys[jwk.KeyID] = k
 	}
-	return nil, jwtauth.ErrUnknownKey
+	s.snap.Store(snap)
+	return snap
 }
 
 // denyList adapts the store's jti deny list for jwtauth.
