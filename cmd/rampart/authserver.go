@@ -71,11 +71,24 @@ func maxTokenLifetime(cfg *config.Config) time.Duration {
 	return max(m, 24*time.Hour)
 }
 
-// newHasher is the argon2id hasher for passwords and argon2id client
-// secrets. At most GOMAXPROCS hashes (19 MiB each) run at once; a login
-// flood queues instead of exhausting memory.
+// newHasher is the argon2id hasher for passwords. At most GOMAXPROCS
+// hashes (19 MiB each) run at once; a login flood queues instead of
+// exhausting memory.
 func newHasher() (*identity.Hasher, error) {
 	return identity.NewHasher(identity.Params{}, runtime.GOMAXPROCS(0), rand.Reader)
+}
+
+// secretHashMaxWait bounds how long a token request waits for the
+// client-secret hasher before it is answered 503 temporarily_unavailable.
+const secretHashMaxWait = 250 * time.Millisecond
+
+// newSecretHasher is the argon2id hasher for clients' secret_hash, apart
+// from sign-in's: anyone can make the token endpoint check a wrong secret,
+// so that work gets a small budget of its own (1 slot, 2 from 4 cores on)
+// and a bounded wait, and a flood of it never takes sign-in's slots.
+// Clients with secret_env (HMAC-SHA-256) never use it.
+func newSecretHasher() (*identity.Hasher, error) {
+	return identity.NewBoundedHasher(identity.Params{}, max(1, min(2, runtime.GOMAXPROCS(0)/2)), secretHashMaxWait, rand.Reader)
 }
 
 // authParts are the pieces of the authorization server shared by serve and
@@ -83,7 +96,9 @@ func newHasher() (*identity.Hasher, error) {
 type authParts struct {
 	clients *oauth.Registry
 	users   *identity.Users
-	hasher  *identity.Hasher
+	hasher  *identity.Hasher // sign-in
+	// secretHasher checks argon2id client secrets (newSecretHasher).
+	secretHasher *identity.Hasher
 }
 
 // newAuthParts builds them. res carries the client secrets (nil for CLI
@@ -102,10 +117,15 @@ func newAuthParts(cfg *config.Config, s *sqlstore.Store, mk *keys.MasterKey, res
 	if err != nil {
 		return nil, err
 	}
+	sh, err := newSecretHasher()
+	if err != nil {
+		return nil, err
+	}
 	return &authParts{
-		clients: oauth.NewRegistry(configured, s, secretKey, h),
-		users:   identity.NewUsers(s, h, nil, nil),
-		hasher:  h,
+		clients:      oauth.NewRegistry(configured, s, secretKey, sh),
+		users:        identity.NewUsers(s, h, nil, nil),
+		hasher:       h,
+		secretHasher: sh,
 	}, nil
 }
 

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"testing"
+
+	"github.com/rampart-auth/rampart/internal/config"
+	"github.com/rampart-auth/rampart/internal/identity"
+	"github.com/rampart-auth/rampart/internal/keys"
+	"github.com/rampart-auth/rampart/internal/store/storetest"
+)
+
+// TestClientSecretsHaveTheirOwnHasher: the registry serve builds checks
+// secret_hash client secrets on a bounded hasher of its own. A wrong secret
+// (anyone can send one) runs on it and never on the sign-in hasher, so a
+// flood of them cannot queue sign-ins behind it.
+func TestClientSecretsHaveTheirOwnHasher(t *testing.T) {
+	ctx := context.Background()
+	h, err := identity.NewHasher(identity.Params{}, 1, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	phc, err := h.Hash(ctx, "a hand-made secret that admins chose")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk, err := keys.LoadMasterKey("", base64.StdEncoding.EncodeToString(make([]byte, 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &config.Config{Clients: []config.Client{{ID: "legacy", SecretHash: phc, GrantTypes: []string{"client_credentials"}}}}
+	parts, err := newAuthParts(cfg, storetest.Open(t, "sqlite"), mk, &config.Resolved{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if parts.secretHasher == nil || parts.secretHasher == parts.hasher {
+		t.Fatal("client secrets share the sign-in hasher")
+	}
+	signIn, secrets := parts.hasher.Stats(), parts.secretHasher.Stats()
+	if _, err := parts.clients.Authenticate(ctx, "legacy", "wrong-guess-0123456789abcdefghijklmnop", true); err == nil {
+		t.Fatal("a wrong secret authenticated")
+	}
+	if got := parts.hasher.Stats(); got != signIn {
+		t.Fatalf("a wrong client secret ran on the sign-in hasher: %+v → %+v", signIn, got)
+	}
+	if got := parts.secretHasher.Stats(); got.Hashes != secrets.Hashes+1 {
+		t.Fatalf("client-secret hasher %+v → %+v, want one more hash", secrets, got)
+	}
+}
