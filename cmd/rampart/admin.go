@@ -141,8 +141,47 @@ func newKeyCommand() *cobra.Command {
 		},
 	}
 	addConfigFlag(rotate, &rotatePath)
-	cmd.AddCommand(list, rotate)
+	cmd.AddCommand(list, rotate, newKeyRevokeCommand())
 	return cmd
+}
+
+// newKeyRevokeCommand is `rampart key revoke KID`: the emergency removal of
+// a compromised key from signing, verification and the JWKS at once.
+func newKeyRevokeCommand() *cobra.Command {
+	var path string
+	revoke := &cobra.Command{
+		Use:   "revoke KID [--config FILE]",
+		Short: "Revoke a signing key at once (emergency): it stops signing and verifying and leaves the JWKS; an active key is replaced immediately",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			kid := args[0]
+			if kid == "" {
+				return usageError{errors.New("key revoke needs the KID of a key (see `rampart key list`)")}
+			}
+			env, err := openKeyEnv(cmd, path)
+			if err != nil {
+				return err
+			}
+			defer env.close(cmd.Context())
+			res, err := env.keys.Revoke(cmd.Context(), cliActor(), kid)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if res.AlreadyGone {
+				fmt.Fprintf(out, "key %s was already %s: it neither signs nor verifies tokens\n", res.Revoked.KID, res.Revoked.State)
+				return nil
+			}
+			fmt.Fprintf(out, "revoked key %s: it no longer signs or verifies tokens and has left the JWKS\n", res.Revoked.KID)
+			if r := res.Replacement; r != nil {
+				fmt.Fprintf(out, "new signing key %s (%s) signs now; relying parties refetch the JWKS when they meet its kid\n", r.KID, r.Algorithm)
+			}
+			fmt.Fprintln(out, "running servers follow within their key ring poll (2s); resource servers drop the key when their JWKS cache expires (keys.jwks_max_age)")
+			return nil
+		},
+	}
+	addConfigFlag(revoke, &path)
+	return revoke
 }
 
 func fmtTime(t time.Time) string {
