@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -95,4 +96,25 @@ func FuzzBoundKeyInjective(f *testing.F) {
 			t.Fatalf("the stored form %q of %q is stored as itself", ba, a)
 		}
 	})
+}
+
+// TestMemoryStoreKeepsNoCallerBuffer: a short key sliced from a large
+// buffer (a body, a header block) is copied on insertion, so the store
+// keeps its bound per key instead of pinning 32 KiB for a 12-byte key.
+func TestMemoryStoreKeepsNoCallerBuffer(t *testing.T) {
+	s := NewMemoryStore(newFakeClock().read)
+	lim := mustLimiter(t, s, Limit{Name: "k", Rate: 1, Period: time.Hour, Burst: 1})
+	ctx := context.Background()
+	before := heapInUse()
+	for i := range 2000 {
+		buf := strings.Repeat("x", 32<<10) + strconv.Itoa(1e6+i)
+		if d, _ := lim.Allow(ctx, buf[len(buf)-12:]); !d.Allowed {
+			t.Fatal("fresh key denied")
+		}
+	}
+	perKey := float64(int64(heapInUse())-int64(before)) / 2000
+	t.Logf("%.0f bytes retained per key", perKey)
+	if s.Len() != 2000 || perKey > MemoryBytesPerKey+MaxKeyLength {
+		t.Fatalf("%d keys, %.0f bytes per key; want 2000 within %d", s.Len(), perKey, MemoryBytesPerKey+MaxKeyLength)
+	}
 }

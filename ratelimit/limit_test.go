@@ -201,7 +201,7 @@ func TestMemoryBoundAndEviction(t *testing.T) {
 	if s.Len() != len(keys) {
 		t.Fatalf("%d keys held, want %d", s.Len(), len(keys))
 	}
-	t.Logf("%.0f bytes per key (map entry and state; the key strings are the caller's)", perKey)
+	t.Logf("%.0f bytes per key (map entry, state and the store's copy of the key)", perKey)
 	if perKey > MemoryBytesPerKey {
 		t.Fatalf("%.0f bytes per key, documented bound %d", perKey, MemoryBytesPerKey)
 	}

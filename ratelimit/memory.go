@@ -4,6 +4,7 @@ import (
 	"context"
 	"hash/maphash"
 	"slices"
+	"strings"
 	"sync"
 )
 
@@ -30,8 +31,10 @@ const memShards = 64
 
 // MemoryBytesPerKey bounds the memory one key costs in a MemoryStore: the
 // map slot (an 8-byte hash and a pointer) and the 64-byte entry (limit,
-// key header, state, chain link), with Go map overhead at its load factor. The key's bytes themselves
-// belong to the caller's string. Measured by TestMemoryBoundAndEviction.
+// key header, state, chain link), with Go map overhead at its load factor.
+// The store keeps its own copy of the key's bytes, on top: at most
+// MaxKeyLength through a Limiter, which stores longer keys as their
+// SHA-256. Measured by TestMemoryBoundAndEviction.
 const MemoryBytesPerKey = 160
 
 // MemoryStore keeps limit state in process: 64 shards, each a map from
@@ -172,7 +175,9 @@ func (sh *memShard) apply(r *Request, h uint64, now int64, res *Result, commit b
 	if commit && out.Allowed {
 		full := now + int64(out.Reset)
 		if st == nil {
-			sh.m[h] = &memState{limit: r.Limit, key: r.Key, a: na, b: nb, full: full, next: head}
+			// A copy of the key: a key sliced from a larger buffer (a
+			// request body, a header block) must not keep it alive.
+			sh.m[h] = &memState{limit: r.Limit, key: strings.Clone(r.Key), a: na, b: nb, full: full, next: head}
 		} else {
 			st.a, st.b, st.full = na, nb, full
 		}
