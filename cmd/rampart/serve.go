@@ -59,15 +59,44 @@ func newServeCommand() *cobra.Command {
 func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, ready chan<- net.Addr) (err error) {
 	logger := newLogger(cfg, stderr)
 	slog.SetDefault(logger)
-	mk, err := loadMasterKey(cfg, true, stderr)
+	for _, n := range cfg.Notices() {
+		logger.Warn("configuration notice", "notice", n)
+	}
+	for _, n := range cfg.Notices() {
+		logger.Warn("configuration notice", "notice", n)
+	}
+	// Every start-up check first, before any side effect: a configuration
+	// serve refuses leaves data_dir untouched, and `rampart config check`
+	// runs the same preflight, so it refuses exactly what serve refuses.
+	st, err := preflight(cfg, config.OSEnv())
 	if err != nil {
 		return err
 	}
-	store, err := openStore(ctx, cfg)
+	// Redis next (a network check, still no side effect): an unreachable
+	// Redis must not leave a migrated database and a generated key behind.
+	checks := map[string]func(context.Context) error{}
+	var rdb redis.UniversalClient
+	if st.res.RedisURL != "" {
+		rc, err := redisx.Open(ctx, st.res.RedisURL)
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		checks["redis"] = redisx.Check(rc)
+		rdb = rc
+	}
+	mk := st.mk
+	if mk == nil {
+		if mk, err = loadMasterKey(cfg, st.res, true, stderr); err != nil {
+			return err
+		}
+	}
+	store, err := openResolvedStore(ctx, cfg, st.res.StoreDSN)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
+	checks["store"] = store.Ping
 	applied, err := store.Migrate(ctx)
 	if err != nil {
 		return err
@@ -99,7 +128,7 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 		return err
 	}
 
-	parts, err := newAuthParts(cfg, store, mk)
+	parts, err := newAuthParts(cfg, store, mk, st.res)
 	if err != nil {
 		return err
 	}
@@ -109,24 +138,6 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 		}
 	}
 
-	checks := map[string]func(context.Context) error{"store": store.Ping}
-	var rdb redis.UniversalClient
-	redisURL := cfg.Redis.URL
-	if cfg.Redis.URLEnv != "" {
-		redisURL = os.Getenv(cfg.Redis.URLEnv)
-		if redisURL == "" {
-			return fmt.Errorf("redis.url_env names %s, but it is not set", cfg.Redis.URLEnv)
-		}
-	}
-	if redisURL != "" {
-		rc, err := redisx.Open(ctx, redisURL)
-		if err != nil {
-			return err
-		}
-		defer rc.Close()
-		checks["redis"] = redisx.Check(rc)
-		rdb = rc
-	}
 	authServer, err := newAuthServer(cfg, store, mk, km, auditLog, rdb, parts, logger, reg)
 	if err != nil {
 		return err
