@@ -62,9 +62,6 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 	for _, n := range cfg.Notices() {
 		logger.Warn("configuration notice", "notice", n)
 	}
-	for _, n := range cfg.Notices() {
-		logger.Warn("configuration notice", "notice", n)
-	}
 	// Every start-up check first, before any side effect: a configuration
 	// serve refuses leaves data_dir untouched, and `rampart config check`
 	// runs the same preflight, so it refuses exactly what serve refuses.
