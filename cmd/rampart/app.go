@@ -22,9 +22,6 @@ import (
 // masterKeyEnv names the environment variable holding the master key.
 const masterKeyEnv = config.MasterKeyEnv
 
-// devMasterKeyName is the dev-mode master key file inside the data dir.
-const devMasterKeyName = config.DevMasterKeyName
-
 // addConfigFlag adds --config to cmd.
 func addConfigFlag(cmd *cobra.Command, path *string) {
 	cmd.Flags().StringVar(path, "config", "", "configuration file (YAML); without it the dev defaults apply (./rampart-data, SQLite, loopback)")

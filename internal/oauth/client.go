@@ -38,7 +38,9 @@ const hmacPrefix = "hmac-sha256$"
 const MinSecretLength = config.MinClientSecretLength
 
 // GenerateSecret returns a new client secret: 256 random bits, base64url
-// (43 characters).
+// (43 characters). Its alphabet needs no form encoding, so `curl -u
+// id:secret` sends it unchanged (RFC 6749 §2.3.1 form-decodes Basic
+// credentials: a '+' of standard base64 would arrive as a space).
 func GenerateSecret(rnd io.Reader) (string, error) {
 	b := make([]byte, 32)
 	if _, err := io.ReadFull(rnd, b); err != nil {
@@ -216,14 +218,6 @@ func CheckClient(c *Client) error {
 // on loopback only, or a reverse-domain private-use scheme; no fragment,
 // user info or wildcard (RFC 9700 §2.1, RFC 8252).
 func CheckRedirectURI(s string) error { return config.CheckRedirectURI(s) }
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
 
 // MatchRedirectURI returns the registered URI that requested matches, or
 // "". Matching is exact string comparison (RFC 9700 §4.1.3), with one
