@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -105,8 +104,8 @@ func (s *RedisStore) evalSpread(ctx context.Context, reqs []Request, results []R
 			continue
 		}
 		o := out[1:]
-		results[i] = Result{Allowed: o[0] == 1, Remaining: o[1], RetryAfter: time.Duration(o[2]) * time.Microsecond, Reset: time.Duration(o[3]) * time.Microsecond}
-		if o[0] == 1 {
+		results[i] = scriptResult(&reqs[i], o)
+		if results[i].Allowed {
 			charged = append(charged, i)
 		} else {
 			all = false

@@ -262,11 +262,6 @@ func (s *RedisStore) Decide(ctx context.Context, reqs []Request, results []Resul
 		s.o.Logger.Warn("rate limiter: redis call failed; applying failure policies", "err", err)
 		return s.fallback(ctx, reqs, results)
 	}
-	for i := range reqs {
-		if neverAllowed(&reqs[i]) { // the script denied it (packParams); no wait helps
-			results[i].Allowed, results[i].RetryAfter = false, InfDuration
-		}
-	}
 	if !ok {
 		now := s.o.Clock()
 		for i := range reqs {
@@ -354,9 +349,21 @@ func (s *RedisStore) eval(ctx context.Context, reqs []Request, results []Result,
 	}
 	for i := range reqs {
 		o := out[1+4*i:]
-		results[i] = Result{Allowed: o[0] == 1, Remaining: o[1], RetryAfter: time.Duration(o[2]) * time.Microsecond, Reset: time.Duration(o[3]) * time.Microsecond}
+		results[i] = scriptResult(&reqs[i], o)
 	}
 	return out[0] == 1, nil
+}
+
+// scriptResult converts one request's script answer {allowed, remaining,
+// retry µs, reset µs}. A cost outside 1..Burst was sent as Burst+1, which
+// the script denied (packParams); no wait lets it pass, so its wait is
+// InfDuration, as Limit.decide reports.
+func scriptResult(r *Request, o []int64) Result {
+	res := Result{Allowed: o[0] == 1, Remaining: o[1], RetryAfter: time.Duration(o[2]) * time.Microsecond, Reset: time.Duration(o[3]) * time.Microsecond}
+	if neverAllowed(r) {
+		res.Allowed, res.RetryAfter = false, InfDuration
+	}
+	return res
 }
 
 // packParams appends a request's script parameters to b. A cost outside
