@@ -247,7 +247,7 @@ func TestRevokedSigningKeyRejected(t *testing.T) {
 			code, out, _ := e.tokenRequest(url.Values{"grant_type": {"client_credentials"}, "scope": {"reports:read"}, "resource": {apiAud}}, svcID, svcSecret)
 			mustStatus(t, code, http.StatusOK, "client credentials", out)
 			at := str(out, "access_token")
-			h, err := jose.ParseSigned(at, []jose.SignatureAlgorithm{jose.ES256})
+			h, err := jose.ParseSignedCompact(at, []jose.SignatureAlgorithm{jose.ES256})
 			if err != nil || h.Signatures[0].Header.KeyID != res.Replacement.KID {
 				t.Fatalf("new token not signed by the replacement: %v", err)
 			}
