@@ -188,7 +188,7 @@ func ClientFromConfig(c config.Client, getenv func(string) string, secretKey []b
 			return nil, fmt.Errorf("oauth: client %s: secret_env names %s, but it is not set", c.ID, c.SecretEnv)
 		}
 		if len(secret) < MinSecretLength {
-			return nil, fmt.Errorf("oauth: client %s: the secret in %s has %d characters; use at least %d (generate one with `openssl rand -base64 32`)", c.ID, c.SecretEnv, len(secret), MinSecretLength)
+			return nil, fmt.Errorf("oauth: client %s: the secret in %s has %d characters; use at least %d (generate one with `openssl rand -hex 32`: hex needs no form encoding in HTTP Basic)", c.ID, c.SecretEnv, len(secret), MinSecretLength)
 		}
 		out.SecretHash = HashSecret(secretKey, secret)
 	case c.SecretHash != "":

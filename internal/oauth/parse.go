@@ -192,11 +192,22 @@ func parsePrompt(s string) ([]string, *Error) {
 	return out, nil
 }
 
+// clipLen is how many bytes of an untrusted value clip keeps.
+const clipLen = 40
+
+// clip shortens an untrusted value for an error description or a page to
+// at most clipLen bytes plus "…", cutting on a rune boundary so the result
+// stays valid UTF-8 whenever s is (a byte cut in the middle of a
+// multi-byte character would make an invalid audit event or JSON text).
 func clip(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "…"
+	if len(s) <= clipLen {
+		return s
 	}
-	return s
+	cut := clipLen
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 // TokenRequest is a parsed token endpoint request (RFC 6749 §4.1.3, §4.4.2,
