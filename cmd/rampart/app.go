@@ -58,15 +58,32 @@ func openResolvedStore(ctx context.Context, cfg *config.Config, dsn string) (*sq
 	return sqlstore.Open(ctx, cfg.Store.Driver, dsn, sqlstore.Options{MaxOpenConns: cfg.Store.MaxOpenConns})
 }
 
-// openCheckedStore opens the store and refuses a schema that is not exactly
-// this binary's (commands other than serve and migrate never migrate).
+// openCheckedStore opens an existing store and refuses a schema that is not
+// exactly this binary's. Commands other than serve and migrate never
+// migrate and never create anything: a missing SQLite file (or data_dir)
+// is refused before it could be created, no schema is written into an
+// empty or older database, and each refusal names the exact command that
+// fixes it, --config included (following a bare "run `rampart migrate`"
+// would migrate the dev default ./rampart-data instead).
 func openCheckedStore(ctx context.Context, cfg *config.Config) (*sqlstore.Store, error) {
-	s, err := openStore(ctx, cfg)
+	res, err := cfg.Resolve(config.OSEnv(), config.Needs{Store: true})
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Store.Driver == config.DriverSQLite {
+		if _, err := os.Stat(res.StoreDSN); errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("no database at %s; run `%s` first", res.StoreDSN, migrateCommand(cfg))
+		}
+	}
+	s, err := sqlstore.Open(ctx, cfg.Store.Driver, res.StoreDSN, sqlstore.Options{MaxOpenConns: cfg.Store.MaxOpenConns})
 	if err != nil {
 		return nil, err
 	}
 	if err := s.CheckSchema(ctx); err != nil {
 		_ = s.Close()
+		if errors.Is(err, sqlstore.ErrSchemaTooOld) {
+			return nil, fmt.Errorf("%w; run `%s` first", err, migrateCommand(cfg))
+		}
 		return nil, err
 	}
 	return s, nil

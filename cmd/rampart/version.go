@@ -9,7 +9,33 @@ import (
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3".
-var version = "dev"
+var version = devVersion
+
+// devVersion is the version of a build made without -X main.version: an
+// unreleased build from a checkout.
+const devVersion = "dev"
+
+// currentVersion returns version, or the module version when the binary
+// was built by `go install …@v1.2.3` without -X main.version.
+func currentVersion() string {
+	if version != devVersion {
+		return version
+	}
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
+		return info.Main.Version
+	}
+	return devVersion
+}
+
+// bannerName names this build for people: "Rampart v1.2.3", or "Rampart
+// (development build)" for an unreleased one, so the version "dev" is
+// never read as dev mode.
+func bannerName() string {
+	if v := currentVersion(); v != devVersion {
+		return "Rampart " + v
+	}
+	return "Rampart (development build)"
+}
 
 // versionString returns the version, the VCS revision when the build has
 // one, and the Go version.
@@ -21,11 +47,8 @@ func versionString() string {
 				rev = " (" + s.Value[:12] + ")"
 			}
 		}
-		if version == "dev" && info.Main.Version != "" && info.Main.Version != "(devel)" {
-			version = info.Main.Version
-		}
 	}
-	return fmt.Sprintf("rampart %s%s %s/%s %s", version, rev, runtime.GOOS, runtime.GOARCH, runtime.Version())
+	return fmt.Sprintf("rampart %s%s %s/%s %s", currentVersion(), rev, runtime.GOOS, runtime.GOARCH, runtime.Version())
 }
 
 func newVersionCommand() *cobra.Command {
