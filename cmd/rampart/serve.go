@@ -289,7 +289,9 @@ func printBanner(w io.Writer, cfg *config.Config, addr net.Addr) {
 	if cfg.Store.Driver == config.DriverSQLite {
 		storeDesc += " " + cfg.Store.DSN
 	}
-	fmt.Fprintf(w, "Rampart %s is running (%s mode)\n", version, mode)
+	// "Rampart dev is running (production mode)" read as a contradiction:
+	// an unreleased build says so in words, and the mode stands alone.
+	fmt.Fprintf(w, "%s is running in %s mode\n", bannerName(), mode)
 	fmt.Fprintf(w, "  issuer   %s\n", cfg.Issuer)
 	fmt.Fprintf(w, "  listen   %s\n", base)
 	fmt.Fprintf(w, "  OIDC     %s/.well-known/openid-configuration\n", base)
