@@ -138,10 +138,10 @@ type Result struct {
 // than Burst tokens; a GCRA request of n cells needs n−1 ≤ Burst−1 cells
 // of tolerance), so it is denied before any arithmetic: multiplying such
 // a cost by the period is what overflowed the GCRA arrival time and let
-// one request of cost 2^63−1 reset a key to full. The check costs one
-// comparison (an unsigned compare also catches cost ≤ 0).
+// one request of cost 2^63−1 reset a key to full. The check costs two
+// comparisons and also catches cost ≤ 0 (a Store called directly).
 func (l *Limit) decide(a, b, now, cost int64) (na, nb int64, r Result) {
-	if uint64(cost-1) >= uint64(l.Burst) {
+	if cost < 1 || cost > l.Burst {
 		return a, b, l.never(a, b, now)
 	}
 	if l.Algorithm == GCRA {

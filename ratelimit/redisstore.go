@@ -382,7 +382,7 @@ func (s *RedisStore) packParams(b []byte, r *Request) []byte {
 
 // neverAllowed reports whether r's cost is outside 1..Burst (see
 // Limit.decide).
-func neverAllowed(r *Request) bool { return uint64(r.Cost-1) >= uint64(r.Limit.Burst) }
+func neverAllowed(r *Request) bool { return r.Cost < 1 || r.Cost > r.Limit.Burst }
 
 // noOverride is the empty clock override, boxed once.
 var noOverride any = ""
