@@ -103,7 +103,9 @@ type Decision struct {
 	// Denied is the index of the limit that denied the request with the
 	// longest wait (-1 when allowed).
 	Denied int
-	// RetryAfter is the wait the denying limit asks for (0 when allowed).
+	// RetryAfter is the wait the denying limit asks for (0 when allowed;
+	// InfDuration when the cost exceeds that limit's Burst, so that no
+	// wait helps).
 	RetryAfter time.Duration
 	// Closest is the index of the applied limit with the fewest remaining
 	// requests (-1 when every key was empty, so no limit applied);
