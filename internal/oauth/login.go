@@ -208,7 +208,7 @@ func (s *Server) handleRevokeConsent(w http.ResponseWriter, r *http.Request) {
 			s.errorPage(w, r, http.StatusInternalServerError, "Something went wrong", "Try again later.", ErrServerError)
 			return
 		}
-		s.audit(r, audit.Event{Actor: "user:" + sess.UserID, Action: "oauth.consent_revoke", Target: "client:" + clip(clientID), Outcome: audit.OutcomeSuccess})
+		s.audit(r, audit.Event{Actor: "user:" + sess.UserID, Action: "oauth.consent_revoke", Target: s.clientTarget(clientID), Outcome: audit.OutcomeSuccess})
 	}
 	http.Redirect(w, r, PathAccount, http.StatusSeeOther)
 }
