@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -49,5 +50,37 @@ func BenchmarkBareMux(b *testing.B) {
 	for b.Loop() {
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, req)
+	}
+}
+
+// BenchmarkClientAddr measures resolving the client address once per
+// request (ClientAddr, first in the listeners' chain): a direct client, and
+// one behind two trusted proxies that appended X-Forwarded-For.
+func BenchmarkClientAddr(b *testing.B) {
+	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	var got string
+	h := ClientAddr(trusted, "x-forwarded-for")(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		got = ClientIP(r)
+	}))
+	for _, c := range []struct {
+		name, peer, xff, want string
+	}{
+		{"direct", "192.0.2.7:4321", "", "192.0.2.7"},
+		{"behind-two-proxies", "10.0.0.2:4321", "198.51.100.9, 10.0.0.1", "198.51.100.9"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			req := httptest.NewRequest(http.MethodGet, "/items/42", nil)
+			req.RemoteAddr = c.peer
+			if c.xff != "" {
+				req.Header.Set("X-Forwarded-For", c.xff)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				h.ServeHTTP(nil, req)
+			}
+			if got != c.want {
+				b.Fatalf("client %q, want %q", got, c.want)
+			}
+		})
 	}
 }
