@@ -128,37 +128,92 @@ func (s *Server) tokenLimit(name string) (l *ratelimit.Limiter, lim ratelimit.Li
 }
 
 // limitToken applies the per-client token limit after authentication (so
-// nobody can spend another client's budget by sending its id). A public
-// client "authenticates" by its id alone (RFC 6749 §2.1: it cannot keep a
-// secret), so anyone can send that id: its budget is kept per (client,
-// address), and a stranger naming client_id=web spends only the budget of
-// their own address, never the one of the app's real users. A confidential
-// client proved who it is and keeps one budget per client.
+// nobody can spend another client's budget by sending its id).
+//
+// A confidential client proved who it is and keeps one budget per client,
+// charged here.
+//
+// A public client "authenticates" by its id alone (RFC 6749 §2.1: it
+// cannot keep a secret), so anyone can send that id. Its budget is kept per
+// (client, address) and charged only for requests whose code or refresh
+// token was valid (chargeToken, after the grant succeeded); here it is only
+// read. Junk requests naming client_id=web therefore spend nothing of any
+// user's budget, not even of users behind the attacker's own address (one
+// NAT, one office); they spend the address's token_ip budget instead. A
+// user of the app who holds valid tokens and refreshes in a loop spends
+// only the budget of their own address: a refresh token rotates into a new
+// valid one every time, so a budget per client alone would let one account
+// lock every user out.
 func (s *Server) limitToken(w http.ResponseWriter, r *http.Request, c *Client) bool {
-	l, _, i, keys, ok := s.tokenLimit(LimitTokenClient)
+	l, lim, i, keys, ok := s.tokenLimit(LimitTokenClient)
 	if !ok {
 		return true
 	}
-	keys[i] = c.ID
+	keys[i] = s.tokenClientKey(r, c)
+	ctx := r.Context()
 	if c.Public {
-		// '|' never occurs in a client id, so these keys are disjoint
-		// from every confidential client's.
-		keys[i] = c.ID + "|" + s.addrKey(r)
+		// Read the budget without spending it: a request costing more
+		// than the burst is always denied, charges nothing and reports
+		// what remains (ratelimit.InfDuration).
+		res := make([]ratelimit.Result, len(keys))
+		if _, err := l.Decide(ctx, lim.Burst+1, res, keys...); err != nil {
+			s.log.ErrorContext(ctx, "token rate limiter", "err", err)
+			writeUnavailable(w, time.Second)
+			return false
+		}
+		if res[i].Remaining >= 1 {
+			return true
+		}
+		// One unit refills within Period/Rate.
+		return s.refuseToken(w, r, c, (lim.Period+time.Duration(lim.Rate)-1)/time.Duration(lim.Rate))
 	}
-	d, err := l.Allow(r.Context(), keys...)
+	d, err := l.Allow(ctx, keys...)
 	if err != nil {
-		s.log.ErrorContext(r.Context(), "token rate limiter", "err", err)
+		s.log.ErrorContext(ctx, "token rate limiter", "err", err)
 		writeUnavailable(w, time.Second)
 		return false
 	}
 	if !d.Allowed {
-		secs := retrySecs(d.RetryAfter)
-		s.audit(r, audit.Event{Actor: "client:" + c.ID, Action: "oauth.token", Target: "client:" + c.ID, Outcome: audit.OutcomeDenied, Reason: "rate_limited",
-			Details: map[string]string{"retry_after_s": strconv.FormatInt(secs, 10)}})
-		writeTooMany(w, secs, "the client's token rate limit is exceeded")
-		return false
+		return s.refuseToken(w, r, c, d.RetryAfter)
 	}
 	return true
+}
+
+// chargeToken spends one of a public client's (client, address) budget
+// once a grant succeeded (see limitToken). Concurrent valid requests may
+// overshoot the budget by the few that read it before the others were
+// charged; junk requests are never charged.
+func (s *Server) chargeToken(r *http.Request, c *Client) {
+	if !c.Public {
+		return
+	}
+	l, _, i, keys, ok := s.tokenLimit(LimitTokenClient)
+	if !ok {
+		return
+	}
+	keys[i] = s.tokenClientKey(r, c)
+	if _, err := l.Allow(r.Context(), keys...); err != nil {
+		s.log.ErrorContext(r.Context(), "token rate limiter", "err", err)
+	}
+}
+
+// tokenClientKey is the key of c's token budget: the client id, or for a
+// public client the id and the address ('|' never occurs in a client id,
+// so these keys are disjoint from every confidential client's).
+func (s *Server) tokenClientKey(r *http.Request, c *Client) string {
+	if c.Public {
+		return c.ID + "|" + s.addrKey(r)
+	}
+	return c.ID
+}
+
+// refuseToken audits and answers a token request over its client's budget.
+func (s *Server) refuseToken(w http.ResponseWriter, r *http.Request, c *Client, retry time.Duration) bool {
+	secs := retrySecs(retry)
+	s.audit(r, audit.Event{Actor: "client:" + c.ID, Action: "oauth.token", Target: "client:" + c.ID, Outcome: audit.OutcomeDenied, Reason: "rate_limited",
+		Details: map[string]string{"retry_after_s": strconv.FormatInt(secs, 10)}})
+	writeTooMany(w, secs, "the client's token rate limit is exceeded")
+	return false
 }
 
 // limitClientAuth applies the per-address limits in front of client

@@ -228,6 +228,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, e, basic)
 		return
 	}
+	s.chargeToken(r, client)
 	writeJSON(w, http.StatusOK, resp)
 }
 

@@ -71,28 +71,53 @@ func want429(t *testing.T, what string, st int, body map[string]any, h http.Head
 	}
 }
 
-// TestAttackPublicClientTokenBudget: a stranger sending junk refresh
-// requests that name a public client's id spends only the budget of the
-// stranger's own address; the app's real users elsewhere still redeem
-// codes and refresh.
+// TestAttackPublicClientTokenBudget: junk requests naming a public
+// client's id spend nothing of its budget, not even at the stranger's own
+// address: a real user behind the same address (one NAT, one office) still
+// redeems a code and refreshes during the flood. Valid requests do spend
+// the (client, address) budget: past it that address gets 429, another
+// address does not.
 func TestAttackPublicClientTokenBudget(t *testing.T) {
 	e := newEnvOpts(t, "sqlite", func(o *oauth.Options) { o.TokenLimiter = tokenLimiter(t, 3, 1000, 1000) })
-	attacker, victim := e.from("127.0.0.2"), e.from("127.0.0.3")
+	attacker, sameNAT, elsewhere := e.from("127.0.0.2"), e.from("127.0.0.2"), e.from("127.0.0.3")
 	junk := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"junk-refresh-token"}, "client_id": {webID}}
-	var last int
-	var body map[string]any
-	var h http.Header
 	for i := 0; i < 10; i++ {
-		last, body, h = attacker.post(oauth.PathToken, junk, "", "")
+		st, body, _ := attacker.post(oauth.PathToken, junk, "", "")
+		wantOAuthError(t, st, body, http.StatusBadRequest, "invalid_grant")
 	}
-	want429(t, "the flood itself", last, body, h)
 
-	code, v, _ := e.codeFor(t, webID, "openid")
-	st, tok, _ := victim.post(oauth.PathToken, url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {e.callback},
-		"code_verifier": {v}, "client_id": {webID}}, "", "")
-	mustStatus(t, st, http.StatusOK, "a real user's code redemption during the flood", tok)
-	st, next, _ := victim.post(oauth.PathToken, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {str(tok, "refresh_token")}, "client_id": {webID}}, "", "")
-	mustStatus(t, st, http.StatusOK, "a real user's refresh during the flood", next)
+	redeem := func(f *from) (int, map[string]any) {
+		code, v, _ := e.codeFor(t, webID, "openid")
+		st, tok, _ := f.post(oauth.PathToken, url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {e.callback},
+			"code_verifier": {v}, "client_id": {webID}}, "", "")
+		return st, tok
+	}
+	refresh := func(f *from, rt string) (int, map[string]any, http.Header) {
+		return f.post(oauth.PathToken, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {webID}}, "", "")
+	}
+	st, tok := redeem(sameNAT)
+	mustStatus(t, st, http.StatusOK, "a real user's code redemption behind the flooding address", tok)
+	st, next, _ := refresh(sameNAT, str(tok, "refresh_token"))
+	mustStatus(t, st, http.StatusOK, "a real user's refresh behind the flooding address", next)
+	st, last, _ := refresh(sameNAT, str(next, "refresh_token"))
+	mustStatus(t, st, http.StatusOK, "the third valid request (the budget is 3)", last)
+
+	t.Run("reject/valid-requests-past-the-address-budget", func(t *testing.T) {
+		st, body, h := refresh(sameNAT, str(last, "refresh_token"))
+		want429(t, "a fourth valid request from the address", st, body, h)
+	})
+	t.Run("accept/other-address", func(t *testing.T) {
+		st, tok := redeem(elsewhere)
+		mustStatus(t, st, http.StatusOK, "a user at another address", tok)
+	})
+	t.Run("accept/junk-still-not-charged", func(t *testing.T) {
+		st, body, _ := elsewhere.post(oauth.PathToken, junk, "", "")
+		wantOAuthError(t, st, body, http.StatusBadRequest, "invalid_grant")
+		st, body, _ = elsewhere.post(oauth.PathToken, junk, "", "")
+		wantOAuthError(t, st, body, http.StatusBadRequest, "invalid_grant")
+		st, tok := redeem(elsewhere)
+		mustStatus(t, st, http.StatusOK, "the second valid request at the other address after junk", tok)
+	})
 }
 
 // TestAttackClientSecretGuessing: wrong secrets from one address spend
