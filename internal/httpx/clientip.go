@@ -20,6 +20,12 @@ import (
 func ClientAddr(trusted []netip.Prefix, header string) Middleware {
 	res := ratelimit.ClientIPResolver{Trusted: trusted, Header: header}
 	return func(next http.Handler) http.Handler {
+		if len(trusted) == 0 {
+			// Nothing to resolve: the address is the socket peer, which
+			// ClientIP and ratelimit.ClientIPKey read from the request
+			// itself. Skipping the context copy keeps the direct case free.
+			return next
+		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if _, done := ratelimit.ClientIPFromContext(r.Context()); !done {
 				if a := res.ClientIP(r); a.IsValid() {
