@@ -106,11 +106,14 @@ func (c *Config) Defaults() {
 	setLimit(&c.RateLimits.TokenPerClient, 50, time.Second, 100)
 	// Before client authentication: every request from one address
 	// (raise it for a resource server introspecting more often from one
-	// host), and 10 failed authentications per client id and address per 10
-	// minutes, which stops online guessing of a client secret (OWASP
-	// Authentication Cheat Sheet, "Protect against automated attacks").
+	// host), and 30 failed authentications per client id and address per 10
+	// minutes (Keycloak's default failure factor is 30), which stops online
+	// guessing of a client secret (3 guesses a minute sustained; OWASP
+	// Authentication Cheat Sheet, "Protect against automated attacks")
+	// while a misconfigured deployment retrying a stale secret a few times
+	// does not lock itself out at once.
 	setLimit(&c.RateLimits.TokenPerIP, 100, time.Second, 200)
-	setLimit(&c.RateLimits.ClientAuthFailuresPerIP, 10, 10*time.Minute, 10)
+	setLimit(&c.RateLimits.ClientAuthFailuresPerIP, 30, 10*time.Minute, 30)
 
 	if c.Audit.BatchSize == 0 {
 		c.Audit.BatchSize = 512
