@@ -32,7 +32,7 @@ func newConfigCommand() *cobra.Command {
 			// before any side effect (every *_env and *_file resolved, the
 			// master key parsed, the clients built), in this shell's
 			// environment. Run it where serve runs.
-			if _, err := preflight(cfg, config.OSEnv()); err != nil {
+			if _, err := preflight(cfg, osEnv()); err != nil {
 				return fmt.Errorf("%s: %w", path, err)
 			}
 			out := cmd.OutOrStdout()

@@ -39,7 +39,7 @@ func loadConfig(path string, dev bool) (*config.Config, error) {
 // itself (for commands that need nothing else). It neither migrates nor
 // checks the schema.
 func openStore(ctx context.Context, cfg *config.Config) (*sqlstore.Store, error) {
-	res, err := cfg.Resolve(config.OSEnv(), config.Needs{Store: true})
+	res, err := cfg.Resolve(osEnv(), config.Needs{Store: true})
 	if err != nil {
 		return nil, err
 	}
@@ -65,17 +65,15 @@ func openResolvedStore(ctx context.Context, cfg *config.Config, dsn string) (*sq
 // empty or older database, and each refusal names the exact command that
 // fixes it, --config included (following a bare "run `rampart migrate`"
 // would migrate the dev default ./rampart-data instead).
-func openCheckedStore(ctx context.Context, cfg *config.Config) (*sqlstore.Store, error) {
-	res, err := cfg.Resolve(config.OSEnv(), config.Needs{Store: true})
-	if err != nil {
-		return nil, err
-	}
+// dsn is the store DSN config.Resolve found (the caller resolves it with
+// whatever else it needs, once).
+func openCheckedStore(ctx context.Context, cfg *config.Config, dsn string) (*sqlstore.Store, error) {
 	if cfg.Store.Driver == config.DriverSQLite {
-		if _, err := os.Stat(res.StoreDSN); errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("no database at %s; run `%s` first", res.StoreDSN, migrateCommand(cfg))
+		if _, err := os.Stat(dsn); errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("no database at %s; run `%s` first", dsn, migrateCommand(cfg))
 		}
 	}
-	s, err := sqlstore.Open(ctx, cfg.Store.Driver, res.StoreDSN, sqlstore.Options{MaxOpenConns: cfg.Store.MaxOpenConns})
+	s, err := sqlstore.Open(ctx, cfg.Store.Driver, dsn, sqlstore.Options{MaxOpenConns: cfg.Store.MaxOpenConns})
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +94,11 @@ func storeFor(cmd *cobra.Command, path string) (*sqlstore.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return openCheckedStore(cmd.Context(), cfg)
+	res, err := cfg.Resolve(osEnv(), config.Needs{Store: true})
+	if err != nil {
+		return nil, err
+	}
+	return openCheckedStore(cmd.Context(), cfg, res.StoreDSN)
 }
 
 // loadMasterKey parses the master key config.Resolve found
@@ -191,3 +193,8 @@ func cliActor() string {
 	}
 	return "cli:" + name
 }
+
+// osEnv is how commands resolve *_env and *_file values: the process
+// environment and the file system, the master key file read by its one
+// reader (keys.ReadMasterKeyFile).
+func osEnv() config.Env { return config.OSEnv(keys.ReadMasterKeyFile) }

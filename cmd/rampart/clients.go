@@ -57,7 +57,7 @@ func openAdminEnv(cmd *cobra.Command, path string, need config.Needs) (*adminEnv
 		return nil, err
 	}
 	need.Store = true
-	res, err := cfg.Resolve(config.OSEnv(), need)
+	res, err := cfg.Resolve(osEnv(), need)
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +78,7 @@ func openAdminEnv(cmd *cobra.Command, path string, need config.Needs) (*adminEnv
 		env.rdb = rc
 		shared = jwtauth.NewRedisDenyList(rc, DenyListPrefix)
 	}
-	if env.store, err = openCheckedStore(ctx, cfg); err != nil {
+	if env.store, err = openCheckedStore(ctx, cfg, res.StoreDSN); err != nil {
 		env.close(ctx)
 		return nil, err
 	}

@@ -28,7 +28,7 @@ func openKeyEnv(cmd *cobra.Command, path string) (*keyEnv, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := cfg.Resolve(config.OSEnv(), config.Needs{Store: true, MasterKey: true})
+	res, err := cfg.Resolve(osEnv(), config.Needs{Store: true, MasterKey: true})
 	if err != nil {
 		return nil, err
 	}
@@ -36,7 +36,7 @@ func openKeyEnv(cmd *cobra.Command, path string) (*keyEnv, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := openCheckedStore(ctx, cfg)
+	s, err := openCheckedStore(ctx, cfg, res.StoreDSN)
 	if err != nil {
 		return nil, err
 	}

@@ -65,7 +65,7 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 	// Every start-up check first, before any side effect: a configuration
 	// serve refuses leaves data_dir untouched, and `rampart config check`
 	// runs the same preflight, so it refuses exactly what serve refuses.
-	st, err := preflight(cfg, config.OSEnv())
+	st, err := preflight(cfg, osEnv())
 	if err != nil {
 		return err
 	}

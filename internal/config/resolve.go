@@ -28,15 +28,17 @@ type Env struct {
 	Getenv func(string) string
 	// ReadFile reads a file named by a *_file key (TLS certificates).
 	ReadFile func(string) ([]byte, error)
-	// ReadPrivateFile reads a file holding a secret (master_key_file) and
-	// refuses one that is not a regular file or that group or others can
-	// access: whoever reads the master key can decrypt every signing key.
+	// ReadPrivateFile reads the master key file (master_key_file or the
+	// dev key) and refuses one that is not a regular file or that group or
+	// others can access; a missing file is os.ErrNotExist. The keys package
+	// owns that rule (keys.ReadMasterKeyFile); commands inject it.
 	ReadPrivateFile func(string) ([]byte, error)
 }
 
-// OSEnv reads the process environment and the file system.
-func OSEnv() Env {
-	return Env{Getenv: os.Getenv, ReadFile: readFile, ReadPrivateFile: readPrivateFile}
+// OSEnv reads the process environment and the file system, with
+// readPrivate reading the master key file (keys.ReadMasterKeyFile).
+func OSEnv(readPrivate func(string) ([]byte, error)) Env {
+	return Env{Getenv: os.Getenv, ReadFile: readFile, ReadPrivateFile: readPrivate}
 }
 
 // Needs says what a command uses, so it resolves only that (a command that
@@ -113,7 +115,7 @@ func (c *Config) Resolve(env Env, need Needs) (*Resolved, error) {
 		res.RedisURL = c.Redis.URL
 		if c.Redis.URLEnv != "" {
 			if v, ok := fromEnv("redis.url_env", c.Redis.URLEnv); ok {
-				if u, err := url.Parse(v); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
+				if u, err := url.Parse(v); err != nil || !isRedisURL(u) {
 					bad("redis.url_env", "%s does not hold a redis URL; write redis://host:6379/0, rediss://... for TLS, or unix:///path", c.Redis.URLEnv)
 				} else {
 					res.RedisURL = v
@@ -214,30 +216,6 @@ func readFile(path string) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	return readBounded(f, path)
-}
-
-func readPrivateFile(path string) ([]byte, error) {
-	f, err := os.Open(path) // #nosec G304 -- the operator names the file in the configuration.
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("%s does not exist: %w", path, os.ErrNotExist)
-		}
-		return nil, fmt.Errorf("cannot open %s: %w", path, unwrapPath(err))
-	}
-	defer f.Close()
-	// Stat the open descriptor, not the path, so the file checked is the
-	// file read.
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("cannot stat %s: %w", path, err)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
-	if perm := st.Mode().Perm(); perm&0o077 != 0 {
-		return nil, fmt.Errorf("%s is accessible by group or others (mode %04o); run `chmod 600 %s`", path, perm, path)
-	}
 	return readBounded(f, path)
 }
 

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -178,27 +177,4 @@ func TestResolve(t *testing.T) {
 			t.Fatal("accepted an Env without functions")
 		}
 	})
-}
-
-func TestReadPrivateFile(t *testing.T) {
-	dir := t.TempDir()
-	p := dir + "/k"
-	if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := readPrivateFile(p); err == nil || !strings.Contains(err.Error(), "chmod 600") {
-		t.Fatalf("reject/world-readable: %v", err)
-	}
-	if err := os.Chmod(p, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if b, err := readPrivateFile(p); err != nil || string(b) != "x" {
-		t.Fatalf("accept/0600: %q %v", b, err)
-	}
-	if _, err := readPrivateFile(dir + "/none"); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("missing: %v", err)
-	}
-	if _, err := readPrivateFile(dir); err == nil {
-		t.Fatal("reject/directory: accepted")
-	}
 }

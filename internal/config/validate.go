@@ -48,7 +48,7 @@ func (c *Config) Validate() error {
 	if c.Redis.URL != "" {
 		u, err := url.Parse(c.Redis.URL)
 		switch {
-		case err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix"):
+		case err != nil || !isRedisURL(u):
 			bad("redis.url", "%q is not a redis URL; write redis://host:6379/0, rediss://... for TLS, or unix:///path", c.Redis.URL)
 		case u.User != nil:
 			if _, hasPW := u.User.Password(); hasPW {
@@ -226,4 +226,10 @@ func hasURLPassword(dsn string) bool {
 	}
 	_, ok := u.User.Password()
 	return ok
+}
+
+// isRedisURL reports whether u has a scheme go-redis opens: redis, rediss
+// (TLS) or unix. The one rule for redis.url and the value of redis.url_env.
+func isRedisURL(u *url.URL) bool {
+	return u.Scheme == "redis" || u.Scheme == "rediss" || u.Scheme == "unix"
 }

@@ -96,9 +96,15 @@ func ParseMasterKey(text []byte) (*MasterKey, error) {
 	return newMasterKey(b)
 }
 
-func loadMasterKeyFile(file string) (*MasterKey, error) {
-	f, err := os.Open(file) // #nosec G304 -- the path is the operator's master_key_file setting.
-	if err != nil {
+// ReadMasterKeyFile returns the text of the master key file at path, still
+// to be parsed (ParseMasterKey). It is the one reader of that file, for
+// LoadMasterKey and for config.Resolve (injected by the command): it
+// refuses a file that is not a regular file or that the group or others
+// can access (whoever reads it can decrypt every signing key), and one too
+// large to be a key. A missing file is reported as os.ErrNotExist.
+func ReadMasterKeyFile(path string) ([]byte, error) {
+	f, err := os.Open(path) // #nosec G304 -- the path is the operator's master_key_file setting.
+	if err != nil { // wraps the *fs.PathError: errors.Is(err, fs.ErrNotExist) holds
 		return nil, fmt.Errorf("keys: master key file: %w", err)
 	}
 	defer f.Close()
@@ -109,17 +115,25 @@ func loadMasterKeyFile(file string) (*MasterKey, error) {
 		return nil, fmt.Errorf("keys: master key file: %w", err)
 	}
 	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("keys: master key file %s is not a regular file", file)
+		return nil, fmt.Errorf("keys: master key file %s is not a regular file", path)
 	}
 	if perm := st.Mode().Perm(); perm&0o077 != 0 {
-		return nil, fmt.Errorf("keys: master key file %s is accessible by group or others (mode %04o); run `chmod 600 %s`", file, perm, file)
+		return nil, fmt.Errorf("keys: master key file %s is accessible by group or others (mode %04o); run `chmod 600 %s`", path, perm, path)
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxMasterKeyFile+1))
 	if err != nil {
 		return nil, fmt.Errorf("keys: master key file: %w", err)
 	}
 	if len(data) > maxMasterKeyFile {
-		return nil, fmt.Errorf("keys: master key file %s is too large to be a key", file)
+		return nil, fmt.Errorf("keys: master key file %s is too large to be a key", path)
+	}
+	return data, nil
+}
+
+func loadMasterKeyFile(file string) (*MasterKey, error) {
+	data, err := ReadMasterKeyFile(file)
+	if err != nil {
+		return nil, err
 	}
 	b, err := parseMasterKey(string(data))
 	if err != nil {

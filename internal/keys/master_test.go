@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -287,4 +289,30 @@ func FuzzParseMasterKey(f *testing.F) {
 			t.Fatalf("error quotes the input")
 		}
 	})
+}
+
+// TestReadMasterKeyFile: the one reader of master key files (LoadMasterKey
+// and config.Resolve through the commands) refuses files others can read
+// and directories, and reports a missing file as fs.ErrNotExist.
+func TestReadMasterKeyFile(t *testing.T) {
+	dir := t.TempDir()
+	p := dir + "/k"
+	if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadMasterKeyFile(p); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Fatalf("reject/world-readable: %v", err)
+	}
+	if err := os.Chmod(p, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := ReadMasterKeyFile(p); err != nil || string(b) != "x" {
+		t.Fatalf("accept/0600: %q %v", b, err)
+	}
+	if _, err := ReadMasterKeyFile(dir + "/none"); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("missing: %v", err)
+	}
+	if _, err := ReadMasterKeyFile(dir); err == nil {
+		t.Fatal("reject/directory: accepted")
+	}
 }
