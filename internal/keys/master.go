@@ -104,7 +104,8 @@ func ParseMasterKey(text []byte) (*MasterKey, error) {
 // large to be a key. A missing file is reported as os.ErrNotExist.
 func ReadMasterKeyFile(path string) ([]byte, error) {
 	f, err := os.Open(path) // #nosec G304 -- the path is the operator's master_key_file setting.
-	if err != nil {         // wraps the *fs.PathError: errors.Is(err, fs.ErrNotExist) holds
+	// The error wraps the *fs.PathError: errors.Is(err, fs.ErrNotExist) holds.
+	if err != nil {
 		return nil, fmt.Errorf("keys: master key file: %w", err)
 	}
 	defer f.Close()
