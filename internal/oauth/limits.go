@@ -85,9 +85,11 @@ func (s *Server) limitLogin(w http.ResponseWriter, r *http.Request, ret, usernam
 // their one header), the same one audit events and the access log name;
 // without that middleware it is the socket peer. The server never reads a
 // forwarding header itself.
-func (s *Server) addrKey(r *http.Request) string {
-	return ratelimit.ClientIPKey(nil)(r)
-}
+func (s *Server) addrKey(r *http.Request) string { return clientAddrKey(r) }
+
+// clientAddrKey is built once: building a KeyFunc per request would
+// allocate its closure on every token and sign-in request.
+var clientAddrKey = ratelimit.ClientIPKey(nil)
 
 func retrySecs(d time.Duration) int64 { return max(1, int64((d+time.Second-1)/time.Second)) }
 
