@@ -96,36 +96,30 @@ func (c *checker) check(n *yaml.Node, t reflect.Type, path string) {
 // checkStruct checks a mapping against the fields of struct t: unknown
 // keys (listing the valid ones), duplicate keys and each value.
 func (c *checker) checkStruct(n *yaml.Node, t reflect.Type, path string) {
-	if n.Kind != yaml.MappingNode {
-		c.add(n.Line, path, "must be a mapping of keys, not %s", kindName(n))
-		return
-	}
 	fields := yamlFields(t)
-	seen := make(map[string]int, len(n.Content)/2)
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		if k.Kind != yaml.ScalarNode {
-			c.add(k.Line, path, "keys must be plain words")
-			continue
-		}
-		key := join(path, k.Value)
-		if first, dup := seen[k.Value]; dup {
-			c.add(k.Line, "", "%q is set twice (first on line %d); keep one", key, first)
-			continue
-		}
-		seen[k.Value] = k.Line
+	c.eachKey(n, path, func(k, v *yaml.Node, key string) {
 		ft, ok := fields[k.Value]
 		if !ok {
 			c.add(k.Line, "", "unknown key %q; valid keys%s are: %s",
 				key, where(path), strings.Join(sortedKeys(fields), ", "))
-			continue
+			return
 		}
 		c.check(v, ft, key)
-	}
+	})
 }
 
 // checkMap checks a mapping with free keys (map[string]T).
 func (c *checker) checkMap(n *yaml.Node, t reflect.Type, path string) {
+	c.eachKey(n, path, func(k, v *yaml.Node, key string) {
+		c.check(k, t.Key(), key)
+		c.check(v, t.Elem(), key)
+	})
+}
+
+// eachKey calls fn for every entry of mapping n whose key is a plain word
+// seen for the first time, and reports what is not: a node that is not a
+// mapping, a key that is not a scalar, a key set twice.
+func (c *checker) eachKey(n *yaml.Node, path string, fn func(k, v *yaml.Node, key string)) {
 	if n.Kind != yaml.MappingNode {
 		c.add(n.Line, path, "must be a mapping of keys, not %s", kindName(n))
 		return
@@ -143,8 +137,7 @@ func (c *checker) checkMap(n *yaml.Node, t reflect.Type, path string) {
 			continue
 		}
 		seen[k.Value] = k.Line
-		c.check(k, t.Key(), key)
-		c.check(v, t.Elem(), key)
+		fn(k, v, key)
 	}
 }
 
