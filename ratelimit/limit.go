@@ -160,21 +160,8 @@ func (l *Limit) capacity() int64 {
 
 func (l *Limit) decideBucket(credit, last, now, cost int64) (int64, int64, Result) {
 	capacity := l.capacity()
-	if last == 0 && credit == 0 { // fresh key: full
-		credit, last = capacity, now
-	}
-	if now > last {
-		// Clamp elapsed before multiplying: past a full refill it does not
-		// matter, and it keeps elapsed×Rate from overflowing.
-		// fillTime (capacity/Rate + 1) refills even an empty bucket, and
-		// below it elapsed×Rate < capacity + Rate cannot overflow.
-		if elapsed := now - last; elapsed >= l.fillTime() {
-			credit = capacity
-		} else {
-			credit = min(capacity, credit+elapsed*l.Rate)
-		}
-		last = now
-	}
+	credit = l.refill(credit, last, now, capacity)
+	last = max(last, now)
 	period := int64(l.Period)
 	need := cost * period // cost ≤ Burst (decide): ≤ capacity, no overflow
 	if credit >= need {
@@ -254,18 +241,27 @@ func (l *Limit) never(a, b, now int64) Result {
 // peekBucket is the token bucket's Remaining and Reset at now, without a
 // request (the refill of decideBucket).
 func (l *Limit) peekBucket(credit, last, now int64) (int64, time.Duration) {
-	capacity := l.capacity()
-	if last == 0 && credit == 0 {
-		credit, last = capacity, now
-	}
-	if now > last {
-		if elapsed := now - last; elapsed >= l.fillTime() {
-			credit = capacity
-		} else {
-			credit = min(capacity, credit+elapsed*l.Rate)
-		}
-	}
+	credit = l.refill(credit, last, now, l.capacity())
 	return credit / int64(l.Period), l.untilFull(credit)
+}
+
+// refill is the token bucket's credit at now: full for a fresh key (no
+// state), else the stored credit plus what elapsed since last, capped at
+// capacity. Elapsed is clamped before multiplying: past a full refill it
+// does not matter, and it keeps elapsed×Rate from overflowing (fillTime,
+// capacity/Rate + 1, refills even an empty bucket, and below it
+// elapsed×Rate < capacity + Rate cannot overflow).
+func (l *Limit) refill(credit, last, now, capacity int64) int64 {
+	if last == 0 && credit == 0 {
+		return capacity
+	}
+	if now <= last {
+		return credit
+	}
+	if elapsed := now - last; elapsed >= l.fillTime() {
+		return capacity
+	}
+	return min(capacity, credit+(now-last)*l.Rate)
 }
 
 // peekGCRA is the GCRA meter's Remaining and Reset at now, without a
