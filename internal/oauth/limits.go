@@ -147,27 +147,23 @@ func (s *Server) tokenLimit(name string) (l *ratelimit.Limiter, lim ratelimit.Li
 // valid one every time, so a budget per client alone would let one account
 // lock every user out.
 func (s *Server) limitToken(w http.ResponseWriter, r *http.Request, c *Client) bool {
-	l, lim, i, keys, ok := s.tokenLimit(LimitTokenClient)
+	l, _, i, keys, ok := s.tokenLimit(LimitTokenClient)
 	if !ok {
 		return true
 	}
 	keys[i] = s.tokenClientKey(r, c)
 	ctx := r.Context()
 	if c.Public {
-		// Read the budget without spending it: a request costing more
-		// than the burst is always denied, charges nothing and reports
-		// what remains (ratelimit.InfDuration).
-		res := make([]ratelimit.Result, len(keys))
-		if _, err := l.Decide(ctx, lim.Burst+1, res, keys...); err != nil {
+		spent, retry, err := s.budgetSpent(ctx, LimitTokenClient, keys[i])
+		if err != nil {
 			s.log.ErrorContext(ctx, "token rate limiter", "err", err)
 			writeUnavailable(w, time.Second)
 			return false
 		}
-		if res[i].Remaining >= 1 {
-			return true
+		if spent {
+			return s.refuseToken(w, r, c, retry)
 		}
-		// One unit refills within Period/Rate.
-		return s.refuseToken(w, r, c, (lim.Period+time.Duration(lim.Rate)-1)/time.Duration(lim.Rate))
+		return true
 	}
 	d, err := l.Allow(ctx, keys...)
 	if err != nil {
@@ -186,16 +182,43 @@ func (s *Server) limitToken(w http.ResponseWriter, r *http.Request, c *Client) b
 // overshoot the budget by the few that read it before the others were
 // charged; junk requests are never charged.
 func (s *Server) chargeToken(r *http.Request, c *Client) {
-	if !c.Public {
-		return
+	if c.Public {
+		s.spendBudget(r.Context(), LimitTokenClient, s.tokenClientKey(r, c))
 	}
-	l, _, i, keys, ok := s.tokenLimit(LimitTokenClient)
+}
+
+// budgetSpent reads the TokenLimiter's limit name for key without spending
+// it: a request costing more than the burst is always denied, charges
+// nothing and reports what remains. spent is true when not one unit is
+// left, and retry is then when one is back (one unit refills within
+// Period/Rate). A limiter without that limit has nothing spent.
+func (s *Server) budgetSpent(ctx context.Context, name, key string) (spent bool, retry time.Duration, err error) {
+	l, lim, i, keys, ok := s.tokenLimit(name)
+	if !ok {
+		return false, 0, nil
+	}
+	keys[i] = key
+	res := make([]ratelimit.Result, len(keys))
+	if _, err := l.Decide(ctx, lim.Burst+1, res, keys...); err != nil {
+		return false, 0, err
+	}
+	if res[i].Remaining >= 1 {
+		return false, 0, nil
+	}
+	return true, (lim.Period + time.Duration(lim.Rate) - 1) / time.Duration(lim.Rate), nil
+}
+
+// spendBudget spends one unit of the TokenLimiter's limit name for key
+// (after the fact: the request it pays for was already served or failed).
+// A failure is logged; the request's outcome stands.
+func (s *Server) spendBudget(ctx context.Context, name, key string) {
+	l, _, i, keys, ok := s.tokenLimit(name)
 	if !ok {
 		return
 	}
-	keys[i] = s.tokenClientKey(r, c)
-	if _, err := l.Allow(r.Context(), keys...); err != nil {
-		s.log.ErrorContext(r.Context(), "token rate limiter", "err", err)
+	keys[i] = key
+	if _, err := l.Allow(ctx, keys...); err != nil {
+		s.log.ErrorContext(ctx, "rate limiter", "limit", name, "err", err)
 	}
 }
 
@@ -257,22 +280,14 @@ func (s *Server) limitClientAuth(w http.ResponseWriter, r *http.Request, action,
 			return refuse("rate_limited_ip", "too many requests from this address", d.RetryAfter)
 		}
 	}
-	if l, fail, i, keys, ok := s.tokenLimit(LimitClientAuthFailed); ok {
-		// Read the failure budget without spending it: a request costing
-		// more than the burst is always denied, and a denied request
-		// charges nothing but reports what remains.
-		keys[i] = failKey(addr, id)
-		res := make([]ratelimit.Result, len(keys))
-		if _, err := l.Decide(ctx, fail.Burst+1, res, keys...); err != nil {
-			s.log.ErrorContext(ctx, "client authentication rate limiter", "err", err)
-			writeUnavailable(w, time.Second)
-			return false
-		}
-		if res[i].Remaining < 1 {
-			// One unit refills within Period/Rate.
-			return refuse("client_auth_locked", "too many failed client authentications from this address",
-				(fail.Period+time.Duration(fail.Rate)-1)/time.Duration(fail.Rate))
-		}
+	spent, retry, err := s.budgetSpent(ctx, LimitClientAuthFailed, failKey(addr, id))
+	if err != nil {
+		s.log.ErrorContext(ctx, "client authentication rate limiter", "err", err)
+		writeUnavailable(w, time.Second)
+		return false
+	}
+	if spent {
+		return refuse("client_auth_locked", "too many failed client authentications from this address", retry)
 	}
 	return true
 }
@@ -280,14 +295,7 @@ func (s *Server) limitClientAuth(w http.ResponseWriter, r *http.Request, action,
 // failedClientAuth spends one of the address's failure budget for the
 // client id (see limitClientAuth).
 func (s *Server) failedClientAuth(r *http.Request, id string) {
-	l, _, i, keys, ok := s.tokenLimit(LimitClientAuthFailed)
-	if !ok {
-		return
-	}
-	keys[i] = failKey(s.addrKey(r), id)
-	if _, err := l.Allow(r.Context(), keys...); err != nil {
-		s.log.ErrorContext(r.Context(), "client authentication rate limiter", "err", err)
-	}
+	s.spendBudget(r.Context(), LimitClientAuthFailed, failKey(s.addrKey(r), id))
 }
 
 // failKey is the failure-budget key of a client id from an address. Ids
