@@ -1,7 +1,9 @@
 package oauth
 
 import (
+	"encoding/base64"
 	"net/url"
+	"strconv"
 	"testing"
 )
 
@@ -94,6 +96,31 @@ func FuzzMatchRedirectURI(f *testing.F) {
 		if ru.Scheme != "http" || qu.Scheme != "http" || ru.Hostname() != qu.Hostname() || ru.EscapedPath() != qu.EscapedPath() ||
 			ru.RawQuery != qu.RawQuery || qu.User != nil || qu.Fragment != "" {
 			t.Fatalf("%q matched registered %q", req, reg)
+		}
+	})
+}
+
+// FuzzParseLoginProof: whatever an attacker puts in rampart_login, the
+// parser never panics, and what it accepts is exactly what loginProof
+// writes (a decimal time and a 32-byte MAC) and round-trips.
+func FuzzParseLoginProof(f *testing.F) {
+	f.Add("1796175590000000000.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+	f.Add("-1.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+	f.Add("1.")
+	f.Add(".")
+	f.Add("")
+	f.Add("99999999999999999999.AAAA")
+	f.Fuzz(func(t *testing.T, p string) {
+		at, mac, ok := parseLoginProof(p)
+		if !ok {
+			return
+		}
+		if len(mac) != 32 {
+			t.Fatalf("accepted a %d-byte MAC from %q", len(mac), p)
+		}
+		back := strconv.FormatInt(at, 10) + "." + base64.RawURLEncoding.EncodeToString(mac)
+		if at2, mac2, ok2 := parseLoginProof(back); !ok2 || at2 != at || string(mac2) != string(mac) {
+			t.Fatalf("%q does not round-trip", p)
 		}
 	})
 }

@@ -55,16 +55,8 @@ func (s *Server) freshLogin(a *authzContext, sess *identity.Session) bool {
 	if sess == nil || a.proof == "" {
 		return false
 	}
-	ts, mac, ok := strings.Cut(a.proof, ".")
-	if !ok {
-		return false
-	}
-	at, err := strconv.ParseInt(ts, 10, 64)
-	if err != nil || at != sess.AuthTime.UnixNano() {
-		return false
-	}
-	got, err := base64.RawURLEncoding.DecodeString(mac)
-	if err != nil || !hmac.Equal(got, s.loginProofMAC(sess.IDHash, at, a.canon)) {
+	at, got, ok := parseLoginProof(a.proof)
+	if !ok || at != sess.AuthTime.UnixNano() || !hmac.Equal(got, s.loginProofMAC(sess.IDHash, at, a.canon)) {
 		return false
 	}
 	age := s.now().Sub(time.Unix(0, at))
@@ -85,4 +77,25 @@ func (s *Server) needsLogin(a *authzContext, sess *identity.Session) bool {
 	reauth := slices.Contains(a.req.Prompt, "login") ||
 		(a.req.MaxAge >= 0 && int64(a.req.MaxAge) < 1<<32 && s.now().Sub(sess.AuthTime) > time.Duration(a.req.MaxAge)*time.Second)
 	return reauth && !s.freshLogin(a, sess)
+}
+
+// parseLoginProof splits a proof ("<unix ns>.<base64url MAC>", as
+// loginProof writes it) into its time and MAC. Anything else, which an
+// attacker may put in the parameter, is not a proof.
+func parseLoginProof(p string) (at int64, mac []byte, ok bool) {
+	ts, m, found := strings.Cut(p, ".")
+	if !found || len(m) != base64.RawURLEncoding.EncodedLen(sha256.Size) {
+		return 0, nil, false
+	}
+	at, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return 0, nil, false
+	}
+	// Go's base64 decoder skips CR and LF, so the length of the text alone
+	// does not bound the MAC: require the canonical encoding of 32 bytes.
+	mac, err = base64.RawURLEncoding.DecodeString(m)
+	if err != nil || len(mac) != sha256.Size || base64.RawURLEncoding.EncodeToString(mac) != m {
+		return 0, nil, false
+	}
+	return at, mac, true
 }
