@@ -37,12 +37,7 @@ func TestRevoke(t *testing.T) {
 		t.Run(driver, func(t *testing.T) {
 			t.Run("revoke/active-key-replaced-at-once", func(t *testing.T) {
 				ctx := context.Background()
-				st := storetest.Open(t, driver)
-				clock, aud := newClock(), &recorder{}
-				m := newManager(t, testOpts(st, testMaster(t), clock, aud))
-				if err := m.Init(ctx, "system"); err != nil {
-					t.Fatal(err)
-				}
+				st, clock, aud, m := initedManager(t, driver)
 				k1 := activeKID(t, m)
 				ver := m.KeySetVersion()
 				clock.Advance(24 * time.Hour)
@@ -82,12 +77,7 @@ func TestRevoke(t *testing.T) {
 
 			t.Run("revoke/retired-key", func(t *testing.T) {
 				ctx := context.Background()
-				st := storetest.Open(t, driver)
-				clock, aud := newClock(), &recorder{}
-				m := newManager(t, testOpts(st, testMaster(t), clock, aud))
-				if err := m.Init(ctx, "system"); err != nil {
-					t.Fatal(err)
-				}
+				st, clock, _, m := initedManager(t, driver)
 				k1 := activeKID(t, m)
 				info, err := m.Rotate(ctx, "cli")
 				if err != nil {
@@ -119,12 +109,7 @@ func TestRevoke(t *testing.T) {
 
 			t.Run("revoke/waiting-key-never-activates", func(t *testing.T) {
 				ctx := context.Background()
-				st := storetest.Open(t, driver)
-				clock, aud := newClock(), &recorder{}
-				m := newManager(t, testOpts(st, testMaster(t), clock, aud))
-				if err := m.Init(ctx, "system"); err != nil {
-					t.Fatal(err)
-				}
+				st, clock, _, m := initedManager(t, driver)
 				k1 := activeKID(t, m)
 				waiting, err := m.Rotate(ctx, "cli")
 				if err != nil {
@@ -166,12 +151,7 @@ func TestRevoke(t *testing.T) {
 
 			t.Run("reject/unknown-kid", func(t *testing.T) {
 				ctx := context.Background()
-				st := storetest.Open(t, driver)
-				clock, aud := newClock(), &recorder{}
-				m := newManager(t, testOpts(st, testMaster(t), clock, aud))
-				if err := m.Init(ctx, "system"); err != nil {
-					t.Fatal(err)
-				}
+				st, _, aud, m := initedManager(t, driver)
 				gen, _ := st.KeyRingGeneration(ctx)
 				for _, kid := range []string{"no-such-kid", "evil\x1b[31m\u202ekid", ""} {
 					before := len(aud.Events())
@@ -193,12 +173,7 @@ func TestRevoke(t *testing.T) {
 
 			t.Run("revoke/again-is-a-no-op", func(t *testing.T) {
 				ctx := context.Background()
-				st := storetest.Open(t, driver)
-				clock, aud := newClock(), &recorder{}
-				m := newManager(t, testOpts(st, testMaster(t), clock, aud))
-				if err := m.Init(ctx, "system"); err != nil {
-					t.Fatal(err)
-				}
+				st, _, aud, m := initedManager(t, driver)
 				k1 := activeKID(t, m)
 				if _, err := m.Revoke(ctx, "cli", k1); err != nil {
 					t.Fatal(err)
@@ -259,4 +234,17 @@ func TestRevokeSeenByOtherInstance(t *testing.T) {
 			}
 		})
 	}
+}
+
+// initedManager is a key manager on a fresh store of driver, initialized
+// (one active key), with its clock and audit recorder.
+func initedManager(t *testing.T, driver string) (keys.Store, *fakeClock, *recorder, *keys.Manager) {
+	t.Helper()
+	st := storetest.Open(t, driver)
+	clock, aud := newClock(), &recorder{}
+	m := newManager(t, testOpts(st, testMaster(t), clock, aud))
+	if err := m.Init(context.Background(), "system"); err != nil {
+		t.Fatal(err)
+	}
+	return st, clock, aud, m
 }
