@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -36,28 +35,16 @@ const (
 // with the secrets config.Resolve read from secret_env. With res nil (a
 // command that uses no client secret) a secret_env client is built without
 // a secret, so it is listed but can never authenticate.
-func configuredClients(cfg *config.Config, secretKey []byte, res *config.Resolved) ([]*oauth.Client, error) {
-	var errs []error
+func configuredClients(cfg *config.Config, secretKey []byte, res *config.Resolved) []*oauth.Client {
 	out := make([]*oauth.Client, 0, len(cfg.Clients))
 	for _, c := range cfg.Clients {
-		getenv := func(string) string { return "" }
+		secret := ""
 		if res != nil {
-			secret := res.ClientSecrets[c.ID]
-			getenv = func(string) string { return secret }
-		} else {
-			c.SecretEnv = ""
+			secret = res.ClientSecrets[c.ID]
 		}
-		oc, err := oauth.ClientFromConfig(c, getenv, secretKey)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		out = append(out, oc)
+		out = append(out, oauth.ClientFromConfig(c, secret, secretKey))
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	return out, nil
+	return out
 }
 
 // maxTokenLifetime is the longest a token signed now can stay valid: a
@@ -113,10 +100,7 @@ func newAuthParts(cfg *config.Config, s *sqlstore.Store, mk *keys.MasterKey, res
 	if mk != nil {
 		secretKey = mk.Derive(oauth.SecretKeyLabel)
 	}
-	configured, err := configuredClients(cfg, secretKey, res)
-	if err != nil {
-		return nil, err
-	}
+	configured := configuredClients(cfg, secretKey, res)
 	sh, err := newSecretHasher()
 	if err != nil {
 		return nil, err

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/rampart-auth/rampart/internal/config"
@@ -19,10 +18,10 @@ type startup struct {
 // preflight runs every check `rampart serve` makes before its first side
 // effect (creating data_dir, the dev master key, the database, a signing
 // key, the TLS CA), on a configuration that passed Validate: it resolves
-// everything serve uses, parses the master key and builds the declarative
-// clients. `rampart config check` runs exactly this function, so it is a
-// dry run of serve's start and the two can never disagree on a
-// configuration (issue 10, item 14). It reports every problem at once.
+// everything serve uses and parses the master key (every check of a
+// client lives in Validate and Resolve). `rampart config check` runs
+// exactly this function, so it is a dry run of serve's start and the two
+// can never disagree on a configuration (issue 10, item 14).
 // What it cannot know without side effects or the network (the database
 // and Redis answering, the listen address being free) is checked by serve
 // alone.
@@ -32,19 +31,10 @@ func preflight(cfg *config.Config, env config.Env) (*startup, error) {
 		return nil, err
 	}
 	st := &startup{res: res}
-	var errs []error
 	if res.MasterKey != nil {
 		if st.mk, err = loadMasterKey(cfg, res, false, nil); err != nil {
-			errs = append(errs, fmt.Errorf("config: master key: %w", err))
+			return nil, fmt.Errorf("config: master key: %w", err)
 		}
-	}
-	// Build the clients exactly as serve does (the key only derives
-	// throwaway hashes here): a client serve would refuse is refused now.
-	if _, err := configuredClients(cfg, make([]byte, 32), res); err != nil {
-		errs = append(errs, err)
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
 	}
 	return st, nil
 }

@@ -19,11 +19,7 @@ import (
 func TestBasicCredentialsFormEncoded(t *testing.T) {
 	const id, secret = "b64client", "q1Vb+7kX2m/Yp9Lr0c3Wz8Ht+Fj4Nd6Sa5Ge1Qo7Ui="
 	key := []byte("secret key for the test registry")
-	c, err := oauth.ClientFromConfig(config.Client{ID: id, SecretEnv: "S", GrantTypes: []string{"client_credentials"}},
-		func(string) string { return secret }, key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := oauth.ClientFromConfig(config.Client{ID: id, SecretEnv: "S", GrantTypes: []string{"client_credentials"}}, secret, key)
 	e := newEnvOpts(t, "sqlite", func(o *oauth.Options) { o.Clients = oauth.NewRegistry([]*oauth.Client{c}, o.Store, key, nil) })
 	curl := e.from("127.0.0.1")
 	cc := url.Values{"grant_type": {"client_credentials"}}

@@ -32,11 +32,6 @@ const SecretKeyLabel = "rampart client secret v1" // #nosec G101 -- a key-deriva
 // hmacPrefix marks a keyed secret hash.
 const hmacPrefix = "hmac-sha256$"
 
-// MinSecretLength is the shortest secret accepted from outside
-// (secret_env), config.MinClientSecretLength: 32 characters of a generated
-// secret carry well over 128 bits (RFC 6749 §10.10, RFC 9700 §2.5).
-const MinSecretLength = config.MinClientSecretLength
-
 // GenerateSecret returns a new client secret: 256 random bits, base64url
 // (43 characters). Its alphabet needs no form encoding, so `curl -u
 // id:secret` sends it unchanged (RFC 6749 §2.3.1 form-decodes Basic
@@ -170,9 +165,14 @@ func verifyHMAC(key []byte, stored, secret string) bool {
 	return subtle.ConstantTimeCompare([]byte(want), []byte(stored)) == 1
 }
 
-// ClientFromConfig turns a configuration client into a Client, reading
-// secret_env through getenv and checking redirect URIs and scopes.
-func ClientFromConfig(c config.Client, getenv func(string) string, secretKey []byte) (*Client, error) {
+// ClientFromConfig turns a configuration client that passed
+// config.Validate into a Client. secret is the value of its secret_env as
+// config.Resolve found and checked it (set, long enough); "" for other
+// clients, or when the command resolved no client secrets, and such a
+// secret_env client is then listed but can never authenticate (an empty
+// stored hash matches nothing). Every check of a client lives in Validate
+// and Resolve, run before this is called.
+func ClientFromConfig(c config.Client, secret string, secretKey []byte) *Client {
 	out := &Client{
 		ID: c.ID, Public: c.Public,
 		GrantTypes: slices.Clone(c.GrantTypes), RedirectURIs: slices.Clone(c.RedirectURIs),
@@ -182,25 +182,12 @@ func ClientFromConfig(c config.Client, getenv func(string) string, secretKey []b
 		Source: SourceConfig,
 	}
 	switch {
-	case c.SecretEnv != "":
-		secret := getenv(c.SecretEnv)
-		if secret == "" {
-			return nil, fmt.Errorf("oauth: client %s: secret_env names %s, but it is not set", c.ID, c.SecretEnv)
-		}
-		if len(secret) < MinSecretLength {
-			return nil, fmt.Errorf("oauth: client %s: the secret in %s has %d characters; use at least %d (generate one with `openssl rand -hex 32`: hex needs no form encoding in HTTP Basic)", c.ID, c.SecretEnv, len(secret), MinSecretLength)
-		}
+	case c.SecretEnv != "" && secret != "":
 		out.SecretHash = HashSecret(secretKey, secret)
 	case c.SecretHash != "":
-		if _, _, _, err := identity.ParsePHC(c.SecretHash); err != nil {
-			return nil, fmt.Errorf("oauth: client %s: secret_hash: %v", c.ID, err)
-		}
 		out.SecretHash = c.SecretHash
 	}
-	if err := CheckClient(out); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return out
 }
 
 // CheckClient validates a client's redirect URIs, scopes and audience
@@ -214,10 +201,6 @@ func CheckClient(c *Client) error {
 	return nil
 }
 
-// CheckRedirectURI is config.CheckRedirectURI: an absolute https URI, http
-// on loopback only, or a reverse-domain private-use scheme; no fragment,
-// user info or wildcard (RFC 9700 §2.1, RFC 8252).
-func CheckRedirectURI(s string) error { return config.CheckRedirectURI(s) }
 
 // MatchRedirectURI returns the registered URI that requested matches, or
 // "". Matching is exact string comparison (RFC 9700 §4.1.3), with one

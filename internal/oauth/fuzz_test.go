@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strconv"
 	"testing"
+
+	"github.com/rampart-auth/rampart/internal/config"
 )
 
 // FuzzAuthorizeRequest: any query string parses without panicking; an
@@ -80,7 +82,7 @@ func FuzzMatchRedirectURI(f *testing.F) {
 	f.Add("https://a.example/cb", "https://a.example/cb/../x")
 	f.Add("http://[::1]/cb", "http://[::1]:80@evil/cb")
 	f.Fuzz(func(t *testing.T, reg, req string) {
-		if CheckRedirectURI(reg) != nil {
+		if config.CheckRedirectURI(reg) != nil {
 			return
 		}
 		c := &Client{RedirectURIs: []string{reg}}

@@ -134,11 +134,7 @@ func newEnvOpts(t testing.TB, driver string, mutate func(*oauth.Options)) *env {
 		{ID: resAppID, Public: true, GrantTypes: []string{"authorization_code"}, RedirectURIs: []string{e.callback},
 			Scopes: []string{"openid", "notes:read", "notes:write"}, Audience: []string{apiAud, otherAud}},
 	} {
-		c, err := oauth.ClientFromConfig(cc, func(k string) string { return env[k] }, secretKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		clients = append(clients, c)
+		clients = append(clients, oauth.ClientFromConfig(cc, env[cc.SecretEnv], secretKey))
 	}
 	opts := oauth.Options{
 		Issuer: e.issuer, Store: e.store, Clients: oauth.NewRegistry(clients, e.store, secretKey, hasher), Users: e.users,

@@ -4,6 +4,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/rampart-auth/rampart/internal/config"
 )
 
 func TestMatchRedirectURI(t *testing.T) {
@@ -64,12 +66,12 @@ func TestMatchRedirectURI(t *testing.T) {
 
 func TestCheckRedirectURI(t *testing.T) {
 	for _, u := range []string{"https://a.example/cb", "http://127.0.0.1:8080/cb", "http://[::1]/cb", "http://localhost:3000/cb", "com.example.app:/cb"} {
-		if err := CheckRedirectURI(u); err != nil {
+		if err := config.CheckRedirectURI(u); err != nil {
 			t.Errorf("accept/%s: %v", u, err)
 		}
 	}
 	for _, u := range []string{"http://a.example/cb", "https://a.example/cb#f", "https://*.example/cb", "javascript:alert(1)", "myapp:/cb", "/relative", "https://u:p@a.example/cb", "data:text/html,x"} {
-		if err := CheckRedirectURI(u); err == nil {
+		if err := config.CheckRedirectURI(u); err == nil {
 			t.Errorf("reject/%s: accepted", u)
 		}
 	}

@@ -36,10 +36,7 @@ func TestAttackClientSecretFloodStarvesSignIn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	legacy, err := oauth.ClientFromConfig(config.Client{ID: legacyID, SecretHash: phc, GrantTypes: []string{"client_credentials"}}, nil, []byte("k"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	legacy := oauth.ClientFromConfig(config.Client{ID: legacyID, SecretHash: phc, GrantTypes: []string{"client_credentials"}}, "", []byte("k"))
 	e := newEnvOpts(t, "sqlite", func(o *oauth.Options) {
 		o.Users = identity.NewUsers(o.Store.(identity.Store), signIn, nil, nil)
 		o.Clients = oauth.NewRegistry([]*oauth.Client{legacy}, o.Store, []byte("k"), secrets)
