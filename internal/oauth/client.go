@@ -201,7 +201,6 @@ func CheckClient(c *Client) error {
 	return nil
 }
 
-
 // MatchRedirectURI returns the registered URI that requested matches, or
 // "". Matching is exact string comparison (RFC 9700 §4.1.3), with one
 // exception: for an http loopback URI the port may differ (RFC 8252 §7.3),
