@@ -47,7 +47,7 @@ func FuzzDPoPProof(f *testing.F) {
 // whatever encoding/json sees as a duplicate-free object, it accepts.
 func FuzzCheckJSONObject(f *testing.F) {
 	for _, s := range []string{`{}`, `{"a":1}`, `{"a":1,"a":2}`, `{"a":{"b":[1,{"c":2,"c":3}]}}`, `{"s\u0075b":1,"sub":2}`,
-		`{"a":"\ud800"}`, `{"a":1e5,"b":-0.5E-3,"c":null,"d":true}`, `[1]`, `{"a":01}`, `{"a":1} x`, "{\"a\":\"\x01\"}"} {
+		`{"a":"\ud800"}`, `{"a":1e5,"b":-0.5E-3,"c":null,"d":true}`, `{"a":1e999}`, `{"a":-1e999}`, `{"a":1e-999}`, `[1]`, `{"a":01}`, `{"a":1} x`, "{\"a\":\"\x01\"}"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"unicode/utf8"
 )
 
@@ -129,6 +130,27 @@ func (s *scanner) literal(lit string) error {
 
 // number accepts the RFC 8259 number grammar.
 func (s *scanner) number() error {
+	d := s.data
+	start := s.pos
+	if err := s.numberSyntax(); err != nil {
+		return err
+	}
+	// A number beyond float64's range (a 400-digit integer, 1e999) is
+	// refused, as encoding/json refuses to decode it: the scanner must not
+	// accept what the claims decoder then reads differently (parser
+	// differential, RFC 8725 §3.8 spirit). Short plain numbers, which is
+	// every NumericDate, cannot overflow and skip the check (no
+	// allocation); 15 digits stay far below 1.8e308.
+	if lit := d[start:s.pos]; len(lit) > 15 || bytes.ContainsAny(lit, "eE") {
+		if _, err := strconv.ParseFloat(string(lit), 64); err != nil {
+			return errJSON
+		}
+	}
+	return nil
+}
+
+// numberSyntax scans an RFC 8259 §6 number.
+func (s *scanner) numberSyntax() error {
 	d := s.data
 	if s.pos < len(d) && d[s.pos] == '-' {
 		s.pos++
