@@ -42,7 +42,7 @@ func writeFile(t *testing.T, dir, name, body string) string {
 func TestConfigCheck(t *testing.T) {
 	dir := t.TempDir()
 	// config check is serve's dry run: it needs the master key serve needs.
-	t.Setenv(masterKeyEnv, base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{42}, 32)))
+	t.Setenv(config.MasterKeyEnv, base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{42}, 32)))
 	cases := []struct {
 		name     string
 		args     []string
@@ -354,7 +354,7 @@ func TestSchemaAndMasterKeyRefusals(t *testing.T) {
 	}
 
 	// A production config without any master key is refused with advice.
-	t.Setenv(masterKeyEnv, "")
+	t.Setenv(config.MasterKeyEnv, "")
 	cfg := *ts.cfg
 	cfg.MasterKeyFile = ""
 	err = serve(context.Background(), &cfg, io.Discard, io.Discard, nil)

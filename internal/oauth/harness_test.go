@@ -104,8 +104,8 @@ func newEnvOpts(t testing.TB, driver string, mutate func(*oauth.Options)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.users = identity.NewUsers(e.store, hasher, nil, nil)
-	u, err := e.users.Create(ctx, userName, userPass, "")
+	e.users = identity.NewUsers(e.store, hasher, e.audit, nil, nil)
+	u, err := e.users.Create(ctx, identity.NewUser{Actor: "system", Username: userName, Password: userPass})
 	if err != nil {
 		t.Fatal(err)
 	}
