@@ -23,11 +23,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rampart-auth/rampart/internal/audit"
+	"github.com/rampart-auth/rampart/internal/ca"
 	"github.com/rampart-auth/rampart/internal/config"
 	"github.com/rampart-auth/rampart/internal/httpx"
 	"github.com/rampart-auth/rampart/internal/keys"
 	"github.com/rampart-auth/rampart/internal/oauth"
 	"github.com/rampart-auth/rampart/internal/redisx"
+	"github.com/rampart-auth/rampart/mtls"
 )
 
 func newServeCommand() *cobra.Command {
@@ -231,9 +233,13 @@ func newHandler(cfg *config.Config, logger *slog.Logger, reg *prometheus.Registr
 func serverTLS(cfg *config.Config, mk *keys.MasterKey, logger *slog.Logger) (*tls.Config, error) {
 	switch cfg.HTTP.TLS.Mode {
 	case config.TLSFiles:
-		return httpx.FilesTLS(cfg.HTTP.TLS.CertFile, cfg.HTTP.TLS.KeyFile, logger)
+		src, err := mtls.NewFileSource(cfg.HTTP.TLS.CertFile, cfg.HTTP.TLS.KeyFile, mtls.WithLogger(logger))
+		if err != nil {
+			return nil, err
+		}
+		return mtls.ServerConfig(src), nil
 	case config.TLSAuto:
-		return httpx.AutoTLS(httpx.AutoTLSOptions{
+		return ca.AutoTLS(ca.AutoTLSOptions{
 			Dir:    filepath.Join(cfg.DataDir, "tls"),
 			Hosts:  tlsHosts(cfg),
 			Sealer: mk,
@@ -300,7 +306,7 @@ func printBanner(w io.Writer, cfg *config.Config, addr net.Addr) {
 	fmt.Fprintf(w, "  health   %s/healthz   ready %s/readyz   metrics %s/metrics\n", base, base, base)
 	fmt.Fprintf(w, "  data     %s   store %s\n", cfg.DataDir, storeDesc)
 	if cfg.HTTP.TLS.Mode == config.TLSAuto {
-		fmt.Fprintf(w, "  TLS CA   %s (trust this file to connect)\n", httpx.CAFile(filepath.Join(cfg.DataDir, "tls")))
+		fmt.Fprintf(w, "  TLS CA   %s (trust this file to connect)\n", ca.CAFile(filepath.Join(cfg.DataDir, "tls")))
 	}
 	fmt.Fprintln(w, "Stop with Ctrl-C.")
 }
