@@ -15,10 +15,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/rampart-auth/rampart/internal/ca"
 	"github.com/rampart-auth/rampart/internal/config"
 	"github.com/rampart-auth/rampart/internal/httpx"
 	"github.com/rampart-auth/rampart/internal/keys"
 	"github.com/rampart-auth/rampart/internal/oauth"
+	"github.com/rampart-auth/rampart/mtls"
 )
 
 // maxHeaderBytes bounds request headers on the main listener (64 KiB: far
@@ -82,9 +84,13 @@ func newHandler(cfg *config.Config, logger *slog.Logger, reg *prometheus.Registr
 func serverTLS(cfg *config.Config, mk *keys.MasterKey, logger *slog.Logger) (*tls.Config, error) {
 	switch cfg.HTTP.TLS.Mode {
 	case config.TLSFiles:
-		return httpx.FilesTLS(cfg.HTTP.TLS.CertFile, cfg.HTTP.TLS.KeyFile, logger)
+		src, err := mtls.NewFileSource(cfg.HTTP.TLS.CertFile, cfg.HTTP.TLS.KeyFile, mtls.WithLogger(logger))
+		if err != nil {
+			return nil, err
+		}
+		return mtls.ServerConfig(src), nil
 	case config.TLSAuto:
-		return httpx.AutoTLS(httpx.AutoTLSOptions{
+		return ca.AutoTLS(ca.AutoTLSOptions{
 			Dir:    filepath.Join(cfg.DataDir, "tls"),
 			Hosts:  tlsHosts(cfg),
 			Sealer: mk,
@@ -151,7 +157,7 @@ func PrintBanner(w io.Writer, name string, cfg *config.Config, addr net.Addr) {
 	fmt.Fprintf(w, "  health   %s/healthz   ready %s/readyz   metrics %s/metrics\n", base, base, base)
 	fmt.Fprintf(w, "  data     %s   store %s\n", cfg.DataDir, storeDesc)
 	if cfg.HTTP.TLS.Mode == config.TLSAuto {
-		fmt.Fprintf(w, "  TLS CA   %s (trust this file to connect)\n", httpx.CAFile(filepath.Join(cfg.DataDir, "tls")))
+		fmt.Fprintf(w, "  TLS CA   %s (trust this file to connect)\n", ca.CAFile(filepath.Join(cfg.DataDir, "tls")))
 	}
 	fmt.Fprintln(w, "Stop with Ctrl-C.")
 }

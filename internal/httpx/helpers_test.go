@@ -10,7 +10,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -27,11 +26,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/rampart-auth/rampart/internal/keys"
+	"github.com/rampart-auth/rampart/mtls"
 )
-
-// The master key is the Sealer the wiring passes to AutoTLS.
-var _ Sealer = (*keys.MasterKey)(nil)
 
 // logBuf is a goroutine-safe log sink for servers under test.
 type logBuf struct {
@@ -79,16 +75,19 @@ func (b *logBuf) find(t *testing.T, msg string) []map[string]any {
 	return out
 }
 
-// testMasterKey returns a real master key (random) as the Sealer.
-func testMasterKey(t testing.TB) *keys.MasterKey {
+// testTLS returns the listener TLS configuration the command builds for
+// certificate files (mtls.ServerConfig over an mtls.FileSource), serving a
+// fresh self-signed certificate for 127.0.0.1 and localhost, and a pool
+// trusting only that certificate.
+func testTLS(t *testing.T) (*tls.Config, *x509.CertPool) {
 	t.Helper()
-	b := make([]byte, keys.MasterKeySize)
-	_, _ = rand.Read(b)
-	mk, err := keys.LoadMasterKey("", base64.StdEncoding.EncodeToString(b))
+	now := time.Now()
+	certFile, keyFile, _ := writeCertPair(t, t.TempDir(), "server", now.Add(-time.Hour), now.Add(24*time.Hour))
+	src, err := mtls.NewFileSource(certFile, keyFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return mk
+	return mtls.ServerConfig(src), caPool(t, certFile)
 }
 
 // testServer is a real Server on 127.0.0.1:0.
