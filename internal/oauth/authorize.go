@@ -112,6 +112,11 @@ func (s *Server) checkAuthorize(ctx context.Context, v url.Values) (*authzContex
 // audience, narrowed to resource when one is asked for (RFC 8707 §2.2),
 // or Rampart's own userinfo endpoint when it has none (defaultAudience).
 func (s *Server) audienceFor(c *Client, resource string) ([]string, *Error) {
+	return clientAudience(c, resource, s.defaultAudience())
+}
+
+// clientAudience is audienceFor with the server's default audience def.
+func clientAudience(c *Client, resource, def string) ([]string, *Error) {
 	if resource != "" {
 		if !slices.Contains(c.Audience, resource) {
 			return nil, oerr(ErrInvalidTarget, "the client may not request this resource")
@@ -119,7 +124,7 @@ func (s *Server) audienceFor(c *Client, resource string) ([]string, *Error) {
 		return []string{resource}, nil
 	}
 	if len(c.Audience) == 0 {
-		return []string{s.defaultAudience()}, nil
+		return []string{def}, nil
 	}
 	return slices.Clone(c.Audience), nil
 }

@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -14,6 +15,13 @@ import (
 	"github.com/rampart-auth/rampart/internal/store"
 	"github.com/rampart-auth/rampart/jwtauth"
 )
+
+// refreshReader finds refresh tokens.
+type refreshReader interface {
+	// GetRefresh returns a refresh token with RevokedAt set if its family
+	// is revoked; store.ErrNotFound if there is none.
+	GetRefresh(ctx context.Context, hash []byte) (*RefreshToken, error)
+}
 
 // looksLikeJWT: our access tokens are JWS compact (three parts); refresh
 // tokens are opaque base64url without dots.
