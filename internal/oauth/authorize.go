@@ -15,6 +15,19 @@ import (
 	"github.com/rampart-auth/rampart/internal/web"
 )
 
+// codeSaver stores the authorization codes the authorization endpoint
+// issues.
+type codeSaver interface {
+	// SaveCode stores a new authorization code.
+	SaveCode(ctx context.Context, c *AuthCode) error
+}
+
+// consentStore remembers what users allowed clients (the consent page).
+type consentStore interface {
+	GetConsent(ctx context.Context, userID, clientID string) (*Consent, error) // store.ErrNotFound
+	SaveConsent(ctx context.Context, c *Consent) error                         // insert or replace
+}
+
 // authzContext is an authorization request whose client and redirect URI
 // are verified: from here on, errors go back to the client by redirect.
 type authzContext struct {
@@ -258,7 +271,7 @@ func (s *Server) needsConsent(ctx context.Context, a *authzContext, userID strin
 	if a.client.SkipConsent {
 		return false
 	}
-	c, err := s.opts.Store.GetConsent(ctx, userID, a.client.ID)
+	c, err := s.consents.GetConsent(ctx, userID, a.client.ID)
 	if err != nil {
 		return true
 	}
@@ -304,7 +317,7 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, a *authzConte
 		CodeChallenge: a.req.CodeChallenge, Scopes: a.req.Scopes, Audience: a.audience, Nonce: a.req.Nonce,
 		AuthTime: authTime.UTC(), CreatedAt: now, ExpiresAt: now.Add(CodeTTL),
 	}
-	if err := s.opts.Store.SaveCode(r.Context(), ac); err != nil {
+	if err := s.codes.SaveCode(r.Context(), ac); err != nil {
 		s.redirectError(w, r, a, serverError(err))
 		return
 	}
@@ -363,11 +376,11 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 	switch r.PostForm.Get("decision") {
 	case "allow":
 		var old *Consent
-		if c, err := s.opts.Store.GetConsent(r.Context(), user.ID, a.client.ID); err == nil {
+		if c, err := s.consents.GetConsent(r.Context(), user.ID, a.client.ID); err == nil {
 			old = c
 		}
 		scopes, resources := mergeConsent(old, a.client, a.req.Scopes, consentResources(a))
-		if err := s.opts.Store.SaveConsent(r.Context(), &Consent{UserID: user.ID, ClientID: a.client.ID, Scopes: scopes, Audience: resources, GrantedAt: s.now().UTC()}); err != nil {
+		if err := s.consents.SaveConsent(r.Context(), &Consent{UserID: user.ID, ClientID: a.client.ID, Scopes: scopes, Audience: resources, GrantedAt: s.now().UTC()}); err != nil {
 			s.redirectError(w, r, a, serverError(err))
 			return
 		}

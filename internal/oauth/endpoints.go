@@ -85,7 +85,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	rt, err := s.opts.Store.GetRefresh(ctx, hashToken(tok))
+	rt, err := s.refreshes.GetRefresh(ctx, hashToken(tok))
 	if errors.Is(err, store.ErrNotFound) {
 		w.WriteHeader(http.StatusOK)
 		return
@@ -101,7 +101,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	}
 	// A refresh token revokes its whole family, access tokens included
 	// (RFC 7009 §2.1 allows it; it is what a user signing out expects).
-	tokens, err := s.opts.Store.RevokeFamily(ctx, rt.FamilyID, now)
+	tokens, err := s.families.RevokeFamily(ctx, rt.FamilyID, now)
 	if err == nil {
 		err = s.denyAccess(ctx, tokens)
 	}
@@ -186,7 +186,7 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, inactive)
 		return
 	}
-	rt, err := s.opts.Store.GetRefresh(ctx, hashToken(tok))
+	rt, err := s.refreshes.GetRefresh(ctx, hashToken(tok))
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		s.fail(w, r, serverError(err), basic)
 		return

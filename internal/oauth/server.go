@@ -92,6 +92,13 @@ type Server struct {
 	cop      *http.CrossOriginProtection
 	trail    auditTrail
 	revoker  Revoker
+	// The server's slices of the store, each consumed where its
+	// interface is defined.
+	codes     codeSaver
+	consents  consentStore
+	account   accountStore
+	refreshes refreshReader
+	families  familyRevoker
 	// grants are the token endpoint's handlers by grant_type
 	// (newGrantHandlers).
 	grants map[string]grantHandler
@@ -103,7 +110,8 @@ func New(opts Options) (*Server, error) {
 		opts.Signer == nil || opts.Keys == nil || opts.Audit == nil || opts.CSRF == nil || len(opts.LoginProofKey) < 32 {
 		return nil, errors.New("oauth: incomplete options")
 	}
-	s := &Server{opts: opts, now: opts.Now, rand: opts.Rand, log: opts.Logger}
+	s := &Server{opts: opts, now: opts.Now, rand: opts.Rand, log: opts.Logger,
+		codes: opts.Store, consents: opts.Store, account: opts.Store, refreshes: opts.Store, families: opts.Store}
 	if s.now == nil {
 		s.now = time.Now
 	}
