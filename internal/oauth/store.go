@@ -122,7 +122,7 @@ type Store interface {
 	refreshRotator // the refresh_token grant (grant_refresh.go)
 	grantRecorder  // minting in a family (issue.go)
 	familyRevoker  // the grants and revocation (grant.go)
-	refreshReader  // revocation and introspection (endpoints.go)
+	refreshReader  // revocation and introspection (revoke.go)
 
 	DenyStore   // Revoker (revoker.go)
 	denyChecker // the server's own token verifier (mint.go)
