@@ -84,34 +84,8 @@ func (s *Server) checkAuthorize(ctx context.Context, v url.Values) (*authzContex
 	if perr != nil {
 		return a, perr.Error, nil
 	}
-	switch {
-	case req.HasRequestObject:
-		return a, oerr(ErrRequestNotSupported, "request objects are not supported"), nil
-	case req.HasRequestURI:
-		return a, oerr(ErrRequestURINotSupported, "request_uri is not supported"), nil
-	case req.ResponseType == "":
-		return a, oerr(ErrInvalidRequest, "response_type is required"), nil
-	case req.ResponseType != "code":
-		// OAuth 2.1 §4.1 / RFC 9700 §2.1.2: no implicit or hybrid flows.
-		return a, oerr(ErrUnsupportedResponseType, "only response_type=code is supported"), nil
-	case req.ResponseMode != "" && req.ResponseMode != "query":
-		return a, oerr(ErrInvalidRequest, "only response_mode=query is supported"), nil
-	case !c.Allows(GrantAuthorizationCode):
-		return a, oerr(ErrUnauthorizedClient, "the client may not use the authorization code grant"), nil
-	// PKCE with S256 for every client, public or confidential (OAuth 2.1
-	// §4.1.1, RFC 9700 §2.1.1). plain is refused: it protects nothing when
-	// the request itself leaks (RFC 7636 §7.2).
-	case req.CodeChallenge == "":
-		return a, oerr(ErrInvalidRequest, "code_challenge is required (PKCE with S256)"), nil
-	case req.CodeChallengeMethod != "S256":
-		return a, oerr(ErrInvalidRequest, "code_challenge_method must be S256"), nil
-	case !validChallenge(req.CodeChallenge):
-		return a, oerr(ErrInvalidRequest, "code_challenge is not a base64url SHA-256 digest"), nil
-	}
-	for _, sc := range req.Scopes {
-		if !slices.Contains(c.Scopes, sc) {
-			return a, oerr(ErrInvalidScope, "the client may not request scope %q", clip(sc)), nil
-		}
+	if e := checkCodeRequest(req, c); e != nil {
+		return a, e, nil
 	}
 	aud, e := s.audienceFor(c, req.Resource)
 	if e != nil {
@@ -119,6 +93,42 @@ func (s *Server) checkAuthorize(ctx context.Context, v url.Values) (*authzContex
 	}
 	a.audience = aud
 	return a, nil, nil
+}
+
+// checkCodeRequest checks what an authorization request asks of client c:
+// the code flow with PKCE S256, and scopes the client may have. The error
+// goes back to the client by redirect.
+func checkCodeRequest(req *AuthorizeRequest, c *Client) *Error {
+	switch {
+	case req.HasRequestObject:
+		return oerr(ErrRequestNotSupported, "request objects are not supported")
+	case req.HasRequestURI:
+		return oerr(ErrRequestURINotSupported, "request_uri is not supported")
+	case req.ResponseType == "":
+		return oerr(ErrInvalidRequest, "response_type is required")
+	case req.ResponseType != "code":
+		// OAuth 2.1 §4.1 / RFC 9700 §2.1.2: no implicit or hybrid flows.
+		return oerr(ErrUnsupportedResponseType, "only response_type=code is supported")
+	case req.ResponseMode != "" && req.ResponseMode != "query":
+		return oerr(ErrInvalidRequest, "only response_mode=query is supported")
+	case !c.Allows(GrantAuthorizationCode):
+		return oerr(ErrUnauthorizedClient, "the client may not use the authorization code grant")
+	// PKCE with S256 for every client, public or confidential (OAuth 2.1
+	// §4.1.1, RFC 9700 §2.1.1). plain is refused: it protects nothing when
+	// the request itself leaks (RFC 7636 §7.2).
+	case req.CodeChallenge == "":
+		return oerr(ErrInvalidRequest, "code_challenge is required (PKCE with S256)")
+	case req.CodeChallengeMethod != "S256":
+		return oerr(ErrInvalidRequest, "code_challenge_method must be S256")
+	case !validChallenge(req.CodeChallenge):
+		return oerr(ErrInvalidRequest, "code_challenge is not a base64url SHA-256 digest")
+	}
+	for _, sc := range req.Scopes {
+		if !slices.Contains(c.Scopes, sc) {
+			return oerr(ErrInvalidScope, "the client may not request scope %q", clip(sc))
+		}
+	}
+	return nil
 }
 
 // audienceFor is the access token audience: the client's configured
@@ -375,18 +385,7 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 	}
 	switch r.PostForm.Get("decision") {
 	case "allow":
-		var old *Consent
-		if c, err := s.consents.GetConsent(r.Context(), user.ID, a.client.ID); err == nil {
-			old = c
-		}
-		scopes, resources := mergeConsent(old, a.client, a.req.Scopes, consentResources(a))
-		if err := s.consents.SaveConsent(r.Context(), &Consent{UserID: user.ID, ClientID: a.client.ID, Scopes: scopes, Audience: resources, GrantedAt: s.now().UTC()}); err != nil {
-			s.redirectError(w, r, a, serverError(err))
-			return
-		}
-		s.audit(r, audit.Event{Actor: "user:" + user.ID, Action: "oauth.consent", Target: "client:" + a.client.ID,
-			Outcome: audit.OutcomeSuccess, Details: map[string]string{"scope": strings.Join(scopes, " "), "resource": strings.Join(resources, " ")}})
-		s.issueCode(w, r, a, user, sess.AuthTime)
+		s.allowConsent(w, r, a, user, sess.AuthTime)
 	case "deny":
 		s.audit(r, audit.Event{Actor: "user:" + user.ID, Action: "oauth.consent", Target: "client:" + a.client.ID,
 			Outcome: audit.OutcomeDenied, Reason: "user_denied"})
@@ -394,4 +393,21 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 	default:
 		s.errorPage(w, r, http.StatusBadRequest, "Invalid request", "Choose Allow or Deny.", ErrInvalidRequest)
 	}
+}
+
+// allowConsent remembers that user allowed the request (merged with what
+// they allowed before, mergeConsent) and issues the code.
+func (s *Server) allowConsent(w http.ResponseWriter, r *http.Request, a *authzContext, user *identity.User, authTime time.Time) {
+	var old *Consent
+	if c, err := s.consents.GetConsent(r.Context(), user.ID, a.client.ID); err == nil {
+		old = c
+	}
+	scopes, resources := mergeConsent(old, a.client, a.req.Scopes, consentResources(a))
+	if err := s.consents.SaveConsent(r.Context(), &Consent{UserID: user.ID, ClientID: a.client.ID, Scopes: scopes, Audience: resources, GrantedAt: s.now().UTC()}); err != nil {
+		s.redirectError(w, r, a, serverError(err))
+		return
+	}
+	s.audit(r, audit.Event{Actor: "user:" + user.ID, Action: "oauth.consent", Target: "client:" + a.client.ID,
+		Outcome: audit.OutcomeSuccess, Details: map[string]string{"scope": strings.Join(scopes, " "), "resource": strings.Join(resources, " ")}})
+	s.issueCode(w, r, a, user, authTime)
 }
