@@ -38,7 +38,7 @@ func loadConfig(path string, dev bool) (*config.Config, error) {
 // openStore connects to the configured database, resolving store.dsn_env
 // itself (for commands that need nothing else). It neither migrates nor
 // checks the schema.
-func openStore(ctx context.Context, cfg *config.Config) (*sqlstore.Store, error) {
+func openStore(ctx context.Context, cfg *config.Config) (*sqlstore.DB, error) {
 	res, err := cfg.Resolve(osEnv(), config.Needs{Store: true})
 	if err != nil {
 		return nil, err
@@ -49,7 +49,7 @@ func openStore(ctx context.Context, cfg *config.Config) (*sqlstore.Store, error)
 // openResolvedStore connects to the database at dsn (resolved by
 // config.Resolve). For SQLite it creates data_dir first: call it only once
 // every start-up check has passed.
-func openResolvedStore(ctx context.Context, cfg *config.Config, dsn string) (*sqlstore.Store, error) {
+func openResolvedStore(ctx context.Context, cfg *config.Config, dsn string) (*sqlstore.DB, error) {
 	if cfg.Store.Driver == config.DriverSQLite {
 		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("cannot create data_dir %s: %w", cfg.DataDir, err)
@@ -67,7 +67,7 @@ func openResolvedStore(ctx context.Context, cfg *config.Config, dsn string) (*sq
 // would migrate the dev default ./rampart-data instead).
 // dsn is the store DSN config.Resolve found (the caller resolves it with
 // whatever else it needs, once).
-func openCheckedStore(ctx context.Context, cfg *config.Config, dsn string) (*sqlstore.Store, error) {
+func openCheckedStore(ctx context.Context, cfg *config.Config, dsn string) (*sqlstore.DB, error) {
 	if cfg.Store.Driver == config.DriverSQLite {
 		if _, err := os.Stat(dsn); errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("no database at %s; run `%s` first", dsn, migrateCommand(cfg))
@@ -89,7 +89,7 @@ func openCheckedStore(ctx context.Context, cfg *config.Config, dsn string) (*sql
 
 // storeFor loads the config at path (dev defaults when empty) and opens its
 // store with the schema checked: what read-only commands need.
-func storeFor(cmd *cobra.Command, path string) (*sqlstore.Store, error) {
+func storeFor(cmd *cobra.Command, path string) (*sqlstore.DB, error) {
 	cfg, err := loadConfig(path, false)
 	if err != nil {
 		return nil, err
@@ -158,9 +158,9 @@ func newCLILogger(cfg *config.Config, w io.Writer) *slog.Logger {
 const auditHMACLabel = "rampart audit hmac v1"
 
 // openAudit starts the audit log on s.
-func openAudit(cfg *config.Config, s *sqlstore.Store, mk *keys.MasterKey, logger *slog.Logger, reg prometheus.Registerer) (*audit.Log, error) {
+func openAudit(cfg *config.Config, s *sqlstore.DB, mk *keys.MasterKey, logger *slog.Logger, reg prometheus.Registerer) (*audit.Log, error) {
 	return audit.New(audit.Options{
-		Store:         s,
+		Store:         s.Audit(),
 		HMACKey:       mk.Derive(auditHMACLabel),
 		BatchSize:     cfg.Audit.BatchSize,
 		FlushInterval: cfg.Audit.FlushInterval.D(),
@@ -170,9 +170,9 @@ func openAudit(cfg *config.Config, s *sqlstore.Store, mk *keys.MasterKey, logger
 }
 
 // newKeyManager builds the signing key manager.
-func newKeyManager(cfg *config.Config, s *sqlstore.Store, mk *keys.MasterKey, al *audit.Log, logger *slog.Logger) (*keys.Manager, error) {
+func newKeyManager(cfg *config.Config, s *sqlstore.DB, mk *keys.MasterKey, al *audit.Log, logger *slog.Logger) (*keys.Manager, error) {
 	return keys.NewManager(keys.Options{
-		Store:            s,
+		Store:            s.Keys(),
 		Master:           mk,
 		Algorithm:        cfg.Keys.Algorithm,
 		RSABits:          cfg.Keys.RSABits,

@@ -31,7 +31,7 @@ import (
 type adminEnv struct {
 	cfg   *config.Config
 	mk    *keys.MasterKey // nil unless needs.MasterKey
-	store *sqlstore.Store
+	store *sqlstore.DB
 	audit *audit.Log // nil unless needs.MasterKey (the audit trail is keyed by it)
 	parts *authParts
 	// revoker writes every deny list serve writes; built only with
@@ -82,7 +82,7 @@ func openAdminEnv(cmd *cobra.Command, path string, need config.Needs) (*adminEnv
 		env.close(ctx)
 		return nil, err
 	}
-	env.revoker = oauth.Revoker{Store: env.store, Shared: shared}
+	env.revoker = oauth.Revoker{Store: env.store.OAuth(), Shared: shared}
 	if env.mk != nil {
 		if env.audit, err = openAudit(cfg, env.store, env.mk, newCLILogger(cfg, cmd.ErrOrStderr()), nil); err != nil {
 			env.close(ctx)
@@ -250,7 +250,7 @@ func newClientCreate() *cobra.Command {
 				}
 				c.SecretHash = oauth.HashSecret(env.mk.Derive(oauth.SecretKeyLabel), secret)
 			}
-			if err := env.store.CreateClient(ctx, c); err != nil {
+			if err := env.store.OAuth().CreateClient(ctx, c); err != nil {
 				if errors.Is(err, store.ErrConflict) {
 					return fmt.Errorf("client %s already exists", id)
 				}
@@ -317,7 +317,7 @@ func newClientList() *cobra.Command {
 				return err
 			}
 			defer env.close(cmd.Context())
-			stored, err := env.store.ListClients(cmd.Context())
+			stored, err := env.store.OAuth().ListClients(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -402,7 +402,7 @@ func newClientDelete() *cobra.Command {
 			if env.parts.clients.IsConfigured(cid) {
 				return fmt.Errorf("client %s is defined in the configuration file; remove it there", cid)
 			}
-			tokens, err := env.store.DeleteClient(ctx, cid, time.Now().UTC())
+			tokens, err := env.store.OAuth().DeleteClient(ctx, cid, time.Now().UTC())
 			if errors.Is(err, store.ErrNotFound) {
 				return fmt.Errorf("no client %s", cid)
 			}
@@ -447,7 +447,7 @@ func newClientRotate() *cobra.Command {
 			if env.parts.clients.IsConfigured(cid) {
 				return fmt.Errorf("client %s is defined in the configuration file; change its secret there", cid)
 			}
-			c, err := env.store.GetClient(ctx, cid)
+			c, err := env.store.OAuth().GetClient(ctx, cid)
 			if errors.Is(err, store.ErrNotFound) {
 				return fmt.Errorf("no client %s", cid)
 			}
@@ -461,7 +461,7 @@ func newClientRotate() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := env.store.UpdateClientSecret(ctx, cid, oauth.HashSecret(env.mk.Derive(oauth.SecretKeyLabel), secret), time.Now().UTC()); err != nil {
+			if err := env.store.OAuth().UpdateClientSecret(ctx, cid, oauth.HashSecret(env.mk.Derive(oauth.SecretKeyLabel), secret), time.Now().UTC()); err != nil {
 				return err
 			}
 			if err := env.record(ctx, "client.rotate_secret", "client:"+cid, nil); err != nil {

@@ -31,7 +31,7 @@ func TestClientSecretsHaveTheirOwnHasher(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := &config.Config{Clients: []config.Client{{ID: "legacy", SecretHash: phc, GrantTypes: []string{"client_credentials"}}}}
-	parts, err := newAuthParts(cfg, storetest.Open(t, "sqlite"), mk, &config.Resolved{})
+	parts, err := newAuthParts(cfg, storetest.Open(t, "sqlite").DB, mk, &config.Resolved{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,7 +25,6 @@ import (
 	"github.com/rampart-auth/rampart/internal/identity"
 	"github.com/rampart-auth/rampart/internal/keys"
 	"github.com/rampart-auth/rampart/internal/oauth"
-	"github.com/rampart-auth/rampart/internal/store/sqlstore"
 	"github.com/rampart-auth/rampart/internal/store/storetest"
 	"github.com/rampart-auth/rampart/internal/web"
 )
@@ -48,7 +47,7 @@ const (
 type env struct {
 	t        testing.TB
 	driver   string
-	store    *sqlstore.Store
+	store    *storetest.Store
 	audit    *audit.Log
 	keys     *keys.Manager
 	master   *keys.MasterKey
