@@ -16,6 +16,7 @@ import (
 	"github.com/rampart-auth/rampart/internal/config"
 	"github.com/rampart-auth/rampart/internal/httpx"
 	"github.com/rampart-auth/rampart/internal/keys"
+	"github.com/rampart-auth/rampart/internal/kms"
 	"github.com/rampart-auth/rampart/internal/store/sqlstore"
 )
 
@@ -107,9 +108,9 @@ func storeFor(cmd *cobra.Command, path string) (*sqlstore.Store, error) {
 // create is true (serve, after every start-up check has passed) and
 // refuses otherwise. The notice on creation is deliberately loud: whoever
 // holds that file can decrypt every signing key.
-func loadMasterKey(cfg *config.Config, res *config.Resolved, create bool, notice io.Writer) (*keys.MasterKey, error) {
+func loadMasterKey(cfg *config.Config, res *config.Resolved, create bool, notice io.Writer) (*kms.MasterKey, error) {
 	if res.MasterKey != nil {
-		mk, err := keys.ParseMasterKey(res.MasterKey)
+		mk, err := kms.ParseMasterKey(res.MasterKey)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", res.MasterKeySource, err)
 		}
@@ -125,7 +126,7 @@ func loadMasterKey(cfg *config.Config, res *config.Resolved, create bool, notice
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("cannot create data_dir %s: %w", cfg.DataDir, err)
 	}
-	mk, created, err := keys.EnsureMasterKeyFile(path)
+	mk, created, err := kms.EnsureMasterKeyFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -154,14 +155,17 @@ func newCLILogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	return httpx.NewLogger(w, level, "text")
 }
 
-// auditHMACLabel derives the audit pseudonymization key from the master key.
-const auditHMACLabel = "rampart audit hmac v1"
+// openKeyring checks the master key against the key versions recorded in
+// s (a retired or foreign key is refused) and loads the data keys.
+func openKeyring(ctx context.Context, s *sqlstore.Store, mk *kms.MasterKey) (*kms.Keyring, error) {
+	return kms.Open(ctx, s.KMS(), mk)
+}
 
 // openAudit starts the audit log on s.
-func openAudit(cfg *config.Config, s *sqlstore.Store, mk *keys.MasterKey, logger *slog.Logger, reg prometheus.Registerer) (*audit.Log, error) {
+func openAudit(cfg *config.Config, s *sqlstore.Store, kr *kms.Keyring, logger *slog.Logger, reg prometheus.Registerer) (*audit.Log, error) {
 	return audit.New(audit.Options{
 		Store:         s,
-		HMACKey:       mk.Derive(auditHMACLabel),
+		HMACKey:       kr.DataKey(kms.DataKeyAuditHMAC),
 		BatchSize:     cfg.Audit.BatchSize,
 		FlushInterval: cfg.Audit.FlushInterval.D(),
 		Logger:        logger,
@@ -170,10 +174,10 @@ func openAudit(cfg *config.Config, s *sqlstore.Store, mk *keys.MasterKey, logger
 }
 
 // newKeyManager builds the signing key manager.
-func newKeyManager(cfg *config.Config, s *sqlstore.Store, mk *keys.MasterKey, al *audit.Log, logger *slog.Logger) (*keys.Manager, error) {
+func newKeyManager(cfg *config.Config, s *sqlstore.Store, kr *kms.Keyring, al *audit.Log, logger *slog.Logger) (*keys.Manager, error) {
 	return keys.NewManager(keys.Options{
 		Store:            s,
-		Master:           mk,
+		Master:           kr,
 		Algorithm:        cfg.Keys.Algorithm,
 		RSABits:          cfg.Keys.RSABits,
 		RotationPeriod:   cfg.Keys.RotationPeriod.D(),
@@ -196,5 +200,5 @@ func cliActor() string {
 
 // osEnv is how commands resolve *_env and *_file values: the process
 // environment and the file system, the master key file read by its one
-// reader (keys.ReadMasterKeyFile).
-func osEnv() config.Env { return config.OSEnv(keys.ReadMasterKeyFile) }
+// reader (kms.ReadMasterKeyFile).
+func osEnv() config.Env { return config.OSEnv(kms.ReadMasterKeyFile) }

@@ -16,6 +16,7 @@ import (
 	"github.com/rampart-auth/rampart/internal/config"
 	"github.com/rampart-auth/rampart/internal/identity"
 	"github.com/rampart-auth/rampart/internal/keys"
+	"github.com/rampart-auth/rampart/internal/kms"
 	"github.com/rampart-auth/rampart/internal/oauth"
 	"github.com/rampart-auth/rampart/internal/store/sqlstore"
 	"github.com/rampart-auth/rampart/internal/web"
@@ -23,13 +24,9 @@ import (
 	"github.com/rampart-auth/rampart/ratelimit"
 )
 
-// Master-key derivation labels of the authorization server.
-const (
-	csrfKeyLabel = "rampart csrf v1"
-	// DenyListPrefix is the Redis key prefix of revoked access-token ids,
-	// for resource servers using jwtauth.NewRedisDenyList.
-	DenyListPrefix = "rampart:revoked:"
-)
+// DenyListPrefix is the Redis key prefix of revoked access-token ids, for
+// resource servers using jwtauth.NewRedisDenyList.
+const DenyListPrefix = "rampart:revoked:"
 
 // configuredClients turns the configuration's clients into oauth clients,
 // with the secrets config.Resolve read from secret_env. With res nil (a
@@ -89,16 +86,16 @@ type authParts struct {
 }
 
 // newAuthParts builds them. res carries the client secrets (nil for CLI
-// commands, which use none); mk may be nil for commands that neither
+// commands, which use none); kr may be nil for commands that neither
 // authenticate nor hash a client secret (client list and show).
-func newAuthParts(cfg *config.Config, s *sqlstore.Store, mk *keys.MasterKey, res *config.Resolved) (*authParts, error) {
+func newAuthParts(cfg *config.Config, s *sqlstore.Store, kr *kms.Keyring, res *config.Resolved) (*authParts, error) {
 	h, err := newHasher()
 	if err != nil {
 		return nil, err
 	}
 	var secretKey []byte
-	if mk != nil {
-		secretKey = mk.Derive(oauth.SecretKeyLabel)
+	if kr != nil {
+		secretKey = kr.DataKey(kms.DataKeyClientSecret)
 	}
 	configured := configuredClients(cfg, secretKey, res)
 	sh, err := newSecretHasher()
@@ -114,7 +111,7 @@ func newAuthParts(cfg *config.Config, s *sqlstore.Store, mk *keys.MasterKey, res
 }
 
 // newAuthServer builds the OAuth / OIDC server.
-func newAuthServer(cfg *config.Config, s *sqlstore.Store, mk *keys.MasterKey, km *keys.Manager, al *audit.Log,
+func newAuthServer(cfg *config.Config, s *sqlstore.Store, kr *kms.Keyring, km *keys.Manager, al *audit.Log,
 	rc redis.UniversalClient, parts *authParts, logger *slog.Logger, reg prometheus.Registerer) (*oauth.Server, error) {
 	secure := cfg.HTTP.TLS.Mode != config.TLSOff
 	var deny oauth.DenyPublisher
@@ -136,8 +133,8 @@ func newAuthServer(cfg *config.Config, s *sqlstore.Store, mk *keys.MasterKey, km
 		Signer:              km,
 		Keys:                km,
 		Audit:               al,
-		CSRF:                web.NewCSRF(mk.Derive(csrfKeyLabel), secure, nil),
-		LoginProofKey:       mk.Derive(oauth.LoginProofKeyLabel),
+		CSRF:                web.NewCSRF(kr.DataKey(kms.DataKeyCSRF), secure, nil),
+		LoginProofKey:       kr.DataKey(kms.DataKeyLoginProof),
 		Logger:              logger,
 		Deny:                deny,
 		AccessTokenTTL:      cfg.Tokens.AccessTokenTTL.D(),

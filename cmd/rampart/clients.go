@@ -16,7 +16,7 @@ import (
 	"github.com/rampart-auth/rampart/internal/audit"
 	"github.com/rampart-auth/rampart/internal/config"
 	"github.com/rampart-auth/rampart/internal/identity"
-	"github.com/rampart-auth/rampart/internal/keys"
+	"github.com/rampart-auth/rampart/internal/kms"
 	"github.com/rampart-auth/rampart/internal/oauth"
 	"github.com/rampart-auth/rampart/internal/redisx"
 	"github.com/rampart-auth/rampart/internal/store"
@@ -30,7 +30,7 @@ import (
 // the master key are not set.
 type adminEnv struct {
 	cfg   *config.Config
-	mk    *keys.MasterKey // nil unless needs.MasterKey
+	kr    *kms.Keyring // nil unless needs.MasterKey
 	store *sqlstore.Store
 	audit *audit.Log // nil unless needs.MasterKey (the audit trail is keyed by it)
 	parts *authParts
@@ -62,8 +62,9 @@ func openAdminEnv(cmd *cobra.Command, path string, need config.Needs) (*adminEnv
 		return nil, err
 	}
 	env := &adminEnv{cfg: cfg}
+	var mk *kms.MasterKey
 	if need.MasterKey {
-		if env.mk, err = loadMasterKey(cfg, res, false, cmd.ErrOrStderr()); err != nil {
+		if mk, err = loadMasterKey(cfg, res, false, cmd.ErrOrStderr()); err != nil {
 			return nil, err
 		}
 	}
@@ -83,15 +84,19 @@ func openAdminEnv(cmd *cobra.Command, path string, need config.Needs) (*adminEnv
 		return nil, err
 	}
 	env.revoker = oauth.Revoker{Store: env.store, Shared: shared}
-	if env.mk != nil {
-		if env.audit, err = openAudit(cfg, env.store, env.mk, newCLILogger(cfg, cmd.ErrOrStderr()), nil); err != nil {
+	if mk != nil {
+		if env.kr, err = openKeyring(ctx, env.store, mk); err != nil {
+			env.close(ctx)
+			return nil, err
+		}
+		if env.audit, err = openAudit(cfg, env.store, env.kr, newCLILogger(cfg, cmd.ErrOrStderr()), nil); err != nil {
 			env.close(ctx)
 			return nil, err
 		}
 	}
 	// No CLI command uses a client secret: the file's clients are built
 	// without them (listed, their ids reserved, never authenticated).
-	if env.parts, err = newAuthParts(cfg, env.store, env.mk, nil); err != nil {
+	if env.parts, err = newAuthParts(cfg, env.store, env.kr, nil); err != nil {
 		env.close(ctx)
 		return nil, err
 	}
@@ -248,7 +253,7 @@ func newClientCreate() *cobra.Command {
 				if secret, err = oauth.GenerateSecret(rand.Reader); err != nil {
 					return err
 				}
-				c.SecretHash = oauth.HashSecret(env.mk.Derive(oauth.SecretKeyLabel), secret)
+				c.SecretHash = oauth.HashSecret(env.kr.DataKey(kms.DataKeyClientSecret), secret)
 			}
 			if err := env.store.CreateClient(ctx, c); err != nil {
 				if errors.Is(err, store.ErrConflict) {
@@ -461,7 +466,7 @@ func newClientRotate() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := env.store.UpdateClientSecret(ctx, cid, oauth.HashSecret(env.mk.Derive(oauth.SecretKeyLabel), secret), time.Now().UTC()); err != nil {
+			if err := env.store.UpdateClientSecret(ctx, cid, oauth.HashSecret(env.kr.DataKey(kms.DataKeyClientSecret), secret), time.Now().UTC()); err != nil {
 				return err
 			}
 			if err := env.record(ctx, "client.rotate_secret", "client:"+cid, nil); err != nil {

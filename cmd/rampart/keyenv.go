@@ -40,13 +40,18 @@ func openKeyEnv(cmd *cobra.Command, path string) (*keyEnv, error) {
 	if err != nil {
 		return nil, err
 	}
-	logger := newCLILogger(cfg, cmd.ErrOrStderr())
-	al, err := openAudit(cfg, s, mk, logger, nil)
+	kr, err := openKeyring(ctx, s, mk)
 	if err != nil {
 		_ = s.Close()
 		return nil, err
 	}
-	km, err := newKeyManager(cfg, s, mk, al, logger)
+	logger := newCLILogger(cfg, cmd.ErrOrStderr())
+	al, err := openAudit(cfg, s, kr, logger, nil)
+	if err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	km, err := newKeyManager(cfg, s, kr, al, logger)
 	if err == nil {
 		err = km.Init(ctx, cliActor())
 	}

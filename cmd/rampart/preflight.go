@@ -4,7 +4,7 @@ import (
 	"fmt"
 
 	"github.com/rampart-auth/rampart/internal/config"
-	"github.com/rampart-auth/rampart/internal/keys"
+	"github.com/rampart-auth/rampart/internal/kms"
 )
 
 // startup is what the start-up checks found: every *_env and *_file value,
@@ -12,7 +12,7 @@ import (
 // still to be generated).
 type startup struct {
 	res *config.Resolved
-	mk  *keys.MasterKey
+	mk  *kms.MasterKey
 }
 
 // preflight runs every check `rampart serve` makes before its first side

@@ -26,6 +26,7 @@ import (
 	"github.com/rampart-auth/rampart/internal/config"
 	"github.com/rampart-auth/rampart/internal/httpx"
 	"github.com/rampart-auth/rampart/internal/keys"
+	"github.com/rampart-auth/rampart/internal/kms"
 	"github.com/rampart-auth/rampart/internal/oauth"
 	"github.com/rampart-auth/rampart/internal/redisx"
 )
@@ -101,11 +102,15 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 	if len(applied) > 0 {
 		logger.Info("database migrated", "driver", cfg.Store.Driver, "applied", applied)
 	}
+	kr, err := openKeyring(ctx, store, mk)
+	if err != nil {
+		return err
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{Namespace: "rampart"}))
 
-	auditLog, err := openAudit(cfg, store, mk, logger, reg)
+	auditLog, err := openAudit(cfg, store, kr, logger, reg)
 	if err != nil {
 		return err
 	}
@@ -117,7 +122,7 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 		}
 	}()
 
-	km, err := newKeyManager(cfg, store, mk, auditLog, logger)
+	km, err := newKeyManager(cfg, store, kr, auditLog, logger)
 	if err != nil {
 		return err
 	}
@@ -125,7 +130,7 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 		return err
 	}
 
-	parts, err := newAuthParts(cfg, store, mk, st.res)
+	parts, err := newAuthParts(cfg, store, kr, st.res)
 	if err != nil {
 		return err
 	}
@@ -135,12 +140,12 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 		}
 	}
 
-	authServer, err := newAuthServer(cfg, store, mk, km, auditLog, rdb, parts, logger, reg)
+	authServer, err := newAuthServer(cfg, store, kr, km, auditLog, rdb, parts, logger, reg)
 	if err != nil {
 		return err
 	}
 
-	tlsConf, err := serverTLS(cfg, mk, logger)
+	tlsConf, err := serverTLS(cfg, kr, logger)
 	if err != nil {
 		return err
 	}
@@ -228,7 +233,7 @@ func newHandler(cfg *config.Config, logger *slog.Logger, reg *prometheus.Registr
 
 // serverTLS returns the listener's TLS configuration for the mode (nil for
 // off, which Validate allows only on loopback).
-func serverTLS(cfg *config.Config, mk *keys.MasterKey, logger *slog.Logger) (*tls.Config, error) {
+func serverTLS(cfg *config.Config, kr *kms.Keyring, logger *slog.Logger) (*tls.Config, error) {
 	switch cfg.HTTP.TLS.Mode {
 	case config.TLSFiles:
 		return httpx.FilesTLS(cfg.HTTP.TLS.CertFile, cfg.HTTP.TLS.KeyFile, logger)
@@ -236,7 +241,7 @@ func serverTLS(cfg *config.Config, mk *keys.MasterKey, logger *slog.Logger) (*tl
 		return httpx.AutoTLS(httpx.AutoTLSOptions{
 			Dir:    filepath.Join(cfg.DataDir, "tls"),
 			Hosts:  tlsHosts(cfg),
-			Sealer: mk,
+			Sealer: kr,
 			Logger: logger,
 		})
 	default:

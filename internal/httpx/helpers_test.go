@@ -27,11 +27,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/rampart-auth/rampart/internal/keys"
+	"github.com/rampart-auth/rampart/internal/kms"
 )
 
 // The master key is the Sealer the wiring passes to AutoTLS.
-var _ Sealer = (*keys.MasterKey)(nil)
+var _ Sealer = (*kms.KEK)(nil)
 
 // logBuf is a goroutine-safe log sink for servers under test.
 type logBuf struct {
@@ -79,16 +79,21 @@ func (b *logBuf) find(t *testing.T, msg string) []map[string]any {
 	return out
 }
 
-// testMasterKey returns a real master key (random) as the Sealer.
-func testMasterKey(t testing.TB) *keys.MasterKey {
+// testMasterKey returns a real master key (random) as the Sealer: its
+// key-encryption key at version 1.
+func testMasterKey(t testing.TB) *kms.KEK {
 	t.Helper()
-	b := make([]byte, keys.MasterKeySize)
+	b := make([]byte, kms.MasterKeySize)
 	_, _ = rand.Read(b)
-	mk, err := keys.LoadMasterKey("", base64.StdEncoding.EncodeToString(b))
+	mk, err := kms.LoadMasterKey("", base64.StdEncoding.EncodeToString(b))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return mk
+	k, err := kms.NewKEK(mk, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
 
 // testServer is a real Server on 127.0.0.1:0.

@@ -173,30 +173,37 @@ func EnsureMasterKeyFile(path string) (mk *MasterKey, created bool, err error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, false, fmt.Errorf("kms: create master key directory: %w", err)
 	}
-	b := make([]byte, MasterKeySize)
-	if _, err := rand.Read(b); err != nil {
-		return nil, false, fmt.Errorf("kms: %w", err)
-	}
-	// O_EXCL: never overwrite a key another process created meanwhile (that
-	// would orphan every private key it sealed).
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600) // #nosec G304 -- the path is the configured data directory.
+	mk, err = CreateMasterKeyFile(path)
 	if errors.Is(err, fs.ErrExist) {
 		mk, err := LoadMasterKey(path, "")
 		return mk, false, err
 	}
+	return mk, err == nil, err
+}
+
+// CreateMasterKeyFile writes a new master key (32 random bytes, base64,
+// mode 0600, synced) to path, which must not exist (the error then wraps
+// fs.ErrExist), and returns it.
+func CreateMasterKeyFile(path string) (*MasterKey, error) {
+	b := make([]byte, MasterKeySize)
+	defer clear(b)
+	if _, err := rand.Read(b); err != nil {
+		return nil, fmt.Errorf("kms: %w", err)
+	}
+	// O_EXCL: never overwrite a key another process created meanwhile (that
+	// would orphan every secret it sealed).
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600) // #nosec G304 -- the path is the configured data directory or next to master_key_file.
 	if err != nil {
-		return nil, false, fmt.Errorf("kms: create master key file: %w", err)
+		return nil, fmt.Errorf("kms: create master key file: %w", err)
 	}
 	_, werr := f.WriteString(base64.StdEncoding.EncodeToString(b) + "\n")
 	serr := f.Sync()
 	cerr := f.Close()
 	if err := errors.Join(werr, serr, cerr); err != nil {
 		_ = os.Remove(path)
-		return nil, false, fmt.Errorf("kms: write master key file: %w", err)
+		return nil, fmt.Errorf("kms: write master key file: %w", err)
 	}
-	mk, err = newMasterKey(b)
-	clear(b)
-	return mk, err == nil, err
+	return newMasterKey(b)
 }
 
 // Derive returns a 32-byte subkey for one purpose, named by label, with

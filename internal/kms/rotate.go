@@ -36,7 +36,8 @@ type RotateOptions struct {
 // next to them before the commit and moved into place after it. Nothing
 // changes when a value cannot be opened, the store moved meanwhile
 // (ErrConflict) or next is the current or a retired key. It returns the
-// keyring of next; the data keys keep their values.
+// keyring of next (the data keys keep their values); an error after the
+// commit wraps ErrCommitted, with the keyring when it could be opened.
 func Rotate(ctx context.Context, kr *Keyring, next *MasterKey, opts RotateOptions) (*Keyring, error) {
 	clock := opts.Clock
 	if clock == nil {
@@ -87,11 +88,19 @@ func Rotate(ctx context.Context, kr *Keyring, next *MasterKey, opts RotateOption
 			errs = append(errs, p.Finish())
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("kms: rotate: committed key version %d, but a re-wrapped file is not in place yet (the next start with the new key recovers it): %w", to.Version(), err)
+	nkr, err := Open(ctx, kr.store, next)
+	if err != nil {
+		return nil, fmt.Errorf("%w, but reopening the store with the new key failed: %w", ErrCommitted, err)
 	}
-	return Open(ctx, kr.store, next)
+	if err := errors.Join(errs...); err != nil {
+		return nkr, fmt.Errorf("%w, but a re-wrapped file is not in place yet (the next start with the new key recovers it): %w", ErrCommitted, err)
+	}
+	return nkr, nil
 }
+
+// ErrCommitted is wrapped by Rotate's error when the rotation committed
+// and a step after the commit failed: the new key is the current one.
+var ErrCommitted = errors.New("kms: rotate: the new key version is committed")
 
 // checkNewKey refuses next when it is the current key or any recorded
 // (retired) one, and a keyring that is no longer the current version.
