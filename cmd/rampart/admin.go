@@ -206,7 +206,7 @@ func newAuditCommand() *cobra.Command {
 				return err
 			}
 			defer s.Close()
-			res, err := audit.Verify(cmd.Context(), s, nil)
+			res, err := audit.Verify(cmd.Context(), s.Audit(), nil)
 			var chainErr *audit.ChainError
 			if errors.As(err, &chainErr) {
 				fmt.Fprintf(cmd.ErrOrStderr(), "audit log TAMPERED: %v\n", chainErr)
@@ -233,7 +233,7 @@ func newAuditCommand() *cobra.Command {
 				return err
 			}
 			defer s.Close()
-			recs, err := audit.Tail(cmd.Context(), s, n)
+			recs, err := audit.Tail(cmd.Context(), s.Audit(), n)
 			if err != nil {
 				return err
 			}

@@ -39,7 +39,7 @@ func loadConfig(path string, dev bool) (*config.Config, error) {
 // openStore connects to the configured database, resolving store.dsn_env
 // itself (for commands that need nothing else). It neither migrates nor
 // checks the schema.
-func openStore(ctx context.Context, cfg *config.Config) (*sqlstore.Store, error) {
+func openStore(ctx context.Context, cfg *config.Config) (*sqlstore.DB, error) {
 	res, err := cfg.Resolve(osEnv(), config.Needs{Store: true})
 	if err != nil {
 		return nil, err
@@ -50,7 +50,7 @@ func openStore(ctx context.Context, cfg *config.Config) (*sqlstore.Store, error)
 // openResolvedStore connects to the database at dsn (resolved by
 // config.Resolve). For SQLite it creates data_dir first: call it only once
 // every start-up check has passed.
-func openResolvedStore(ctx context.Context, cfg *config.Config, dsn string) (*sqlstore.Store, error) {
+func openResolvedStore(ctx context.Context, cfg *config.Config, dsn string) (*sqlstore.DB, error) {
 	if cfg.Store.Driver == config.DriverSQLite {
 		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("cannot create data_dir %s: %w", cfg.DataDir, err)
@@ -68,7 +68,7 @@ func openResolvedStore(ctx context.Context, cfg *config.Config, dsn string) (*sq
 // would migrate the dev default ./rampart-data instead).
 // dsn is the store DSN config.Resolve found (the caller resolves it with
 // whatever else it needs, once).
-func openCheckedStore(ctx context.Context, cfg *config.Config, dsn string) (*sqlstore.Store, error) {
+func openCheckedStore(ctx context.Context, cfg *config.Config, dsn string) (*sqlstore.DB, error) {
 	if cfg.Store.Driver == config.DriverSQLite {
 		if _, err := os.Stat(dsn); errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("no database at %s; run `%s` first", dsn, migrateCommand(cfg))
@@ -90,7 +90,7 @@ func openCheckedStore(ctx context.Context, cfg *config.Config, dsn string) (*sql
 
 // storeFor loads the config at path (dev defaults when empty) and opens its
 // store with the schema checked: what read-only commands need.
-func storeFor(cmd *cobra.Command, path string) (*sqlstore.Store, error) {
+func storeFor(cmd *cobra.Command, path string) (*sqlstore.DB, error) {
 	cfg, err := loadConfig(path, false)
 	if err != nil {
 		return nil, err
@@ -157,14 +157,14 @@ func newCLILogger(cfg *config.Config, w io.Writer) *slog.Logger {
 
 // openKeyring checks the master key against the key versions recorded in
 // s (a retired or foreign key is refused) and loads the data keys.
-func openKeyring(ctx context.Context, s *sqlstore.Store, mk *kms.MasterKey) (*kms.Keyring, error) {
+func openKeyring(ctx context.Context, s *sqlstore.DB, mk *kms.MasterKey) (*kms.Keyring, error) {
 	return kms.Open(ctx, s.KMS(), mk)
 }
 
 // openAudit starts the audit log on s.
-func openAudit(cfg *config.Config, s *sqlstore.Store, kr *kms.Keyring, logger *slog.Logger, reg prometheus.Registerer) (*audit.Log, error) {
+func openAudit(cfg *config.Config, s *sqlstore.DB, kr *kms.Keyring, logger *slog.Logger, reg prometheus.Registerer) (*audit.Log, error) {
 	return audit.New(audit.Options{
-		Store:         s,
+		Store:         s.Audit(),
 		HMACKey:       kr.DataKey(kms.DataKeyAuditHMAC),
 		BatchSize:     cfg.Audit.BatchSize,
 		FlushInterval: cfg.Audit.FlushInterval.D(),
@@ -174,9 +174,9 @@ func openAudit(cfg *config.Config, s *sqlstore.Store, kr *kms.Keyring, logger *s
 }
 
 // newKeyManager builds the signing key manager.
-func newKeyManager(cfg *config.Config, s *sqlstore.Store, kr *kms.Keyring, al *audit.Log, logger *slog.Logger) (*keys.Manager, error) {
+func newKeyManager(cfg *config.Config, s *sqlstore.DB, kr *kms.Keyring, al *audit.Log, logger *slog.Logger) (*keys.Manager, error) {
 	return keys.NewManager(keys.Options{
-		Store:            s,
+		Store:            s.Keys(),
 		Master:           kr,
 		Algorithm:        cfg.Keys.Algorithm,
 		RSABits:          cfg.Keys.RSABits,

@@ -88,7 +88,7 @@ type authParts struct {
 // newAuthParts builds them. res carries the client secrets (nil for CLI
 // commands, which use none); kr may be nil for commands that neither
 // authenticate nor hash a client secret (client list and show).
-func newAuthParts(cfg *config.Config, s *sqlstore.Store, kr *kms.Keyring, res *config.Resolved) (*authParts, error) {
+func newAuthParts(cfg *config.Config, s *sqlstore.DB, kr *kms.Keyring, res *config.Resolved) (*authParts, error) {
 	h, err := newHasher()
 	if err != nil {
 		return nil, err
@@ -103,15 +103,15 @@ func newAuthParts(cfg *config.Config, s *sqlstore.Store, kr *kms.Keyring, res *c
 		return nil, err
 	}
 	return &authParts{
-		clients:      oauth.NewRegistry(configured, s, secretKey, sh),
-		users:        identity.NewUsers(s, h, nil, nil),
+		clients:      oauth.NewRegistry(configured, s.OAuth(), secretKey, sh),
+		users:        identity.NewUsers(s.Identity(), h, nil, nil),
 		hasher:       h,
 		secretHasher: sh,
 	}, nil
 }
 
 // newAuthServer builds the OAuth / OIDC server.
-func newAuthServer(cfg *config.Config, s *sqlstore.Store, kr *kms.Keyring, km *keys.Manager, al *audit.Log,
+func newAuthServer(cfg *config.Config, s *sqlstore.DB, kr *kms.Keyring, km *keys.Manager, al *audit.Log,
 	rc redis.UniversalClient, parts *authParts, logger *slog.Logger, reg prometheus.Registerer) (*oauth.Server, error) {
 	secure := cfg.HTTP.TLS.Mode != config.TLSOff
 	var deny oauth.DenyPublisher
@@ -126,10 +126,10 @@ func newAuthServer(cfg *config.Config, s *sqlstore.Store, kr *kms.Keyring, km *k
 		LoginLimiter:        loginL,
 		TokenLimiter:        tokenL,
 		Issuer:              cfg.Issuer,
-		Store:               s,
+		Store:               s.OAuth(),
 		Clients:             parts.clients,
 		Users:               parts.users,
-		Sessions:            identity.NewSessions(s, cfg.Login.SessionTTL.D(), secure, nil, nil),
+		Sessions:            identity.NewSessions(s.Identity(), cfg.Login.SessionTTL.D(), secure, nil, nil),
 		Signer:              km,
 		Keys:                km,
 		Audit:               al,
@@ -168,7 +168,7 @@ func devAdmin(ctx context.Context, users *identity.Users, al *audit.Log, out io.
 }
 
 // purgeLoop deletes expired codes, tokens and sessions every interval.
-func purgeLoop(ctx context.Context, s *sqlstore.Store, logger *slog.Logger, every time.Duration) {
+func purgeLoop(ctx context.Context, s *sqlstore.DB, logger *slog.Logger, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -180,10 +180,10 @@ func purgeLoop(ctx context.Context, s *sqlstore.Store, logger *slog.Logger, ever
 		// A margin of an hour keeps rows a little past expiry, so a replay
 		// just after expiry is still recognised as a replay.
 		before := time.Now().Add(-time.Hour)
-		n, err := s.PurgeExpired(ctx, before)
+		n, err := s.OAuth().PurgeExpired(ctx, before)
 		if err == nil {
 			var m int64
-			m, err = s.PurgeSessions(ctx, before)
+			m, err = s.Identity().PurgeSessions(ctx, before)
 			n += m
 		}
 		if err != nil {

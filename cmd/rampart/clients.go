@@ -31,7 +31,7 @@ import (
 type adminEnv struct {
 	cfg   *config.Config
 	kr    *kms.Keyring // nil unless needs.MasterKey
-	store *sqlstore.Store
+	store *sqlstore.DB
 	audit *audit.Log // nil unless needs.MasterKey (the audit trail is keyed by it)
 	parts *authParts
 	// revoker writes every deny list serve writes; built only with
@@ -83,7 +83,7 @@ func openAdminEnv(cmd *cobra.Command, path string, need config.Needs) (*adminEnv
 		env.close(ctx)
 		return nil, err
 	}
-	env.revoker = oauth.Revoker{Store: env.store, Shared: shared}
+	env.revoker = oauth.Revoker{Store: env.store.OAuth(), Shared: shared}
 	if mk != nil {
 		if env.kr, err = openKeyring(ctx, env.store, mk); err != nil {
 			env.close(ctx)
@@ -255,7 +255,7 @@ func newClientCreate() *cobra.Command {
 				}
 				c.SecretHash = oauth.HashSecret(env.kr.DataKey(kms.DataKeyClientSecret), secret)
 			}
-			if err := env.store.CreateClient(ctx, c); err != nil {
+			if err := env.store.OAuth().CreateClient(ctx, c); err != nil {
 				if errors.Is(err, store.ErrConflict) {
 					return fmt.Errorf("client %s already exists", id)
 				}
@@ -322,7 +322,7 @@ func newClientList() *cobra.Command {
 				return err
 			}
 			defer env.close(cmd.Context())
-			stored, err := env.store.ListClients(cmd.Context())
+			stored, err := env.store.OAuth().ListClients(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -407,7 +407,7 @@ func newClientDelete() *cobra.Command {
 			if env.parts.clients.IsConfigured(cid) {
 				return fmt.Errorf("client %s is defined in the configuration file; remove it there", cid)
 			}
-			tokens, err := env.store.DeleteClient(ctx, cid, time.Now().UTC())
+			tokens, err := env.store.OAuth().DeleteClient(ctx, cid, time.Now().UTC())
 			if errors.Is(err, store.ErrNotFound) {
 				return fmt.Errorf("no client %s", cid)
 			}
@@ -452,7 +452,7 @@ func newClientRotate() *cobra.Command {
 			if env.parts.clients.IsConfigured(cid) {
 				return fmt.Errorf("client %s is defined in the configuration file; change its secret there", cid)
 			}
-			c, err := env.store.GetClient(ctx, cid)
+			c, err := env.store.OAuth().GetClient(ctx, cid)
 			if errors.Is(err, store.ErrNotFound) {
 				return fmt.Errorf("no client %s", cid)
 			}
@@ -466,7 +466,7 @@ func newClientRotate() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := env.store.UpdateClientSecret(ctx, cid, oauth.HashSecret(env.kr.DataKey(kms.DataKeyClientSecret), secret), time.Now().UTC()); err != nil {
+			if err := env.store.OAuth().UpdateClientSecret(ctx, cid, oauth.HashSecret(env.kr.DataKey(kms.DataKeyClientSecret), secret), time.Now().UTC()); err != nil {
 				return err
 			}
 			if err := env.record(ctx, "client.rotate_secret", "client:"+cid, nil); err != nil {

@@ -15,7 +15,7 @@ import (
 // keyEnv is what the key commands need: the store, the audit log (key
 // changes are audited) and a key manager.
 type keyEnv struct {
-	store *sqlstore.Store
+	store *sqlstore.DB
 	audit *audit.Log
 	keys  *keys.Manager
 }

@@ -18,9 +18,6 @@ import (
 	"github.com/rampart-auth/rampart/internal/store/sqlstore"
 )
 
-// actionMasterKeyRotate is the audit action of `rampart master-key rotate`.
-const actionMasterKeyRotate = "master_key.rotate"
-
 func newMasterKeyCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "master-key", Short: "Manage the master key that seals every secret at rest"}
 	var path, newKeyFile string
@@ -124,12 +121,12 @@ func newKeyPath(cfg *config.Config, res *config.Resolved, v uint32) string {
 
 // auditRotation records the rotation's outcome (best effort when it
 // failed: the failure itself is the error reported).
-func auditRotation(ctx context.Context, cmd *cobra.Command, cfg *config.Config, s *sqlstore.Store, kr *kms.Keyring, from, to uint32, failure error) error {
+func auditRotation(ctx context.Context, cmd *cobra.Command, cfg *config.Config, s *sqlstore.DB, kr *kms.Keyring, from, to uint32, failure error) error {
 	al, err := openAudit(cfg, s, kr, newCLILogger(cfg, cmd.ErrOrStderr()), nil)
 	if err != nil {
 		return err
 	}
-	ev := audit.Event{Actor: cliActor(), Action: actionMasterKeyRotate, Target: fmt.Sprintf("kek:v%d", to), Outcome: audit.OutcomeSuccess,
+	ev := audit.Event{Actor: cliActor(), Action: audit.ActionMasterKeyRotate, Target: fmt.Sprintf("kek:v%d", to), Outcome: audit.OutcomeSuccess,
 		Details: map[string]string{"old_version": strconv.FormatUint(uint64(from), 10), "new_version": strconv.FormatUint(uint64(to), 10)}}
 	if failure != nil {
 		ev.Outcome, ev.Reason = audit.OutcomeFailure, "rotation_failed"

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rampart-auth/rampart/internal/audit"
 	"github.com/rampart-auth/rampart/internal/config"
 	"github.com/rampart-auth/rampart/internal/store/storetest"
 )
@@ -110,7 +111,7 @@ func TestMasterKeyRotateCommand(t *testing.T) {
 			if code, _, errs := cli(t, "", "audit", "verify", "--config", ts.cfgPath); code != 0 {
 				t.Fatalf("audit verify: %d %s", code, errs)
 			}
-			if _, out, _ := cli(t, "", "audit", "tail", "--config", ts.cfgPath, "-n", "50"); strings.Count(out, actionMasterKeyRotate) < 2 || !strings.Contains(out, "kek:v3") {
+			if _, out, _ := cli(t, "", "audit", "tail", "--config", ts.cfgPath, "-n", "50"); strings.Count(out, audit.ActionMasterKeyRotate) < 2 || !strings.Contains(out, "kek:v3") {
 				t.Fatalf("audit has no master_key.rotate events: %s", out)
 			}
 		})

@@ -100,7 +100,7 @@ func TestEmptyDatabaseNamesMigrateCommand(t *testing.T) {
 			}
 			defer s.Close()
 			var n int
-			if err := s.DB().QueryRow("SELECT COUNT(*) FROM schema_migrations").Scan(&n); err == nil {
+			if err := s.SQL().QueryRow("SELECT COUNT(*) FROM schema_migrations").Scan(&n); err == nil {
 				t.Fatal("the refused database got a schema_migrations table")
 			}
 		})

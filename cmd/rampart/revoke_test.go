@@ -151,7 +151,7 @@ func TestClientDeleteRevokesOnRedis(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer s.Close()
-		if on, err := s.IsDenied(ctx, jti, time.Now()); err != nil || !on {
+		if on, err := s.OAuth().IsDenied(ctx, jti, time.Now()); err != nil || !on {
 			t.Fatalf("jti %s not on the store's deny list (%v)", jti, err)
 		}
 	})

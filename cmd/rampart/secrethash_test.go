@@ -31,12 +31,12 @@ func TestClientSecretsHaveTheirOwnHasher(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := storetest.Open(t, "sqlite")
-	kr, err := openKeyring(ctx, st, mk)
+	kr, err := openKeyring(ctx, st.DB, mk)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := &config.Config{Clients: []config.Client{{ID: "legacy", SecretHash: phc, GrantTypes: []string{"client_credentials"}}}}
-	parts, err := newAuthParts(cfg, st, kr, &config.Resolved{})
+	parts, err := newAuthParts(cfg, st.DB, kr, &config.Resolved{})
 	if err != nil {
 		t.Fatal(err)
 	}

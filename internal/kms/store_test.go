@@ -20,7 +20,6 @@ import (
 	"github.com/rampart-auth/rampart/internal/keys"
 	"github.com/rampart-auth/rampart/internal/kms"
 	"github.com/rampart-auth/rampart/internal/oauth"
-	"github.com/rampart-auth/rampart/internal/store/sqlstore"
 	"github.com/rampart-auth/rampart/internal/store/storetest"
 )
 
@@ -37,7 +36,7 @@ func randomKey(t *testing.T) *kms.MasterKey {
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-func openKeyring(t *testing.T, s *sqlstore.Store, mk *kms.MasterKey) *kms.Keyring {
+func openKeyring(t *testing.T, s *storetest.Store, mk *kms.MasterKey) *kms.Keyring {
 	t.Helper()
 	kr, err := kms.Open(context.Background(), s.KMS(), mk)
 	if err != nil {
@@ -46,9 +45,9 @@ func openKeyring(t *testing.T, s *sqlstore.Store, mk *kms.MasterKey) *kms.Keyrin
 	return kr
 }
 
-func manager(t *testing.T, s *sqlstore.Store, kr *kms.Keyring, al *audit.Log) *keys.Manager {
+func manager(t *testing.T, s *storetest.Store, kr *kms.Keyring, al *audit.Log) *keys.Manager {
 	t.Helper()
-	m, err := keys.NewManager(keys.Options{Store: s, Master: kr, MaxTokenLifetime: time.Hour, Auditor: al, Logger: quiet()})
+	m, err := keys.NewManager(keys.Options{Store: s.KeyStore, Master: kr, MaxTokenLifetime: time.Hour, Auditor: al, Logger: quiet()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,9 +57,9 @@ func manager(t *testing.T, s *sqlstore.Store, kr *kms.Keyring, al *audit.Log) *k
 	return m
 }
 
-func openAudit(t *testing.T, s *sqlstore.Store, kr *kms.Keyring) *audit.Log {
+func openAudit(t *testing.T, s *storetest.Store, kr *kms.Keyring) *audit.Log {
 	t.Helper()
-	al, err := audit.New(audit.Options{Store: s, HMACKey: kr.DataKey(kms.DataKeyAuditHMAC), Logger: quiet()})
+	al, err := audit.New(audit.Options{Store: s.AuditStore, HMACKey: kr.DataKey(kms.DataKeyAuditHMAC), Logger: quiet()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +164,7 @@ func TestRotateThenRestart(t *testing.T) {
 			if err := al2.Close(ctx); err != nil {
 				t.Fatal(err)
 			}
-			if res, err := audit.Verify(ctx, s, nil); err != nil || res.Records < 2 {
+			if res, err := audit.Verify(ctx, s.AuditStore, nil); err != nil || res.Records < 2 {
 				t.Fatalf("audit chain: %v %v", res, err)
 			}
 			if _, err := httpx.AutoTLS(httpx.AutoTLSOptions{Dir: caDir, Sealer: kr, Logger: quiet()}); err != nil {
@@ -184,17 +183,17 @@ func TestRotateThenRestart(t *testing.T) {
 			// Tamper with the version byte of a stored ciphertext.
 			var kid string
 			var enc []byte
-			if err := s.DB().QueryRowContext(ctx, s.Q(`SELECT kid, private_enc FROM signing_keys WHERE kid = ?`), active.KID).Scan(&kid, &enc); err != nil {
+			if err := s.SQL().QueryRowContext(ctx, s.Q(`SELECT kid, private_enc FROM signing_keys WHERE kid = ?`), active.KID).Scan(&kid, &enc); err != nil {
 				t.Fatal(err)
 			}
 			if kms.CiphertextVersion(enc) != 2 {
 				t.Fatalf("stored ciphertext is version %d", kms.CiphertextVersion(enc))
 			}
 			enc[kms.HeaderSize-1] ^= 0x01
-			if _, err := s.DB().ExecContext(ctx, s.Q(`UPDATE signing_keys SET private_enc = ? WHERE kid = ?`), enc, kid); err != nil {
+			if _, err := s.SQL().ExecContext(ctx, s.Q(`UPDATE signing_keys SET private_enc = ? WHERE kid = ?`), enc, kid); err != nil {
 				t.Fatal(err)
 			}
-			m3, err := keys.NewManager(keys.Options{Store: s, Master: kr, MaxTokenLifetime: time.Hour, Auditor: al1, Logger: quiet()})
+			m3, err := keys.NewManager(keys.Options{Store: s.KeyStore, Master: kr, MaxTokenLifetime: time.Hour, Auditor: al1, Logger: quiet()})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -206,7 +205,7 @@ func TestRotateThenRestart(t *testing.T) {
 }
 
 // storeState is every row a rotation may change.
-func storeState(t *testing.T, s *sqlstore.Store) string {
+func storeState(t *testing.T, s *storetest.Store) string {
 	t.Helper()
 	var b strings.Builder
 	for _, q := range []string{
@@ -214,7 +213,7 @@ func storeState(t *testing.T, s *sqlstore.Store) string {
 		`SELECT purpose, sealed FROM kms_data_keys ORDER BY purpose`,
 		`SELECT version, check_value FROM kek_versions ORDER BY version`,
 	} {
-		rows, err := s.DB().Query(q)
+		rows, err := s.SQL().Query(q)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -229,7 +228,7 @@ func storeState(t *testing.T, s *sqlstore.Store) string {
 		_ = rows.Close()
 	}
 	var retired int64
-	if err := s.DB().QueryRow(`SELECT retired_at FROM kek_versions WHERE version = 1`).Scan(&retired); err != nil || retired != 0 {
+	if err := s.SQL().QueryRow(`SELECT retired_at FROM kek_versions WHERE version = 1`).Scan(&retired); err != nil || retired != 0 {
 		t.Fatalf("version 1 retired: %d %v", retired, err)
 	}
 	return b.String()
@@ -265,7 +264,7 @@ func TestRotateFailureChangesNothing(t *testing.T) {
 				t.Fatalf("a .next file was left: %v", err)
 			}
 
-			if _, err := s.DB().ExecContext(ctx, s.Q(`UPDATE signing_keys SET private_enc = ? WHERE state = 'active'`), []byte("garbage that is long enough to look like a ciphertext")); err != nil {
+			if _, err := s.SQL().ExecContext(ctx, s.Q(`UPDATE signing_keys SET private_enc = ? WHERE state = 'active'`), []byte("garbage that is long enough to look like a ciphertext")); err != nil {
 				t.Fatal(err)
 			}
 			before = storeState(t, s)

@@ -26,7 +26,6 @@ import (
 	"github.com/rampart-auth/rampart/internal/keys"
 	"github.com/rampart-auth/rampart/internal/kms"
 	"github.com/rampart-auth/rampart/internal/oauth"
-	"github.com/rampart-auth/rampart/internal/store/sqlstore"
 	"github.com/rampart-auth/rampart/internal/store/storetest"
 	"github.com/rampart-auth/rampart/internal/web"
 )
@@ -49,7 +48,7 @@ const (
 type env struct {
 	t        testing.TB
 	driver   string
-	store    *sqlstore.Store
+	store    *storetest.Store
 	audit    *audit.Log
 	keys     *keys.Manager
 	master   *kms.KEK // the test master key's key-encryption key

@@ -11,12 +11,12 @@ import (
 // KMSStore is the storage of internal/kms: key-encryption key versions,
 // sealed data keys, and the one-transaction rewrite of every sealed value
 // a master-key rotation makes.
-type KMSStore struct{ s *Store }
+type KMSStore struct{ d *DB }
 
 var _ kms.Store = (*KMSStore)(nil)
 
-// KMS returns the kms storage of s.
-func (s *Store) KMS() *KMSStore { return &KMSStore{s: s} }
+// KMS returns the kms domain store on d.
+func (d *DB) KMS() *KMSStore { return &KMSStore{d: d} }
 
 // KMS queries. Constant strings with placeholders only.
 const (
@@ -38,7 +38,7 @@ ON CONFLICT DO NOTHING`
 
 // KEKVersions returns every key version, oldest first.
 func (k *KMSStore) KEKVersions(ctx context.Context) ([]kms.Version, error) {
-	rows, err := k.s.db.QueryContext(ctx, qKEKVersions)
+	rows, err := k.d.db.QueryContext(ctx, qKEKVersions)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: key versions: %w", err)
 	}
@@ -67,7 +67,7 @@ func (k *KMSStore) KEKVersions(ctx context.Context) ([]kms.Version, error) {
 
 // ClaimFirstKEK records v as version 1 unless a version is recorded.
 func (k *KMSStore) ClaimFirstKEK(ctx context.Context, v kms.Version) error {
-	if _, err := k.s.db.ExecContext(ctx, k.s.Q(qClaimFirstKEK), v.Check, nanos(v.CreatedAt)); err != nil {
+	if _, err := k.d.db.ExecContext(ctx, k.d.Q(qClaimFirstKEK), v.Check, nanos(v.CreatedAt)); err != nil {
 		return fmt.Errorf("sqlstore: claim key version 1: %w", err)
 	}
 	return nil
@@ -75,7 +75,7 @@ func (k *KMSStore) ClaimFirstKEK(ctx context.Context, v kms.Version) error {
 
 // DataKeys returns every sealed data key by purpose.
 func (k *KMSStore) DataKeys(ctx context.Context) (map[kms.DataKey][]byte, error) {
-	rows, err := k.s.db.QueryContext(ctx, qDataKeys)
+	rows, err := k.d.db.QueryContext(ctx, qDataKeys)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: data keys: %w", err)
 	}
@@ -99,7 +99,7 @@ func (k *KMSStore) DataKeys(ctx context.Context) (map[kms.DataKey][]byte, error)
 
 // InsertDataKey stores sealed for purpose unless a row exists.
 func (k *KMSStore) InsertDataKey(ctx context.Context, purpose kms.DataKey, sealed []byte) error {
-	if _, err := k.s.db.ExecContext(ctx, k.s.Q(qInsertDataKey), string(purpose), sealed, nanos(time.Now())); err != nil {
+	if _, err := k.d.db.ExecContext(ctx, k.d.Q(qInsertDataKey), string(purpose), sealed, nanos(time.Now())); err != nil {
 		return fmt.Errorf("sqlstore: insert data key %s: %w", purpose, err)
 	}
 	return nil

@@ -12,12 +12,12 @@ import (
 // RotationSnapshot returns the key ring generation, every signing key
 // whose private key is not wiped and every data key.
 func (k *KMSStore) RotationSnapshot(ctx context.Context) (kms.Snapshot, error) {
-	g, err := k.s.KeyRingGeneration(ctx)
+	g, err := k.d.Keys().KeyRingGeneration(ctx)
 	if err != nil {
 		return kms.Snapshot{}, err
 	}
 	snap := kms.Snapshot{Generation: g}
-	rows, err := k.s.db.QueryContext(ctx, qSealedSigning)
+	rows, err := k.d.db.QueryContext(ctx, qSealedSigning)
 	if err != nil {
 		return kms.Snapshot{}, fmt.Errorf("sqlstore: sealed signing keys: %w", err)
 	}
@@ -59,27 +59,27 @@ func (k *KMSStore) RotationSnapshot(ctx context.Context) (kms.Snapshot, error) {
 // still holds the snapshot's bytes, and no sealed row exists that the
 // snapshot missed. Any difference is kms.ErrConflict.
 func (k *KMSStore) ApplyRotation(ctx context.Context, r kms.Rotation, beforeCommit func() error) error {
-	return k.s.Tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, k.s.Q(qLockKeyRing), r.Generation)
+	return k.d.Tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, k.d.Q(qLockKeyRing), r.Generation)
 		if err != nil {
 			return fmt.Errorf("sqlstore: lock key ring: %w", err)
 		}
 		if err := oneRow(res, kms.ErrConflict); err != nil {
 			return err
 		}
-		if res, err = tx.ExecContext(ctx, k.s.Q(qRetireKEK), nanos(r.RetiredAt), int64(r.Retire)); err != nil {
+		if res, err = tx.ExecContext(ctx, k.d.Q(qRetireKEK), nanos(r.RetiredAt), int64(r.Retire)); err != nil {
 			return fmt.Errorf("sqlstore: retire key version %d: %w", r.Retire, err)
 		}
 		if err := oneRow(res, kms.ErrConflict); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, k.s.Q(qInsertKEK), int64(r.New.Version), r.New.Check, nanos(r.New.CreatedAt)); err != nil {
+		if _, err := tx.ExecContext(ctx, k.d.Q(qInsertKEK), int64(r.New.Version), r.New.Check, nanos(r.New.CreatedAt)); err != nil {
 			return fmt.Errorf("sqlstore: record key version %d: %w", r.New.Version, err)
 		}
-		if err := rewrapRows(ctx, tx, k.s.Q(qRewrapSigning), k.s.Q(qCountSigning), r.SigningKeys); err != nil {
+		if err := rewrapRows(ctx, tx, k.d.Q(qRewrapSigning), k.d.Q(qCountSigning), r.SigningKeys); err != nil {
 			return err
 		}
-		if err := rewrapRows(ctx, tx, k.s.Q(qRewrapDataKey), k.s.Q(qCountDataKeys), r.DataKeys); err != nil {
+		if err := rewrapRows(ctx, tx, k.d.Q(qRewrapDataKey), k.d.Q(qCountDataKeys), r.DataKeys); err != nil {
 			return err
 		}
 		if beforeCommit != nil {
