@@ -87,6 +87,7 @@ func newRootCommand() *cobra.Command {
 		newConfigCommand(),
 		newMigrateCommand(),
 		newKeyCommand(),
+		newMasterKeyCommand(),
 		newAuditCommand(),
 		newClientCommand(),
 		newUserCommand(),

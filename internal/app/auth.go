@@ -10,14 +10,12 @@ import (
 	"github.com/rampart-auth/rampart/internal/config"
 	"github.com/rampart-auth/rampart/internal/identity"
 	"github.com/rampart-auth/rampart/internal/keys"
+	"github.com/rampart-auth/rampart/internal/kms"
 	"github.com/rampart-auth/rampart/internal/oauth"
 	"github.com/rampart-auth/rampart/internal/store/sqlstore"
 	"github.com/rampart-auth/rampart/internal/web"
 	"github.com/rampart-auth/rampart/jwtauth"
 )
-
-// csrfKeyLabel derives the anti-CSRF token key from the master key.
-const csrfKeyLabel = "rampart csrf v1"
 
 // AuthParts are the pieces of the authorization server that serve and the
 // CLI share.
@@ -36,15 +34,16 @@ type AuthParts struct {
 // commands, which use none: the file's clients are then built without
 // them, listed and reserved but never authenticated); mk may be nil for
 // commands that neither authenticate nor hash a client secret (client
-// list and show). al records the users created (nil: none can be).
-func NewAuthParts(cfg *config.Config, db *sqlstore.DB, mk *keys.MasterKey, res *config.Resolved, al identity.Auditor) (*AuthParts, error) {
+// list and show); kr may be nil for commands that neither authenticate
+// nor hash a client secret. al records the users created (nil: none can be).
+func NewAuthParts(cfg *config.Config, db *sqlstore.DB, kr *kms.Keyring, res *config.Resolved, al identity.Auditor) (*AuthParts, error) {
 	h, err := identity.NewPasswordHasher()
 	if err != nil {
 		return nil, err
 	}
 	var secretKey []byte
-	if mk != nil {
-		secretKey = mk.Derive(oauth.SecretKeyLabel)
+	if kr != nil {
+		secretKey = kr.DataKey(kms.DataKeyClientSecret)
 	}
 	sh, err := identity.NewClientSecretHasher()
 	if err != nil {
@@ -78,7 +77,7 @@ func configuredClients(cfg *config.Config, secretKey []byte, res *config.Resolve
 // authDeps is what the OAuth server is built from.
 type authDeps struct {
 	db     *sqlstore.DB
-	mk     *keys.MasterKey
+	kr     *kms.Keyring
 	km     *keys.Manager
 	audit  *audit.Log
 	redis  redis.UniversalClient
@@ -109,8 +108,8 @@ func newAuthServer(cfg *config.Config, d authDeps) (*oauth.Server, error) {
 		Signer:              d.km,
 		Keys:                d.km,
 		Audit:               d.audit,
-		CSRF:                web.NewCSRF(d.mk.Derive(csrfKeyLabel), secure, nil),
-		LoginProofKey:       d.mk.Derive(oauth.LoginProofKeyLabel),
+		CSRF:                web.NewCSRF(d.kr.DataKey(kms.DataKeyCSRF), secure, nil),
+		LoginProofKey:       d.kr.DataKey(kms.DataKeyLoginProof),
 		Logger:              d.logger,
 		Deny:                deny,
 		AccessTokenTTL:      cfg.Tokens.AccessTokenTTL.D(),

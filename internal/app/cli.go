@@ -11,6 +11,7 @@ import (
 	"github.com/rampart-auth/rampart/internal/audit"
 	"github.com/rampart-auth/rampart/internal/config"
 	"github.com/rampart-auth/rampart/internal/keys"
+	"github.com/rampart-auth/rampart/internal/kms"
 	"github.com/rampart-auth/rampart/internal/oauth"
 	"github.com/rampart-auth/rampart/internal/redisx"
 	"github.com/rampart-auth/rampart/internal/store/sqlstore"
@@ -37,10 +38,13 @@ type CLINeeds struct {
 type CLI struct {
 	Config *config.Config
 	DB     *sqlstore.DB
-	Audit  *audit.Log    // nil without CLINeeds.MasterKey
-	Keys   *keys.Manager // nil without CLINeeds.Keys
-	Parts  *AuthParts
-	Admin  *admin.Service
+	// Keyring is the checked master key and its data keys (nil without
+	// CLINeeds.MasterKey).
+	Keyring *kms.Keyring
+	Audit   *audit.Log    // nil without CLINeeds.MasterKey
+	Keys    *keys.Manager // nil without CLINeeds.Keys
+	Parts   *AuthParts
+	Admin   *admin.Service
 
 	redis redis.UniversalClient
 }
@@ -53,7 +57,7 @@ func OpenCLI(ctx context.Context, cfg *config.Config, env config.Env, need CLINe
 	if err != nil {
 		return nil, err
 	}
-	var mk *keys.MasterKey
+	var mk *kms.MasterKey
 	if need.MasterKey || need.Keys {
 		if mk, err = LoadMasterKey(cfg, res, false, stderr); err != nil {
 			return nil, err
@@ -72,7 +76,7 @@ func OpenCLI(ctx context.Context, cfg *config.Config, env config.Env, need CLINe
 	return c, nil
 }
 
-func (c *CLI) open(ctx context.Context, res *config.Resolved, mk *keys.MasterKey, need CLINeeds, actor string, stderr io.Writer) error {
+func (c *CLI) open(ctx context.Context, res *config.Resolved, mk *kms.MasterKey, need CLINeeds, actor string, stderr io.Writer) error {
 	var err error
 	if c.DB, err = OpenCheckedStore(ctx, c.Config, res.StoreDSN); err != nil {
 		return err
@@ -80,13 +84,16 @@ func (c *CLI) open(ctx context.Context, res *config.Resolved, mk *keys.MasterKey
 	logger := NewCLILogger(c.Config, stderr)
 	var al Auditor
 	if mk != nil {
-		if c.Audit, err = OpenAudit(c.Config, c.DB, mk, logger, nil); err != nil {
+		if c.Keyring, err = OpenKeyring(ctx, c.DB, mk); err != nil {
+			return err
+		}
+		if c.Audit, err = OpenAudit(c.Config, c.DB, c.Keyring, logger, nil); err != nil {
 			return err
 		}
 		al = c.Audit
 	}
 	if need.Keys {
-		if c.Keys, err = NewKeyManager(c.Config, c.DB, mk, c.Audit, logger); err != nil {
+		if c.Keys, err = NewKeyManager(c.Config, c.DB, c.Keyring, c.Audit, logger); err != nil {
 			return err
 		}
 		if err := c.Keys.Init(ctx, actor); err != nil {
@@ -95,7 +102,7 @@ func (c *CLI) open(ctx context.Context, res *config.Resolved, mk *keys.MasterKey
 	}
 	// No CLI command uses a client secret: the file's clients are built
 	// without them (listed, their ids reserved, never authenticated).
-	if c.Parts, err = NewAuthParts(c.Config, c.DB, mk, nil, al); err != nil {
+	if c.Parts, err = NewAuthParts(c.Config, c.DB, c.Keyring, nil, al); err != nil {
 		return err
 	}
 	var shared oauth.DenyPublisher

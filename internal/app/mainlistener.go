@@ -19,6 +19,7 @@ import (
 	"github.com/rampart-auth/rampart/internal/config"
 	"github.com/rampart-auth/rampart/internal/httpx"
 	"github.com/rampart-auth/rampart/internal/keys"
+	"github.com/rampart-auth/rampart/internal/kms"
 	"github.com/rampart-auth/rampart/internal/oauth"
 	"github.com/rampart-auth/rampart/mtls"
 )
@@ -30,7 +31,7 @@ const maxHeaderBytes = 64 << 10
 // mainListener builds the listener of http.listen: the OAuth endpoints,
 // pages, JWKS, health and metrics.
 func (s *server) mainListener(context.Context) (Component, error) {
-	tlsConf, err := serverTLS(s.cfg, s.mk, s.logger)
+	tlsConf, err := serverTLS(s.cfg, s.kr, s.logger)
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +82,7 @@ func newHandler(cfg *config.Config, logger *slog.Logger, reg *prometheus.Registr
 
 // serverTLS returns the listener's TLS configuration for the mode (nil for
 // off, which Validate allows only on loopback).
-func serverTLS(cfg *config.Config, mk *keys.MasterKey, logger *slog.Logger) (*tls.Config, error) {
+func serverTLS(cfg *config.Config, kr *kms.Keyring, logger *slog.Logger) (*tls.Config, error) {
 	switch cfg.HTTP.TLS.Mode {
 	case config.TLSFiles:
 		src, err := mtls.NewFileSource(cfg.HTTP.TLS.CertFile, cfg.HTTP.TLS.KeyFile, mtls.WithLogger(logger))
@@ -93,7 +94,7 @@ func serverTLS(cfg *config.Config, mk *keys.MasterKey, logger *slog.Logger) (*tl
 		return ca.AutoTLS(ca.AutoTLSOptions{
 			Dir:    filepath.Join(cfg.DataDir, "tls"),
 			Hosts:  tlsHosts(cfg),
-			Sealer: mk,
+			Sealer: kr,
 			Logger: logger,
 		})
 	default:

@@ -15,16 +15,14 @@ import (
 	"github.com/rampart-auth/rampart/internal/config"
 	"github.com/rampart-auth/rampart/internal/httpx"
 	"github.com/rampart-auth/rampart/internal/keys"
+	"github.com/rampart-auth/rampart/internal/kms"
 	"github.com/rampart-auth/rampart/internal/store/sqlstore"
 )
 
-// auditHMACLabel derives the audit pseudonymization key from the master key.
-const auditHMACLabel = "rampart audit hmac v1"
-
 // OSEnv is how Rampart resolves *_env and *_file values: the process
 // environment and the file system, the master key file read by its one
-// reader (keys.ReadMasterKeyFile).
-func OSEnv() config.Env { return config.OSEnv(keys.ReadMasterKeyFile) }
+// reader (kms.ReadMasterKeyFile).
+func OSEnv() config.Env { return config.OSEnv(kms.ReadMasterKeyFile) }
 
 // OpenStore connects to the database at dsn (resolved by config.Resolve).
 // For SQLite it creates data_dir first: call it only once every start-up
@@ -89,9 +87,9 @@ func shellQuote(s string) string {
 // create is true (serve, after every start-up check has passed) and
 // refuses otherwise. The notice on creation is deliberately loud: whoever
 // holds that file can decrypt every signing key.
-func LoadMasterKey(cfg *config.Config, res *config.Resolved, create bool, notice io.Writer) (*keys.MasterKey, error) {
+func LoadMasterKey(cfg *config.Config, res *config.Resolved, create bool, notice io.Writer) (*kms.MasterKey, error) {
 	if res.MasterKey != nil {
-		mk, err := keys.ParseMasterKey(res.MasterKey)
+		mk, err := kms.ParseMasterKey(res.MasterKey)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", res.MasterKeySource, err)
 		}
@@ -107,7 +105,7 @@ func LoadMasterKey(cfg *config.Config, res *config.Resolved, create bool, notice
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("cannot create data_dir %s: %w", cfg.DataDir, err)
 	}
-	mk, created, err := keys.EnsureMasterKeyFile(path)
+	mk, created, err := kms.EnsureMasterKeyFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -136,11 +134,18 @@ func NewCLILogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	return httpx.NewLogger(w, level, "text")
 }
 
+// OpenKeyring checks the master key against the key versions recorded in
+// db (a retired or foreign key is refused with a clear message) and loads
+// the data keys sealed under it.
+func OpenKeyring(ctx context.Context, db *sqlstore.DB, mk *kms.MasterKey) (*kms.Keyring, error) {
+	return kms.Open(ctx, db.KMS(), mk)
+}
+
 // OpenAudit starts the audit log on db.
-func OpenAudit(cfg *config.Config, db *sqlstore.DB, mk *keys.MasterKey, logger *slog.Logger, reg prometheus.Registerer) (*audit.Log, error) {
+func OpenAudit(cfg *config.Config, db *sqlstore.DB, kr *kms.Keyring, logger *slog.Logger, reg prometheus.Registerer) (*audit.Log, error) {
 	return audit.New(audit.Options{
 		Store:         db.Audit(),
-		HMACKey:       mk.Derive(auditHMACLabel),
+		HMACKey:       kr.DataKey(kms.DataKeyAuditHMAC),
 		BatchSize:     cfg.Audit.BatchSize,
 		FlushInterval: cfg.Audit.FlushInterval.D(),
 		Logger:        logger,
@@ -149,10 +154,10 @@ func OpenAudit(cfg *config.Config, db *sqlstore.DB, mk *keys.MasterKey, logger *
 }
 
 // NewKeyManager builds the signing key manager.
-func NewKeyManager(cfg *config.Config, db *sqlstore.DB, mk *keys.MasterKey, al *audit.Log, logger *slog.Logger) (*keys.Manager, error) {
+func NewKeyManager(cfg *config.Config, db *sqlstore.DB, kr *kms.Keyring, al *audit.Log, logger *slog.Logger) (*keys.Manager, error) {
 	return keys.NewManager(keys.Options{
 		Store:            db.Keys(),
-		Master:           mk,
+		Master:           kr,
 		Algorithm:        cfg.Keys.Algorithm,
 		RSABits:          cfg.Keys.RSABits,
 		RotationPeriod:   cfg.Keys.RotationPeriod.D(),

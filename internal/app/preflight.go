@@ -4,7 +4,7 @@ import (
 	"fmt"
 
 	"github.com/rampart-auth/rampart/internal/config"
-	"github.com/rampart-auth/rampart/internal/keys"
+	"github.com/rampart-auth/rampart/internal/kms"
 )
 
 // Startup is what the start-up checks found: every *_env and *_file
@@ -12,7 +12,7 @@ import (
 // key is still to be generated).
 type Startup struct {
 	Resolved  *config.Resolved
-	MasterKey *keys.MasterKey
+	MasterKey *kms.MasterKey
 }
 
 // Preflight runs every check `rampart serve` makes before its first side

@@ -8,7 +8,7 @@ import (
 
 	"github.com/rampart-auth/rampart/internal/config"
 	"github.com/rampart-auth/rampart/internal/identity"
-	"github.com/rampart-auth/rampart/internal/keys"
+	"github.com/rampart-auth/rampart/internal/kms"
 	"github.com/rampart-auth/rampart/internal/store/storetest"
 )
 
@@ -26,12 +26,17 @@ func TestClientSecretsHaveTheirOwnHasher(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mk, err := keys.LoadMasterKey("", base64.StdEncoding.EncodeToString(make([]byte, 32)))
+	mk, err := kms.LoadMasterKey("", base64.StdEncoding.EncodeToString(make([]byte, 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := storetest.Open(t, "sqlite")
+	kr, err := OpenKeyring(ctx, st.DB, mk)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := &config.Config{Clients: []config.Client{{ID: "legacy", SecretHash: phc, GrantTypes: []string{"client_credentials"}}}}
-	parts, err := NewAuthParts(cfg, storetest.Open(t, "sqlite").DB, mk, &config.Resolved{}, nil)
+	parts, err := NewAuthParts(cfg, st.DB, kr, &config.Resolved{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/rampart-auth/rampart/internal/config"
 	"github.com/rampart-auth/rampart/internal/identity"
 	"github.com/rampart-auth/rampart/internal/keys"
+	"github.com/rampart-auth/rampart/internal/kms"
 	"github.com/rampart-auth/rampart/internal/oauth"
 	"github.com/rampart-auth/rampart/internal/redisx"
 	"github.com/rampart-auth/rampart/internal/store/sqlstore"
@@ -50,8 +51,9 @@ type server struct {
 	checks map[string]func(context.Context) error
 
 	redis  redis.UniversalClient
-	mk     *keys.MasterKey
+	mk     *kms.MasterKey
 	db     *sqlstore.DB
+	kr     *kms.Keyring
 	audit  *audit.Log
 	km     *keys.Manager
 	parts  *AuthParts
@@ -82,6 +84,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	a.Add("redis", Funcs{OnStart: s.openRedis, OnStop: s.closeRedis})
 	a.Add("master key", Funcs{OnStart: s.loadMasterKey})
 	a.Add("store", Funcs{OnStart: s.openStore, OnStop: func(context.Context) error { return s.db.Close() }})
+	a.Add("keyring", Funcs{OnStart: s.openKeyring})
 	a.Add("audit", Funcs{OnStart: s.openAudit, OnStop: func(ctx context.Context) error { return s.audit.Close(ctx) }})
 	a.Add("signing keys", Background{Init: s.initKeys, Loop: func(ctx context.Context) { s.km.Run(ctx) }})
 	a.Add("authorization server", Funcs{OnStart: s.buildAuth})
@@ -136,14 +139,22 @@ func (s *server) openStore(ctx context.Context) error {
 	return nil
 }
 
+// openKeyring refuses a retired or foreign master key before anything is
+// opened with it, and loads the data keys.
+func (s *server) openKeyring(ctx context.Context) error {
+	kr, err := OpenKeyring(ctx, s.db, s.mk)
+	s.kr = kr
+	return err
+}
+
 func (s *server) openAudit(context.Context) error {
-	al, err := OpenAudit(s.cfg, s.db, s.mk, s.logger, s.reg)
+	al, err := OpenAudit(s.cfg, s.db, s.kr, s.logger, s.reg)
 	s.audit = al
 	return err
 }
 
 func (s *server) initKeys(ctx context.Context) error {
-	km, err := NewKeyManager(s.cfg, s.db, s.mk, s.audit, s.logger)
+	km, err := NewKeyManager(s.cfg, s.db, s.kr, s.audit, s.logger)
 	if err != nil {
 		return err
 	}
@@ -153,7 +164,7 @@ func (s *server) initKeys(ctx context.Context) error {
 
 // buildAuth builds the authorization server and, in dev mode, the admin.
 func (s *server) buildAuth(ctx context.Context) error {
-	parts, err := NewAuthParts(s.cfg, s.db, s.mk, s.st.Resolved, s.audit)
+	parts, err := NewAuthParts(s.cfg, s.db, s.kr, s.st.Resolved, s.audit)
 	if err != nil {
 		return err
 	}
@@ -167,7 +178,7 @@ func (s *server) buildAuth(ctx context.Context) error {
 			fmt.Fprintf(s.o.Stdout, "\n  DEV MODE: created user %q with the one-time password\n\n      %s\n\n  It is shown only now; create more users with `rampart user create`.\n\n", admin.DevAdminName, pw)
 		}
 	}
-	s.oauth, err = newAuthServer(s.cfg, authDeps{db: s.db, mk: s.mk, km: s.km, audit: s.audit, redis: s.redis, parts: parts, logger: s.logger, reg: s.reg})
+	s.oauth, err = newAuthServer(s.cfg, authDeps{db: s.db, kr: s.kr, km: s.km, audit: s.audit, redis: s.redis, parts: parts, logger: s.logger, reg: s.reg})
 	return err
 }
 

@@ -20,7 +20,7 @@ const (
 	ActionAuthorize     = "oauth.authorize"      // an authorization request decided
 	ActionConsent       = "oauth.consent"        // a consent given or refused
 	ActionConsentRevoke = "oauth.consent_revoke" // a consent withdrawn by the user
-	ActionToken         = "oauth.token"          // a token request (every grant) #nosec G101 -- an audit action name, not a credential
+	ActionToken         = "oauth.token"          // #nosec G101 -- an audit action name, not a credential: a token request (every grant)
 	ActionCodeReplay    = "oauth.code_replay"    // an authorization code presented twice
 	ActionRefresh       = "oauth.refresh"        // a refresh-token rotation
 	ActionRefreshReuse  = "oauth.refresh_reuse"  // a rotated refresh token presented again

@@ -12,28 +12,38 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rampart-auth/rampart/internal/keys"
+	"github.com/rampart-auth/rampart/internal/kms"
 )
 
-// The master key is the Sealer the wiring passes to AutoTLS.
-var _ Sealer = (*keys.MasterKey)(nil)
+// The keyring and its key-encryption keys are the Sealers the wiring
+// passes to AutoTLS.
+var (
+	_ Sealer = (*kms.KEK)(nil)
+	_ Sealer = (*kms.Keyring)(nil)
+)
 
-// testMasterKey returns a real master key (random) as the Sealer.
-func testMasterKey(t testing.TB) *keys.MasterKey {
+// testMasterKey returns a real master key (random) as the Sealer: its
+// key-encryption key at version 1.
+func testMasterKey(t testing.TB) *kms.KEK {
 	t.Helper()
-	b := make([]byte, keys.MasterKeySize)
+	b := make([]byte, kms.MasterKeySize)
 	_, _ = rand.Read(b)
 	return masterKeyFrom(t, b)
 }
 
-// masterKeyFrom returns the master key with the raw bytes b.
-func masterKeyFrom(t testing.TB, b []byte) *keys.MasterKey {
+// masterKeyFrom returns the version-1 key-encryption key of the master
+// key with the raw bytes b (what a store that never rotated holds).
+func masterKeyFrom(t testing.TB, b []byte) *kms.KEK {
 	t.Helper()
-	mk, err := keys.LoadMasterKey("", base64.StdEncoding.EncodeToString(b))
+	mk, err := kms.LoadMasterKey("", base64.StdEncoding.EncodeToString(b))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return mk
+	k, err := kms.NewKEK(mk, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
 
 // testServer is an HTTPS server on 127.0.0.1:0.

@@ -11,10 +11,12 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/rampart-auth/rampart/internal/kms"
 )
 
 // Sealer encrypts small secrets at rest with associated data; the master
-// key (keys.MasterKey) implements it.
+// key's keyring (kms.Keyring) implements it.
 type Sealer interface {
 	Seal(ad, plaintext []byte) ([]byte, error)
 	Open(ad, ciphertext []byte) ([]byte, error)
@@ -26,7 +28,7 @@ const (
 	caKeyFile  = "ca.key.sealed"
 	// caKeyAD binds the sealed key to its purpose and format: a ciphertext
 	// sealed for anything else under the same master key does not open here.
-	caKeyAD = "rampart/tls-ca/v1"
+	caKeyAD = kms.ADTLSCAKey
 	// CAName is the subject common name of the local CA.
 	CAName = "Rampart local CA"
 	// caLifetime: the CA is what clients are told to trust, so it is
@@ -97,6 +99,9 @@ func OpenLocal(opts LocalOptions) (*Local, error) {
 func loadOrCreateCA(opts LocalOptions) (*Local, error) {
 	certPath := filepath.Join(opts.Dir, caCertFile)
 	keyPath := filepath.Join(opts.Dir, caKeyFile)
+	if err := recoverRewrapped(opts, keyPath); err != nil {
+		return nil, err
+	}
 	_, certErr := os.Stat(certPath)
 	_, keyErr := os.Stat(keyPath)
 	switch {

@@ -13,6 +13,8 @@ import (
 	"io"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/rampart-auth/rampart/internal/kms"
 )
 
 // Signing algorithms (RFC 7518 §3.1, RFC 8037 §3.1). A key has exactly one
@@ -35,16 +37,15 @@ const DefaultRSABits = 3072
 // Envelope format of private_enc. The version is stored in enc_version and
 // bound into the associated data with the kid, so a ciphertext copied to
 // another row, or replayed under another format, fails to decrypt.
-const (
-	envelopeV1 = 1
-	adPrefixV1 = "rampart/signing-key/v1/"
-)
+// The associated data of format 1 is kms.SigningKeyAD(kid); the key
+// version of the master key is in the ciphertext's own header (kms.KEK).
+const envelopeV1 = 1
 
 func envelopeAD(version int, kid string) ([]byte, error) {
 	if version != envelopeV1 {
 		return nil, fmt.Errorf("keys: unknown envelope version %d", version)
 	}
-	return []byte(adPrefixV1 + kid), nil
+	return kms.SigningKeyAD(kid), nil
 }
 
 func validAlgorithm(alg string) bool {
@@ -111,7 +112,7 @@ func publicJWK(alg string, priv crypto.Signer) (jose.JSONWebKey, error) {
 
 // sealPrivate serializes priv as PKCS#8 and seals it under the master key,
 // bound to kid and the envelope version.
-func sealPrivate(mk *MasterKey, kid string, priv crypto.Signer) ([]byte, int, error) {
+func sealPrivate(mk Sealer, kid string, priv crypto.Signer) ([]byte, int, error) {
 	der, err := x509.MarshalPKCS8PrivateKey(priv)
 	if err != nil {
 		return nil, 0, fmt.Errorf("keys: marshal private key: %w", err)
@@ -129,7 +130,7 @@ func sealPrivate(mk *MasterKey, kid string, priv crypto.Signer) ([]byte, int, er
 // right type for alg, and a thumbprint equal to kid. A row that fails here
 // was tampered with or sealed under another master key; it is never
 // published nor used.
-func openPrivate(mk *MasterKey, rec *KeyRecord) (crypto.Signer, jose.JSONWebKey, error) {
+func openPrivate(mk Sealer, rec *KeyRecord) (crypto.Signer, jose.JSONWebKey, error) {
 	ad, err := envelopeAD(rec.EncVersion, rec.KID)
 	if err != nil {
 		return nil, jose.JSONWebKey{}, err

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rampart-auth/rampart/internal/audit"
 	"github.com/rampart-auth/rampart/internal/keys"
+	"github.com/rampart-auth/rampart/internal/kms"
 	"github.com/rampart-auth/rampart/internal/store/sqlstore"
 	"github.com/rampart-auth/rampart/internal/store/storetest"
 )
@@ -90,19 +91,23 @@ func (s *countingStore) KeyRingGeneration(ctx context.Context) (int64, error) {
 
 var testMasterB64 = "+Pj4+Pj4+Pj4+Pj4+Pj4+Pj4+Pj4+Pj4+Pj4+Pj4+Pg="
 
-func testMaster(t testing.TB) *keys.MasterKey {
+func testMaster(t testing.TB) *kms.KEK {
 	t.Helper()
-	mk, err := keys.LoadMasterKey("", testMasterB64)
+	mk, err := kms.LoadMasterKey("", testMasterB64)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return mk
+	k, err := kms.NewKEK(mk, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // opts are the defaults used by tests: config defaults, a 10 m token TTL.
-func testOpts(st keys.Store, mk *keys.MasterKey, clock *fakeClock, aud keys.Auditor) keys.Options {
+func testOpts(st keys.Store, mk keys.Sealer, clock *fakeClock, aud keys.Auditor) keys.Options {
 	return keys.Options{
 		Store:            st,
 		Master:           mk,

@@ -1,5 +1,5 @@
-// Package keys manages Rampart's token signing keys: a master key that
-// encrypts every private key at rest, keys with exactly one algorithm and an
+// Package keys manages Rampart's token signing keys: private keys sealed at
+// rest under the master key (internal/kms), keys with exactly one algorithm and an
 // RFC 7638 kid, their life cycle (published → active → retired → removed)
 // on a schedule and on demand, and the JWKS that publishes them.
 //
@@ -63,12 +63,21 @@ var (
 	ErrRotationPending = errors.New("keys: a new key is already published and waiting to activate")
 )
 
+// Sealer seals private keys at rest with associated data; *kms.Keyring
+// and *kms.KEK implement it.
+type Sealer interface {
+	Seal(ad, plaintext []byte) ([]byte, error)
+	Open(ad, ciphertext []byte) ([]byte, error)
+}
+
 // Options configures a Manager. Store, Master, Auditor and
 // MaxTokenLifetime are required; the rest default to the configuration
 // defaults.
 type Options struct {
-	Store  Store
-	Master *MasterKey
+	Store Store
+	// Master seals and opens the private keys at rest: the kms.Keyring
+	// (the master key's current key-encryption key).
+	Master Sealer
 	// Algorithm of new keys: ES256 (default), EdDSA, RS256 or PS256.
 	Algorithm string
 	// RSABits for RS256/PS256 (default 3072, minimum 2048).
@@ -108,7 +117,7 @@ type KeyInfo struct {
 // Manager owns the key ring of one instance. It is safe for concurrent use.
 type Manager struct {
 	store        Store
-	master       *MasterKey
+	master       Sealer
 	auditor      Auditor
 	log          *slog.Logger
 	clock        func() time.Time

@@ -17,6 +17,7 @@ import (
 
 	"github.com/rampart-auth/rampart/internal/audit"
 	"github.com/rampart-auth/rampart/internal/keys"
+	"github.com/rampart-auth/rampart/internal/kms"
 	"github.com/rampart-auth/rampart/internal/store/storetest"
 )
 
@@ -433,7 +434,11 @@ func TestWrongMasterKey(t *testing.T) {
 	if err := newManager(t, testOpts(st, testMaster(t), clock, &recorder{})).Init(ctx, "system"); err != nil {
 		t.Fatal(err)
 	}
-	other, err := keys.LoadMasterKey("", strings.Repeat("ab", 32))
+	otherMK, err := kms.LoadMasterKey("", strings.Repeat("ab", 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := kms.NewKEK(otherMK, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,10 +25,6 @@ const (
 	SourceCLI    = "cli"
 )
 
-// SecretKeyLabel derives the HMAC key for client secrets from the master
-// key.
-const SecretKeyLabel = "rampart client secret v1" // #nosec G101 -- a key-derivation label, not a secret
-
 // hmacPrefix marks a keyed secret hash.
 const hmacPrefix = "hmac-sha256$"
 

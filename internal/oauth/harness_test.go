@@ -24,6 +24,7 @@ import (
 	"github.com/rampart-auth/rampart/internal/httpx"
 	"github.com/rampart-auth/rampart/internal/identity"
 	"github.com/rampart-auth/rampart/internal/keys"
+	"github.com/rampart-auth/rampart/internal/kms"
 	"github.com/rampart-auth/rampart/internal/oauth"
 	"github.com/rampart-auth/rampart/internal/store/storetest"
 	"github.com/rampart-auth/rampart/internal/web"
@@ -50,7 +51,7 @@ type env struct {
 	store    *storetest.Store
 	audit    *audit.Log
 	keys     *keys.Manager
-	master   *keys.MasterKey
+	master   *kms.KEK // the test master key's key-encryption key
 	users    *identity.Users
 	srv      *httptest.Server
 	issuer   string
@@ -58,12 +59,12 @@ type env struct {
 	userID   string
 }
 
-func testMasterKey(t testing.TB) *keys.MasterKey {
+func testMasterKey(t testing.TB) *kms.MasterKey {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
 		t.Fatal(err)
 	}
-	mk, err := keys.LoadMasterKey("", base64.StdEncoding.EncodeToString(b))
+	mk, err := kms.LoadMasterKey("", base64.StdEncoding.EncodeToString(b))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +85,11 @@ func newEnvOpts(t testing.TB, driver string, mutate func(*oauth.Options)) *env {
 	ctx := context.Background()
 	e := &env{t: t, driver: driver, store: storetest.Open(t, driver)}
 	mk := testMasterKey(t)
-	e.master = mk
+	kek, err := kms.NewKEK(mk, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.master = kek
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	al, err := audit.New(audit.Options{Store: e.store, HMACKey: mk.Derive("audit"), Logger: logger})
 	if err != nil {
@@ -92,7 +97,7 @@ func newEnvOpts(t testing.TB, driver string, mutate func(*oauth.Options)) *env {
 	}
 	e.audit = al
 	t.Cleanup(func() { _ = al.Close(context.Background()) })
-	km, err := keys.NewManager(keys.Options{Store: e.store, Master: mk, MaxTokenLifetime: 24 * time.Hour, Auditor: al, Logger: logger})
+	km, err := keys.NewManager(keys.Options{Store: e.store, Master: kek, MaxTokenLifetime: 24 * time.Hour, Auditor: al, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +123,7 @@ func newEnvOpts(t testing.TB, driver string, mutate func(*oauth.Options)) *env {
 
 	e.srv = httptest.NewUnstartedServer(nil)
 	e.issuer = "http://" + e.srv.Listener.Addr().String()
-	secretKey := mk.Derive(oauth.SecretKeyLabel)
+	secretKey := mk.Derive(kms.LabelClientSecret)
 	env := map[string]string{"SVC": svcSecret, "OTHER": otherSecret, "APP": appSecret}
 	var clients []*oauth.Client
 	for _, cc := range []config.Client{
@@ -138,7 +143,7 @@ func newEnvOpts(t testing.TB, driver string, mutate func(*oauth.Options)) *env {
 	opts := oauth.Options{
 		Issuer: e.issuer, Store: e.store, Clients: oauth.NewRegistry(clients, e.store, secretKey, hasher), Users: e.users,
 		Sessions: identity.NewSessions(e.store, time.Hour, false, nil, nil), Signer: km, Keys: km, Audit: al,
-		CSRF: web.NewCSRF(mk.Derive("csrf"), false, nil), Logger: logger, LoginProofKey: mk.Derive(oauth.LoginProofKeyLabel),
+		CSRF: web.NewCSRF(mk.Derive("csrf"), false, nil), Logger: logger, LoginProofKey: mk.Derive(kms.LabelLoginProof),
 		AccessTokenTTL: 10 * time.Minute, RefreshTokenTTL: 24 * time.Hour, RefreshTokenIdleTTL: time.Hour, IDTokenTTL: time.Hour,
 	}
 	if mutate != nil {

@@ -23,9 +23,6 @@ import (
 // §3.1.2.1: the server must actively re-authenticate or answer an error).
 const ParamLoginProof = "rampart_login"
 
-// LoginProofKeyLabel derives Options.LoginProofKey from the master key.
-const LoginProofKeyLabel = "rampart login proof v1"
-
 // LoginProofTTL bounds how long after a sign-in its proof still counts: a
 // request is followed right after the sign-in, so ten minutes is plenty
 // and keeps a leaked URL from proving a "fresh" sign-in much later.

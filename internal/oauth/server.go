@@ -51,8 +51,8 @@ type Options struct {
 	Audit    Auditor
 	CSRF     *web.CSRF
 	Logger   *slog.Logger
-	// LoginProofKey (at least 32 bytes, the same on every instance: derive
-	// it from the master key with LoginProofKeyLabel) signs the proof of a
+	// LoginProofKey (at least 32 bytes, the same on every instance: the
+	// kms data key kms.DataKeyLoginProof) signs the proof of a
 	// sign-in made for an authorization request (ParamLoginProof).
 	LoginProofKey []byte
 	// Deny also receives revoked access tokens (optional).

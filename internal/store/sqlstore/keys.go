@@ -112,6 +112,9 @@ func (s *KeyStore) UpdateKeyRing(ctx context.Context, expect int64, change keys.
 			if r.State == keys.StateRevoked || r.State == keys.StateRemoved {
 				return fmt.Errorf("sqlstore: insert signing key %s: a new key cannot be %s", r.KID, r.State)
 			}
+			if err := checkSealedVersion(ctx, tx, r.KID, r.PrivateEnc); err != nil {
+				return err
+			}
 			if _, err := tx.ExecContext(ctx, s.d.Q(qInsertKey), r.KID, r.Algorithm, string(r.State), string(r.PublicJWK),
 				r.PrivateEnc, r.EncVersion, nanos(r.CreatedAt), nanos(r.ActivateAt), nanos(r.RetiredAt), nanos(r.RemoveAt)); err != nil {
 				return fmt.Errorf("sqlstore: insert signing key %s: %w", r.KID, err)

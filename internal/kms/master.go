@@ -1,9 +1,13 @@
-package keys
+// Package kms owns Rampart's master key and everything derived from it:
+// the one list of purposes (HKDF labels and AEAD associated data,
+// purposes.go), versioned key-encryption keys that seal every secret at
+// rest (KEK), the key versions and sealed data keys recorded in the store
+// (Keyring), and the rotation of the master key (Rotate).
+package kms
 
 import (
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -26,44 +30,31 @@ const MasterKeySize = 32
 // most 64 hex characters plus whitespace.
 const maxMasterKeyFile = 4096
 
-// kekLabel derives the key-encryption key Seal and Open use. The master key
-// itself never touches data: every use gets its own HKDF subkey (RFC 5869
-// §3.3, key separation), so a weakness in one use cannot leak into another.
-const kekLabel = "rampart key-encryption v1"
-
 // errNoMasterKey explains how to provide a master key.
-var errNoMasterKey = errors.New("keys: no master key: set RAMPART_MASTER_KEY or master_key_file " +
+var errNoMasterKey = errors.New("kms: no master key: set RAMPART_MASTER_KEY or master_key_file " +
 	"to 32 random bytes in base64 or hex (generate one with `openssl rand -base64 32`), " +
 	"or run `rampart serve --dev` to have one generated")
 
-// MasterKey is the 32-byte root secret that encrypts every private key at
-// rest. It is never printed: String, GoString, Format and LogValue redact
-// it, so a stray log line or %v cannot leak it.
+// MasterKey is the 32-byte root secret that encrypts every secret at rest.
+// It never touches data itself: every use gets its own HKDF subkey
+// (Derive; RFC 5869 §3.3, key separation), the key-encryption key among
+// them (NewKEK). It is never printed: String, GoString, Format and LogValue
+// redact it, so a stray log line or %v cannot leak it.
 type MasterKey struct {
-	key  [MasterKeySize]byte
-	aead cipher.AEAD // AES-256-GCM under the derived key-encryption key
+	key [MasterKeySize]byte
 }
 
 func newMasterKey(b []byte) (*MasterKey, error) {
 	if len(b) != MasterKeySize {
-		return nil, fmt.Errorf("keys: master key must be %d bytes, got %d", MasterKeySize, len(b))
+		return nil, fmt.Errorf("kms: master key must be %d bytes, got %d", MasterKeySize, len(b))
 	}
 	mk := &MasterKey{}
 	copy(mk.key[:], b)
-	block, err := aes.NewCipher(mk.Derive(kekLabel))
-	if err != nil {
-		return nil, fmt.Errorf("keys: %w", err)
-	}
-	// A random 96-bit nonce per message, generated inside and prefixed to
-	// the ciphertext: NIST SP 800-38D §8.2.2 allows 2^32 messages per key
-	// with random nonces, far beyond the few keys Rampart seals, and the
-	// caller can never reuse a nonce by mistake.
-	mk.aead, err = cipher.NewGCMWithRandomNonce(block)
-	if err != nil {
-		return nil, fmt.Errorf("keys: %w", err)
-	}
 	return mk, nil
 }
+
+// NewMasterKey returns the master key made of the 32 bytes b (copied).
+func NewMasterKey(b []byte) (*MasterKey, error) { return newMasterKey(b) }
 
 // LoadMasterKey returns the master key from file when file is set, else
 // from envValue (the content of RAMPART_MASTER_KEY). The value is 32 bytes
@@ -80,7 +71,7 @@ func LoadMasterKey(file string, envValue string) (*MasterKey, error) {
 	}
 	b, err := parseMasterKey(envValue)
 	if err != nil {
-		return nil, fmt.Errorf("keys: RAMPART_MASTER_KEY: %w", err)
+		return nil, fmt.Errorf("kms: RAMPART_MASTER_KEY: %w", err)
 	}
 	return newMasterKey(b)
 }
@@ -91,7 +82,7 @@ func LoadMasterKey(file string, envValue string) (*MasterKey, error) {
 func ParseMasterKey(text []byte) (*MasterKey, error) {
 	b, err := parseMasterKey(string(text))
 	if err != nil {
-		return nil, fmt.Errorf("keys: %w", err)
+		return nil, fmt.Errorf("kms: %w", err)
 	}
 	return newMasterKey(b)
 }
@@ -100,33 +91,33 @@ func ParseMasterKey(text []byte) (*MasterKey, error) {
 // to be parsed (ParseMasterKey). It is the one reader of that file, for
 // LoadMasterKey and for config.Resolve (injected by the command): it
 // refuses a file that is not a regular file or that the group or others
-// can access (whoever reads it can decrypt every signing key), and one too
+// can access (whoever reads it can decrypt every sealed secret), and one too
 // large to be a key. A missing file is reported as os.ErrNotExist.
 func ReadMasterKeyFile(path string) ([]byte, error) {
 	f, err := os.Open(path) // #nosec G304 -- the path is the operator's master_key_file setting.
 	// The error wraps the *fs.PathError: errors.Is(err, fs.ErrNotExist) holds.
 	if err != nil {
-		return nil, fmt.Errorf("keys: master key file: %w", err)
+		return nil, fmt.Errorf("kms: master key file: %w", err)
 	}
 	defer f.Close()
 	// Stat the open descriptor, not the path, so the file checked is the
 	// file read.
 	st, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("keys: master key file: %w", err)
+		return nil, fmt.Errorf("kms: master key file: %w", err)
 	}
 	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("keys: master key file %s is not a regular file", path)
+		return nil, fmt.Errorf("kms: master key file %s is not a regular file", path)
 	}
 	if perm := st.Mode().Perm(); perm&0o077 != 0 {
-		return nil, fmt.Errorf("keys: master key file %s is accessible by group or others (mode %04o); run `chmod 600 %s`", path, perm, path)
+		return nil, fmt.Errorf("kms: master key file %s is accessible by group or others (mode %04o); run `chmod 600 %s`", path, perm, path)
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxMasterKeyFile+1))
 	if err != nil {
-		return nil, fmt.Errorf("keys: master key file: %w", err)
+		return nil, fmt.Errorf("kms: master key file: %w", err)
 	}
 	if len(data) > maxMasterKeyFile {
-		return nil, fmt.Errorf("keys: master key file %s is too large to be a key", path)
+		return nil, fmt.Errorf("kms: master key file %s is too large to be a key", path)
 	}
 	return data, nil
 }
@@ -138,7 +129,7 @@ func loadMasterKeyFile(file string) (*MasterKey, error) {
 	}
 	b, err := parseMasterKey(string(data))
 	if err != nil {
-		return nil, fmt.Errorf("keys: master key file %s: %w", file, err)
+		return nil, fmt.Errorf("kms: master key file %s: %w", file, err)
 	}
 	return newMasterKey(b)
 }
@@ -177,35 +168,42 @@ func EnsureMasterKeyFile(path string) (mk *MasterKey, created bool, err error) {
 		mk, err := LoadMasterKey(path, "")
 		return mk, false, err
 	} else if !errors.Is(err, fs.ErrNotExist) {
-		return nil, false, fmt.Errorf("keys: master key file: %w", err)
+		return nil, false, fmt.Errorf("kms: master key file: %w", err)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, false, fmt.Errorf("keys: create master key directory: %w", err)
+		return nil, false, fmt.Errorf("kms: create master key directory: %w", err)
 	}
-	b := make([]byte, MasterKeySize)
-	if _, err := rand.Read(b); err != nil {
-		return nil, false, fmt.Errorf("keys: %w", err)
-	}
-	// O_EXCL: never overwrite a key another process created meanwhile (that
-	// would orphan every private key it sealed).
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600) // #nosec G304 -- the path is the configured data directory.
+	mk, err = CreateMasterKeyFile(path)
 	if errors.Is(err, fs.ErrExist) {
 		mk, err := LoadMasterKey(path, "")
 		return mk, false, err
 	}
+	return mk, err == nil, err
+}
+
+// CreateMasterKeyFile writes a new master key (32 random bytes, base64,
+// mode 0600, synced) to path, which must not exist (the error then wraps
+// fs.ErrExist), and returns it.
+func CreateMasterKeyFile(path string) (*MasterKey, error) {
+	b := make([]byte, MasterKeySize)
+	defer clear(b)
+	if _, err := rand.Read(b); err != nil {
+		return nil, fmt.Errorf("kms: %w", err)
+	}
+	// O_EXCL: never overwrite a key another process created meanwhile (that
+	// would orphan every secret it sealed).
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600) // #nosec G304 -- the path is the configured data directory or next to master_key_file.
 	if err != nil {
-		return nil, false, fmt.Errorf("keys: create master key file: %w", err)
+		return nil, fmt.Errorf("kms: create master key file: %w", err)
 	}
 	_, werr := f.WriteString(base64.StdEncoding.EncodeToString(b) + "\n")
 	serr := f.Sync()
 	cerr := f.Close()
 	if err := errors.Join(werr, serr, cerr); err != nil {
 		_ = os.Remove(path)
-		return nil, false, fmt.Errorf("keys: write master key file: %w", err)
+		return nil, fmt.Errorf("kms: write master key file: %w", err)
 	}
-	mk, err = newMasterKey(b)
-	clear(b)
-	return mk, err == nil, err
+	return newMasterKey(b)
 }
 
 // Derive returns a 32-byte subkey for one purpose, named by label, with
@@ -216,41 +214,33 @@ func (mk *MasterKey) Derive(label string) []byte {
 	k, err := hkdf.Key(sha256.New, mk.key[:], nil, label, 32)
 	if err != nil {
 		// Only possible for an output longer than 255*32 bytes.
-		panic("keys: hkdf: " + err.Error())
+		panic("kms: hkdf: " + err.Error())
 	}
 	return k
 }
 
-// Seal encrypts plaintext with AES-256-GCM under a key-encryption key
-// derived from the master key, binding ad (associated data: authenticated,
-// not stored) to the result. The output is nonce || ciphertext || tag; Open
-// with the same ad is the only way back.
-func (mk *MasterKey) Seal(ad, plaintext []byte) ([]byte, error) {
-	if mk == nil || mk.aead == nil {
-		return nil, errors.New("keys: seal: no master key")
-	}
-	// #nosec G407 -- the nil nonce is not a fixed IV: aead is cipher.NewGCMWithRandomNonce, which draws a fresh random 96-bit nonce per call and prefixes it.
-	return mk.aead.Seal(nil, nil, plaintext, ad), nil
+// checkMessage is what the key-check value authenticates: a fixed string,
+// so the value identifies the key and reveals nothing else.
+const checkMessage = "rampart key-check value"
+
+// CheckValue returns the key-check value of mk: HMAC-SHA256 under
+// Derive(LabelKEKCheck) of a fixed string. It identifies the key (the store
+// records one per key version, so a start can tell the current key, a
+// retired one and a foreign one apart) and, being a one-way function of a
+// subkey used for nothing else, exposes nothing about mk or its other
+// subkeys.
+func (mk *MasterKey) CheckValue() []byte {
+	m := hmac.New(sha256.New, mk.Derive(LabelKEKCheck))
+	m.Write([]byte(checkMessage))
+	return m.Sum(nil)
 }
 
-// Open decrypts what Seal produced with the same ad. It fails when a bit
-// was changed, the ad differs (e.g. a ciphertext moved to another row) or
-// the master key is not the one that sealed it.
-func (mk *MasterKey) Open(ad, ciphertext []byte) ([]byte, error) {
-	if mk == nil || mk.aead == nil {
-		return nil, errors.New("keys: open: no master key")
-	}
-	if len(ciphertext) < mk.aead.NonceSize()+mk.aead.Overhead() {
-		return nil, errors.New("keys: open: ciphertext too short")
-	}
-	pt, err := mk.aead.Open(nil, nil, ciphertext, ad)
-	if err != nil {
-		return nil, errors.New("keys: open: authentication failed (wrong master key, tampered data or wrong context)")
-	}
-	return pt, nil
+// Equal reports, in constant time, whether mk and other are the same key.
+func (mk *MasterKey) Equal(other *MasterKey) bool {
+	return other != nil && hmac.Equal(mk.key[:], other.key[:])
 }
 
-const redacted = "keys.MasterKey(REDACTED)"
+const redacted = "kms.MasterKey(REDACTED)"
 
 // String redacts the key.
 func (MasterKey) String() string { return redacted }

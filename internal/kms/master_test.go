@@ -1,4 +1,4 @@
-package keys
+package kms
 
 import (
 	"bytes"
@@ -224,8 +224,21 @@ func TestDerive(t *testing.T) {
 	}
 }
 
+func testKEK(t testing.TB, b []byte, version uint32) *KEK {
+	t.Helper()
+	mk, err := newMasterKey(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := NewKEK(mk, version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
 func TestSealOpen(t *testing.T) {
-	mk := testMaster(t)
+	mk := testKEK(t, testKeyBytes, 1)
 	ad := []byte("rampart/signing-key/v1/kid-a")
 	pt := []byte("private key bytes")
 	ct, err := mk.Seal(ad, pt)
@@ -236,22 +249,25 @@ func TestSealOpen(t *testing.T) {
 		t.Fatal("plaintext visible in the ciphertext")
 	}
 	ct2, _ := mk.Seal(ad, pt)
-	if bytes.Equal(ct, ct2) || bytes.Equal(ct[:12], ct2[:12]) {
+	// The nonce follows the 7-byte version header.
+	if bytes.Equal(ct, ct2) || bytes.Equal(ct[HeaderSize:HeaderSize+12], ct2[HeaderSize:HeaderSize+12]) {
 		t.Fatal("nonce reused across two seals")
 	}
 	got, err := mk.Open(ad, ct)
 	if err != nil || !bytes.Equal(got, pt) {
 		t.Fatalf("Open = %q, %v", got, err)
 	}
-	otherMK, _ := newMasterKey(bytes.Repeat([]byte{1}, 32))
+	otherMK := testKEK(t, bytes.Repeat([]byte{1}, 32), 1)
 	flip := func(i int) []byte { c := bytes.Clone(ct); c[i] ^= 0x01; return c }
 	tests := []struct {
 		name string
-		mk   *MasterKey
+		mk   *KEK
 		ad   []byte
 		ct   []byte
 	}{
-		{"reject/flipped-nonce-bit", mk, ad, flip(0)},
+		{"reject/flipped-nonce-bit", mk, ad, flip(HeaderSize)},
+		{"reject/flipped-magic-bit", mk, ad, flip(0)},
+		{"reject/flipped-version-bit", mk, ad, flip(HeaderSize - 1)},
 		{"reject/flipped-ciphertext-bit", mk, ad, flip(14)},
 		{"reject/flipped-tag-bit", mk, ad, flip(len(ct) - 1)},
 		{"reject/wrong-ad", mk, []byte("rampart/signing-key/v1/kid-b"), ct},
