@@ -14,6 +14,7 @@ import (
 	"github.com/rampart-auth/rampart/internal/keys"
 	"github.com/rampart-auth/rampart/internal/store/sqlstore"
 	"github.com/rampart-auth/rampart/internal/store/storetest"
+	"github.com/rampart-auth/rampart/internal/testkit"
 )
 
 // The SQL store is the keys.Store (guard here: sqlstore imports keys).
@@ -21,27 +22,8 @@ var _ keys.Store = (*sqlstore.Store)(nil)
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-// fakeClock is the injected clock.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *fakeClock { return &fakeClock{now: t0} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	c.now = t
-	c.mu.Unlock()
-}
-
-func (c *fakeClock) Advance(d time.Duration) { c.Set(c.Now().Add(d)) }
+// newClock returns the kit's fake clock at t0, injected as clock.Now.
+func newClock() *testkit.Clock { return testkit.NewClock(t0) }
 
 // recorder is an in-memory Auditor; fail makes Record fail.
 type recorder struct {
@@ -88,11 +70,10 @@ func (s *countingStore) KeyRingGeneration(ctx context.Context) (int64, error) {
 	return s.Store.KeyRingGeneration(ctx)
 }
 
-var testMasterB64 = "+Pj4+Pj4+Pj4+Pj4+Pj4+Pj4+Pj4+Pj4+Pj4+Pj4+Pg="
-
+// testMaster is the test kit's master key, parsed as serve parses it.
 func testMaster(t testing.TB) *keys.MasterKey {
 	t.Helper()
-	mk, err := keys.LoadMasterKey("", testMasterB64)
+	mk, err := keys.LoadMasterKey("", testkit.MasterKeyBase64)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +83,7 @@ func testMaster(t testing.TB) *keys.MasterKey {
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // opts are the defaults used by tests: config defaults, a 10 m token TTL.
-func testOpts(st keys.Store, mk *keys.MasterKey, clock *fakeClock, aud keys.Auditor) keys.Options {
+func testOpts(st keys.Store, mk *keys.MasterKey, clock *testkit.Clock, aud keys.Auditor) keys.Options {
 	return keys.Options{
 		Store:            st,
 		Master:           mk,
