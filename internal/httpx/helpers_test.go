@@ -10,7 +10,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -28,6 +27,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rampart-auth/rampart/internal/keys"
+	"github.com/rampart-auth/rampart/internal/testkit"
 )
 
 // The master key is the Sealer the wiring passes to AutoTLS.
@@ -79,12 +79,18 @@ func (b *logBuf) find(t *testing.T, msg string) []map[string]any {
 	return out
 }
 
-// testMasterKey returns a real master key (random) as the Sealer.
-func testMasterKey(t testing.TB) *keys.MasterKey {
+// testMasterKey returns the test kit's master key as the Sealer.
+func testMasterKey(t testing.TB) *keys.MasterKey { return loadMasterKey(t, testkit.MasterKeyBase64) }
+
+// otherMasterKey returns a master key different from testMasterKey's.
+func otherMasterKey(t testing.TB) *keys.MasterKey {
+	return loadMasterKey(t, testkit.OtherMasterKeyBase64)
+}
+
+// loadMasterKey parses b64 as serve parses a master key.
+func loadMasterKey(t testing.TB, b64 string) *keys.MasterKey {
 	t.Helper()
-	b := make([]byte, keys.MasterKeySize)
-	_, _ = rand.Read(b)
-	mk, err := keys.LoadMasterKey("", base64.StdEncoding.EncodeToString(b))
+	mk, err := keys.LoadMasterKey("", b64)
 	if err != nil {
 		t.Fatal(err)
 	}
