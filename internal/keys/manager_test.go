@@ -512,4 +512,3 @@ func TestRunFollowsTheRing(t *testing.T) {
 		})
 	}
 }
-
