@@ -9,9 +9,15 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rampart-auth/rampart/internal/admin"
+	"github.com/rampart-auth/rampart/internal/app"
 	"github.com/rampart-auth/rampart/internal/audit"
 	"github.com/rampart-auth/rampart/internal/config"
 )
+
+// needKeys is what the key commands open: the store, the master key, the
+// audit log (key changes are audited) and the key manager.
+var needKeys = app.CLINeeds{MasterKey: true, Keys: true}
 
 func newConfigCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "config", Short: "Inspect configuration"}
@@ -32,7 +38,7 @@ func newConfigCommand() *cobra.Command {
 			// before any side effect (every *_env and *_file resolved, the
 			// master key parsed, the clients built), in this shell's
 			// environment. Run it where serve runs.
-			if _, err := preflight(cfg, osEnv()); err != nil {
+			if _, err := app.Preflight(cfg, app.OSEnv()); err != nil {
 				return fmt.Errorf("%s: %w", path, err)
 			}
 			out := cmd.OutOrStdout()
@@ -95,12 +101,12 @@ func newKeyCommand() *cobra.Command {
 		Short: "List signing keys and their states",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			env, err := openKeyEnv(cmd, listPath)
+			env, err := openCLI(cmd, listPath, needKeys)
 			if err != nil {
 				return err
 			}
-			defer env.close(cmd.Context())
-			infos, err := env.keys.List(cmd.Context())
+			defer env.Close(cmd.Context())
+			infos, err := env.Keys.List(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -126,12 +132,12 @@ func newKeyCommand() *cobra.Command {
 		Short: "Publish a new signing key now; it signs after keys.publish_ahead",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			env, err := openKeyEnv(cmd, rotatePath)
+			env, err := openCLI(cmd, rotatePath, needKeys)
 			if err != nil {
 				return err
 			}
-			defer env.close(cmd.Context())
-			info, err := env.keys.Rotate(cmd.Context(), cliActor())
+			defer env.Close(cmd.Context())
+			info, err := env.Admin.RotateKey(cmd.Context(), cliActor())
 			if err != nil {
 				return err
 			}
@@ -155,15 +161,15 @@ func newKeyRevokeCommand() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			kid := args[0]
-			if kid == "" {
-				return usageError{errors.New("key revoke needs the KID of a key (see `rampart key list`)")}
+			if err := admin.ValidateKID(kid); err != nil {
+				return usageError{err}
 			}
-			env, err := openKeyEnv(cmd, path)
+			env, err := openCLI(cmd, path, needKeys)
 			if err != nil {
 				return err
 			}
-			defer env.close(cmd.Context())
-			res, err := env.keys.Revoke(cmd.Context(), cliActor(), kid)
+			defer env.Close(cmd.Context())
+			res, err := env.Admin.RevokeKey(cmd.Context(), cliActor(), kid)
 			if err != nil {
 				return err
 			}
@@ -206,7 +212,7 @@ func newAuditCommand() *cobra.Command {
 				return err
 			}
 			defer s.Close()
-			res, err := audit.Verify(cmd.Context(), s, nil)
+			res, err := audit.Verify(cmd.Context(), s.Audit(), nil)
 			var chainErr *audit.ChainError
 			if errors.As(err, &chainErr) {
 				fmt.Fprintf(cmd.ErrOrStderr(), "audit log TAMPERED: %v\n", chainErr)
@@ -233,7 +239,7 @@ func newAuditCommand() *cobra.Command {
 				return err
 			}
 			defer s.Close()
-			recs, err := audit.Tail(cmd.Context(), s, n)
+			recs, err := audit.Tail(cmd.Context(), s.Audit(), n)
 			if err != nil {
 				return err
 			}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
@@ -12,112 +11,24 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
-	"github.com/rampart-auth/rampart/internal/audit"
-	"github.com/rampart-auth/rampart/internal/config"
+	"github.com/rampart-auth/rampart/internal/admin"
+	"github.com/rampart-auth/rampart/internal/app"
 	"github.com/rampart-auth/rampart/internal/identity"
-	"github.com/rampart-auth/rampart/internal/keys"
 	"github.com/rampart-auth/rampart/internal/oauth"
-	"github.com/rampart-auth/rampart/internal/redisx"
 	"github.com/rampart-auth/rampart/internal/store"
-	"github.com/rampart-auth/rampart/internal/store/sqlstore"
-	"github.com/rampart-auth/rampart/jwtauth"
 )
 
-// adminEnv is what the client and user commands need. Each command opens
-// only what it uses (issue 10, item 18a): `client list` needs the store
-// alone, so it runs in a shell where the clients' secret_env variables and
-// the master key are not set.
-type adminEnv struct {
-	cfg   *config.Config
-	mk    *keys.MasterKey // nil unless needs.MasterKey
-	store *sqlstore.Store
-	audit *audit.Log // nil unless needs.MasterKey (the audit trail is keyed by it)
-	parts *authParts
-	// revoker writes every deny list serve writes; built only with
-	// needs.Redis, from the resolved redis URL.
-	revoker oauth.Revoker
-	rdb     interface{ Close() error }
-}
-
-// adminNeeds name what a command resolves. The store is always needed.
+// What the client commands open (app.CLINeeds): `client list` and `show`
+// need the store alone; create and rotate-secret the master key (the
+// secret's HMAC key and the audit log); delete also Redis, to deny the
+// client's access tokens fleet-wide.
 var (
-	needStore     = config.Needs{Store: true}
-	needMasterKey = config.Needs{Store: true, MasterKey: true}
-	// needRevoke: revoking writes the shared Redis deny list whenever
-	// Redis is configured, as serve does; an unset redis.url_env is an
-	// error, never a reason to skip it (issue 10, item 15).
-	needRevoke = config.Needs{Store: true, MasterKey: true, Redis: true}
+	needStore     = app.CLINeeds{}
+	needMasterKey = app.CLINeeds{MasterKey: true}
+	needRevoke    = app.CLINeeds{MasterKey: true, Redis: true}
 )
-
-func openAdminEnv(cmd *cobra.Command, path string, need config.Needs) (*adminEnv, error) {
-	ctx := cmd.Context()
-	cfg, err := loadConfig(path, false)
-	if err != nil {
-		return nil, err
-	}
-	need.Store = true
-	res, err := cfg.Resolve(osEnv(), need)
-	if err != nil {
-		return nil, err
-	}
-	env := &adminEnv{cfg: cfg}
-	if need.MasterKey {
-		if env.mk, err = loadMasterKey(cfg, res, false, cmd.ErrOrStderr()); err != nil {
-			return nil, err
-		}
-	}
-	// Redis before the store, so a command that cannot reach it changes
-	// nothing.
-	var shared oauth.DenyPublisher
-	if res.RedisURL != "" {
-		rc, err := redisx.Open(ctx, res.RedisURL)
-		if err != nil {
-			return nil, err
-		}
-		env.rdb = rc
-		shared = jwtauth.NewRedisDenyList(rc, DenyListPrefix)
-	}
-	if env.store, err = openCheckedStore(ctx, cfg, res.StoreDSN); err != nil {
-		env.close(ctx)
-		return nil, err
-	}
-	env.revoker = oauth.Revoker{Store: env.store, Shared: shared}
-	if env.mk != nil {
-		if env.audit, err = openAudit(cfg, env.store, env.mk, newCLILogger(cfg, cmd.ErrOrStderr()), nil); err != nil {
-			env.close(ctx)
-			return nil, err
-		}
-	}
-	// No CLI command uses a client secret: the file's clients are built
-	// without them (listed, their ids reserved, never authenticated).
-	if env.parts, err = newAuthParts(cfg, env.store, env.mk, nil); err != nil {
-		env.close(ctx)
-		return nil, err
-	}
-	return env, nil
-}
-
-func (e *adminEnv) close(ctx context.Context) {
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if e.audit != nil {
-		_ = e.audit.Close(cctx)
-	}
-	if e.store != nil {
-		_ = e.store.Close()
-	}
-	if e.rdb != nil {
-		_ = e.rdb.Close()
-	}
-}
-
-func (e *adminEnv) record(ctx context.Context, action, target string, details map[string]string) error {
-	if e.audit == nil {
-		return errors.New("internal error: the command did not open the audit log")
-	}
-	return e.audit.Record(ctx, audit.Event{Actor: cliActor(), Action: action, Target: target, Outcome: audit.OutcomeSuccess, Details: details})
-}
 
 // clientView is how the CLI shows a client (never a secret or its hash).
 type clientView struct {
@@ -193,105 +104,87 @@ func newClientCommand() *cobra.Command {
 	return cmd
 }
 
+// clientCreate holds the flags of `client create`.
+type clientCreate struct {
+	path   string
+	asJSON bool
+	spec   admin.ClientSpec
+}
+
 func newClientCreate() *cobra.Command {
-	var (
-		path, id                 string
-		public, skip, rs, asJSON bool
-		grants, scopes, aud      []string
-		redirects                []string
-		accessTTL, refreshTTL    time.Duration
-	)
+	var cc clientCreate
 	cmd := &cobra.Command{
 		Use:   "create [--id ID] --grant-type TYPE... [--public] [--redirect-uri URI...] [--scope S...] [--audience A...]",
 		Short: "Register a client; a confidential client's secret is printed once",
 		Args:  cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 1 {
-				if id != "" {
-					return usageError{errors.New("give the client id once: as an argument or with --id")}
-				}
-				id = args[0]
-			}
-			ctx := cmd.Context()
-			if id == "" {
-				var err error
-				if id, err = identity.NewID(rand.Reader); err != nil {
-					return err
-				}
-			}
-			cc := config.Client{ID: id, Public: public, GrantTypes: grants, RedirectURIs: redirects, Scopes: splitSpaces(scopes),
-				Audience: aud, SkipConsent: skip, ResourceServer: rs, AccessTokenTTL: config.Duration(accessTTL), RefreshTokenTTL: config.Duration(refreshTTL)}
-			if !public {
-				cc.SecretEnv = "generated" // satisfies the structural check; the secret is generated below
-			}
-			probe := config.Config{Clients: []config.Client{cc}}
-			if err := probe.ValidateClients(); err != nil {
-				return usageError{err}
-			}
-			env, err := openAdminEnv(cmd, path, needMasterKey)
-			if err != nil {
-				return err
-			}
-			defer env.close(ctx)
-			if env.parts.clients.IsConfigured(id) {
-				return fmt.Errorf("client %s is defined in the configuration file; choose another id", id)
-			}
-			now := time.Now().UTC()
-			c := &oauth.Client{ID: id, Public: public, GrantTypes: grants, RedirectURIs: redirects, Scopes: cc.Scopes, Audience: aud,
-				SkipConsent: skip, ResourceServer: rs, AccessTokenTTL: accessTTL, RefreshTokenTTL: refreshTTL,
-				Source: oauth.SourceCLI, CreatedAt: now, UpdatedAt: now}
-			if err := oauth.CheckClient(c); err != nil {
-				return usageError{err}
-			}
-			var secret string
-			if !public {
-				if secret, err = oauth.GenerateSecret(rand.Reader); err != nil {
-					return err
-				}
-				c.SecretHash = oauth.HashSecret(env.mk.Derive(oauth.SecretKeyLabel), secret)
-			}
-			if err := env.store.CreateClient(ctx, c); err != nil {
-				if errors.Is(err, store.ErrConflict) {
-					return fmt.Errorf("client %s already exists", id)
-				}
-				return err
-			}
-			if err := env.record(ctx, "client.create", "client:"+id, map[string]string{"grant_types": strings.Join(grants, " "), "public": fmt.Sprint(public)}); err != nil {
-				return err
-			}
-			v := viewOf(c)
-			v.Secret = secret
-			if err := printClient(cmd.OutOrStdout(), v, asJSON); err != nil {
-				return err
-			}
-			if secret != "" && !asJSON {
-				fmt.Fprintln(cmd.ErrOrStderr(), "The secret is shown only now; Rampart stores only a keyed hash of it.")
-			}
-			return nil
-		},
+		RunE:  cc.run,
 	}
-	addConfigFlag(cmd, &path)
-	f := cmd.Flags()
-	f.StringVar(&id, "id", "", "client id (default: generated)")
-	f.BoolVar(&public, "public", false, "a public client (browser or native app): no secret, PKCE only")
-	f.StringSliceVar(&grants, "grant-type", nil, "allowed grant type: authorization_code, client_credentials, refresh_token (repeat or comma-separate)")
-	f.StringArrayVar(&redirects, "redirect-uri", nil, "exact redirect URI (repeat for several)")
-	f.StringSliceVar(&scopes, "scope", nil, "allowed scope (repeat, comma- or space-separate)")
-	f.StringSliceVar(&aud, "audience", nil, "allowed access-token audience (repeat or comma-separate)")
-	f.BoolVar(&skip, "skip-consent", false, "first-party client: do not ask users for consent")
-	f.BoolVar(&rs, "resource-server", false, "may introspect every token, not only those for its own audience")
-	f.DurationVar(&accessTTL, "access-token-ttl", 0, "access token lifetime (default: tokens.access_token_ttl)")
-	f.DurationVar(&refreshTTL, "refresh-token-ttl", 0, "refresh token family lifetime (default: tokens.refresh_token_ttl)")
-	f.BoolVar(&asJSON, "json", false, "print JSON")
+	addConfigFlag(cmd, &cc.path)
+	cc.flags(cmd.Flags())
+	return cmd
+}
+
+func (cc *clientCreate) flags(f *pflag.FlagSet) {
+	sp := &cc.spec
+	f.StringVar(&sp.ID, "id", "", "client id (default: generated)")
+	f.BoolVar(&sp.Public, "public", false, "a public client (browser or native app): no secret, PKCE only")
+	f.StringSliceVar(&sp.GrantTypes, "grant-type", nil, "allowed grant type: authorization_code, client_credentials, refresh_token (repeat or comma-separate)")
+	f.StringArrayVar(&sp.RedirectURIs, "redirect-uri", nil, "exact redirect URI (repeat for several)")
+	f.StringSliceVar(&sp.Scopes, "scope", nil, "allowed scope (repeat, comma- or space-separate)")
+	f.StringSliceVar(&sp.Audience, "audience", nil, "allowed access-token audience (repeat or comma-separate)")
+	f.BoolVar(&sp.SkipConsent, "skip-consent", false, "first-party client: do not ask users for consent")
+	f.BoolVar(&sp.ResourceServer, "resource-server", false, "may introspect every token, not only those for its own audience")
+	f.DurationVar(&sp.AccessTokenTTL, "access-token-ttl", 0, "access token lifetime (default: tokens.access_token_ttl)")
+	f.DurationVar(&sp.RefreshTokenTTL, "refresh-token-ttl", 0, "refresh token family lifetime (default: tokens.refresh_token_ttl)")
+	f.BoolVar(&cc.asJSON, "json", false, "print JSON")
 	// Plural spellings (as in the YAML keys) are accepted too.
-	f.StringSliceVar(&grants, "grant-types", nil, "same as --grant-type")
-	f.StringArrayVar(&redirects, "redirect-uris", nil, "same as --redirect-uri")
-	f.StringSliceVar(&scopes, "scopes", nil, "same as --scope")
-	f.StringVar(&id, "client-id", "", "same as --id")
+	f.StringSliceVar(&sp.GrantTypes, "grant-types", nil, "same as --grant-type")
+	f.StringArrayVar(&sp.RedirectURIs, "redirect-uris", nil, "same as --redirect-uri")
+	f.StringSliceVar(&sp.Scopes, "scopes", nil, "same as --scope")
+	f.StringVar(&sp.ID, "client-id", "", "same as --id")
 	for _, n := range []string{"grant-types", "redirect-uris", "scopes", "client-id"} {
 		_ = f.MarkHidden(n)
 	}
-	return cmd
+}
+
+func (cc *clientCreate) run(cmd *cobra.Command, args []string) error {
+	spec := cc.spec
+	if len(args) == 1 {
+		if spec.ID != "" {
+			return usageError{errors.New("give the client id once: as an argument or with --id")}
+		}
+		spec.ID = args[0]
+	}
+	spec.Scopes = splitSpaces(spec.Scopes)
+	ctx := cmd.Context()
+	if spec.ID == "" {
+		var err error
+		if spec.ID, err = identity.NewID(rand.Reader); err != nil {
+			return err
+		}
+	}
+	// Input mistakes are refused before anything is opened (exit 2).
+	if err := admin.ValidateClient(spec); err != nil {
+		return usageError{err}
+	}
+	env, err := openCLI(cmd, cc.path, needMasterKey)
+	if err != nil {
+		return err
+	}
+	defer env.Close(ctx)
+	c, secret, err := env.Admin.CreateClient(ctx, cliActor(), spec)
+	if err != nil {
+		return err
+	}
+	v := viewOf(c)
+	v.Secret = secret
+	if err := printClient(cmd.OutOrStdout(), v, cc.asJSON); err != nil {
+		return err
+	}
+	if secret != "" && !cc.asJSON {
+		fmt.Fprintln(cmd.ErrOrStderr(), "The secret is shown only now; Rampart stores only a keyed hash of it.")
+	}
+	return nil
 }
 
 func splitSpaces(in []string) []string {
@@ -312,17 +205,17 @@ func newClientList() *cobra.Command {
 		Short: "List clients (configuration and store)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			env, err := openAdminEnv(cmd, path, needStore)
+			env, err := openCLI(cmd, path, needStore)
 			if err != nil {
 				return err
 			}
-			defer env.close(cmd.Context())
-			stored, err := env.store.ListClients(cmd.Context())
+			defer env.Close(cmd.Context())
+			stored, err := env.DB.OAuth().ListClients(cmd.Context())
 			if err != nil {
 				return err
 			}
 			views := []clientView{}
-			for _, c := range env.parts.clients.Configured() {
+			for _, c := range env.Parts.Clients.Configured() {
 				views = append(views, viewOf(c))
 			}
 			for i := range stored {
@@ -361,12 +254,12 @@ func newClientShow() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			env, err := openAdminEnv(cmd, path, needStore)
+			env, err := openCLI(cmd, path, needStore)
 			if err != nil {
 				return err
 			}
-			defer env.close(cmd.Context())
-			c, err := env.parts.clients.Get(cmd.Context(), cid)
+			defer env.Close(cmd.Context())
+			c, err := env.Parts.Clients.Get(cmd.Context(), cid)
 			if errors.Is(err, store.ErrNotFound) {
 				return fmt.Errorf("no client %s", cid)
 			}
@@ -394,28 +287,16 @@ func newClientDelete() *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			env, err := openAdminEnv(cmd, path, needRevoke)
+			env, err := openCLI(cmd, path, needRevoke)
 			if err != nil {
 				return err
 			}
-			defer env.close(ctx)
-			if env.parts.clients.IsConfigured(cid) {
-				return fmt.Errorf("client %s is defined in the configuration file; remove it there", cid)
-			}
-			tokens, err := env.store.DeleteClient(ctx, cid, time.Now().UTC())
-			if errors.Is(err, store.ErrNotFound) {
-				return fmt.Errorf("no client %s", cid)
-			}
+			defer env.Close(ctx)
+			n, err := env.Admin.DeleteClient(ctx, cliActor(), cid)
 			if err != nil {
 				return err
 			}
-			if err := env.revoker.Revoke(ctx, tokens); err != nil {
-				return fmt.Errorf("client deleted, but denying its access tokens failed: %w", err)
-			}
-			if err := env.record(ctx, "client.delete", "client:"+cid, map[string]string{"revoked_access_tokens": fmt.Sprint(len(tokens))}); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "deleted client %s; revoked its refresh tokens and %d live access tokens\n", cid, len(tokens))
+			fmt.Fprintf(cmd.OutOrStdout(), "deleted client %s; revoked its refresh tokens and %d live access tokens\n", cid, n)
 			return nil
 		},
 	}
@@ -439,32 +320,13 @@ func newClientRotate() *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			env, err := openAdminEnv(cmd, path, needMasterKey)
+			env, err := openCLI(cmd, path, needMasterKey)
 			if err != nil {
 				return err
 			}
-			defer env.close(ctx)
-			if env.parts.clients.IsConfigured(cid) {
-				return fmt.Errorf("client %s is defined in the configuration file; change its secret there", cid)
-			}
-			c, err := env.store.GetClient(ctx, cid)
-			if errors.Is(err, store.ErrNotFound) {
-				return fmt.Errorf("no client %s", cid)
-			}
+			defer env.Close(ctx)
+			secret, err := env.Admin.RotateClientSecret(ctx, cliActor(), cid)
 			if err != nil {
-				return err
-			}
-			if c.Public {
-				return fmt.Errorf("client %s is public and has no secret", cid)
-			}
-			secret, err := oauth.GenerateSecret(rand.Reader)
-			if err != nil {
-				return err
-			}
-			if err := env.store.UpdateClientSecret(ctx, cid, oauth.HashSecret(env.mk.Derive(oauth.SecretKeyLabel), secret), time.Now().UTC()); err != nil {
-				return err
-			}
-			if err := env.record(ctx, "client.rotate_secret", "client:"+cid, nil); err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()

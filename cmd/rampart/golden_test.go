@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rampart-auth/rampart/internal/config"
 	"github.com/rampart-auth/rampart/internal/testkit"
 )
 
@@ -13,7 +14,7 @@ import (
 // config path replaced by <config>. Refresh with
 // go test ./cmd/rampart -run Golden -update (and review the diff).
 func TestConfigCheckGolden(t *testing.T) {
-	t.Setenv(masterKeyEnv, testkit.MasterKeyBase64)
+	t.Setenv(config.MasterKeyEnv, testkit.MasterKeyBase64)
 	t.Setenv("GOLDEN_PG_DSN", "postgres://rampart@db.internal/rampart?sslmode=verify-full")
 	t.Setenv("GOLDEN_REDIS_URL", "rediss://cache.internal:6380/0")
 	t.Setenv("GOLDEN_REPORTING_SECRET", "reporting-secret-0123456789abcdefghijklmnop")

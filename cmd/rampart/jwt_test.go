@@ -21,12 +21,12 @@ func TestJWTVerifyAgainstServedJWKS(t *testing.T) {
 	ts := startServer(t, sqlstore.SQLite, config.TLSOff)
 	cmd := &cobra.Command{}
 	cmd.SetContext(context.Background())
-	env, err := openKeyEnv(cmd, ts.cfgPath)
+	env, err := openCLI(cmd, ts.cfgPath, needKeys)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer env.close(context.Background())
-	active, err := env.keys.Signer()
+	defer env.Close(context.Background())
+	active, err := env.Keys.Signer()
 	if err != nil {
 		t.Fatal(err)
 	}

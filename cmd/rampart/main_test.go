@@ -42,7 +42,7 @@ func writeFile(t *testing.T, dir, name, body string) string {
 func TestConfigCheck(t *testing.T) {
 	dir := t.TempDir()
 	// config check is serve's dry run: it needs the master key serve needs.
-	t.Setenv(masterKeyEnv, testkit.MasterKeyBase64)
+	t.Setenv(config.MasterKeyEnv, testkit.MasterKeyBase64)
 	cases := []struct {
 		name     string
 		args     []string
@@ -282,7 +282,7 @@ func TestServeEndToEnd(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer s.Close()
-			if _, err := s.DB().Exec(s.Q("UPDATE audit_log SET actor = ? WHERE seq = ?"), "cli:mallory", 2); err != nil {
+			if _, err := s.SQL().Exec(s.Q("UPDATE audit_log SET actor = ? WHERE seq = ?"), "cli:mallory", 2); err != nil {
 				t.Fatal(err)
 			}
 			code, _, errs = cli(t, "", "audit", "verify", "--config", ts.cfgPath)
@@ -338,7 +338,7 @@ func TestSchemaAndMasterKeyRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.DB().Exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)"); err != nil {
+	if _, err := s.SQL().Exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)"); err != nil {
 		t.Fatal(err)
 	}
 	_ = s.Close()
@@ -354,7 +354,7 @@ func TestSchemaAndMasterKeyRefusals(t *testing.T) {
 	}
 
 	// A production config without any master key is refused with advice.
-	t.Setenv(masterKeyEnv, "")
+	t.Setenv(config.MasterKeyEnv, "")
 	cfg := *ts.cfg
 	cfg.MasterKeyFile = ""
 	err = serve(context.Background(), &cfg, io.Discard, io.Discard, nil)

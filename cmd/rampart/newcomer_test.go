@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rampart-auth/rampart/internal/app"
 	"github.com/rampart-auth/rampart/internal/config"
 	"github.com/rampart-auth/rampart/internal/store/sqlstore"
 	"github.com/rampart-auth/rampart/internal/store/storetest"
@@ -100,7 +101,7 @@ func TestEmptyDatabaseNamesMigrateCommand(t *testing.T) {
 			}
 			defer s.Close()
 			var n int
-			if err := s.DB().QueryRow("SELECT COUNT(*) FROM schema_migrations").Scan(&n); err == nil {
+			if err := s.SQL().QueryRow("SELECT COUNT(*) FROM schema_migrations").Scan(&n); err == nil {
 				t.Fatal("the refused database got a schema_migrations table")
 			}
 		})
@@ -117,7 +118,7 @@ func TestMigrateCommandHint(t *testing.T) {
 		{"path-with-dollar", "$HOME.yaml", "rampart migrate --config '$HOME.yaml'"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := migrateCommand(&config.Config{File: tc.file}); got != tc.want {
+			if got := app.MigrateCommand(&config.Config{File: tc.file}); got != tc.want {
 				t.Fatalf("got %q, want %q", got, tc.want)
 			}
 		})
@@ -144,7 +145,7 @@ func TestBanner(t *testing.T) {
 			cfg := config.Dev()
 			cfg.Dev = tc.dev
 			var b bytes.Buffer
-			printBanner(&b, cfg, addr)
+			app.PrintBanner(&b, bannerName(), cfg, addr)
 			first, _, _ := strings.Cut(b.String(), "\n")
 			if first+"\n" != tc.want {
 				t.Fatalf("banner starts %q, want %q", first, tc.want)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rampart-auth/rampart/internal/config"
 	"github.com/rampart-auth/rampart/internal/testkit"
 )
 
@@ -74,7 +75,7 @@ func diffCases() []diffCase {
 		{name: "reject/store-sqlite-dsn-env-unset", extra: "store: {driver: sqlite, dsn_env: DIFF_DB}\n", env: map[string]string{"DIFF_DB": ""}, reason: "DIFF_DB"},
 		{name: "reject/redis-url-env-unset", extra: "redis: {url_env: DIFF_REDIS}\n", env: map[string]string{"DIFF_REDIS": ""}, reason: "DIFF_REDIS"},
 		{name: "reject/redis-url-env-not-redis", extra: "redis: {url_env: DIFF_REDIS}\n", env: map[string]string{"DIFF_REDIS": "http://cache:6379"}, reason: "redis URL"},
-		{name: "reject/master-key-none", noKey: true, env: map[string]string{masterKeyEnv: ""}, reason: masterKeyEnv},
+		{name: "reject/master-key-none", noKey: true, env: map[string]string{config.MasterKeyEnv: ""}, reason: config.MasterKeyEnv},
 		{name: "reject/master-key-file-missing", noKey: true, extra: "master_key_file: {dir}/missing.key\n", reason: "missing.key"},
 		{name: "reject/master-key-file-world-readable", noKey: true, extra: "master_key_file: {dir}/open.key\n",
 			setup: func(t *testing.T, dir string) {
@@ -85,7 +86,7 @@ func diffCases() []diffCase {
 			}, reason: "chmod 600"},
 		{name: "reject/master-key-file-malformed", noKey: true, extra: "master_key_file: {dir}/bad.key\n",
 			setup: func(t *testing.T, dir string) { writeFile(t, dir, "bad.key", "not a key") }, reason: "master key"},
-		{name: "reject/master-key-env-malformed", noKey: true, env: map[string]string{masterKeyEnv: "too-short"}, reason: masterKeyEnv},
+		{name: "reject/master-key-env-malformed", noKey: true, env: map[string]string{config.MasterKeyEnv: "too-short"}, reason: config.MasterKeyEnv},
 		{name: "reject/tls-files-missing", issuer: "https://127.0.0.1:0", http: "{listen: '127.0.0.1:0', tls: {mode: files, cert_file: {dir}/no-cert.pem, key_file: {dir}/no-key.pem}}", reason: "cert_file"},
 		{name: "reject/tls-files-not-pem", issuer: "https://127.0.0.1:0", http: "{listen: '127.0.0.1:0', tls: {mode: files, cert_file: {dir}/cert.pem, key_file: {dir}/key.pem}}",
 			setup: func(t *testing.T, dir string) {
@@ -162,7 +163,7 @@ func TestConfigCheckMatchesServe(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			// A clean environment for every variable the table uses, then the case's.
-			for _, k := range []string{"DIFF_SECRET", "DIFF_PG_DSN", "DIFF_DB", "DIFF_REDIS", masterKeyEnv} {
+			for _, k := range []string{"DIFF_SECRET", "DIFF_PG_DSN", "DIFF_DB", "DIFF_REDIS", config.MasterKeyEnv} {
 				t.Setenv(k, "")
 			}
 			for k, v := range tc.env {
@@ -202,7 +203,7 @@ func TestConfigCheckMatchesServe(t *testing.T) {
 // serve starts.
 func TestConfigCheckMatchesServeAccept(t *testing.T) {
 	t.Setenv("DIFF_SECRET", goodSecret)
-	t.Setenv(masterKeyEnv, "")
+	t.Setenv(config.MasterKeyEnv, "")
 	dir := t.TempDir()
 	path := writeDiffConfig(t, dir, diffCase{extra: `clients:
   - {id: api, secret_env: DIFF_SECRET, grant_types: [client_credentials], scopes: [notes:read], audience: ['https://api.example.test']}
@@ -215,13 +216,13 @@ func TestConfigCheckMatchesServeAccept(t *testing.T) {
 		t.Fatalf("serve refused a configuration config check accepts: %v", err)
 	}
 	// And an environment-supplied master key (base64) is the same verdict.
-	t.Setenv(masterKeyEnv, testkit.MasterKeyBase64)
+	t.Setenv(config.MasterKeyEnv, testkit.MasterKeyBase64)
 	dir2 := t.TempDir()
 	path2 := writeDiffConfig(t, dir2, diffCase{noKey: true})
 	if code, _, errOut := cli(t, "", "config", "check", "--config", path2); code != 0 {
-		t.Fatalf("config check with %s: %s", masterKeyEnv, errOut)
+		t.Fatalf("config check with %s: %s", config.MasterKeyEnv, errOut)
 	}
 	if err := serveVerdict(t, path2); err != nil {
-		t.Fatalf("serve with %s: %v", masterKeyEnv, err)
+		t.Fatalf("serve with %s: %v", config.MasterKeyEnv, err)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/oauth2"
 
+	"github.com/rampart-auth/rampart/internal/oauth"
 	"github.com/rampart-auth/rampart/jwtauth"
 )
 
@@ -139,7 +140,7 @@ func TestClientDeleteRevokesOnRedis(t *testing.T) {
 		rc := redis.NewClient(opts)
 		defer rc.Close()
 		ctx := context.Background()
-		if on, err := jwtauth.NewRedisDenyList(rc, DenyListPrefix).IsRevoked(ctx, jti); err != nil || !on {
+		if on, err := jwtauth.NewRedisDenyList(rc, oauth.DenyListPrefix).IsRevoked(ctx, jti); err != nil || !on {
 			t.Fatalf("jti %s not on the Redis deny list (%v)", jti, err)
 		}
 		cfg, err := loadConfig(cfgPath, false)
@@ -151,7 +152,7 @@ func TestClientDeleteRevokesOnRedis(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer s.Close()
-		if on, err := s.IsDenied(ctx, jti, time.Now()); err != nil || !on {
+		if on, err := s.OAuth().IsDenied(ctx, jti, time.Now()); err != nil || !on {
 			t.Fatalf("jti %s not on the store's deny list (%v)", jti, err)
 		}
 	})

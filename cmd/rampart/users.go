@@ -9,8 +9,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rampart-auth/rampart/internal/admin"
+	"github.com/rampart-auth/rampart/internal/app"
 	"github.com/rampart-auth/rampart/internal/identity"
-	"github.com/rampart-auth/rampart/internal/store"
 )
 
 func newUserCommand() *cobra.Command {
@@ -32,33 +33,24 @@ func newUserCommand() *cobra.Command {
 				// history would keep them.
 				return usageError{errors.New("--password-stdin is required: pipe the password on stdin")}
 			}
-			if role != identity.RoleUser && role != identity.RoleAdmin {
-				return usageError{fmt.Errorf("--role %q is not a role; use admin or leave it out", role)}
-			}
-			if _, err := identity.NormalizeUsername(username); err != nil {
+			if err := admin.ValidateUsername(username, role); err != nil {
 				return usageError{err}
 			}
 			pw, err := readPassword(cmd.InOrStdin())
 			if err != nil {
 				return usageError{err}
 			}
-			if err := identity.CheckPassword(pw); err != nil {
+			if err := admin.ValidateUser(username, pw, role); err != nil {
 				return usageError{err}
 			}
 			ctx := cmd.Context()
-			env, err := openAdminEnv(cmd, path, needMasterKey)
+			env, err := openCLI(cmd, path, app.CLINeeds{MasterKey: true})
 			if err != nil {
 				return err
 			}
-			defer env.close(ctx)
-			u, err := env.parts.users.Create(ctx, username, pw, role)
-			if errors.Is(err, store.ErrConflict) {
-				return fmt.Errorf("user %s already exists", strings.ToLower(username))
-			}
+			defer env.Close(ctx)
+			u, err := env.Admin.CreateUser(ctx, cliActor(), username, pw, role)
 			if err != nil {
-				return err
-			}
-			if err := env.record(ctx, "user.create", "user:"+u.ID, map[string]string{"role": role}); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "created user %s (id %s)\n", u.Username, u.ID)

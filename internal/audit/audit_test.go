@@ -39,7 +39,7 @@ func event(i int) audit.Event {
 }
 
 // fill records n events and returns the store.
-func fill(t *testing.T, driver string, n int) *sqlstore.Store {
+func fill(t *testing.T, driver string, n int) *storetest.Store {
 	t.Helper()
 	s := storetest.Open(t, driver)
 	l := newLog(t, s)
@@ -53,17 +53,17 @@ func fill(t *testing.T, driver string, n int) *sqlstore.Store {
 
 // openTwice opens two handles (two connection pools, as two instances
 // would have) on one fresh, migrated database.
-func openTwice(t *testing.T, driver string) (*sqlstore.Store, *sqlstore.Store) {
+func openTwice(t *testing.T, driver string) (*storetest.Store, *storetest.Store) {
 	t.Helper()
 	driver, dsn := storetest.DSN(t, driver)
-	var out [2]*sqlstore.Store
+	var out [2]*storetest.Store
 	for i := range out {
 		s, err := sqlstore.Open(context.Background(), driver, dsn, sqlstore.Options{MaxOpenConns: 4})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = s.Close() })
-		out[i] = s
+		out[i] = storetest.Wrap(s)
 	}
 	if _, err := out[0].Migrate(context.Background()); err != nil {
 		t.Fatal(err)
@@ -75,13 +75,13 @@ func TestConcurrentAppendsFormOneChain(t *testing.T) {
 	for _, driver := range storetest.Drivers(t) {
 		for _, setup := range []struct {
 			name   string
-			stores func(t *testing.T) (*sqlstore.Store, *sqlstore.Store)
+			stores func(t *testing.T) (*storetest.Store, *storetest.Store)
 		}{
-			{"two-logs-one-pool", func(t *testing.T) (*sqlstore.Store, *sqlstore.Store) {
+			{"two-logs-one-pool", func(t *testing.T) (*storetest.Store, *storetest.Store) {
 				s := storetest.Open(t, driver)
 				return s, s
 			}},
-			{"two-instances", func(t *testing.T) (*sqlstore.Store, *sqlstore.Store) { return openTwice(t, driver) }},
+			{"two-instances", func(t *testing.T) (*storetest.Store, *storetest.Store) { return openTwice(t, driver) }},
 		} {
 			t.Run(driver+"/"+setup.name, func(t *testing.T) {
 				s1, s2 := setup.stores(t)
@@ -140,7 +140,7 @@ func TestRecordIsDurableWhenItReturns(t *testing.T) {
 				}
 				// Another pool sees the committed row as soon as Record returns.
 				var n int
-				if err := reader.DB().QueryRow("SELECT COUNT(*) FROM audit_log").Scan(&n); err != nil || n != i {
+				if err := reader.SQL().QueryRow("SELECT COUNT(*) FROM audit_log").Scan(&n); err != nil || n != i {
 					t.Fatalf("after Record %d returned, another connection counts %d rows (err %v)", i, n, err)
 				}
 			}

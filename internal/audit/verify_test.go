@@ -14,22 +14,22 @@ import (
 	"github.com/rampart-auth/rampart/internal/store/storetest"
 )
 
-func exec(t *testing.T, s *sqlstore.Store, query string, args ...any) {
+func exec(t *testing.T, s *storetest.Store, query string, args ...any) {
 	t.Helper()
-	if _, err := s.DB().ExecContext(context.Background(), s.Q(query), args...); err != nil {
+	if _, err := s.SQL().ExecContext(context.Background(), s.Q(query), args...); err != nil {
 		t.Fatalf("tamper %q: %v", query, err)
 	}
 }
 
 // sqlTamper returns a tamper step running one '?' statement.
-func sqlTamper(query string, args ...any) func(*testing.T, *sqlstore.Store) {
-	return func(t *testing.T, s *sqlstore.Store) { exec(t, s, query, args...) }
+func sqlTamper(query string, args ...any) func(*testing.T, *storetest.Store) {
+	return func(t *testing.T, s *storetest.Store) { exec(t, s, query, args...) }
 }
 
 // rehash edits record seq's actor and stores a hash recomputed for the new
 // contents, as a careful attacker would, leaving the next record alone.
-func rehash(seq int64) func(*testing.T, *sqlstore.Store) {
-	return func(t *testing.T, s *sqlstore.Store) {
+func rehash(seq int64) func(*testing.T, *storetest.Store) {
+	return func(t *testing.T, s *storetest.Store) {
 		recs, err := s.ScanAudit(context.Background(), seq-1, 1)
 		if err != nil || len(recs) != 1 {
 			t.Fatalf("read record %d: %v", seq, err)
@@ -43,7 +43,7 @@ func rehash(seq int64) func(*testing.T, *sqlstore.Store) {
 
 // appendOutside inserts a correctly chained record 11 without moving the
 // head, as someone forging evidence with the SQL shell would.
-func appendOutside(t *testing.T, s *sqlstore.Store) {
+func appendOutside(t *testing.T, s *storetest.Store) {
 	recs, err := s.LastAudit(context.Background(), 1)
 	if err != nil || len(recs) != 1 {
 		t.Fatalf("read last record: %v", err)
@@ -56,8 +56,8 @@ func appendOutside(t *testing.T, s *sqlstore.Store) {
 }
 
 // swapRows exchanges every column but seq between records a and b.
-func swapRows(a, b int64) func(*testing.T, *sqlstore.Store) {
-	return func(t *testing.T, s *sqlstore.Store) {
+func swapRows(a, b int64) func(*testing.T, *storetest.Store) {
+	return func(t *testing.T, s *storetest.Store) {
 		exec(t, s, "UPDATE audit_log SET seq = -seq WHERE seq IN (?, ?)", a, b)
 		exec(t, s, "UPDATE audit_log SET seq = seq + ? WHERE seq < 0", a+b) // -a -> b, -b -> a
 	}
@@ -72,7 +72,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 	cases := []struct {
 		name    string
 		only    string // run on this driver only ("" for both)
-		tamper  []func(*testing.T, *sqlstore.Store)
+		tamper  []func(*testing.T, *storetest.Store)
 		wantSeq int64
 		want    string
 	}{
@@ -144,7 +144,9 @@ func TestVerifyDetectsTampering(t *testing.T) {
 	}
 }
 
-func tampers(fs ...func(*testing.T, *sqlstore.Store)) []func(*testing.T, *sqlstore.Store) { return fs }
+func tampers(fs ...func(*testing.T, *storetest.Store)) []func(*testing.T, *storetest.Store) {
+	return fs
+}
 
 // TestVerifyKnownGap pins down what the chain alone cannot detect, so the
 // signed checkpoints of a later issue turn these into failures on purpose:

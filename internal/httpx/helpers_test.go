@@ -26,12 +26,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/rampart-auth/rampart/internal/keys"
-	"github.com/rampart-auth/rampart/internal/testkit"
+	"github.com/rampart-auth/rampart/mtls"
 )
-
-// The master key is the Sealer the wiring passes to AutoTLS.
-var _ Sealer = (*keys.MasterKey)(nil)
 
 // logBuf is a goroutine-safe log sink for servers under test.
 type logBuf struct {
@@ -79,22 +75,19 @@ func (b *logBuf) find(t *testing.T, msg string) []map[string]any {
 	return out
 }
 
-// testMasterKey returns the test kit's master key as the Sealer.
-func testMasterKey(t testing.TB) *keys.MasterKey { return loadMasterKey(t, testkit.MasterKeyBase64) }
-
-// otherMasterKey returns a master key different from testMasterKey's.
-func otherMasterKey(t testing.TB) *keys.MasterKey {
-	return loadMasterKey(t, testkit.OtherMasterKeyBase64)
-}
-
-// loadMasterKey parses b64 as serve parses a master key.
-func loadMasterKey(t testing.TB, b64 string) *keys.MasterKey {
+// testTLS returns the listener TLS configuration the command builds for
+// certificate files (mtls.ServerConfig over an mtls.FileSource), serving a
+// fresh self-signed certificate for 127.0.0.1 and localhost, and a pool
+// trusting only that certificate.
+func testTLS(t *testing.T) (*tls.Config, *x509.CertPool) {
 	t.Helper()
-	mk, err := keys.LoadMasterKey("", b64)
+	now := time.Now()
+	certFile, keyFile, _ := writeCertPair(t, t.TempDir(), "server", now.Add(-time.Hour), now.Add(24*time.Hour))
+	src, err := mtls.NewFileSource(certFile, keyFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return mk
+	return mtls.ServerConfig(src), caPool(t, certFile)
 }
 
 // testServer is a real Server on 127.0.0.1:0.

@@ -37,8 +37,9 @@ type ServerOptions struct {
 	Addr string
 	// Handler serves every request; nil answers 404 problems.
 	Handler http.Handler
-	// TLSConfig enables TLS when set (see BaseTLSConfig, FilesTLS,
-	// AutoTLS). It needs Certificates or GetCertificate.
+	// TLSConfig enables TLS when set (see mtls.ServerConfig; the command
+	// builds it from files or from ca.AutoTLS). It needs Certificates or
+	// GetCertificate.
 	TLSConfig *tls.Config
 
 	ReadHeaderTimeout time.Duration

@@ -162,10 +162,7 @@ func TestSlowlorisDisconnected(t *testing.T) {
 
 func TestTLSHandshakeNoiseLoggedAtDebug(t *testing.T) {
 	logs := &logBuf{}
-	cfg, err := AutoTLS(AutoTLSOptions{Dir: t.TempDir(), Sealer: testMasterKey(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, _ := testTLS(t)
 	ts := startServer(t, ServerOptions{Handler: Healthz(), TLSConfig: cfg, Logger: NewLogger(logs, "debug", "json")})
 	conn, err := net.Dial("tcp", ts.Addr)
 	if err != nil {
@@ -190,14 +187,10 @@ func TestTLSHandshakeNoiseLoggedAtDebug(t *testing.T) {
 }
 
 func TestHSTSOnlyOverTLS(t *testing.T) {
-	dir := t.TempDir()
-	cfg, err := AutoTLS(AutoTLSOptions{Dir: dir, Sealer: testMasterKey(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, pool := testTLS(t)
 	_, _, h := newTestApp(t, true, 1024)
 	ts := startServer(t, ServerOptions{Handler: h, TLSConfig: cfg})
-	c := tlsClient(caPool(t, CAFile(dir)))
+	c := tlsClient(pool)
 	for _, p := range []string{"/ok", "/nope", "/panic"} {
 		resp, _ := do(t, c, http.MethodGet, ts.URL+p, nil)
 		if got := resp.Header.Get("Strict-Transport-Security"); got != HSTS {

@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/rampart-auth/rampart/internal/audit"
 	"github.com/rampart-auth/rampart/internal/store"
 )
 
@@ -61,24 +62,43 @@ func CheckPassword(p string) error {
 	return nil
 }
 
+// Auditor records an audit event durably (audit.Log).
+type Auditor interface {
+	Record(ctx context.Context, e audit.Event) error
+}
+
 // Users creates and authenticates users.
 type Users struct {
 	store  Store
 	hasher *Hasher
+	audit  Auditor
 	now    func() time.Time
 	rand   io.Reader
 }
 
-// NewUsers returns the user service. now and rnd may be nil (time.Now,
-// crypto/rand).
-func NewUsers(s Store, h *Hasher, now func() time.Time, rnd io.Reader) *Users {
+// NewUsers returns the user service. Every user it creates is recorded in
+// al (user.create); al may be nil only for a service that never creates a
+// user (Create then fails). now and rnd may be nil (time.Now, crypto/rand).
+func NewUsers(s Store, h *Hasher, al Auditor, now func() time.Time, rnd io.Reader) *Users {
 	if now == nil {
 		now = time.Now
 	}
 	if rnd == nil {
 		rnd = rand.Reader
 	}
-	return &Users{store: s, hasher: h, now: now, rand: rnd}
+	return &Users{store: s, hasher: h, audit: al, now: now, rand: rnd}
+}
+
+// NewUser is a user to create.
+type NewUser struct {
+	// Actor is who creates the user, for the audit trail ("cli:<os user>",
+	// "system", "user:<id>").
+	Actor    string
+	Username string
+	Password string
+	Role     string
+	// Dev marks the dev-mode admin in the audit event.
+	Dev bool
 }
 
 // NewID returns a random 128-bit identifier in base64url (22 characters).
@@ -90,9 +110,14 @@ func NewID(rnd io.Reader) (string, error) {
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
-// Create makes a user with a hashed password. A taken username is
-// store.ErrConflict.
-func (u *Users) Create(ctx context.Context, username, password, role string) (*User, error) {
+// Create makes a user with a hashed password and records user.create
+// before it returns; a user whose creation could not be recorded is still
+// stored, and the error says so. A taken username is store.ErrConflict.
+func (u *Users) Create(ctx context.Context, nu NewUser) (*User, error) {
+	if u.audit == nil {
+		return nil, errors.New("identity: internal error: no audit log to record the new user in")
+	}
+	username, password, role := nu.Username, nu.Password, nu.Role
 	name, err := NormalizeUsername(username)
 	if err != nil {
 		return nil, err
@@ -118,6 +143,14 @@ func (u *Users) Create(ctx context.Context, username, password, role string) (*U
 			return nil, fmt.Errorf("identity: the username %q is taken: %w", name, store.ErrConflict)
 		}
 		return nil, err
+	}
+	details := map[string]string{"role": role}
+	if nu.Dev {
+		details["dev"] = "true"
+	}
+	if err := u.audit.Record(ctx, audit.Event{Actor: nu.Actor, Action: audit.ActionUserCreate, Target: "user:" + user.ID,
+		Outcome: audit.OutcomeSuccess, Details: details}); err != nil {
+		return user, fmt.Errorf("identity: user %s created, but recording it in the audit log failed: %w", user.ID, err)
 	}
 	return user, nil
 }

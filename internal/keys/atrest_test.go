@@ -71,7 +71,7 @@ func TestDatabaseHoldsNoPrivateKeyInClear(t *testing.T) {
 			clock := newClock()
 			secrets := map[string][]byte{}
 			for i, alg := range []string{keys.AlgES256, keys.AlgEdDSA, keys.AlgRS256, keys.AlgPS256} {
-				o := testOpts(st, testMaster(t), clock, &recorder{})
+				o := testOpts(st.Keys(), testMaster(t), clock, &recorder{})
 				o.Algorithm, o.RSABits = alg, 2048
 				m := newManager(t, o)
 				if i == 0 {
@@ -97,7 +97,7 @@ func TestDatabaseHoldsNoPrivateKeyInClear(t *testing.T) {
 			}
 
 			// Every column of every row, as the database returns it.
-			rows, err := st.DB().QueryContext(ctx, `SELECT kid, algorithm, state, public_jwk, private_enc FROM signing_keys`)
+			rows, err := st.SQL().QueryContext(ctx, `SELECT kid, algorithm, state, public_jwk, private_enc FROM signing_keys`)
 			if err != nil {
 				t.Fatal(err)
 			}

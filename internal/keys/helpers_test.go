@@ -18,7 +18,7 @@ import (
 )
 
 // The SQL store is the keys.Store (guard here: sqlstore imports keys).
-var _ keys.Store = (*sqlstore.Store)(nil)
+var _ keys.Store = (*sqlstore.KeyStore)(nil)
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
@@ -61,7 +61,7 @@ func (r *recorder) actions(from int) []string {
 
 // countingStore counts generation queries on a real store.
 type countingStore struct {
-	*sqlstore.Store
+	*storetest.Store
 	genQueries atomic.Int64
 }
 
@@ -109,16 +109,16 @@ func newManager(t testing.TB, o keys.Options) *keys.Manager {
 
 // openShared opens two independent handles on one fresh database, like two
 // instances (or the server and the CLI) sharing it.
-func openShared(t *testing.T, driver string) (*sqlstore.Store, *sqlstore.Store, string) {
+func openShared(t *testing.T, driver string) (*storetest.Store, *storetest.Store, string) {
 	t.Helper()
 	drv, dsn := storetest.DSN(t, driver)
-	open := func() *sqlstore.Store {
+	open := func() *storetest.Store {
 		s, err := sqlstore.Open(context.Background(), drv, dsn, sqlstore.Options{MaxOpenConns: 8})
 		if err != nil {
 			t.Fatalf("open: %v", err)
 		}
 		t.Cleanup(func() { _ = s.Close() })
-		return s
+		return storetest.Wrap(s)
 	}
 	a := open()
 	if _, err := a.Migrate(context.Background()); err != nil {

@@ -17,7 +17,6 @@ import (
 
 	"github.com/rampart-auth/rampart/internal/audit"
 	"github.com/rampart-auth/rampart/internal/keys"
-	"github.com/rampart-auth/rampart/internal/store/sqlstore"
 	"github.com/rampart-auth/rampart/internal/store/storetest"
 	"github.com/rampart-auth/rampart/internal/testkit"
 )
@@ -455,11 +454,11 @@ func TestWrongMasterKey(t *testing.T) {
 }
 
 // sqlExec tampers with rows directly, as an attacker with database access.
-type sqlExec struct{ st *sqlstore.Store }
+type sqlExec struct{ st *storetest.Store }
 
 func (d *sqlExec) exec(t *testing.T, q string, args ...any) {
 	t.Helper()
-	if _, err := d.st.DB().ExecContext(context.Background(), d.st.Q(q), args...); err != nil {
+	if _, err := d.st.SQL().ExecContext(context.Background(), d.st.Q(q), args...); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -467,7 +466,7 @@ func (d *sqlExec) exec(t *testing.T, q string, args ...any) {
 func (d *sqlExec) enc(t *testing.T, kid string) []byte {
 	t.Helper()
 	var b []byte
-	if err := d.st.DB().QueryRowContext(context.Background(), d.st.Q("SELECT private_enc FROM signing_keys WHERE kid = ?"), kid).Scan(&b); err != nil {
+	if err := d.st.SQL().QueryRowContext(context.Background(), d.st.Q("SELECT private_enc FROM signing_keys WHERE kid = ?"), kid).Scan(&b); err != nil {
 		t.Fatal(err)
 	}
 	return bytes.Clone(b)

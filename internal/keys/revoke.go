@@ -11,7 +11,7 @@ import (
 )
 
 // ActionRevoke is the audit action of an emergency revocation.
-const ActionRevoke = "key.revoke"
+const ActionRevoke = audit.ActionKeyRevoke
 
 // ErrUnknownKey is returned by Revoke when no key has the kid.
 var ErrUnknownKey = errors.New("keys: no signing key has this kid")

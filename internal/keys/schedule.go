@@ -11,13 +11,13 @@ import (
 	"github.com/rampart-auth/rampart/internal/audit"
 )
 
-// Audit actions.
+// Audit actions of the key lifecycle, from the catalogue.
 const (
-	ActionGenerate = "key.generate"
-	ActionActivate = "key.activate"
-	ActionRetire   = "key.retire"
-	ActionRemove   = "key.remove"
-	ActionRotate   = "key.rotate"
+	ActionGenerate = audit.ActionKeyGenerate
+	ActionActivate = audit.ActionKeyActivate
+	ActionRetire   = audit.ActionKeyRetire
+	ActionRemove   = audit.ActionKeyRemove
+	ActionRotate   = audit.ActionKeyRotate
 )
 
 // decision is what one schedule step changes; it is computed from a ring

@@ -84,7 +84,7 @@ type KeyRingChange struct {
 	Inserts []KeyRecord
 }
 
-// Store persists the key ring. *sqlstore.Store implements it.
+// Store persists the key ring. *sqlstore.DB implements it.
 type Store interface {
 	// KeyRingGeneration returns the ring's generation: a cheap query, run
 	// to notice changes made by other instances.

@@ -15,6 +15,19 @@ import (
 	"github.com/rampart-auth/rampart/internal/web"
 )
 
+// codeSaver stores the authorization codes the authorization endpoint
+// issues.
+type codeSaver interface {
+	// SaveCode stores a new authorization code.
+	SaveCode(ctx context.Context, c *AuthCode) error
+}
+
+// consentStore remembers what users allowed clients (the consent page).
+type consentStore interface {
+	GetConsent(ctx context.Context, userID, clientID string) (*Consent, error) // store.ErrNotFound
+	SaveConsent(ctx context.Context, c *Consent) error                         // insert or replace
+}
+
 // authzContext is an authorization request whose client and redirect URI
 // are verified: from here on, errors go back to the client by redirect.
 type authzContext struct {
@@ -71,34 +84,8 @@ func (s *Server) checkAuthorize(ctx context.Context, v url.Values) (*authzContex
 	if perr != nil {
 		return a, perr.Error, nil
 	}
-	switch {
-	case req.HasRequestObject:
-		return a, oerr(ErrRequestNotSupported, "request objects are not supported"), nil
-	case req.HasRequestURI:
-		return a, oerr(ErrRequestURINotSupported, "request_uri is not supported"), nil
-	case req.ResponseType == "":
-		return a, oerr(ErrInvalidRequest, "response_type is required"), nil
-	case req.ResponseType != "code":
-		// OAuth 2.1 §4.1 / RFC 9700 §2.1.2: no implicit or hybrid flows.
-		return a, oerr(ErrUnsupportedResponseType, "only response_type=code is supported"), nil
-	case req.ResponseMode != "" && req.ResponseMode != "query":
-		return a, oerr(ErrInvalidRequest, "only response_mode=query is supported"), nil
-	case !c.Allows(GrantAuthorizationCode):
-		return a, oerr(ErrUnauthorizedClient, "the client may not use the authorization code grant"), nil
-	// PKCE with S256 for every client, public or confidential (OAuth 2.1
-	// §4.1.1, RFC 9700 §2.1.1). plain is refused: it protects nothing when
-	// the request itself leaks (RFC 7636 §7.2).
-	case req.CodeChallenge == "":
-		return a, oerr(ErrInvalidRequest, "code_challenge is required (PKCE with S256)"), nil
-	case req.CodeChallengeMethod != "S256":
-		return a, oerr(ErrInvalidRequest, "code_challenge_method must be S256"), nil
-	case !validChallenge(req.CodeChallenge):
-		return a, oerr(ErrInvalidRequest, "code_challenge is not a base64url SHA-256 digest"), nil
-	}
-	for _, sc := range req.Scopes {
-		if !slices.Contains(c.Scopes, sc) {
-			return a, oerr(ErrInvalidScope, "the client may not request scope %q", clip(sc)), nil
-		}
+	if e := checkCodeRequest(req, c); e != nil {
+		return a, e, nil
 	}
 	aud, e := s.audienceFor(c, req.Resource)
 	if e != nil {
@@ -108,10 +95,51 @@ func (s *Server) checkAuthorize(ctx context.Context, v url.Values) (*authzContex
 	return a, nil, nil
 }
 
+// checkCodeRequest checks what an authorization request asks of client c:
+// the code flow with PKCE S256, and scopes the client may have. The error
+// goes back to the client by redirect.
+func checkCodeRequest(req *AuthorizeRequest, c *Client) *Error {
+	switch {
+	case req.HasRequestObject:
+		return oerr(ErrRequestNotSupported, "request objects are not supported")
+	case req.HasRequestURI:
+		return oerr(ErrRequestURINotSupported, "request_uri is not supported")
+	case req.ResponseType == "":
+		return oerr(ErrInvalidRequest, "response_type is required")
+	case req.ResponseType != "code":
+		// OAuth 2.1 §4.1 / RFC 9700 §2.1.2: no implicit or hybrid flows.
+		return oerr(ErrUnsupportedResponseType, "only response_type=code is supported")
+	case req.ResponseMode != "" && req.ResponseMode != "query":
+		return oerr(ErrInvalidRequest, "only response_mode=query is supported")
+	case !c.Allows(GrantAuthorizationCode):
+		return oerr(ErrUnauthorizedClient, "the client may not use the authorization code grant")
+	// PKCE with S256 for every client, public or confidential (OAuth 2.1
+	// §4.1.1, RFC 9700 §2.1.1). plain is refused: it protects nothing when
+	// the request itself leaks (RFC 7636 §7.2).
+	case req.CodeChallenge == "":
+		return oerr(ErrInvalidRequest, "code_challenge is required (PKCE with S256)")
+	case req.CodeChallengeMethod != "S256":
+		return oerr(ErrInvalidRequest, "code_challenge_method must be S256")
+	case !validChallenge(req.CodeChallenge):
+		return oerr(ErrInvalidRequest, "code_challenge is not a base64url SHA-256 digest")
+	}
+	for _, sc := range req.Scopes {
+		if !slices.Contains(c.Scopes, sc) {
+			return oerr(ErrInvalidScope, "the client may not request scope %q", clip(sc))
+		}
+	}
+	return nil
+}
+
 // audienceFor is the access token audience: the client's configured
 // audience, narrowed to resource when one is asked for (RFC 8707 §2.2),
 // or Rampart's own userinfo endpoint when it has none (defaultAudience).
 func (s *Server) audienceFor(c *Client, resource string) ([]string, *Error) {
+	return clientAudience(c, resource, s.defaultAudience())
+}
+
+// clientAudience is audienceFor with the server's default audience def.
+func clientAudience(c *Client, resource, def string) ([]string, *Error) {
 	if resource != "" {
 		if !slices.Contains(c.Audience, resource) {
 			return nil, oerr(ErrInvalidTarget, "the client may not request this resource")
@@ -119,7 +147,7 @@ func (s *Server) audienceFor(c *Client, resource string) ([]string, *Error) {
 		return []string{resource}, nil
 	}
 	if len(c.Audience) == 0 {
-		return []string{s.defaultAudience()}, nil
+		return []string{def}, nil
 	}
 	return slices.Clone(c.Audience), nil
 }
@@ -253,7 +281,7 @@ func (s *Server) needsConsent(ctx context.Context, a *authzContext, userID strin
 	if a.client.SkipConsent {
 		return false
 	}
-	c, err := s.opts.Store.GetConsent(ctx, userID, a.client.ID)
+	c, err := s.consents.GetConsent(ctx, userID, a.client.ID)
 	if err != nil {
 		return true
 	}
@@ -299,7 +327,7 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, a *authzConte
 		CodeChallenge: a.req.CodeChallenge, Scopes: a.req.Scopes, Audience: a.audience, Nonce: a.req.Nonce,
 		AuthTime: authTime.UTC(), CreatedAt: now, ExpiresAt: now.Add(CodeTTL),
 	}
-	if err := s.opts.Store.SaveCode(r.Context(), ac); err != nil {
+	if err := s.codes.SaveCode(r.Context(), ac); err != nil {
 		s.redirectError(w, r, a, serverError(err))
 		return
 	}
@@ -357,18 +385,7 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 	}
 	switch r.PostForm.Get("decision") {
 	case "allow":
-		var old *Consent
-		if c, err := s.opts.Store.GetConsent(r.Context(), user.ID, a.client.ID); err == nil {
-			old = c
-		}
-		scopes, resources := mergeConsent(old, a.client, a.req.Scopes, consentResources(a))
-		if err := s.opts.Store.SaveConsent(r.Context(), &Consent{UserID: user.ID, ClientID: a.client.ID, Scopes: scopes, Audience: resources, GrantedAt: s.now().UTC()}); err != nil {
-			s.redirectError(w, r, a, serverError(err))
-			return
-		}
-		s.audit(r, audit.Event{Actor: "user:" + user.ID, Action: "oauth.consent", Target: "client:" + a.client.ID,
-			Outcome: audit.OutcomeSuccess, Details: map[string]string{"scope": strings.Join(scopes, " "), "resource": strings.Join(resources, " ")}})
-		s.issueCode(w, r, a, user, sess.AuthTime)
+		s.allowConsent(w, r, a, user, sess.AuthTime)
 	case "deny":
 		s.audit(r, audit.Event{Actor: "user:" + user.ID, Action: "oauth.consent", Target: "client:" + a.client.ID,
 			Outcome: audit.OutcomeDenied, Reason: "user_denied"})
@@ -376,4 +393,21 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 	default:
 		s.errorPage(w, r, http.StatusBadRequest, "Invalid request", "Choose Allow or Deny.", ErrInvalidRequest)
 	}
+}
+
+// allowConsent remembers that user allowed the request (merged with what
+// they allowed before, mergeConsent) and issues the code.
+func (s *Server) allowConsent(w http.ResponseWriter, r *http.Request, a *authzContext, user *identity.User, authTime time.Time) {
+	var old *Consent
+	if c, err := s.consents.GetConsent(r.Context(), user.ID, a.client.ID); err == nil {
+		old = c
+	}
+	scopes, resources := mergeConsent(old, a.client, a.req.Scopes, consentResources(a))
+	if err := s.consents.SaveConsent(r.Context(), &Consent{UserID: user.ID, ClientID: a.client.ID, Scopes: scopes, Audience: resources, GrantedAt: s.now().UTC()}); err != nil {
+		s.redirectError(w, r, a, serverError(err))
+		return
+	}
+	s.audit(r, audit.Event{Actor: "user:" + user.ID, Action: "oauth.consent", Target: "client:" + a.client.ID,
+		Outcome: audit.OutcomeSuccess, Details: map[string]string{"scope": strings.Join(scopes, " "), "resource": strings.Join(resources, " ")}})
+	s.issueCode(w, r, a, user, authTime)
 }

@@ -55,11 +55,18 @@ func HashSecret(key []byte, secret string) string {
 	return hmacPrefix + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
+// ClientGetter finds the clients made with the CLI (the registry's
+// second source, after the configuration).
+type ClientGetter interface {
+	// GetClient returns the client; store.ErrNotFound if there is none.
+	GetClient(ctx context.Context, id string) (*Client, error)
+}
+
 // Registry finds clients (configuration first, then the store) and
 // authenticates them.
 type Registry struct {
 	fromConfig map[string]*Client
-	store      Store
+	store      ClientGetter
 	secretKey  []byte
 	hasher     *identity.Hasher
 	dummy      string
@@ -69,7 +76,7 @@ type Registry struct {
 // hasher verifies argon2id secret hashes from the configuration; give it a
 // bounded Hasher of its own (identity.NewBoundedHasher), not the sign-in
 // one: anyone can make it check a wrong secret.
-func NewRegistry(configured []*Client, s Store, secretKey []byte, hasher *identity.Hasher) *Registry {
+func NewRegistry(configured []*Client, s ClientGetter, secretKey []byte, hasher *identity.Hasher) *Registry {
 	r := &Registry{fromConfig: map[string]*Client{}, store: s, secretKey: secretKey, hasher: hasher}
 	for _, c := range configured {
 		r.fromConfig[c.ID] = c

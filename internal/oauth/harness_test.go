@@ -25,7 +25,6 @@ import (
 	"github.com/rampart-auth/rampart/internal/identity"
 	"github.com/rampart-auth/rampart/internal/keys"
 	"github.com/rampart-auth/rampart/internal/oauth"
-	"github.com/rampart-auth/rampart/internal/store/sqlstore"
 	"github.com/rampart-auth/rampart/internal/store/storetest"
 	"github.com/rampart-auth/rampart/internal/testkit"
 	"github.com/rampart-auth/rampart/internal/web"
@@ -49,7 +48,7 @@ const (
 type env struct {
 	t        testing.TB
 	driver   string
-	store    *sqlstore.Store
+	store    *storetest.Store
 	audit    *audit.Log
 	keys     *keys.Manager
 	master   *keys.MasterKey
@@ -103,8 +102,8 @@ func newEnvOpts(t testing.TB, driver string, mutate func(*oauth.Options)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.users = identity.NewUsers(e.store, hasher, nil, nil)
-	u, err := e.users.Create(ctx, userName, userPass, "")
+	e.users = identity.NewUsers(e.store, hasher, e.audit, nil, nil)
+	u, err := e.users.Create(ctx, identity.NewUser{Actor: "system", Username: userName, Password: userPass})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,15 +1,26 @@
 package oauth
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/rampart-auth/rampart/internal/audit"
 	"github.com/rampart-auth/rampart/internal/identity"
 	"github.com/rampart-auth/rampart/internal/store"
 	"github.com/rampart-auth/rampart/internal/web"
 )
+
+// accountStore is what the account page lists and withdraws: a user's
+// consents and the grants made under them.
+type accountStore interface {
+	ListConsents(ctx context.Context, userID string) ([]Consent, error) // ordered by client id
+	DeleteConsent(ctx context.Context, userID, clientID string) error   // store.ErrNotFound
+	// RevokeUserClient revokes every family of the user with the client.
+	RevokeUserClient(ctx context.Context, userID, clientID string, now time.Time) ([]IssuedAccess, error)
+}
 
 // loginMessage is the one message for every failed login (OWASP
 // Authentication Cheat Sheet, "Authentication and Error Messages").
@@ -163,7 +174,7 @@ func (s *Server) handleAccount(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, PathLogin, http.StatusSeeOther)
 		return
 	}
-	consents, err := s.opts.Store.ListConsents(r.Context(), user.ID)
+	consents, err := s.account.ListConsents(r.Context(), user.ID)
 	if err != nil {
 		s.log.ErrorContext(r.Context(), "account", "err", err)
 		s.errorPage(w, r, http.StatusInternalServerError, "Something went wrong", "Try again later.", ErrServerError)
@@ -192,14 +203,14 @@ func (s *Server) handleRevokeConsent(w http.ResponseWriter, r *http.Request) {
 	clientID := r.PostForm.Get("client_id")
 	// The consent looked up is the session user's own: a user can only
 	// withdraw what they granted (no IDOR through client_id).
-	err = s.opts.Store.DeleteConsent(r.Context(), sess.UserID, clientID)
+	err = s.account.DeleteConsent(r.Context(), sess.UserID, clientID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		s.errorPage(w, r, http.StatusInternalServerError, "Something went wrong", "Try again later.", ErrServerError)
 		return
 	}
 	if err == nil {
 		now := s.now().UTC()
-		tokens, rerr := s.opts.Store.RevokeUserClient(r.Context(), sess.UserID, clientID, now)
+		tokens, rerr := s.account.RevokeUserClient(r.Context(), sess.UserID, clientID, now)
 		if rerr == nil {
 			rerr = s.denyAccess(r.Context(), tokens)
 		}

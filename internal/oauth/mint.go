@@ -188,6 +188,8 @@ type keySource struct {
 	snap atomic.Pointer[keySnapshot]
 }
 
+var _ jwtauth.KeySource = (*keySource)(nil)
+
 // keySnapshot is the parsed key set of one KeySetVersion; immutable.
 type keySnapshot struct {
 	version uint64
@@ -236,11 +238,19 @@ func (s *keySource) rebuild() *keySnapshot {
 	return snap
 }
 
+// denyChecker reads the store's deny list of revoked access-token ids.
+type denyChecker interface {
+	// IsDenied reports whether jti is listed and its entry not past at now.
+	IsDenied(ctx context.Context, jti string, now time.Time) (bool, error)
+}
+
 // denyList adapts the store's jti deny list for jwtauth.
 type denyList struct {
-	store Store
+	store denyChecker
 	now   func() time.Time
 }
+
+var _ jwtauth.DenyList = denyList{}
 
 func (d denyList) IsRevoked(ctx context.Context, jti string) (bool, error) {
 	return d.store.IsDenied(ctx, jti, d.now())

@@ -88,6 +88,16 @@ func ParseAuthorizeRequest(v url.Values) (*AuthorizeRequest, *ParseError) {
 	if r.State, e = single(v, "state"); e != nil {
 		return r, &ParseError{e, true}
 	}
+	if e := parseAuthorizeParams(v, r); e != nil {
+		return r, &ParseError{e, true}
+	}
+	return r, nil
+}
+
+// parseAuthorizeParams parses the parameters after client_id,
+// redirect_uri and state into r; its errors are redirectable.
+func parseAuthorizeParams(v url.Values, r *AuthorizeRequest) *Error {
+	var e *Error
 	fields := []struct {
 		name string
 		dst  *string
@@ -100,31 +110,31 @@ func ParseAuthorizeRequest(v url.Values) (*AuthorizeRequest, *ParseError) {
 	}
 	for _, f := range fields {
 		if *f.dst, e = single(v, f.name); e != nil {
-			return r, &ParseError{e, true}
+			return e
 		}
 	}
 	scope, e := single(v, "scope")
 	if e != nil {
-		return r, &ParseError{e, true}
+		return e
 	}
 	if r.Scopes, e = parseScope(scope); e != nil {
-		return r, &ParseError{e, true}
+		return e
 	}
 	prompt, e := single(v, "prompt")
 	if e != nil {
-		return r, &ParseError{e, true}
+		return e
 	}
 	if r.Prompt, e = parsePrompt(prompt); e != nil {
-		return r, &ParseError{e, true}
+		return e
 	}
 	maxAge, e := single(v, "max_age")
 	if e != nil {
-		return r, &ParseError{e, true}
+		return e
 	}
 	if maxAge != "" {
 		n, err := strconv.Atoi(maxAge)
 		if err != nil || n < 0 || n > 1<<30 {
-			return r, &ParseError{oerr(ErrInvalidRequest, "max_age must be a non-negative integer"), true}
+			return oerr(ErrInvalidRequest, "max_age must be a non-negative integer")
 		}
 		r.MaxAge = n
 	}
@@ -132,18 +142,18 @@ func ParseAuthorizeRequest(v url.Values) (*AuthorizeRequest, *ParseError) {
 	case 0:
 	case 1:
 		if r.Resource, e = single(v, "resource"); e != nil {
-			return r, &ParseError{e, true}
+			return e
 		}
 	default:
 		// RFC 8707 §2 allows several; a token here has one audience.
-		return r, &ParseError{oerr(ErrInvalidTarget, "request one resource at a time"), true}
+		return oerr(ErrInvalidTarget, "request one resource at a time")
 	}
 	if len(r.Nonce) > maxNonceLen {
-		return r, &ParseError{oerr(ErrInvalidRequest, "nonce is too long"), true}
+		return oerr(ErrInvalidRequest, "nonce is too long")
 	}
 	r.HasRequestObject = v.Has("request")
 	r.HasRequestURI = v.Has("request_uri")
-	return r, nil
+	return nil
 }
 
 // parseScope splits a scope parameter (RFC 6749 §3.3: space-delimited

@@ -38,7 +38,7 @@ func TestAttackClientSecretFloodStarvesSignIn(t *testing.T) {
 	}
 	legacy := oauth.ClientFromConfig(config.Client{ID: legacyID, SecretHash: phc, GrantTypes: []string{"client_credentials"}}, "", []byte("k"))
 	e := newEnvOpts(t, "sqlite", func(o *oauth.Options) {
-		o.Users = identity.NewUsers(o.Store.(identity.Store), signIn, nil, nil)
+		o.Users = identity.NewUsers(o.Store.(identity.Store), signIn, nil, nil, nil)
 		o.Clients = oauth.NewRegistry([]*oauth.Client{legacy}, o.Store, []byte("k"), secrets)
 	})
 	before := signIn.Stats()

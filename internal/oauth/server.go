@@ -90,6 +90,18 @@ type Server struct {
 	rand     io.Reader
 	log      *slog.Logger
 	cop      *http.CrossOriginProtection
+	trail    auditTrail
+	revoker  Revoker
+	// The server's slices of the store, each consumed where its
+	// interface is defined.
+	codes     codeSaver
+	consents  consentStore
+	account   accountStore
+	refreshes refreshReader
+	families  familyRevoker
+	// grants are the token endpoint's handlers by grant_type
+	// (newGrantHandlers).
+	grants map[string]grantHandler
 }
 
 // New builds a Server.
@@ -98,7 +110,8 @@ func New(opts Options) (*Server, error) {
 		opts.Signer == nil || opts.Keys == nil || opts.Audit == nil || opts.CSRF == nil || len(opts.LoginProofKey) < 32 {
 		return nil, errors.New("oauth: incomplete options")
 	}
-	s := &Server{opts: opts, now: opts.Now, rand: opts.Rand, log: opts.Logger}
+	s := &Server{opts: opts, now: opts.Now, rand: opts.Rand, log: opts.Logger,
+		codes: opts.Store, consents: opts.Store, account: opts.Store, refreshes: opts.Store, families: opts.Store}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -108,6 +121,9 @@ func New(opts Options) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
+	s.trail = auditTrail{rec: opts.Audit, log: s.log}
+	s.revoker = Revoker{Store: opts.Store, Shared: opts.Deny}
+	s.grants = newGrantHandlers(s)
 	v, err := jwtauth.New(jwtauth.Config{
 		Issuer:       opts.Issuer,
 		Keys:         &keySource{keys: opts.Keys},
@@ -166,16 +182,33 @@ func (s *Server) Register(mux *http.ServeMux) {
 
 // audit records e with the request's address and id. A failure is logged;
 // callers that must fail closed use mustAudit.
-func (s *Server) audit(r *http.Request, e audit.Event) {
-	if err := s.mustAudit(r, e); err != nil {
-		s.log.ErrorContext(r.Context(), "audit record failed", "action", e.Action, "err", err)
+func (s *Server) audit(r *http.Request, e audit.Event) { s.trail.record(r, e) }
+
+// mustAudit records e with the request's address and id, and returns the
+// failure to record it: the caller fails closed.
+func (s *Server) mustAudit(r *http.Request, e audit.Event) error { return s.trail.must(r, e) }
+
+// auditTrail records the audit events of requests; the server and each
+// grant handler share one.
+type auditTrail struct {
+	rec Auditor
+	log *slog.Logger
+}
+
+// record records e with the request's address and id. A failure is
+// logged; callers that must fail closed use must.
+func (t auditTrail) record(r *http.Request, e audit.Event) {
+	if err := t.must(r, e); err != nil {
+		t.log.ErrorContext(r.Context(), "audit record failed", "action", e.Action, "err", err)
 	}
 }
 
-func (s *Server) mustAudit(r *http.Request, e audit.Event) error {
+// must records e with the request's address and id and returns the
+// failure to record it.
+func (t auditTrail) must(r *http.Request, e audit.Event) error {
 	e.ClientAddr = httpx.ClientIP(r)
 	e.RequestID = httpx.RequestIDFrom(r.Context())
-	return s.opts.Audit.Record(r.Context(), e)
+	return t.rec.Record(r.Context(), e)
 }
 
 // errorPage answers a browser with an HTML error page (never a redirect).
@@ -186,5 +219,5 @@ func (s *Server) errorPage(w http.ResponseWriter, _ *http.Request, status int, t
 // denyAccess pushes revoked access tokens to the store's deny list and, if
 // configured, the shared one, through the Revoker the CLI uses too.
 func (s *Server) denyAccess(ctx context.Context, tokens []IssuedAccess) error {
-	return Revoker{Store: s.opts.Store, Shared: s.opts.Deny}.Revoke(ctx, tokens)
+	return s.revoker.Revoke(ctx, tokens)
 }

@@ -106,72 +106,57 @@ type Consent struct {
 	GrantedAt time.Time
 }
 
-// Store is the persistence the authorization server needs. Every method
-// is atomic on its own. Implementations must keep each method's contract
-// under concurrent calls from several processes (a fleet on PostgreSQL).
+// Store is everything the server needs from storage; each part consumes
+// only its slice, an interface defined next to it. Every method is atomic
+// on its own. Implementations must keep each method's contract under
+// concurrent calls from several processes (a fleet on PostgreSQL).
 type Store interface {
-	// Clients made with the CLI.
+	ClientGetter  // Registry (client.go)
+	clientAdmin   // the CLI's client commands (below)
+	clientDeleter // `rampart client delete` (below)
+	codeSaver     // the authorization endpoint (authorize.go)
+	consentStore  // the consent decision (authorize.go)
+	accountStore  // the account page (login.go)
+
+	codeRedeemer   // the authorization_code grant (grant_code.go)
+	refreshRotator // the refresh_token grant (grant_refresh.go)
+	grantRecorder  // minting in a family (issue.go)
+	familyRevoker  // the grants and revocation (grant.go)
+	refreshReader  // revocation and introspection (revoke.go)
+
+	DenyStore   // Revoker (revoker.go)
+	denyChecker // the server's own token verifier (mint.go)
+
+	familyCreator // families without a code (below)
+	purger        // the purge loop (below)
+}
+
+// clientAdmin manages the clients made with the CLI (`rampart client
+// create`, `list`, `rotate-secret`).
+type clientAdmin interface {
 	CreateClient(ctx context.Context, c *Client) error // store.ErrConflict if the id exists
-	GetClient(ctx context.Context, id string) (*Client, error)
 	ListClients(ctx context.Context) ([]Client, error) // ordered by id
 	// UpdateClientSecret replaces the secret hash; store.ErrNotFound if
 	// there is no such client.
 	UpdateClientSecret(ctx context.Context, id, secretHash string, now time.Time) error
+}
+
+// clientDeleter deletes a client made with the CLI with all it holds.
+type clientDeleter interface {
 	// DeleteClient removes the client and revokes (as RevokeFamily does)
 	// every family of it, deletes its codes and consents, and returns the
 	// access tokens to deny. store.ErrNotFound if there is no such client.
 	DeleteClient(ctx context.Context, id string, now time.Time) ([]IssuedAccess, error)
+}
 
-	// SaveCode stores a new authorization code.
-	SaveCode(ctx context.Context, c *AuthCode) error
-	// RedeemCode marks the code used and creates family f (f.CodeHash =
-	// hash; f.ClientID and f.UserID are set from the code, overriding what
-	// the caller passed) in one transaction, returning the code. When the code was
-	// already used it returns the code with store.ErrUsed and changes
-	// nothing (the caller revokes with RevokeCodeFamily). store.ErrNotFound
-	// if no such code exists. Expiry is the caller's check.
-	RedeemCode(ctx context.Context, hash []byte, f *Family, now time.Time) (*AuthCode, error)
-	// RevokeCodeFamily revokes the family created from the code, as
-	// RevokeFamily; no family is not an error (nil, nil).
-	RevokeCodeFamily(ctx context.Context, codeHash []byte, now time.Time) ([]IssuedAccess, error)
-
+// familyCreator starts a family not made from a code.
+type familyCreator interface {
 	// CreateFamily stores a family not made from a code.
 	CreateFamily(ctx context.Context, f *Family) error
-	// SaveRefresh stores a new refresh token in its family; it fails with
-	// store.ErrRevoked if the family is revoked (checked under a lock on
-	// the family row, so a concurrent revocation cannot miss it).
-	SaveRefresh(ctx context.Context, t *RefreshToken) error
-	// RecordAccess records an access token issued in a family, with the
-	// same revoked check as SaveRefresh.
-	RecordAccess(ctx context.Context, familyID string, a IssuedAccess) error
-	// RotateRefresh atomically marks the token with oldHash used and stores
-	// next in the same family (next.FamilyID is set from it), returning the
-	// old token. If the old token was already used, or it or its family is
-	// revoked, it returns the old token with store.ErrUsed or
-	// store.ErrRevoked and changes nothing. store.ErrNotFound if unknown.
-	// Expiry is the caller's check.
-	RotateRefresh(ctx context.Context, oldHash []byte, next *RefreshToken, now time.Time) (*RefreshToken, error)
-	// GetRefresh returns a refresh token with RevokedAt set if its family
-	// is revoked.
-	GetRefresh(ctx context.Context, hash []byte) (*RefreshToken, error)
-	// RevokeFamily marks the family and all its refresh tokens revoked
-	// (idempotent) and returns its recorded access tokens that have not
-	// expired at now.
-	RevokeFamily(ctx context.Context, familyID string, now time.Time) ([]IssuedAccess, error)
-	// RevokeUserClient revokes every family of the user with the client.
-	RevokeUserClient(ctx context.Context, userID, clientID string, now time.Time) ([]IssuedAccess, error)
+}
 
-	// DenyJTI adds an access token id to the deny list until expiresAt
-	// (idempotent). IsDenied reports whether it is listed and not past.
-	DenyJTI(ctx context.Context, jti string, expiresAt time.Time) error
-	IsDenied(ctx context.Context, jti string, now time.Time) (bool, error)
-
-	// Consents.
-	GetConsent(ctx context.Context, userID, clientID string) (*Consent, error) // store.ErrNotFound
-	SaveConsent(ctx context.Context, c *Consent) error                         // insert or replace
-	DeleteConsent(ctx context.Context, userID, clientID string) error          // store.ErrNotFound
-	ListConsents(ctx context.Context, userID string) ([]Consent, error)        // ordered by client id
-
+// purger removes what expired (the server's purge loop).
+type purger interface {
 	// PurgeExpired deletes codes, refresh tokens, families and deny-list
 	// entries that expired before now (minus nothing: callers pass a time
 	// with their own margin) and returns how many rows went.

@@ -13,8 +13,6 @@ import (
 	"github.com/rampart-auth/rampart/internal/audit"
 )
 
-var _ audit.Store = (*Store)(nil)
-
 // auditInsertChunk is how many records one INSERT carries (12 parameters
 // each: far below SQLite's 32766 and PostgreSQL's 65535 limits).
 const auditInsertChunk = 100
@@ -36,16 +34,16 @@ var auditInsertSQL = func() []string {
 // (SELECT ... FOR UPDATE on PostgreSQL; SQLite's immediate transaction
 // already holds the database write lock), so concurrent appenders, in this
 // process or others, form one chain.
-func (s *Store) AppendAudit(ctx context.Context, seal func(prevSeq int64, prevHash []byte) ([]audit.Record, error)) error {
+func (s *AuditStore) AppendAudit(ctx context.Context, seal func(prevSeq int64, prevHash []byte) ([]audit.Record, error)) error {
 	lock := "SELECT seq, hash FROM audit_head WHERE id = 1"
-	if s.dialect == Postgres {
+	if s.d.dialect == Postgres {
 		lock += " FOR UPDATE"
 	}
 	// The full-chunk insert is prepared once (outside the transaction: it
 	// needs a connection of its own); SQLite spends longer preparing this
 	// statement than running it.
-	s.prepare(ctx, s.Q(auditInsertSQL[auditInsertChunk]))
-	return s.Tx(ctx, func(tx *sql.Tx) error {
+	s.d.prepare(ctx, s.d.Q(auditInsertSQL[auditInsertChunk]))
+	return s.d.Tx(ctx, func(tx *sql.Tx) error {
 		var (
 			seq  int64
 			hash []byte
@@ -75,12 +73,12 @@ func (s *Store) AppendAudit(ctx context.Context, seal func(prevSeq int64, prevHa
 				args = append(args, r.Seq, r.Time.UnixNano(), r.Actor, r.Action, r.Target, r.Outcome,
 					r.Reason, r.ClientAddr, r.RequestID, details, r.PrevHash, r.Hash)
 			}
-			if err := s.execTx(ctx, tx, s.Q(auditInsertSQL[len(chunk)]), args...); err != nil {
+			if err := s.d.execTx(ctx, tx, s.d.Q(auditInsertSQL[len(chunk)]), args...); err != nil {
 				return fmt.Errorf("sqlstore: insert audit records: %w", err)
 			}
 		}
 		last := recs[len(recs)-1]
-		if _, err := tx.ExecContext(ctx, s.Q("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1"), last.Seq, last.Hash); err != nil {
+		if _, err := tx.ExecContext(ctx, s.d.Q("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1"), last.Seq, last.Hash); err != nil {
 			return fmt.Errorf("sqlstore: move audit head: %w", err)
 		}
 		return nil
@@ -100,19 +98,19 @@ func checkLinked(seq int64, hash []byte, recs []audit.Record) error {
 }
 
 // ScanAudit returns up to limit records with seq > afterSeq, in order.
-func (s *Store) ScanAudit(ctx context.Context, afterSeq int64, limit int) ([]audit.Record, error) {
+func (s *AuditStore) ScanAudit(ctx context.Context, afterSeq int64, limit int) ([]audit.Record, error) {
 	if limit < 1 {
 		return nil, fmt.Errorf("sqlstore: scan audit: limit %d, want at least 1", limit)
 	}
-	return s.queryAudit(ctx, s.Q("SELECT "+auditColumns+" FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?"), afterSeq, limit)
+	return s.queryAudit(ctx, s.d.Q("SELECT "+auditColumns+" FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?"), afterSeq, limit)
 }
 
 // LastAudit returns the last n records, oldest first.
-func (s *Store) LastAudit(ctx context.Context, n int) ([]audit.Record, error) {
+func (s *AuditStore) LastAudit(ctx context.Context, n int) ([]audit.Record, error) {
 	if n < 1 {
 		return nil, fmt.Errorf("sqlstore: last audit: n %d, want at least 1", n)
 	}
-	recs, err := s.queryAudit(ctx, s.Q("SELECT "+auditColumns+" FROM audit_log ORDER BY seq DESC LIMIT ?"), n)
+	recs, err := s.queryAudit(ctx, s.d.Q("SELECT "+auditColumns+" FROM audit_log ORDER BY seq DESC LIMIT ?"), n)
 	for i, j := 0, len(recs)-1; i < j; i, j = i+1, j-1 {
 		recs[i], recs[j] = recs[j], recs[i]
 	}
@@ -120,12 +118,12 @@ func (s *Store) LastAudit(ctx context.Context, n int) ([]audit.Record, error) {
 }
 
 // AuditHead returns the chain head (seq 0 and the genesis hash when empty).
-func (s *Store) AuditHead(ctx context.Context) (int64, []byte, error) {
+func (s *AuditStore) AuditHead(ctx context.Context) (int64, []byte, error) {
 	var (
 		seq  int64
 		hash []byte
 	)
-	err := s.db.QueryRowContext(ctx, "SELECT seq, hash FROM audit_head WHERE id = 1").Scan(&seq, &hash)
+	err := s.d.db.QueryRowContext(ctx, "SELECT seq, hash FROM audit_head WHERE id = 1").Scan(&seq, &hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil, errors.New("sqlstore: the audit head row is missing (deleted?)")
 	}
@@ -135,8 +133,8 @@ func (s *Store) AuditHead(ctx context.Context) (int64, []byte, error) {
 	return seq, hash, nil
 }
 
-func (s *Store) queryAudit(ctx context.Context, query string, args ...any) ([]audit.Record, error) {
-	rows, err := s.db.QueryContext(ctx, query, args...)
+func (s *AuditStore) queryAudit(ctx context.Context, query string, args ...any) ([]audit.Record, error) {
+	rows, err := s.d.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: read audit log: %w", err)
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/rampart-auth/rampart/internal/store/storetest"
 )
 
-var _ audit.Store = (*sqlstore.Store)(nil)
+var _ audit.Store = (*sqlstore.AuditStore)(nil)
 
 func auditEvent(i int) audit.Event {
 	return audit.Event{Time: time.Unix(0, 1_800_000_000_000_000_000+int64(i)).UTC(), Actor: fmt.Sprintf("user:%d", i),
@@ -154,14 +154,14 @@ func TestAuditHeadLockSerializesAppends(t *testing.T) {
 				seen []int64
 				wg   sync.WaitGroup
 			)
-			stores := make([]*sqlstore.Store, n)
+			stores := make([]*storetest.Store, n)
 			for i := range stores {
 				s, err := sqlstore.Open(ctx, driver, dsn, sqlstore.Options{MaxOpenConns: 1})
 				if err != nil {
 					t.Fatal(err)
 				}
 				defer s.Close()
-				stores[i] = s
+				stores[i] = storetest.Wrap(s)
 			}
 			if _, err := stores[0].Migrate(ctx); err != nil {
 				t.Fatal(err)
@@ -233,7 +233,7 @@ func TestAuditReadErrors(t *testing.T) {
 			if _, err := s.LastAudit(ctx, -1); err == nil {
 				t.Fatal("LastAudit with n -1 accepted")
 			}
-			if _, err := s.DB().ExecContext(ctx, "DELETE FROM audit_head"); err != nil {
+			if _, err := s.SQL().ExecContext(ctx, "DELETE FROM audit_head"); err != nil {
 				t.Fatal(err)
 			}
 			if _, _, err := s.AuditHead(ctx); err == nil {

@@ -24,13 +24,13 @@ func TestCheckSchemaWritesNothing(t *testing.T) {
 				t.Fatalf("CheckSchema on an empty database: %v, want ErrSchemaTooOld", err)
 			}
 			var n int
-			if err := s.DB().QueryRowContext(ctx, "SELECT COUNT(*) FROM schema_migrations").Scan(&n); err == nil {
+			if err := s.SQL().QueryRowContext(ctx, "SELECT COUNT(*) FROM schema_migrations").Scan(&n); err == nil {
 				t.Fatal("CheckSchema created schema_migrations in a database it refused")
 			}
 			if _, err := s.Migrate(ctx); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := s.DB().ExecContext(ctx, s.Q("DELETE FROM schema_migrations WHERE version > ?"), 1); err != nil {
+			if _, err := s.SQL().ExecContext(ctx, s.Q("DELETE FROM schema_migrations WHERE version > ?"), 1); err != nil {
 				t.Fatal(err)
 			}
 			if err := s.CheckSchema(ctx); !errors.Is(err, sqlstore.ErrSchemaTooOld) || !strings.Contains(err.Error(), "version 1") {

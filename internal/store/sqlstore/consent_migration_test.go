@@ -20,7 +20,7 @@ func TestMigration0003ConsentAudience(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			db := s.DB()
+			db := s.SQL()
 			if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
 				t.Fatal(err)
 			}

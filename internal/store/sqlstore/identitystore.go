@@ -11,8 +11,6 @@ import (
 	"github.com/rampart-auth/rampart/internal/store"
 )
 
-var _ identity.Store = (*Store)(nil)
-
 const (
 	userCols          = `id, username, password_hash, role, disabled, created_at, updated_at`
 	qInsertUser       = `INSERT INTO users (` + userCols + `) VALUES (?, ?, ?, ?, ?, ?, ?)`
@@ -37,8 +35,8 @@ func scanUser(r scanner) (*identity.User, error) {
 }
 
 // CreateUser stores a user; a taken id or username is store.ErrConflict.
-func (s *Store) CreateUser(ctx context.Context, u *identity.User) error {
-	_, err := s.db.ExecContext(ctx, s.Q(qInsertUser), u.ID, u.Username, u.PasswordHash, u.Role, b2i(u.Disabled), nanos(u.CreatedAt), nanos(u.UpdatedAt))
+func (s *IdentityStore) CreateUser(ctx context.Context, u *identity.User) error {
+	_, err := s.d.db.ExecContext(ctx, s.d.Q(qInsertUser), u.ID, u.Username, u.PasswordHash, u.Role, b2i(u.Disabled), nanos(u.CreatedAt), nanos(u.UpdatedAt))
 	if isUnique(err) {
 		return store.ErrConflict
 	}
@@ -48,8 +46,8 @@ func (s *Store) CreateUser(ctx context.Context, u *identity.User) error {
 	return nil
 }
 
-func (s *Store) oneUser(ctx context.Context, q, arg string) (*identity.User, error) {
-	u, err := scanUser(s.db.QueryRowContext(ctx, s.Q(q), arg))
+func (s *IdentityStore) oneUser(ctx context.Context, q, arg string) (*identity.User, error) {
+	u, err := scanUser(s.d.db.QueryRowContext(ctx, s.d.Q(q), arg))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound
 	}
@@ -60,18 +58,18 @@ func (s *Store) oneUser(ctx context.Context, q, arg string) (*identity.User, err
 }
 
 // UserByUsername returns the user with that (normalized) username.
-func (s *Store) UserByUsername(ctx context.Context, username string) (*identity.User, error) {
+func (s *IdentityStore) UserByUsername(ctx context.Context, username string) (*identity.User, error) {
 	return s.oneUser(ctx, qUserByName, username)
 }
 
 // UserByID returns the user with that id.
-func (s *Store) UserByID(ctx context.Context, id string) (*identity.User, error) {
+func (s *IdentityStore) UserByID(ctx context.Context, id string) (*identity.User, error) {
 	return s.oneUser(ctx, qUserByID, id)
 }
 
 // UpdatePasswordHash replaces a user's password hash.
-func (s *Store) UpdatePasswordHash(ctx context.Context, id, hash string, now time.Time) error {
-	res, err := s.db.ExecContext(ctx, s.Q(qUpdatePassword), hash, nanos(now), id)
+func (s *IdentityStore) UpdatePasswordHash(ctx context.Context, id, hash string, now time.Time) error {
+	res, err := s.d.db.ExecContext(ctx, s.d.Q(qUpdatePassword), hash, nanos(now), id)
 	if err != nil {
 		return fmt.Errorf("sqlstore: update password: %w", err)
 	}
@@ -79,17 +77,17 @@ func (s *Store) UpdatePasswordHash(ctx context.Context, id, hash string, now tim
 }
 
 // CountUsers returns the number of users.
-func (s *Store) CountUsers(ctx context.Context) (int, error) {
+func (s *IdentityStore) CountUsers(ctx context.Context) (int, error) {
 	var n int
-	if err := s.db.QueryRowContext(ctx, s.Q(qCountUsers)).Scan(&n); err != nil {
+	if err := s.d.db.QueryRowContext(ctx, s.d.Q(qCountUsers)).Scan(&n); err != nil {
 		return 0, fmt.Errorf("sqlstore: count users: %w", err)
 	}
 	return n, nil
 }
 
 // CreateSession stores a login session.
-func (s *Store) CreateSession(ctx context.Context, sess *identity.Session) error {
-	_, err := s.db.ExecContext(ctx, s.Q(qInsertSession), sess.IDHash, sess.UserID, nanos(sess.AuthTime), nanos(sess.CreatedAt), nanos(sess.ExpiresAt))
+func (s *IdentityStore) CreateSession(ctx context.Context, sess *identity.Session) error {
+	_, err := s.d.db.ExecContext(ctx, s.d.Q(qInsertSession), sess.IDHash, sess.UserID, nanos(sess.AuthTime), nanos(sess.CreatedAt), nanos(sess.ExpiresAt))
 	if isUnique(err) {
 		return store.ErrConflict
 	}
@@ -100,10 +98,10 @@ func (s *Store) CreateSession(ctx context.Context, sess *identity.Session) error
 }
 
 // GetSession returns a session by the hash of its id.
-func (s *Store) GetSession(ctx context.Context, idHash []byte) (*identity.Session, error) {
+func (s *IdentityStore) GetSession(ctx context.Context, idHash []byte) (*identity.Session, error) {
 	var sess identity.Session
 	var authAt, cAt, expAt int64
-	err := s.db.QueryRowContext(ctx, s.Q(qSelectSession), idHash).Scan(&sess.IDHash, &sess.UserID, &authAt, &cAt, &expAt)
+	err := s.d.db.QueryRowContext(ctx, s.d.Q(qSelectSession), idHash).Scan(&sess.IDHash, &sess.UserID, &authAt, &cAt, &expAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound
 	}
@@ -115,16 +113,16 @@ func (s *Store) GetSession(ctx context.Context, idHash []byte) (*identity.Sessio
 }
 
 // DeleteSession removes a session (absent is fine).
-func (s *Store) DeleteSession(ctx context.Context, idHash []byte) error {
-	if _, err := s.db.ExecContext(ctx, s.Q(qDeleteSession), idHash); err != nil {
+func (s *IdentityStore) DeleteSession(ctx context.Context, idHash []byte) error {
+	if _, err := s.d.db.ExecContext(ctx, s.d.Q(qDeleteSession), idHash); err != nil {
 		return fmt.Errorf("sqlstore: delete session: %w", err)
 	}
 	return nil
 }
 
 // PurgeSessions deletes sessions that expired before the time.
-func (s *Store) PurgeSessions(ctx context.Context, before time.Time) (int64, error) {
-	res, err := s.db.ExecContext(ctx, s.Q(qPurgeSessionsOld), nanos(before))
+func (s *IdentityStore) PurgeSessions(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.d.db.ExecContext(ctx, s.d.Q(qPurgeSessionsOld), nanos(before))
 	if err != nil {
 		return 0, fmt.Errorf("sqlstore: purge sessions: %w", err)
 	}

@@ -30,9 +30,9 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 )
 
 // KeyRingGeneration returns key_ring.generation.
-func (s *Store) KeyRingGeneration(ctx context.Context) (int64, error) {
+func (s *KeyStore) KeyRingGeneration(ctx context.Context) (int64, error) {
 	var g int64
-	if err := s.db.QueryRowContext(ctx, qKeyRingGeneration).Scan(&g); err != nil {
+	if err := s.d.db.QueryRowContext(ctx, qKeyRingGeneration).Scan(&g); err != nil {
 		return 0, fmt.Errorf("sqlstore: key ring generation: %w", err)
 	}
 	return g, nil
@@ -41,12 +41,12 @@ func (s *Store) KeyRingGeneration(ctx context.Context) (int64, error) {
 // LoadKeyRing returns the generation and every signing key, oldest first.
 // The generation is read before the keys: a concurrent change can only make
 // the snapshot look older than it is (and be reloaded), never newer.
-func (s *Store) LoadKeyRing(ctx context.Context) (keys.KeyRing, error) {
+func (s *KeyStore) LoadKeyRing(ctx context.Context) (keys.KeyRing, error) {
 	g, err := s.KeyRingGeneration(ctx)
 	if err != nil {
 		return keys.KeyRing{}, err
 	}
-	rows, err := s.db.QueryContext(ctx, qSelectSigningKeys)
+	rows, err := s.d.db.QueryContext(ctx, qSelectSigningKeys)
 	if err != nil {
 		return keys.KeyRing{}, fmt.Errorf("sqlstore: load signing keys: %w", err)
 	}
@@ -79,9 +79,9 @@ func (s *Store) LoadKeyRing(ctx context.Context) (keys.KeyRing, error) {
 // compare-and-swap of key_ring.generation from expect to expect+1. It
 // returns keys.ErrConflict, having changed nothing, when the generation
 // moved or an updated key is no longer in its From state.
-func (s *Store) UpdateKeyRing(ctx context.Context, expect int64, change keys.KeyRingChange) (int64, error) {
-	err := s.Tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.Q(qBumpGeneration), expect)
+func (s *KeyStore) UpdateKeyRing(ctx context.Context, expect int64, change keys.KeyRingChange) (int64, error) {
+	err := s.d.Tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.d.Q(qBumpGeneration), expect)
 		if err != nil {
 			return fmt.Errorf("sqlstore: bump key ring generation: %w", err)
 		}
@@ -95,10 +95,10 @@ func (s *Store) UpdateKeyRing(ctx context.Context, expect int64, change keys.Key
 			}
 			var res sql.Result
 			if u.WipePrivate {
-				res, err = tx.ExecContext(ctx, s.Q(qUpdateKeyWipe), to, nanos(u.ActivateAt), nanos(u.RetiredAt),
+				res, err = tx.ExecContext(ctx, s.d.Q(qUpdateKeyWipe), to, nanos(u.ActivateAt), nanos(u.RetiredAt),
 					nanos(u.RemoveAt), []byte{}, u.KID, string(u.From))
 			} else {
-				res, err = tx.ExecContext(ctx, s.Q(qUpdateKey), to, nanos(u.ActivateAt), nanos(u.RetiredAt),
+				res, err = tx.ExecContext(ctx, s.d.Q(qUpdateKey), to, nanos(u.ActivateAt), nanos(u.RetiredAt),
 					nanos(u.RemoveAt), u.KID, string(u.From))
 			}
 			if err != nil {
@@ -112,7 +112,7 @@ func (s *Store) UpdateKeyRing(ctx context.Context, expect int64, change keys.Key
 			if r.State == keys.StateRevoked || r.State == keys.StateRemoved {
 				return fmt.Errorf("sqlstore: insert signing key %s: a new key cannot be %s", r.KID, r.State)
 			}
-			if _, err := tx.ExecContext(ctx, s.Q(qInsertKey), r.KID, r.Algorithm, string(r.State), string(r.PublicJWK),
+			if _, err := tx.ExecContext(ctx, s.d.Q(qInsertKey), r.KID, r.Algorithm, string(r.State), string(r.PublicJWK),
 				r.PrivateEnc, r.EncVersion, nanos(r.CreatedAt), nanos(r.ActivateAt), nanos(r.RetiredAt), nanos(r.RemoveAt)); err != nil {
 				return fmt.Errorf("sqlstore: insert signing key %s: %w", r.KID, err)
 			}

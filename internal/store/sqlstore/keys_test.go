@@ -14,7 +14,7 @@ import (
 	"github.com/rampart-auth/rampart/internal/store/storetest"
 )
 
-var _ keys.Store = (*sqlstore.Store)(nil)
+var _ keys.Store = (*sqlstore.KeyStore)(nil)
 
 var kt0 = time.Date(2026, 3, 1, 12, 0, 0, 123456789, time.UTC)
 
@@ -105,7 +105,7 @@ func TestKeyRingRevokedRoundTrip(t *testing.T) {
 			// The schema's own state column holds a value every version
 			// of Rampart understands as "neither signs nor verifies".
 			var state string
-			if err := s.DB().QueryRowContext(ctx, s.Q("SELECT state FROM signing_keys WHERE kid = ?"), "k2").Scan(&state); err != nil || state != "removed" {
+			if err := s.SQL().QueryRowContext(ctx, s.Q("SELECT state FROM signing_keys WHERE kid = ?"), "k2").Scan(&state); err != nil || state != "removed" {
 				t.Fatalf("stored state = %q, %v", state, err)
 			}
 			// A revoked key never moves again: no update from revoked applies.
@@ -173,14 +173,14 @@ func TestUpdateKeyRingCompareAndSwap(t *testing.T) {
 		t.Run(driver, func(t *testing.T) {
 			ctx := context.Background()
 			drv, dsn := storetest.DSN(t, driver)
-			var stores []*sqlstore.Store
+			var stores []*storetest.Store
 			for range 4 {
 				s, err := sqlstore.Open(ctx, drv, dsn, sqlstore.Options{MaxOpenConns: 4})
 				if err != nil {
 					t.Fatal(err)
 				}
 				t.Cleanup(func() { _ = s.Close() })
-				stores = append(stores, s)
+				stores = append(stores, storetest.Wrap(s))
 			}
 			if _, err := stores[0].Migrate(ctx); err != nil {
 				t.Fatal(err)

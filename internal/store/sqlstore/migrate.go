@@ -20,7 +20,7 @@ const migrationLockID = 0x72616d706d696772
 
 // SchemaVersion returns the applied schema version (0 for an empty
 // database) and the newest version this binary knows.
-func (s *Store) SchemaVersion(ctx context.Context) (current, latest int, err error) {
+func (s *DB) SchemaVersion(ctx context.Context) (current, latest int, err error) {
 	ms, err := migrations.For(s.dialect)
 	if err != nil {
 		return 0, 0, err
@@ -43,7 +43,7 @@ type queryer interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-func (s *Store) currentVersion(ctx context.Context, q queryer) (int, error) {
+func (s *DB) currentVersion(ctx context.Context, q queryer) (int, error) {
 	var v sql.NullInt64
 	if err := q.QueryRowContext(ctx, "SELECT MAX(version) FROM schema_migrations").Scan(&v); err != nil {
 		return 0, fmt.Errorf("sqlstore: read schema version: %w", err)
@@ -56,7 +56,7 @@ func (s *Store) currentVersion(ctx context.Context, q queryer) (int, error) {
 // whose schema is newer than this binary. On PostgreSQL an advisory lock
 // makes concurrent starts apply each migration exactly once; on SQLite the
 // immediate transaction does the same.
-func (s *Store) Migrate(ctx context.Context) ([]int, error) {
+func (s *DB) Migrate(ctx context.Context) ([]int, error) {
 	ms, err := migrations.For(s.dialect)
 	if err != nil {
 		return nil, err
@@ -91,7 +91,7 @@ func (s *Store) Migrate(ctx context.Context) ([]int, error) {
 }
 
 // migrateOne applies the next missing migration, if any.
-func (s *Store) migrateOne(ctx context.Context, conn *sql.Conn, ms []migrations.Migration) (done bool, version int, err error) {
+func (s *DB) migrateOne(ctx context.Context, conn *sql.Conn, ms []migrations.Migration) (done bool, version int, err error) {
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return false, 0, fmt.Errorf("sqlstore: begin migration: %w", err)
@@ -133,7 +133,7 @@ var ErrSchemaTooOld = errors.New("sqlstore: the database schema is older than th
 // schema_migrations table: commands that only check must leave a database
 // they refuse as they found it. `serve` migrates at start; other commands
 // only check.
-func (s *Store) CheckSchema(ctx context.Context) error {
+func (s *DB) CheckSchema(ctx context.Context) error {
 	ms, err := migrations.For(s.dialect)
 	if err != nil {
 		return err
@@ -163,7 +163,7 @@ func (s *Store) CheckSchema(ctx context.Context) error {
 // hasMigrationsTable reports whether schema_migrations exists, without
 // creating it. On PostgreSQL to_regclass follows search_path, as every
 // other query does.
-func (s *Store) hasMigrationsTable(ctx context.Context) (bool, error) {
+func (s *DB) hasMigrationsTable(ctx context.Context) (bool, error) {
 	q := "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
 	if s.dialect == Postgres {
 		q = "SELECT COUNT(*) FROM (SELECT to_regclass('schema_migrations') AS t) r WHERE r.t IS NOT NULL"

@@ -32,7 +32,7 @@ func TestMigrate(t *testing.T) {
 				t.Fatalf("CheckSchema after Migrate: %v", err)
 			}
 			// A database migrated by a newer binary is refused.
-			if _, err := s.DB().ExecContext(ctx, s.Q("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)"), 9999, "future", 0); err != nil {
+			if _, err := s.SQL().ExecContext(ctx, s.Q("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)"), 9999, "future", 0); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := s.Migrate(ctx); !errors.Is(err, sqlstore.ErrSchemaTooNew) {

@@ -15,8 +15,6 @@ import (
 	"github.com/rampart-auth/rampart/internal/store"
 )
 
-var _ oauth.Store = (*Store)(nil)
-
 // OAuth queries: constants with placeholders only. forUpdate marks queries
 // that lock a row on PostgreSQL (READ COMMITTED) so two transactions on the
 // same family or token serialize; SQLite's immediate transactions already
@@ -74,11 +72,11 @@ ON CONFLICT (user_id, client_id) DO UPDATE SET scopes = excluded.scopes, audienc
 )
 
 // lockQ returns the query with FOR UPDATE on PostgreSQL.
-func (s *Store) lockQ(q string) string {
-	if s.dialect == Postgres {
-		return s.Q(q + forUpdate)
+func (s *OAuthStore) lockQ(q string) string {
+	if s.d.dialect == Postgres {
+		return s.d.Q(q + forUpdate)
 	}
-	return s.Q(q)
+	return s.d.Q(q)
 }
 
 // isUnique reports a unique-constraint violation on either driver.
@@ -145,8 +143,8 @@ func scanClient(r scanner) (*oauth.Client, error) {
 }
 
 // CreateClient stores a client made with the CLI.
-func (s *Store) CreateClient(ctx context.Context, c *oauth.Client) error {
-	_, err := s.db.ExecContext(ctx, s.Q(qInsertClient), c.ID, c.SecretHash, b2i(c.Public), encodeList(c.GrantTypes), encodeList(c.RedirectURIs),
+func (s *OAuthStore) CreateClient(ctx context.Context, c *oauth.Client) error {
+	_, err := s.d.db.ExecContext(ctx, s.d.Q(qInsertClient), c.ID, c.SecretHash, b2i(c.Public), encodeList(c.GrantTypes), encodeList(c.RedirectURIs),
 		encodeList(c.Scopes), encodeList(c.Audience), b2i(c.SkipConsent), b2i(c.ResourceServer), int64(c.AccessTokenTTL), int64(c.RefreshTokenTTL),
 		int64(c.RefreshTokenIdleTTL), c.Source, nanos(c.CreatedAt), nanos(c.UpdatedAt))
 	if isUnique(err) {
@@ -159,8 +157,8 @@ func (s *Store) CreateClient(ctx context.Context, c *oauth.Client) error {
 }
 
 // GetClient returns a stored client.
-func (s *Store) GetClient(ctx context.Context, id string) (*oauth.Client, error) {
-	c, err := scanClient(s.db.QueryRowContext(ctx, s.Q(qSelectClient), id))
+func (s *OAuthStore) GetClient(ctx context.Context, id string) (*oauth.Client, error) {
+	c, err := scanClient(s.d.db.QueryRowContext(ctx, s.d.Q(qSelectClient), id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound
 	}
@@ -171,8 +169,8 @@ func (s *Store) GetClient(ctx context.Context, id string) (*oauth.Client, error)
 }
 
 // ListClients returns the stored clients by id.
-func (s *Store) ListClients(ctx context.Context) ([]oauth.Client, error) {
-	rows, err := s.db.QueryContext(ctx, s.Q(qListClients))
+func (s *OAuthStore) ListClients(ctx context.Context) ([]oauth.Client, error) {
+	rows, err := s.d.db.QueryContext(ctx, s.d.Q(qListClients))
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list clients: %w", err)
 	}
@@ -189,8 +187,8 @@ func (s *Store) ListClients(ctx context.Context) ([]oauth.Client, error) {
 }
 
 // UpdateClientSecret replaces a client's secret hash.
-func (s *Store) UpdateClientSecret(ctx context.Context, id, secretHash string, now time.Time) error {
-	res, err := s.db.ExecContext(ctx, s.Q(qUpdateSecret), secretHash, nanos(now), id)
+func (s *OAuthStore) UpdateClientSecret(ctx context.Context, id, secretHash string, now time.Time) error {
+	res, err := s.d.db.ExecContext(ctx, s.d.Q(qUpdateSecret), secretHash, nanos(now), id)
 	if err != nil {
 		return fmt.Errorf("sqlstore: update client secret: %w", err)
 	}
@@ -199,17 +197,17 @@ func (s *Store) UpdateClientSecret(ctx context.Context, id, secretHash string, n
 
 // DeleteClient removes a client, revokes its families and deletes its
 // codes and consents, in one transaction.
-func (s *Store) DeleteClient(ctx context.Context, id string, now time.Time) ([]oauth.IssuedAccess, error) {
+func (s *OAuthStore) DeleteClient(ctx context.Context, id string, now time.Time) ([]oauth.IssuedAccess, error) {
 	var out []oauth.IssuedAccess
-	err := s.Tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.Q(qDeleteClient), id)
+	err := s.d.Tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.d.Q(qDeleteClient), id)
 		if err != nil {
 			return err
 		}
 		if err := oneRow(res, store.ErrNotFound); err != nil {
 			return err
 		}
-		fams, err := s.familyIDs(ctx, tx, s.Q(qClientFamilies), id)
+		fams, err := s.familyIDs(ctx, tx, s.d.Q(qClientFamilies), id)
 		if err != nil {
 			return err
 		}
@@ -220,10 +218,10 @@ func (s *Store) DeleteClient(ctx context.Context, id string, now time.Time) ([]o
 			}
 			out = append(out, acc...)
 		}
-		if _, err := tx.ExecContext(ctx, s.Q(qDeleteCodesOf), id); err != nil {
+		if _, err := tx.ExecContext(ctx, s.d.Q(qDeleteCodesOf), id); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, s.Q(qDeleteConsOf), id)
+		_, err = tx.ExecContext(ctx, s.d.Q(qDeleteConsOf), id)
 		return err
 	})
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -232,7 +230,7 @@ func (s *Store) DeleteClient(ctx context.Context, id string, now time.Time) ([]o
 	return out, err
 }
 
-func (s *Store) familyIDs(ctx context.Context, tx *sql.Tx, q string, args ...any) ([]string, error) {
+func (s *OAuthStore) familyIDs(ctx context.Context, tx *sql.Tx, q string, args ...any) ([]string, error) {
 	rows, err := tx.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
@@ -250,8 +248,8 @@ func (s *Store) familyIDs(ctx context.Context, tx *sql.Tx, q string, args ...any
 }
 
 // SaveCode stores an authorization code.
-func (s *Store) SaveCode(ctx context.Context, c *oauth.AuthCode) error {
-	_, err := s.db.ExecContext(ctx, s.Q(qInsertCode), c.Hash, c.ClientID, c.UserID, c.RedirectURI, c.CodeChallenge, encodeList(c.Scopes),
+func (s *OAuthStore) SaveCode(ctx context.Context, c *oauth.AuthCode) error {
+	_, err := s.d.db.ExecContext(ctx, s.d.Q(qInsertCode), c.Hash, c.ClientID, c.UserID, c.RedirectURI, c.CodeChallenge, encodeList(c.Scopes),
 		encodeList(c.Audience), c.Nonce, nanos(c.AuthTime), nanos(c.CreatedAt), nanos(c.ExpiresAt))
 	if isUnique(err) {
 		return store.ErrConflict
@@ -284,11 +282,11 @@ func scanCode(r scanner) (*oauth.AuthCode, error) {
 
 // RedeemCode marks the code used and creates its family, atomically: of
 // two concurrent redeemers exactly one sees its UPDATE change a row.
-func (s *Store) RedeemCode(ctx context.Context, hash []byte, f *oauth.Family, now time.Time) (*oauth.AuthCode, error) {
+func (s *OAuthStore) RedeemCode(ctx context.Context, hash []byte, f *oauth.Family, now time.Time) (*oauth.AuthCode, error) {
 	var code *oauth.AuthCode
 	var used bool
-	err := s.Tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.Q(qUseCode), nanos(now), hash)
+	err := s.d.Tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.d.Q(qUseCode), nanos(now), hash)
 		if err != nil {
 			return err
 		}
@@ -296,7 +294,7 @@ func (s *Store) RedeemCode(ctx context.Context, hash []byte, f *oauth.Family, no
 		if err != nil {
 			return err
 		}
-		code, err = scanCode(tx.QueryRowContext(ctx, s.Q(qSelectCode), hash))
+		code, err = scanCode(tx.QueryRowContext(ctx, s.d.Q(qSelectCode), hash))
 		if errors.Is(err, sql.ErrNoRows) {
 			return store.ErrNotFound
 		}
@@ -308,7 +306,7 @@ func (s *Store) RedeemCode(ctx context.Context, hash []byte, f *oauth.Family, no
 			return nil
 		}
 		f.CodeHash, f.ClientID, f.UserID = hash, code.ClientID, code.UserID
-		_, err = tx.ExecContext(ctx, s.Q(qInsertFamily), f.ID, f.ClientID, f.UserID, f.CodeHash, nanos(f.CreatedAt), nanos(f.ExpiresAt))
+		_, err = tx.ExecContext(ctx, s.d.Q(qInsertFamily), f.ID, f.ClientID, f.UserID, f.CodeHash, nanos(f.CreatedAt), nanos(f.ExpiresAt))
 		return err
 	})
 	switch {
@@ -323,11 +321,11 @@ func (s *Store) RedeemCode(ctx context.Context, hash []byte, f *oauth.Family, no
 }
 
 // RevokeCodeFamily revokes the family made from the code, if any.
-func (s *Store) RevokeCodeFamily(ctx context.Context, codeHash []byte, now time.Time) ([]oauth.IssuedAccess, error) {
+func (s *OAuthStore) RevokeCodeFamily(ctx context.Context, codeHash []byte, now time.Time) ([]oauth.IssuedAccess, error) {
 	var out []oauth.IssuedAccess
-	err := s.Tx(ctx, func(tx *sql.Tx) error {
+	err := s.d.Tx(ctx, func(tx *sql.Tx) error {
 		var id string
-		err := tx.QueryRowContext(ctx, s.Q(qFamilyByCode), codeHash).Scan(&id)
+		err := tx.QueryRowContext(ctx, s.d.Q(qFamilyByCode), codeHash).Scan(&id)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		}
@@ -344,12 +342,12 @@ func (s *Store) RevokeCodeFamily(ctx context.Context, codeHash []byte, now time.
 }
 
 // CreateFamily stores a family not made from a code.
-func (s *Store) CreateFamily(ctx context.Context, f *oauth.Family) error {
+func (s *OAuthStore) CreateFamily(ctx context.Context, f *oauth.Family) error {
 	var code any
 	if f.CodeHash != nil {
 		code = f.CodeHash
 	}
-	_, err := s.db.ExecContext(ctx, s.Q(qInsertFamily), f.ID, f.ClientID, f.UserID, code, nanos(f.CreatedAt), nanos(f.ExpiresAt))
+	_, err := s.d.db.ExecContext(ctx, s.d.Q(qInsertFamily), f.ID, f.ClientID, f.UserID, code, nanos(f.CreatedAt), nanos(f.ExpiresAt))
 	if isUnique(err) {
 		return store.ErrConflict
 	}
@@ -361,7 +359,7 @@ func (s *Store) CreateFamily(ctx context.Context, f *oauth.Family) error {
 
 // lockLiveFamily locks the family row and fails with ErrRevoked when the
 // family is revoked, ErrNotFound when it does not exist.
-func (s *Store) lockLiveFamily(ctx context.Context, tx *sql.Tx, id string) error {
+func (s *OAuthStore) lockLiveFamily(ctx context.Context, tx *sql.Tx, id string) error {
 	var revoked int64
 	err := tx.QueryRowContext(ctx, s.lockQ(qLockFamily), id).Scan(&revoked)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -376,8 +374,8 @@ func (s *Store) lockLiveFamily(ctx context.Context, tx *sql.Tx, id string) error
 	return nil
 }
 
-func insertRefresh(ctx context.Context, s *Store, tx *sql.Tx, t *oauth.RefreshToken) error {
-	_, err := tx.ExecContext(ctx, s.Q(qInsertRefresh), t.Hash, t.FamilyID, t.ClientID, t.UserID, encodeList(t.Scopes), encodeList(t.Audience),
+func insertRefresh(ctx context.Context, s *OAuthStore, tx *sql.Tx, t *oauth.RefreshToken) error {
+	_, err := tx.ExecContext(ctx, s.d.Q(qInsertRefresh), t.Hash, t.FamilyID, t.ClientID, t.UserID, encodeList(t.Scopes), encodeList(t.Audience),
 		nanos(t.AuthTime), nanos(t.CreatedAt), nanos(t.ExpiresAt), nanos(t.UsedAt), nanos(t.RevokedAt))
 	if isUnique(err) {
 		return store.ErrConflict
@@ -386,8 +384,8 @@ func insertRefresh(ctx context.Context, s *Store, tx *sql.Tx, t *oauth.RefreshTo
 }
 
 // SaveRefresh stores a refresh token in a live family.
-func (s *Store) SaveRefresh(ctx context.Context, t *oauth.RefreshToken) error {
-	err := s.Tx(ctx, func(tx *sql.Tx) error {
+func (s *OAuthStore) SaveRefresh(ctx context.Context, t *oauth.RefreshToken) error {
+	err := s.d.Tx(ctx, func(tx *sql.Tx) error {
 		if err := s.lockLiveFamily(ctx, tx, t.FamilyID); err != nil {
 			return err
 		}
@@ -404,12 +402,12 @@ func isSentinel(err error) bool {
 }
 
 // RecordAccess records an access token in a live family.
-func (s *Store) RecordAccess(ctx context.Context, familyID string, a oauth.IssuedAccess) error {
-	err := s.Tx(ctx, func(tx *sql.Tx) error {
+func (s *OAuthStore) RecordAccess(ctx context.Context, familyID string, a oauth.IssuedAccess) error {
+	err := s.d.Tx(ctx, func(tx *sql.Tx) error {
 		if err := s.lockLiveFamily(ctx, tx, familyID); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, s.Q(qInsertAccess), a.JTI, familyID, nanos(a.ExpiresAt))
+		_, err := tx.ExecContext(ctx, s.d.Q(qInsertAccess), a.JTI, familyID, nanos(a.ExpiresAt))
 		if isUnique(err) {
 			return store.ErrConflict
 		}
@@ -446,8 +444,8 @@ func scanRefresh(r scanner) (*oauth.RefreshToken, error) {
 }
 
 // GetRefresh returns a refresh token, revoked if its family is.
-func (s *Store) GetRefresh(ctx context.Context, hash []byte) (*oauth.RefreshToken, error) {
-	t, err := scanRefresh(s.db.QueryRowContext(ctx, s.Q(qSelectRefresh), hash))
+func (s *OAuthStore) GetRefresh(ctx context.Context, hash []byte) (*oauth.RefreshToken, error) {
+	t, err := scanRefresh(s.d.db.QueryRowContext(ctx, s.d.Q(qSelectRefresh), hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound
 	}
@@ -461,12 +459,12 @@ func (s *Store) GetRefresh(ctx context.Context, hash []byte) (*oauth.RefreshToke
 // The family row is locked first and the token row second, the same order
 // as every other writer, so two rotations of one token serialize and the
 // loser sees used_at set.
-func (s *Store) RotateRefresh(ctx context.Context, oldHash []byte, next *oauth.RefreshToken, now time.Time) (*oauth.RefreshToken, error) {
+func (s *OAuthStore) RotateRefresh(ctx context.Context, oldHash []byte, next *oauth.RefreshToken, now time.Time) (*oauth.RefreshToken, error) {
 	var old *oauth.RefreshToken
 	var sentinel error
-	err := s.Tx(ctx, func(tx *sql.Tx) error {
+	err := s.d.Tx(ctx, func(tx *sql.Tx) error {
 		var famID string
-		err := tx.QueryRowContext(ctx, s.Q(qLockRefresh), oldHash).Scan(&famID)
+		err := tx.QueryRowContext(ctx, s.d.Q(qLockRefresh), oldHash).Scan(&famID)
 		if errors.Is(err, sql.ErrNoRows) {
 			return store.ErrNotFound
 		}
@@ -480,7 +478,7 @@ func (s *Store) RotateRefresh(ctx context.Context, oldHash []byte, next *oauth.R
 		if err := tx.QueryRowContext(ctx, s.lockQ(qLockRefresh), oldHash).Scan(&famID); err != nil {
 			return err
 		}
-		old, err = scanRefresh(tx.QueryRowContext(ctx, s.Q(qSelectRefresh), oldHash))
+		old, err = scanRefresh(tx.QueryRowContext(ctx, s.d.Q(qSelectRefresh), oldHash))
 		if err != nil {
 			return err
 		}
@@ -492,7 +490,7 @@ func (s *Store) RotateRefresh(ctx context.Context, oldHash []byte, next *oauth.R
 			sentinel = store.ErrUsed
 			return nil
 		}
-		res, err := tx.ExecContext(ctx, s.Q(qUseRefresh), nanos(now), oldHash)
+		res, err := tx.ExecContext(ctx, s.d.Q(qUseRefresh), nanos(now), oldHash)
 		if err != nil {
 			return err
 		}
@@ -514,7 +512,7 @@ func (s *Store) RotateRefresh(ctx context.Context, oldHash []byte, next *oauth.R
 
 // revokeFamilyTx revokes a family inside tx and returns its live access
 // tokens.
-func (s *Store) revokeFamilyTx(ctx context.Context, tx *sql.Tx, id string, now time.Time) ([]oauth.IssuedAccess, error) {
+func (s *OAuthStore) revokeFamilyTx(ctx context.Context, tx *sql.Tx, id string, now time.Time) ([]oauth.IssuedAccess, error) {
 	var revoked int64
 	err := tx.QueryRowContext(ctx, s.lockQ(qLockFamily), id).Scan(&revoked)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -523,13 +521,13 @@ func (s *Store) revokeFamilyTx(ctx context.Context, tx *sql.Tx, id string, now t
 	if err != nil {
 		return nil, err
 	}
-	if _, err := tx.ExecContext(ctx, s.Q(qRevokeFamily), nanos(now), id); err != nil {
+	if _, err := tx.ExecContext(ctx, s.d.Q(qRevokeFamily), nanos(now), id); err != nil {
 		return nil, err
 	}
-	if _, err := tx.ExecContext(ctx, s.Q(qRevokeFamTokens), nanos(now), id); err != nil {
+	if _, err := tx.ExecContext(ctx, s.d.Q(qRevokeFamTokens), nanos(now), id); err != nil {
 		return nil, err
 	}
-	rows, err := tx.QueryContext(ctx, s.Q(qFamilyAccess), id, nanos(now))
+	rows, err := tx.QueryContext(ctx, s.d.Q(qFamilyAccess), id, nanos(now))
 	if err != nil {
 		return nil, err
 	}
@@ -548,9 +546,9 @@ func (s *Store) revokeFamilyTx(ctx context.Context, tx *sql.Tx, id string, now t
 }
 
 // RevokeFamily revokes a family and all its refresh tokens.
-func (s *Store) RevokeFamily(ctx context.Context, familyID string, now time.Time) ([]oauth.IssuedAccess, error) {
+func (s *OAuthStore) RevokeFamily(ctx context.Context, familyID string, now time.Time) ([]oauth.IssuedAccess, error) {
 	var out []oauth.IssuedAccess
-	err := s.Tx(ctx, func(tx *sql.Tx) error {
+	err := s.d.Tx(ctx, func(tx *sql.Tx) error {
 		var err error
 		out, err = s.revokeFamilyTx(ctx, tx, familyID, now)
 		return err
@@ -565,10 +563,10 @@ func (s *Store) RevokeFamily(ctx context.Context, familyID string, now time.Time
 }
 
 // RevokeUserClient revokes every family of the user with the client.
-func (s *Store) RevokeUserClient(ctx context.Context, userID, clientID string, now time.Time) ([]oauth.IssuedAccess, error) {
+func (s *OAuthStore) RevokeUserClient(ctx context.Context, userID, clientID string, now time.Time) ([]oauth.IssuedAccess, error) {
 	var out []oauth.IssuedAccess
-	err := s.Tx(ctx, func(tx *sql.Tx) error {
-		ids, err := s.familyIDs(ctx, tx, s.Q(qUserClientFamily), userID, clientID)
+	err := s.d.Tx(ctx, func(tx *sql.Tx) error {
+		ids, err := s.familyIDs(ctx, tx, s.d.Q(qUserClientFamily), userID, clientID)
 		if err != nil {
 			return err
 		}
@@ -588,21 +586,21 @@ func (s *Store) RevokeUserClient(ctx context.Context, userID, clientID string, n
 }
 
 // DenyJTI lists an access token id until expiresAt (a later expiry wins).
-func (s *Store) DenyJTI(ctx context.Context, jti string, expiresAt time.Time) error {
+func (s *OAuthStore) DenyJTI(ctx context.Context, jti string, expiresAt time.Time) error {
 	q := qDenyJTISQLite
-	if s.dialect == Postgres {
+	if s.d.dialect == Postgres {
 		q = qDenyJTIPostgres
 	}
-	if _, err := s.db.ExecContext(ctx, s.Q(q), jti, nanos(expiresAt)); err != nil {
+	if _, err := s.d.db.ExecContext(ctx, s.d.Q(q), jti, nanos(expiresAt)); err != nil {
 		return fmt.Errorf("sqlstore: deny jti: %w", err)
 	}
 	return nil
 }
 
 // IsDenied reports whether jti is listed and not expired at now.
-func (s *Store) IsDenied(ctx context.Context, jti string, now time.Time) (bool, error) {
+func (s *OAuthStore) IsDenied(ctx context.Context, jti string, now time.Time) (bool, error) {
 	var one int
-	err := s.db.QueryRowContext(ctx, s.Q(qIsDenied), jti, nanos(now)).Scan(&one)
+	err := s.d.db.QueryRowContext(ctx, s.d.Q(qIsDenied), jti, nanos(now)).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
@@ -631,8 +629,8 @@ func scanConsent(r scanner) (*oauth.Consent, error) {
 }
 
 // GetConsent returns what the user allowed the client.
-func (s *Store) GetConsent(ctx context.Context, userID, clientID string) (*oauth.Consent, error) {
-	c, err := scanConsent(s.db.QueryRowContext(ctx, s.Q(qSelectConsent), userID, clientID))
+func (s *OAuthStore) GetConsent(ctx context.Context, userID, clientID string) (*oauth.Consent, error) {
+	c, err := scanConsent(s.d.db.QueryRowContext(ctx, s.d.Q(qSelectConsent), userID, clientID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound
 	}
@@ -643,16 +641,16 @@ func (s *Store) GetConsent(ctx context.Context, userID, clientID string) (*oauth
 }
 
 // SaveConsent inserts or replaces a consent.
-func (s *Store) SaveConsent(ctx context.Context, c *oauth.Consent) error {
-	if _, err := s.db.ExecContext(ctx, s.Q(qUpsertConsent), c.UserID, c.ClientID, encodeList(c.Scopes), encodeList(c.Audience), nanos(c.GrantedAt)); err != nil {
+func (s *OAuthStore) SaveConsent(ctx context.Context, c *oauth.Consent) error {
+	if _, err := s.d.db.ExecContext(ctx, s.d.Q(qUpsertConsent), c.UserID, c.ClientID, encodeList(c.Scopes), encodeList(c.Audience), nanos(c.GrantedAt)); err != nil {
 		return fmt.Errorf("sqlstore: save consent: %w", err)
 	}
 	return nil
 }
 
 // DeleteConsent removes a consent.
-func (s *Store) DeleteConsent(ctx context.Context, userID, clientID string) error {
-	res, err := s.db.ExecContext(ctx, s.Q(qDeleteConsent), userID, clientID)
+func (s *OAuthStore) DeleteConsent(ctx context.Context, userID, clientID string) error {
+	res, err := s.d.db.ExecContext(ctx, s.d.Q(qDeleteConsent), userID, clientID)
 	if err != nil {
 		return fmt.Errorf("sqlstore: delete consent: %w", err)
 	}
@@ -660,8 +658,8 @@ func (s *Store) DeleteConsent(ctx context.Context, userID, clientID string) erro
 }
 
 // ListConsents returns a user's consents by client id.
-func (s *Store) ListConsents(ctx context.Context, userID string) ([]oauth.Consent, error) {
-	rows, err := s.db.QueryContext(ctx, s.Q(qListConsents), userID)
+func (s *OAuthStore) ListConsents(ctx context.Context, userID string) ([]oauth.Consent, error) {
+	rows, err := s.d.db.QueryContext(ctx, s.d.Q(qListConsents), userID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list consents: %w", err)
 	}
@@ -679,17 +677,17 @@ func (s *Store) ListConsents(ctx context.Context, userID string) ([]oauth.Consen
 
 // PurgeExpired deletes codes, tokens, families and deny-list entries that
 // expired before the time.
-func (s *Store) PurgeExpired(ctx context.Context, before time.Time) (int64, error) {
+func (s *OAuthStore) PurgeExpired(ctx context.Context, before time.Time) (int64, error) {
 	var total int64
 	b := nanos(before)
-	err := s.Tx(ctx, func(tx *sql.Tx) error {
+	err := s.d.Tx(ctx, func(tx *sql.Tx) error {
 		for _, q := range []struct {
 			sql  string
 			args []any
 		}{
 			{qPurgeCodes, []any{b}}, {qPurgeRefresh, []any{b, b}}, {qPurgeAccess, []any{b, b}}, {qPurgeFamilies, []any{b}}, {qPurgeDenied, []any{b}},
 		} {
-			res, err := tx.ExecContext(ctx, s.Q(q.sql), q.args...)
+			res, err := tx.ExecContext(ctx, s.d.Q(q.sql), q.args...)
 			if err != nil {
 				return err
 			}

@@ -14,7 +14,6 @@ import (
 	"github.com/rampart-auth/rampart/internal/identity"
 	"github.com/rampart-auth/rampart/internal/oauth"
 	"github.com/rampart-auth/rampart/internal/store"
-	"github.com/rampart-auth/rampart/internal/store/sqlstore"
 	"github.com/rampart-auth/rampart/internal/store/storetest"
 )
 
@@ -22,14 +21,14 @@ var t0 = time.Date(2026, 11, 23, 12, 0, 0, 123456789, time.UTC)
 
 func h(s string) []byte { b := sha256.Sum256([]byte(s)); return b[:] }
 
-func forDrivers(t *testing.T, fn func(t *testing.T, s *sqlstore.Store)) {
+func forDrivers(t *testing.T, fn func(t *testing.T, s *storetest.Store)) {
 	for _, d := range storetest.Drivers(t) {
 		t.Run(d, func(t *testing.T) { fn(t, storetest.Open(t, d)) })
 	}
 }
 
 func TestClientsRoundTrip(t *testing.T) {
-	forDrivers(t, func(t *testing.T, s *sqlstore.Store) {
+	forDrivers(t, func(t *testing.T, s *storetest.Store) {
 		ctx := context.Background()
 		c := &oauth.Client{ID: "x'); DROP TABLE users;--", SecretHash: "hmac-sha256$abc", GrantTypes: []string{"client_credentials"},
 			Scopes: []string{"a", "b"}, Audience: []string{"https://api"}, ResourceServer: true, AccessTokenTTL: time.Minute,
@@ -77,7 +76,7 @@ func newCode(name string) *oauth.AuthCode {
 // TestRedeemCodeRace: of many concurrent redeemers of one code exactly one
 // wins; the others see store.ErrUsed with the code.
 func TestRedeemCodeRace(t *testing.T) {
-	forDrivers(t, func(t *testing.T, s *sqlstore.Store) {
+	forDrivers(t, func(t *testing.T, s *storetest.Store) {
 		ctx := context.Background()
 		c := newCode("code-1")
 		if err := s.SaveCode(ctx, c); err != nil {
@@ -119,7 +118,7 @@ func TestRedeemCodeRace(t *testing.T) {
 // TestFamilyLifecycle: tokens recorded in a family are revoked with it,
 // nothing can be added afterwards, and a replayed rotation is ErrUsed.
 func TestFamilyLifecycle(t *testing.T) {
-	forDrivers(t, func(t *testing.T, s *sqlstore.Store) {
+	forDrivers(t, func(t *testing.T, s *storetest.Store) {
 		ctx := context.Background()
 		c := newCode("code-2")
 		if err := s.SaveCode(ctx, c); err != nil {
@@ -199,7 +198,7 @@ func TestFamilyLifecycle(t *testing.T) {
 }
 
 func TestDenyListConsentsUsersSessionsPurge(t *testing.T) {
-	forDrivers(t, func(t *testing.T, s *sqlstore.Store) {
+	forDrivers(t, func(t *testing.T, s *storetest.Store) {
 		ctx := context.Background()
 		if err := s.DenyJTI(ctx, "j", t0.Add(time.Minute)); err != nil {
 			t.Fatal(err)

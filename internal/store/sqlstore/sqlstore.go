@@ -26,8 +26,12 @@ const (
 	Postgres = "postgres"
 )
 
-// Store is a handle on the database. It is safe for concurrent use.
-type Store struct {
+// DB is the one shared handle on the database: the connection pool, the
+// dialect, the query rebinding and statement caches, migrations and
+// transactions. The domain stores (OAuth, Identity, Keys, Audit) are thin
+// views over it, each with only its own domain's methods, so no consumer
+// sees a 50-method type. It is safe for concurrent use.
+type DB struct {
 	db      *sql.DB
 	dialect string
 
@@ -43,7 +47,7 @@ type Store struct {
 // prepare caches a prepared statement for the constant query q (already
 // rebound). Call it outside any transaction: preparing takes a connection,
 // and SQLite has a single one.
-func (s *Store) prepare(ctx context.Context, q string) {
+func (s *DB) prepare(ctx context.Context, q string) {
 	if _, ok := s.stmts.Load(q); ok {
 		return
 	}
@@ -58,7 +62,7 @@ func (s *Store) prepare(ctx context.Context, q string) {
 
 // execTx runs q in tx, through the cached prepared statement when there is
 // one.
-func (s *Store) execTx(ctx context.Context, tx *sql.Tx, q string, args ...any) error {
+func (s *DB) execTx(ctx context.Context, tx *sql.Tx, q string, args ...any) error {
 	if v, ok := s.stmts.Load(q); ok {
 		st := tx.StmtContext(ctx, v.(*sql.Stmt))
 		_, err := st.ExecContext(ctx, args...)
@@ -81,7 +85,7 @@ type Options struct {
 // synchronous=FULL (a committed audit event survives power loss) and
 // immediate transactions (no deadlock-prone lock upgrades). Open does not
 // migrate; call Migrate.
-func Open(ctx context.Context, driver, dsn string, opts Options) (*Store, error) {
+func Open(ctx context.Context, driver, dsn string, opts Options) (*DB, error) {
 	var (
 		db  *sql.DB
 		err error
@@ -112,7 +116,7 @@ func Open(ctx context.Context, driver, dsn string, opts Options) (*Store, error)
 		_ = db.Close()
 		return nil, fmt.Errorf("sqlstore: cannot reach the %s database: %w", driver, err)
 	}
-	return &Store{db: db, dialect: driver, queries: make(map[string]string)}, nil
+	return &DB{db: db, dialect: driver, queries: make(map[string]string)}, nil
 }
 
 func openSQLite(path string) (*sql.DB, error) {
@@ -149,20 +153,20 @@ func openSQLite(path string) (*sql.DB, error) {
 }
 
 // Dialect returns "sqlite" or "postgres".
-func (s *Store) Dialect() string { return s.dialect }
+func (s *DB) Dialect() string { return s.dialect }
 
-// DB returns the underlying pool, for packages that add their own queries
+// SQL returns the underlying pool, for packages that add their own queries
 // (through Q) and for tests.
-func (s *Store) DB() *sql.DB { return s.db }
+func (s *DB) SQL() *sql.DB { return s.db }
 
 // Close closes the pool.
-func (s *Store) Close() error {
+func (s *DB) Close() error {
 	s.stmts.Range(func(_, v any) bool { _ = v.(*sql.Stmt).Close(); return true })
 	return s.db.Close()
 }
 
 // Ping checks that the database answers; /readyz uses it.
-func (s *Store) Ping(ctx context.Context) error {
+func (s *DB) Ping(ctx context.Context) error {
 	if err := s.db.PingContext(ctx); err != nil {
 		return fmt.Errorf("sqlstore: ping: %w", err)
 	}
@@ -175,7 +179,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Q returns query in this store's placeholder style. Queries are constants
 // written with '?'; the rebound form is computed once and cached.
-func (s *Store) Q(query string) string {
+func (s *DB) Q(query string) string {
 	if s.dialect != Postgres {
 		return query
 	}
@@ -216,7 +220,7 @@ func rebind(query string) string {
 
 // Tx runs fn in a transaction, committing when fn returns nil and rolling
 // back otherwise.
-func (s *Store) Tx(ctx context.Context, fn func(*sql.Tx) error) error {
+func (s *DB) Tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlstore: begin: %w", err)

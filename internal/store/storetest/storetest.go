@@ -31,8 +31,20 @@ func Drivers(t testing.TB) []string {
 	return []string{sqlstore.SQLite, sqlstore.Postgres}
 }
 
+// Store is a test fixture over one database: the shared DB (raw SQL for
+// tampering, migrations) and every domain store at once, so a test can
+// seed through one domain and attack through another. Production code
+// never holds such a union: it is handed the one domain store it needs.
+type Store struct {
+	*sqlstore.DB
+	*sqlstore.OAuthStore
+	*sqlstore.IdentityStore
+	*sqlstore.KeyStore
+	*sqlstore.AuditStore
+}
+
 // Open returns a migrated store for driver, isolated from every other test.
-func Open(t testing.TB, driver string) *sqlstore.Store {
+func Open(t testing.TB, driver string) *Store {
 	t.Helper()
 	s := OpenUnmigrated(t, driver)
 	if _, err := s.Migrate(context.Background()); err != nil {
@@ -41,8 +53,13 @@ func Open(t testing.TB, driver string) *sqlstore.Store {
 	return s
 }
 
+// Wrap returns the fixture over db.
+func Wrap(db *sqlstore.DB) *Store {
+	return &Store{DB: db, OAuthStore: db.OAuth(), IdentityStore: db.Identity(), KeyStore: db.Keys(), AuditStore: db.Audit()}
+}
+
 // OpenUnmigrated is Open without the migrations.
-func OpenUnmigrated(t testing.TB, driver string) *sqlstore.Store {
+func OpenUnmigrated(t testing.TB, driver string) *Store {
 	t.Helper()
 	driver, dsn := DSN(t, driver)
 	s, err := sqlstore.Open(context.Background(), driver, dsn, sqlstore.Options{MaxOpenConns: 8})
@@ -50,7 +67,7 @@ func OpenUnmigrated(t testing.TB, driver string) *sqlstore.Store {
 		t.Fatalf("open %s: %v", driver, err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
-	return s
+	return Wrap(s)
 }
 
 // DSN returns a fresh, isolated DSN for driver: a new SQLite file, or a new
@@ -74,7 +91,7 @@ func DSN(t testing.TB, driver string) (string, string) {
 		defer admin.Close()
 		// The schema name is generated here from hex digits only, never from
 		// input, so quoting it into DDL is safe.
-		if _, err := admin.DB().Exec(`CREATE SCHEMA "` + schema + `"`); err != nil {
+		if _, err := admin.SQL().Exec(`CREATE SCHEMA "` + schema + `"`); err != nil {
 			t.Fatalf("create schema: %v", err)
 		}
 		t.Cleanup(func() {
@@ -84,7 +101,7 @@ func DSN(t testing.TB, driver string) (string, string) {
 				return
 			}
 			defer a.Close()
-			if _, err := a.DB().Exec(`DROP SCHEMA "` + schema + `" CASCADE`); err != nil {
+			if _, err := a.SQL().Exec(`DROP SCHEMA "` + schema + `" CASCADE`); err != nil {
 				t.Errorf("drop schema %s: %v", schema, err)
 			}
 		})

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"fmt"
@@ -7,15 +7,15 @@ import (
 	"github.com/rampart-auth/rampart/internal/keys"
 )
 
-// startup is what the start-up checks found: every *_env and *_file value,
-// read once, and the parsed master key (nil in dev mode while the key is
-// still to be generated).
-type startup struct {
-	res *config.Resolved
-	mk  *keys.MasterKey
+// Startup is what the start-up checks found: every *_env and *_file
+// value, read once, and the parsed master key (nil in dev mode while the
+// key is still to be generated).
+type Startup struct {
+	Resolved  *config.Resolved
+	MasterKey *keys.MasterKey
 }
 
-// preflight runs every check `rampart serve` makes before its first side
+// Preflight runs every check `rampart serve` makes before its first side
 // effect (creating data_dir, the dev master key, the database, a signing
 // key, the TLS CA), on a configuration that passed Validate: it resolves
 // everything serve uses and parses the master key (every check of a
@@ -25,14 +25,14 @@ type startup struct {
 // What it cannot know without side effects or the network (the database
 // and Redis answering, the listen address being free) is checked by serve
 // alone.
-func preflight(cfg *config.Config, env config.Env) (*startup, error) {
+func Preflight(cfg *config.Config, env config.Env) (*Startup, error) {
 	res, err := cfg.Resolve(env, config.NeedAll)
 	if err != nil {
 		return nil, err
 	}
-	st := &startup{res: res}
+	st := &Startup{Resolved: res}
 	if res.MasterKey != nil {
-		if st.mk, err = loadMasterKey(cfg, res, false, nil); err != nil {
+		if st.MasterKey, err = LoadMasterKey(cfg, res, false, nil); err != nil {
 			return nil, fmt.Errorf("config: master key: %w", err)
 		}
 	}

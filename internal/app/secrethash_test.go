@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -31,21 +31,21 @@ func TestClientSecretsHaveTheirOwnHasher(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := &config.Config{Clients: []config.Client{{ID: "legacy", SecretHash: phc, GrantTypes: []string{"client_credentials"}}}}
-	parts, err := newAuthParts(cfg, storetest.Open(t, "sqlite"), mk, &config.Resolved{})
+	parts, err := NewAuthParts(cfg, storetest.Open(t, "sqlite").DB, mk, &config.Resolved{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if parts.secretHasher == nil || parts.secretHasher == parts.hasher {
+	if parts.SecretHasher == nil || parts.SecretHasher == parts.Hasher {
 		t.Fatal("client secrets share the sign-in hasher")
 	}
-	signIn, secrets := parts.hasher.Stats(), parts.secretHasher.Stats()
-	if _, err := parts.clients.Authenticate(ctx, "legacy", "wrong-guess-0123456789abcdefghijklmnop", true); err == nil {
+	signIn, secrets := parts.Hasher.Stats(), parts.SecretHasher.Stats()
+	if _, err := parts.Clients.Authenticate(ctx, "legacy", "wrong-guess-0123456789abcdefghijklmnop", true); err == nil {
 		t.Fatal("a wrong secret authenticated")
 	}
-	if got := parts.hasher.Stats(); got != signIn {
+	if got := parts.Hasher.Stats(); got != signIn {
 		t.Fatalf("a wrong client secret ran on the sign-in hasher: %+v → %+v", signIn, got)
 	}
-	if got := parts.secretHasher.Stats(); got.Hashes != secrets.Hashes+1 {
+	if got := parts.SecretHasher.Stats(); got.Hashes != secrets.Hashes+1 {
 		t.Fatalf("client-secret hasher %+v → %+v, want one more hash", secrets, got)
 	}
 }

@@ -1,0 +1,121 @@
+package app
+
+import (
+	"log/slog"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rampart-auth/rampart/internal/audit"
+	"github.com/rampart-auth/rampart/internal/config"
+	"github.com/rampart-auth/rampart/internal/identity"
+	"github.com/rampart-auth/rampart/internal/keys"
+	"github.com/rampart-auth/rampart/internal/oauth"
+	"github.com/rampart-auth/rampart/internal/store/sqlstore"
+	"github.com/rampart-auth/rampart/internal/web"
+	"github.com/rampart-auth/rampart/jwtauth"
+)
+
+// csrfKeyLabel derives the anti-CSRF token key from the master key.
+const csrfKeyLabel = "rampart csrf v1"
+
+// AuthParts are the pieces of the authorization server that serve and the
+// CLI share.
+type AuthParts struct {
+	Clients *oauth.Registry
+	Users   *identity.Users
+	// Hasher hashes and checks sign-in passwords.
+	Hasher *identity.Hasher
+	// SecretKey is the HMAC key of client secrets (nil without a master key).
+	SecretKey []byte
+	// SecretHasher checks argon2id client secrets (identity.NewClientSecretHasher).
+	SecretHasher *identity.Hasher
+}
+
+// NewAuthParts builds them. res carries the client secrets (nil for CLI
+// commands, which use none: the file's clients are then built without
+// them, listed and reserved but never authenticated); mk may be nil for
+// commands that neither authenticate nor hash a client secret (client
+// list and show). al records the users created (nil: none can be).
+func NewAuthParts(cfg *config.Config, db *sqlstore.DB, mk *keys.MasterKey, res *config.Resolved, al identity.Auditor) (*AuthParts, error) {
+	h, err := identity.NewPasswordHasher()
+	if err != nil {
+		return nil, err
+	}
+	var secretKey []byte
+	if mk != nil {
+		secretKey = mk.Derive(oauth.SecretKeyLabel)
+	}
+	sh, err := identity.NewClientSecretHasher()
+	if err != nil {
+		return nil, err
+	}
+	return &AuthParts{
+		Clients:      oauth.NewRegistry(configuredClients(cfg, secretKey, res), db.OAuth(), secretKey, sh),
+		Users:        identity.NewUsers(db.Identity(), h, al, nil, nil),
+		Hasher:       h,
+		SecretKey:    secretKey,
+		SecretHasher: sh,
+	}, nil
+}
+
+// configuredClients turns the configuration's clients into oauth clients,
+// with the secrets config.Resolve read from secret_env. With res nil a
+// secret_env client is built without a secret, so it is listed but can
+// never authenticate.
+func configuredClients(cfg *config.Config, secretKey []byte, res *config.Resolved) []*oauth.Client {
+	out := make([]*oauth.Client, 0, len(cfg.Clients))
+	for _, c := range cfg.Clients {
+		secret := ""
+		if res != nil {
+			secret = res.ClientSecrets[c.ID]
+		}
+		out = append(out, oauth.ClientFromConfig(c, secret, secretKey))
+	}
+	return out
+}
+
+// authDeps is what the OAuth server is built from.
+type authDeps struct {
+	db     *sqlstore.DB
+	mk     *keys.MasterKey
+	km     *keys.Manager
+	audit  *audit.Log
+	redis  redis.UniversalClient
+	parts  *AuthParts
+	logger *slog.Logger
+	reg    prometheus.Registerer
+}
+
+// newAuthServer builds the OAuth / OIDC server.
+func newAuthServer(cfg *config.Config, d authDeps) (*oauth.Server, error) {
+	secure := cfg.HTTP.TLS.Mode != config.TLSOff
+	var deny oauth.DenyPublisher
+	if d.redis != nil {
+		deny = jwtauth.NewRedisDenyList(d.redis, oauth.DenyListPrefix)
+	}
+	loginL, tokenL, err := oauth.NewLimiters(cfg.RateLimits, d.redis, d.logger, d.reg)
+	if err != nil {
+		return nil, err
+	}
+	return oauth.New(oauth.Options{
+		LoginLimiter:        loginL,
+		TokenLimiter:        tokenL,
+		Issuer:              cfg.Issuer,
+		Store:               d.db.OAuth(),
+		Clients:             d.parts.Clients,
+		Users:               d.parts.Users,
+		Sessions:            identity.NewSessions(d.db.Identity(), cfg.Login.SessionTTL.D(), secure, nil, nil),
+		Signer:              d.km,
+		Keys:                d.km,
+		Audit:               d.audit,
+		CSRF:                web.NewCSRF(d.mk.Derive(csrfKeyLabel), secure, nil),
+		LoginProofKey:       d.mk.Derive(oauth.LoginProofKeyLabel),
+		Logger:              d.logger,
+		Deny:                deny,
+		AccessTokenTTL:      cfg.Tokens.AccessTokenTTL.D(),
+		RefreshTokenTTL:     cfg.Tokens.RefreshTokenTTL.D(),
+		RefreshTokenIdleTTL: cfg.Tokens.RefreshTokenIdleTTL.D(),
+		IDTokenTTL:          cfg.Tokens.IDTokenTTL.D(),
+	})
+}

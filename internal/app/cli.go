@@ -1,0 +1,130 @@
+package app
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rampart-auth/rampart/internal/admin"
+	"github.com/rampart-auth/rampart/internal/audit"
+	"github.com/rampart-auth/rampart/internal/config"
+	"github.com/rampart-auth/rampart/internal/keys"
+	"github.com/rampart-auth/rampart/internal/oauth"
+	"github.com/rampart-auth/rampart/internal/redisx"
+	"github.com/rampart-auth/rampart/internal/store/sqlstore"
+	"github.com/rampart-auth/rampart/jwtauth"
+)
+
+// CLINeeds names what a one-shot command opens beyond the store (which it
+// always opens, schema checked, never migrated). Each command opens only
+// what it uses (issue 10, item 18a): `client list` needs the store alone,
+// so it runs in a shell where the master key and the clients' secret_env
+// variables are not set.
+type CLINeeds struct {
+	// MasterKey opens the master key and, keyed by it, the audit log.
+	MasterKey bool
+	// Redis: revoking writes the shared Redis deny list whenever Redis is
+	// configured, as serve does; an unset redis.url_env is then an error,
+	// never a reason to skip it (issue 10, item 15).
+	Redis bool
+	// Keys builds the signing-key manager (needs MasterKey).
+	Keys bool
+}
+
+// CLI is what a one-shot command opened. Close releases it.
+type CLI struct {
+	Config *config.Config
+	DB     *sqlstore.DB
+	Audit  *audit.Log    // nil without CLINeeds.MasterKey
+	Keys   *keys.Manager // nil without CLINeeds.Keys
+	Parts  *AuthParts
+	Admin  *admin.Service
+
+	redis redis.UniversalClient
+}
+
+// OpenCLI opens what need asks for, in an order that changes nothing when
+// something is missing: the master key, then Redis, then the store. actor
+// is who runs the command, for the key manager's initial key.
+func OpenCLI(ctx context.Context, cfg *config.Config, env config.Env, need CLINeeds, actor string, stderr io.Writer) (*CLI, error) {
+	res, err := cfg.Resolve(env, config.Needs{Store: true, MasterKey: need.MasterKey || need.Keys, Redis: need.Redis})
+	if err != nil {
+		return nil, err
+	}
+	var mk *keys.MasterKey
+	if need.MasterKey || need.Keys {
+		if mk, err = LoadMasterKey(cfg, res, false, stderr); err != nil {
+			return nil, err
+		}
+	}
+	c := &CLI{Config: cfg}
+	if res.RedisURL != "" {
+		if c.redis, err = redisx.Open(ctx, res.RedisURL); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.open(ctx, res, mk, need, actor, stderr); err != nil {
+		c.Close(ctx)
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *CLI) open(ctx context.Context, res *config.Resolved, mk *keys.MasterKey, need CLINeeds, actor string, stderr io.Writer) error {
+	var err error
+	if c.DB, err = OpenCheckedStore(ctx, c.Config, res.StoreDSN); err != nil {
+		return err
+	}
+	logger := NewCLILogger(c.Config, stderr)
+	var al Auditor
+	if mk != nil {
+		if c.Audit, err = OpenAudit(c.Config, c.DB, mk, logger, nil); err != nil {
+			return err
+		}
+		al = c.Audit
+	}
+	if need.Keys {
+		if c.Keys, err = NewKeyManager(c.Config, c.DB, mk, c.Audit, logger); err != nil {
+			return err
+		}
+		if err := c.Keys.Init(ctx, actor); err != nil {
+			return err
+		}
+	}
+	// No CLI command uses a client secret: the file's clients are built
+	// without them (listed, their ids reserved, never authenticated).
+	if c.Parts, err = NewAuthParts(c.Config, c.DB, mk, nil, al); err != nil {
+		return err
+	}
+	var shared oauth.DenyPublisher
+	if c.redis != nil {
+		shared = jwtauth.NewRedisDenyList(c.redis, oauth.DenyListPrefix)
+	}
+	opts := admin.Options{Clients: c.DB.OAuth(), Configured: c.Parts.Clients, SecretKey: c.Parts.SecretKey,
+		Revoker: oauth.Revoker{Store: c.DB.OAuth(), Shared: shared}, Users: c.Parts.Users}
+	if c.Audit != nil {
+		opts.Audit = c.Audit
+	}
+	if c.Keys != nil {
+		opts.Keys = c.Keys
+	}
+	c.Admin = admin.New(opts)
+	return nil
+}
+
+// Close flushes the audit log and closes the store and Redis.
+func (c *CLI) Close(ctx context.Context) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if c.Audit != nil {
+		_ = c.Audit.Close(cctx)
+	}
+	if c.DB != nil {
+		_ = c.DB.Close()
+	}
+	if c.redis != nil {
+		_ = c.redis.Close()
+	}
+}

@@ -1,0 +1,198 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rampart-auth/rampart/internal/admin"
+	"github.com/rampart-auth/rampart/internal/audit"
+	"github.com/rampart-auth/rampart/internal/config"
+	"github.com/rampart-auth/rampart/internal/identity"
+	"github.com/rampart-auth/rampart/internal/keys"
+	"github.com/rampart-auth/rampart/internal/oauth"
+	"github.com/rampart-auth/rampart/internal/redisx"
+	"github.com/rampart-auth/rampart/internal/store/sqlstore"
+)
+
+// purgeInterval is how often expired codes, tokens and sessions are
+// deleted (each package keeps its own margin past expiry).
+const purgeInterval = 10 * time.Minute
+
+// ServeOptions are what `rampart serve` runs with.
+type ServeOptions struct {
+	Config *config.Config
+	Env    config.Env // how *_env and *_file values are read (OSEnv)
+	Stdout io.Writer  // the banner and the dev admin's password
+	Stderr io.Writer  // logs and the dev master-key notice
+	// Name and Version describe the build in the banner and server.start.
+	Name, Version string
+	// Ready, when not nil, receives the main listener's bound address once
+	// every component has started.
+	Ready func(net.Addr)
+}
+
+// server is the state of one `rampart serve` process, filled in by its
+// components as they start, in order.
+type server struct {
+	o      ServeOptions
+	cfg    *config.Config
+	st     *Startup
+	logger *slog.Logger
+	reg    *prometheus.Registry
+	checks map[string]func(context.Context) error
+
+	redis  redis.UniversalClient
+	mk     *keys.MasterKey
+	db     *sqlstore.DB
+	audit  *audit.Log
+	km     *keys.Manager
+	parts  *AuthParts
+	oauth  *oauth.Server
+	listen *Listener
+}
+
+// Serve runs the server until ctx is cancelled: every start-up check
+// first, before any side effect (a configuration serve refuses leaves
+// data_dir untouched, and `rampart config check` runs the same
+// Preflight), then the components in order, then their reverse-order stop.
+func Serve(ctx context.Context, o ServeOptions) error {
+	cfg := o.Config
+	logger := NewLogger(cfg, o.Stderr)
+	slog.SetDefault(logger)
+	for _, n := range cfg.Notices() {
+		logger.Warn("configuration notice", "notice", n)
+	}
+	st, err := Preflight(cfg, o.Env)
+	if err != nil {
+		return err
+	}
+	s := &server{o: o, cfg: cfg, st: st, logger: logger, reg: prometheus.NewRegistry(), checks: map[string]func(context.Context) error{}}
+	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{Namespace: "rampart"}))
+	a := New(Options{Logger: logger})
+	// Redis first (a network check, still no side effect): an unreachable
+	// Redis must not leave a migrated database and a generated key behind.
+	a.Add("redis", Funcs{OnStart: s.openRedis, OnStop: s.closeRedis})
+	a.Add("master key", Funcs{OnStart: s.loadMasterKey})
+	a.Add("store", Funcs{OnStart: s.openStore, OnStop: func(context.Context) error { return s.db.Close() }})
+	a.Add("audit", Funcs{OnStart: s.openAudit, OnStop: func(ctx context.Context) error { return s.audit.Close(ctx) }})
+	a.Add("signing keys", Background{Init: s.initKeys, Loop: func(ctx context.Context) { s.km.Run(ctx) }})
+	a.Add("authorization server", Funcs{OnStart: s.buildAuth})
+	a.Add("listener", Later(s.mainListener))
+	a.Add("purge", Every{Interval: purgeInterval, Job: s.purge})
+	return a.Run(ctx, s.ready)
+}
+
+func (s *server) openRedis(ctx context.Context) error {
+	if s.st.Resolved.RedisURL == "" {
+		return nil
+	}
+	rc, err := redisx.Open(ctx, s.st.Resolved.RedisURL)
+	if err != nil {
+		return err
+	}
+	s.checks["redis"] = redisx.Check(rc)
+	s.redis = rc
+	return nil
+}
+
+func (s *server) closeRedis(context.Context) error {
+	if s.redis == nil {
+		return nil
+	}
+	return s.redis.Close()
+}
+
+func (s *server) loadMasterKey(context.Context) error {
+	if s.mk = s.st.MasterKey; s.mk != nil {
+		return nil
+	}
+	mk, err := LoadMasterKey(s.cfg, s.st.Resolved, true, s.o.Stderr)
+	s.mk = mk
+	return err
+}
+
+func (s *server) openStore(ctx context.Context) error {
+	db, err := OpenStore(ctx, s.cfg, s.st.Resolved.StoreDSN)
+	if err != nil {
+		return err
+	}
+	s.db = db
+	s.checks["store"] = db.Ping
+	applied, err := db.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	if len(applied) > 0 {
+		s.logger.Info("database migrated", "driver", s.cfg.Store.Driver, "applied", applied)
+	}
+	return nil
+}
+
+func (s *server) openAudit(context.Context) error {
+	al, err := OpenAudit(s.cfg, s.db, s.mk, s.logger, s.reg)
+	s.audit = al
+	return err
+}
+
+func (s *server) initKeys(ctx context.Context) error {
+	km, err := NewKeyManager(s.cfg, s.db, s.mk, s.audit, s.logger)
+	if err != nil {
+		return err
+	}
+	s.km = km
+	return km.Init(ctx, "system")
+}
+
+// buildAuth builds the authorization server and, in dev mode, the admin.
+func (s *server) buildAuth(ctx context.Context) error {
+	parts, err := NewAuthParts(s.cfg, s.db, s.mk, s.st.Resolved, s.audit)
+	if err != nil {
+		return err
+	}
+	s.parts = parts
+	if s.cfg.Dev {
+		pw, err := admin.EnsureDevAdmin(ctx, parts.Users)
+		if err != nil {
+			return fmt.Errorf("cannot create the dev admin: %w", err)
+		}
+		if pw != "" {
+			fmt.Fprintf(s.o.Stdout, "\n  DEV MODE: created user %q with the one-time password\n\n      %s\n\n  It is shown only now; create more users with `rampart user create`.\n\n", admin.DevAdminName, pw)
+		}
+	}
+	s.oauth, err = newAuthServer(s.cfg, authDeps{db: s.db, mk: s.mk, km: s.km, audit: s.audit, redis: s.redis, parts: parts, logger: s.logger, reg: s.reg})
+	return err
+}
+
+// purge deletes expired codes, tokens and sessions.
+func (s *server) purge(ctx context.Context) {
+	now := time.Now()
+	n, err := oauth.PurgeExpired(ctx, s.db.OAuth(), now)
+	if err == nil {
+		var m int64
+		m, err = identity.PurgeSessions(ctx, s.db.Identity(), now)
+		n += m
+	}
+	if err != nil {
+		s.logger.Warn("purging expired tokens failed", "err", err)
+	} else if n > 0 {
+		s.logger.Info("purged expired codes, tokens and sessions", "rows", n)
+	}
+}
+
+// ready prints the banner and tells the caller where the server listens.
+func (s *server) ready() {
+	addr := s.listen.Addr()
+	PrintBanner(s.o.Stdout, s.o.Name, s.cfg, addr)
+	s.logger.Info("rampart started", "listen", addr.String(), "issuer", s.cfg.Issuer, "tls", s.cfg.HTTP.TLS.Mode, "store", s.cfg.Store.Driver, "dev", s.cfg.Dev)
+	if s.o.Ready != nil {
+		s.o.Ready(addr)
+	}
+}
