@@ -21,6 +21,8 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/rampart-auth/rampart/internal/testkit"
 )
 
 // jwksKeys are this file's test keys, generated once (independent of the
@@ -45,26 +47,6 @@ var jk = sync.OnceValue(func() *jwksKeys {
 	}
 	return &k
 })
-
-// fakeClock is a settable clock shared by a test and the code under test.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{t: testNow} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // countObserver counts JWKS events.
 type countObserver struct {
@@ -141,7 +123,7 @@ func jwkSet(t testing.TB, keys ...json.RawMessage) string {
 	return string(mustJSON(t, map[string]any{"keys": keys}))
 }
 
-func newTestJWKS(t testing.TB, url string, clock *fakeClock, mod func(*JWKSConfig)) (*JWKS, *countObserver) {
+func newTestJWKS(t testing.TB, url string, clock *testkit.Clock, mod func(*JWKSConfig)) (*JWKS, *countObserver) {
 	t.Helper()
 	obs := &countObserver{}
 	cfg := JWKSConfig{URL: url, Clock: clock.Now, Observer: obs}
@@ -213,7 +195,7 @@ func TestJWKSKeyPolicy(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			iss := newJWKSIssuer(t, tc.body)
-			j, _ := newTestJWKS(t, iss.url(), newFakeClock(), nil)
+			j, _ := newTestJWKS(t, iss.url(), testkit.NewClock(testNow), nil)
 			key, err := j.Key(context.Background(), tc.kid)
 			switch tc.want {
 			case ok:
@@ -259,7 +241,7 @@ func TestJWKSNeverYieldsHMACKey(t *testing.T) {
 	k := jk()
 	secret := []byte(strings.Repeat("s", 32))
 	iss := newJWKSIssuer(t, jwkSet(t, pubJWK(t, k.ec.Public(), "a", ES256, ""), pubJWK(t, secret, "h", HS256, "")))
-	j, _ := newTestJWKS(t, iss.url(), newFakeClock(), nil)
+	j, _ := newTestJWKS(t, iss.url(), testkit.NewClock(testNow), nil)
 	v, err := New(Config{Issuer: testIssuer, Audiences: []string{testAudience}, Keys: j, Clock: fixedClock,
 		Algorithms: []string{ES256, HS256}})
 	if err != nil {
@@ -276,7 +258,7 @@ func TestJWKSNeverYieldsHMACKey(t *testing.T) {
 
 func TestJWKSRotation(t *testing.T) {
 	k := jk()
-	clock := newFakeClock()
+	clock := testkit.NewClock(testNow)
 	iss := newJWKSIssuer(t, jwkSet(t, pubJWK(t, k.ec.Public(), "old", ES256, "")))
 	j, _ := newTestJWKS(t, iss.url(), clock, nil)
 	ctx := context.Background()
@@ -318,7 +300,7 @@ func TestJWKSRotation(t *testing.T) {
 // all of them wait for the one shared refetch and succeed.
 func TestJWKSRotationConcurrent(t *testing.T) {
 	k := jk()
-	clock := newFakeClock()
+	clock := testkit.NewClock(testNow)
 	iss := newJWKSIssuer(t, jwkSet(t, pubJWK(t, k.ec.Public(), "old", ES256, "")))
 	iss.delay = 30 * time.Millisecond
 	j, _ := newTestJWKS(t, iss.url(), clock, nil)
@@ -365,7 +347,7 @@ func TestJWKSCacheControl(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			iss := newJWKSIssuer(t, set)
 			iss.set(http.StatusOK, set, tc.header)
-			clock := newFakeClock()
+			clock := testkit.NewClock(testNow)
 			j, _ := newTestJWKS(t, iss.url(), clock, nil)
 			if err := j.Refresh(context.Background()); err != nil {
 				t.Fatal(err)
@@ -390,7 +372,7 @@ func TestJWKSCacheControl(t *testing.T) {
 	t.Run("custom-bounds", func(t *testing.T) {
 		iss := newJWKSIssuer(t, set)
 		iss.set(http.StatusOK, set, "max-age=86400")
-		j, _ := newTestJWKS(t, iss.url(), newFakeClock(), func(c *JWKSConfig) {
+		j, _ := newTestJWKS(t, iss.url(), testkit.NewClock(testNow), func(c *JWKSConfig) {
 			c.MinTTL, c.MaxTTL, c.DefaultTTL = time.Second, time.Hour, time.Minute
 		})
 		if err := j.Refresh(context.Background()); err != nil {
@@ -427,7 +409,7 @@ func TestJWKSIssuerDown(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
-			clock := newFakeClock()
+			clock := testkit.NewClock(testNow)
 			iss := newJWKSIssuer(t, good)
 			iss.set(http.StatusOK, good, "max-age=60")
 			j, obs := newTestJWKS(t, iss.url(), clock, func(c *JWKSConfig) { c.StaleFor = staleFor })
@@ -480,7 +462,7 @@ func TestJWKSIssuerDown(t *testing.T) {
 }
 
 func TestJWKSFirstFetchFails(t *testing.T) {
-	clock := newFakeClock()
+	clock := testkit.NewClock(testNow)
 	iss := newJWKSIssuer(t, "")
 	iss.set(http.StatusInternalServerError, "", "")
 	j, _ := newTestJWKS(t, iss.url(), clock, nil)
@@ -503,7 +485,7 @@ func TestJWKSFirstFetchFails(t *testing.T) {
 // TestJWKSJunkKidFlood: 200 concurrent requests with distinct random kids
 // cause at most one fetch per cool-down.
 func TestJWKSJunkKidFlood(t *testing.T) {
-	clock := newFakeClock()
+	clock := testkit.NewClock(testNow)
 	iss := newJWKSIssuer(t, jwkSet(t, pubJWK(t, jk().ec.Public(), "a", ES256, "")))
 	iss.delay = 20 * time.Millisecond // keep the refetch in flight while the flood arrives
 	j, _ := newTestJWKS(t, iss.url(), clock, nil)
@@ -581,7 +563,7 @@ func TestJWKSRedirects(t *testing.T) {
 			// A caller-supplied client that trusts the TLS server and would
 			// follow any redirect: the JWKS must still enforce its policy.
 			client := tlsSrv.Client()
-			j, _ := newTestJWKS(t, srv.URL+tc.path, newFakeClock(), func(c *JWKSConfig) { c.HTTPClient = client })
+			j, _ := newTestJWKS(t, srv.URL+tc.path, testkit.NewClock(testNow), func(c *JWKSConfig) { c.HTTPClient = client })
 			_, err := j.Key(context.Background(), "a")
 			if tc.ok != (err == nil) {
 				t.Fatalf("Key: %v, want ok=%v", err, tc.ok)
@@ -635,7 +617,7 @@ func TestNewJWKSConfig(t *testing.T) {
 
 func TestJWKSLazy(t *testing.T) {
 	iss := newJWKSIssuer(t, jwkSet(t, pubJWK(t, jk().ec.Public(), "a", ES256, "")))
-	j, _ := newTestJWKS(t, iss.url(), newFakeClock(), nil)
+	j, _ := newTestJWKS(t, iss.url(), testkit.NewClock(testNow), nil)
 	if iss.hits.Load() != 0 {
 		t.Fatal("NewJWKS fetched")
 	}
@@ -651,12 +633,12 @@ func TestJWKSOversizeBody(t *testing.T) {
 	k := jk()
 	set := jwkSet(t, pubJWK(t, k.ec.Public(), "a", ES256, ""), pubJWK(t, k.rsa.Public(), "r", RS256, ""))
 	iss := newJWKSIssuer(t, set)
-	j, _ := newTestJWKS(t, iss.url(), newFakeClock(), func(c *JWKSConfig) { c.MaxBodyBytes = int64(len(set) - 1) })
+	j, _ := newTestJWKS(t, iss.url(), testkit.NewClock(testNow), func(c *JWKSConfig) { c.MaxBodyBytes = int64(len(set) - 1) })
 	_, err := j.Key(context.Background(), "a")
 	if err == nil || isUnknown(err) || !strings.Contains(err.Error(), "larger than") {
 		t.Fatalf("oversize body: %v", err)
 	}
-	j2, _ := newTestJWKS(t, iss.url(), newFakeClock(), func(c *JWKSConfig) { c.MaxBodyBytes = int64(len(set)) })
+	j2, _ := newTestJWKS(t, iss.url(), testkit.NewClock(testNow), func(c *JWKSConfig) { c.MaxBodyBytes = int64(len(set)) })
 	if _, err := j2.Key(context.Background(), "a"); err != nil {
 		t.Fatalf("body of exactly the limit: %v", err)
 	}
@@ -667,7 +649,7 @@ func TestJWKSOversizeBody(t *testing.T) {
 func TestJWKSCallerCancel(t *testing.T) {
 	iss := newJWKSIssuer(t, jwkSet(t, pubJWK(t, jk().ec.Public(), "a", ES256, "")))
 	iss.delay = 100 * time.Millisecond
-	j, _ := newTestJWKS(t, iss.url(), newFakeClock(), nil)
+	j, _ := newTestJWKS(t, iss.url(), testkit.NewClock(testNow), nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()
 	var wg sync.WaitGroup

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -15,6 +14,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/rampart-auth/rampart/internal/testkit"
 )
 
 // ---- memory deny list ----
@@ -82,7 +83,7 @@ func TestMemoryDenyList(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			clock := newFakeClock()
+			clock := testkit.NewClock(testNow)
 			start := clock.Now()
 			var opts []MemoryDenyListOption
 			if tc.max > 0 {
@@ -122,7 +123,7 @@ func checkErr(t *testing.T, step int, err, want error) {
 
 func TestMemoryDenyListPurge(t *testing.T) {
 	ctx := context.Background()
-	clock := newFakeClock()
+	clock := testkit.NewClock(testNow)
 	d := NewMemoryDenyList(clock.Now)
 	for i := range 100 {
 		if err := d.Add(ctx, "old-"+strconv.Itoa(i), clock.Now().Add(time.Minute)); err != nil {
@@ -148,7 +149,7 @@ func TestMemoryDenyListPurge(t *testing.T) {
 func TestMemoryReplayCache(t *testing.T) {
 	ctx := context.Background()
 	t.Run("replay-detected", func(t *testing.T) {
-		clock := newFakeClock()
+		clock := testkit.NewClock(testNow)
 		c := NewMemoryReplayCache(clock.Now, 0)
 		until := clock.Now().Add(time.Minute)
 		if seen, err := c.Seen(ctx, "p1", until); seen || err != nil {
@@ -162,7 +163,7 @@ func TestMemoryReplayCache(t *testing.T) {
 		}
 	})
 	t.Run("expiry", func(t *testing.T) {
-		clock := newFakeClock()
+		clock := testkit.NewClock(testNow)
 		c := NewMemoryReplayCache(clock.Now, 0)
 		if seen, _ := c.Seen(ctx, "p1", clock.Now().Add(time.Minute)); seen {
 			t.Fatal("first Seen reported a replay")
@@ -177,14 +178,14 @@ func TestMemoryReplayCache(t *testing.T) {
 		}
 	})
 	t.Run("reject/until-not-in-future", func(t *testing.T) {
-		clock := newFakeClock()
+		clock := testkit.NewClock(testNow)
 		c := NewMemoryReplayCache(clock.Now, 0)
 		if _, err := c.Seen(ctx, "p1", clock.Now()); err == nil {
 			t.Fatal("until == now accepted")
 		}
 	})
 	t.Run("full-fails-closed", func(t *testing.T) {
-		clock := newFakeClock()
+		clock := testkit.NewClock(testNow)
 		c := NewMemoryReplayCache(clock.Now, 2)
 		until := clock.Now().Add(time.Minute)
 		_, _ = c.Seen(ctx, "a", until)
@@ -396,12 +397,7 @@ func TestRedisDenyList(t *testing.T) {
 // TestRedisDown: with Redis unreachable every call returns an error, so the
 // verifier fails closed. Needs no Redis.
 func TestRedisDown(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close()
+	addr := testkit.FreeAddr(t) // nothing listens there
 	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
 	defer func() { _ = c.Close() }()
 	ctx := context.Background()

@@ -88,7 +88,7 @@ func checkNever(t *testing.T, l *Limit, a, b, now, cost, wantRemaining int64) {
 // Redis is down, deciding FailLocal limits in process.
 func costStores(t *testing.T) map[string]func(t *testing.T) Store {
 	stores := map[string]func(t *testing.T) Store{
-		"memory": func(t *testing.T) Store { return NewMemoryStore(newFakeClock().read) },
+		"memory": func(t *testing.T) Store { return NewMemoryStore(newClock().Nanos) },
 		"redis-fail-local": func(t *testing.T) Store {
 			down := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 50 * time.Millisecond})
 			t.Cleanup(func() { _ = down.Close() })
@@ -96,7 +96,7 @@ func costStores(t *testing.T) map[string]func(t *testing.T) Store {
 			for _, l := range costLimits() {
 				failure[l.Name] = FailLocal
 			}
-			return NewRedisStore(down, RedisOptions{Failure: failure, Timeout: 20 * time.Millisecond, Clock: newFakeClock().read})
+			return NewRedisStore(down, RedisOptions{Failure: failure, Timeout: 20 * time.Millisecond, Clock: newClock().Nanos})
 		},
 	}
 	if testing.Short() {
@@ -189,7 +189,7 @@ func TestRedisFailLocalShareCostIsFinite(t *testing.T) {
 	down := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 50 * time.Millisecond})
 	t.Cleanup(func() { _ = down.Close() })
 	s := NewRedisStore(down, RedisOptions{Failure: map[string]FailurePolicy{"f": FailLocal}, LocalShare: 0.5,
-		BreakerCooldown: 3 * time.Second, Clock: newFakeClock().read})
+		BreakerCooldown: 3 * time.Second, Clock: newClock().Nanos})
 	lim := mustLimiter(t, s, Limit{Name: "f", Rate: 10, Period: time.Hour, Burst: 10})
 	d, err := lim.AllowN(context.Background(), 8, "k")
 	if err != nil || d.Allowed || d.RetryAfter != 3*time.Second {
@@ -255,8 +255,8 @@ func TestCeilDivNeverNegative(t *testing.T) {
 func TestMiddlewareHugeCostAttack(t *testing.T) {
 	for _, alg := range []Algorithm{GCRA, TokenBucket} {
 		t.Run(alg.String(), func(t *testing.T) {
-			clk := newFakeClock()
-			lim := mustLimiter(t, NewMemoryStore(clk.read), Limit{Name: "items", Algorithm: alg, Rate: 10, Period: time.Minute, Burst: 10})
+			clk := newClock()
+			lim := mustLimiter(t, NewMemoryStore(clk.Nanos), Limit{Name: "items", Algorithm: alg, Rate: 10, Period: time.Minute, Burst: 10})
 			mw, err := Middleware(lim, MiddlewareOptions{Keys: []KeyFunc{ClientIPKey(nil)}, Cost: func(r *http.Request) int64 {
 				n, _ := strconv.ParseInt(r.URL.Query().Get("items"), 10, 64)
 				return n

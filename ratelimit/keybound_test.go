@@ -31,7 +31,7 @@ func TestStoredKeyFormsDisjoint(t *testing.T) {
 		"reject/uppercase-prefix-stays-distinct": {"SHA256:" + oldStoredForm(victim)[7:], oldStoredForm(victim)},
 	}
 	stores := map[string]func(t *testing.T) Store{
-		"memory": func(t *testing.T) Store { return NewMemoryStore(newFakeClock().read) },
+		"memory": func(t *testing.T) Store { return NewMemoryStore(newClock().Nanos) },
 	}
 	if !testing.Short() {
 		stores["redis"] = func(t *testing.T) Store {
@@ -102,7 +102,7 @@ func FuzzBoundKeyInjective(f *testing.F) {
 // buffer (a body, a header block) is copied on insertion, so the store
 // keeps its bound per key instead of pinning 32 KiB for a 12-byte key.
 func TestMemoryStoreKeepsNoCallerBuffer(t *testing.T) {
-	s := NewMemoryStore(newFakeClock().read)
+	s := NewMemoryStore(newClock().Nanos)
 	lim := mustLimiter(t, s, Limit{Name: "k", Rate: 1, Period: time.Hour, Burst: 1})
 	ctx := context.Background()
 	before := heapInUse()

@@ -9,14 +9,13 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/rampart-auth/rampart/internal/testkit"
 )
 
-// fakeClock is an injected monotonic clock (ns, starts at 1).
-type fakeClock struct{ now atomic.Int64 }
-
-func newFakeClock() *fakeClock           { c := &fakeClock{}; c.now.Store(1); return c }
-func (c *fakeClock) read() int64         { return c.now.Load() }
-func (c *fakeClock) add(d time.Duration) { c.now.Add(int64(d)) }
+// newClock returns the kit's fake clock reading 1 ns, the start the
+// tests' arithmetic assumes; inject clk.Nanos as the monotonic clock.
+func newClock() *testkit.Clock { return testkit.NewClock(time.Unix(0, 1)) }
 
 func TestLimitValidate(t *testing.T) {
 	good := Limit{Name: "ip", Rate: 10, Period: time.Second, Burst: 5}
@@ -111,8 +110,8 @@ func TestTokenBucketAndGCRAAdmitTheSame(t *testing.T) {
 func TestMemoryExactUnderConcurrency(t *testing.T) {
 	for _, alg := range []Algorithm{TokenBucket, GCRA} {
 		t.Run(alg.String(), func(t *testing.T) {
-			clk := newFakeClock()
-			s := NewMemoryStore(clk.read)
+			clk := newClock()
+			s := NewMemoryStore(clk.Nanos)
 			lim, err := NewLimiter(s, Limit{Name: "k", Algorithm: alg, Rate: 7, Period: 100 * time.Millisecond, Burst: 25})
 			if err != nil {
 				t.Fatal(err)
@@ -133,9 +132,9 @@ func TestMemoryExactUnderConcurrency(t *testing.T) {
 					}()
 				}
 				wg.Wait()
-				clk.add(37 * time.Millisecond)
+				clk.Add(37 * time.Millisecond)
 			}
-			elapsed := time.Duration(clk.read() - 1 - int64(37*time.Millisecond)) // the last advance came after the last request
+			elapsed := time.Duration(clk.Nanos() - 1 - int64(37*time.Millisecond)) // the last advance came after the last request
 			want := 25 + int64(elapsed)*7/int64(100*time.Millisecond)
 			if got := admitted.Load(); got != want {
 				t.Fatalf("admitted %d, want exactly %d (burst 25 + 7 per 100ms over %s)", got, want, elapsed)
@@ -146,8 +145,8 @@ func TestMemoryExactUnderConcurrency(t *testing.T) {
 
 // TestAllOrNothing: a request denied by one limit is charged to none.
 func TestAllOrNothing(t *testing.T) {
-	clk := newFakeClock()
-	s := NewMemoryStore(clk.read)
+	clk := newClock()
+	s := NewMemoryStore(clk.Nanos)
 	lim, _ := NewLimiter(s,
 		Limit{Name: "ip", Rate: 1, Period: time.Hour, Burst: 10},
 		Limit{Name: "user", Rate: 1, Period: time.Hour, Burst: 2})
@@ -184,8 +183,8 @@ func TestMemoryBoundAndEviction(t *testing.T) {
 	if testing.Short() {
 		t.Skip("memory test skipped in -short mode")
 	}
-	clk := newFakeClock()
-	s := NewMemoryStore(clk.read)
+	clk := newClock()
+	s := NewMemoryStore(clk.Nanos)
 	lim, _ := NewLimiter(s, Limit{Name: "ip", Rate: 10, Period: time.Second, Burst: 10})
 	keys := make([]string, 1_000_000)
 	for i := range keys {
@@ -205,7 +204,7 @@ func TestMemoryBoundAndEviction(t *testing.T) {
 	if perKey > MemoryBytesPerKey {
 		t.Fatalf("%.0f bytes per key, documented bound %d", perKey, MemoryBytesPerKey)
 	}
-	clk.add(2 * time.Second) // every bucket refills
+	clk.Add(2 * time.Second) // every bucket refills
 	if n := s.Sweep(); n != 0 {
 		t.Fatalf("%d keys left after they went idle", n)
 	}
@@ -214,7 +213,7 @@ func TestMemoryBoundAndEviction(t *testing.T) {
 // TestLongKeysBounded: an attacker-chosen 64 KiB key is stored as its
 // hash, and distinct long keys stay distinct.
 func TestLongKeysBounded(t *testing.T) {
-	s := NewMemoryStore(newFakeClock().read)
+	s := NewMemoryStore(newClock().Nanos)
 	lim, _ := NewLimiter(s, Limit{Name: "h", Rate: 1, Period: time.Hour, Burst: 1})
 	ctx := context.Background()
 	a := strings.Repeat("a", 65536)

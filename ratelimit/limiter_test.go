@@ -11,8 +11,8 @@ import (
 // Closest names the applied limit with the fewest remaining requests.
 func TestDecisionSummaryAndDecide(t *testing.T) {
 	ctx := context.Background()
-	clk := newFakeClock()
-	one := mustLimiter(t, NewMemoryStore(clk.read), Limit{Name: "ip", Rate: 1, Period: time.Second, Burst: 2})
+	clk := newClock()
+	one := mustLimiter(t, NewMemoryStore(clk.Nanos), Limit{Name: "ip", Rate: 1, Period: time.Second, Burst: 2})
 	for i, want := range []Decision{
 		{Allowed: true, Denied: -1, Closest: 0, Remaining: 1, Reset: time.Second},
 		{Allowed: true, Denied: -1, Closest: 0, Remaining: 0, Reset: 2 * time.Second},
@@ -33,7 +33,7 @@ func TestDecisionSummaryAndDecide(t *testing.T) {
 		}
 	}
 
-	three := mustLimiter(t, NewMemoryStore(clk.read),
+	three := mustLimiter(t, NewMemoryStore(clk.Nanos),
 		Limit{Name: "ip", Rate: 10, Period: time.Second, Burst: 10},
 		Limit{Name: "user", Rate: 1, Period: time.Second, Burst: 3},
 		Limit{Name: "route", Rate: 100, Period: time.Second, Burst: 100})

@@ -112,8 +112,8 @@ func TestClientIPKeyUsesContext(t *testing.T) {
 }
 
 func TestMiddleware429AndHeaders(t *testing.T) {
-	clk := newFakeClock()
-	lim, err := NewLimiter(NewMemoryStore(clk.read),
+	clk := newClock()
+	lim, err := NewLimiter(NewMemoryStore(clk.Nanos),
 		Limit{Name: "ip", Rate: 1, Period: 2 * time.Second, Burst: 3},
 		Limit{Name: "route", Rate: 100, Period: time.Second, Burst: 100})
 	if err != nil {
@@ -166,18 +166,18 @@ func TestMiddleware429AndHeaders(t *testing.T) {
 		t.Fatalf("other client: %d", w.Code)
 	}
 	// Retry-After rounds up: 1.5 s → 2.
-	clk.add(500 * time.Millisecond)
+	clk.Add(500 * time.Millisecond)
 	if w := do("203.0.113.7:1", ""); w.Header().Get("Retry-After") != "2" {
 		t.Fatalf("Retry-After %q after 0.5 s, want 2 (1.5 s rounded up)", w.Header().Get("Retry-After"))
 	}
-	clk.add(1500 * time.Millisecond)
+	clk.Add(1500 * time.Millisecond)
 	if w := do("203.0.113.7:1", ""); w.Code != 204 {
 		t.Fatalf("after the wait: %d", w.Code)
 	}
 }
 
 func TestMiddlewareCost(t *testing.T) {
-	lim, _ := NewLimiter(NewMemoryStore(newFakeClock().read), Limit{Name: "client", Rate: 1, Period: time.Hour, Burst: 10})
+	lim, _ := NewLimiter(NewMemoryStore(newClock().Nanos), Limit{Name: "client", Rate: 1, Period: time.Hour, Burst: 10})
 	mw, _ := Middleware(lim, MiddlewareOptions{Keys: []KeyFunc{HeaderKey("X-Client")}, Cost: func(r *http.Request) int64 {
 		if r.URL.Path == "/export" {
 			return 5

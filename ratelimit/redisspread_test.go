@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/rampart-auth/rampart/internal/testkit"
 )
 
 // TestRedisSpreadAllOrNothing: with SpreadKeys the keys carry no shared
@@ -227,7 +229,7 @@ func startCluster(t *testing.T, bin string, n int) []string {
 	dir := t.TempDir()
 	var addrs []string
 	for i := 0; i < n; i++ {
-		port := freePort(t)
+		port := testkit.FreePort(t)
 		nd := filepath.Join(dir, strconv.Itoa(i))
 		if err := os.Mkdir(nd, 0o700); err != nil {
 			t.Fatal(err)
@@ -247,7 +249,7 @@ func startCluster(t *testing.T, bin string, n int) []string {
 		c := redis.NewClient(&redis.Options{Addr: a})
 		t.Cleanup(func() { _ = c.Close() })
 		clients = append(clients, c)
-		waitFor(t, "redis-server at "+a, func() bool { return c.Ping(ctx).Err() == nil })
+		testkit.WaitFor(t, "redis-server at "+a, clusterWait, func() bool { return c.Ping(ctx).Err() == nil })
 	}
 	per := 16384 / n
 	for i, c := range clients {
@@ -266,7 +268,7 @@ func startCluster(t *testing.T, bin string, n int) []string {
 		}
 	}
 	for _, c := range clients {
-		waitFor(t, "cluster_state:ok", func() bool {
+		testkit.WaitFor(t, "cluster_state:ok", clusterWait, func() bool {
 			info, err := c.ClusterInfo(ctx).Result()
 			return err == nil && strings.Contains(info, "cluster_state:ok") && strings.Contains(info, "cluster_known_nodes:"+strconv.Itoa(n))
 		})
@@ -274,22 +276,5 @@ func startCluster(t *testing.T, bin string, n int) []string {
 	return addrs
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func waitFor(t *testing.T, what string, ok func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if ok() {
-			return
-		}
-	}
-	t.Fatalf("timed out waiting for %s", what)
-}
+// clusterWait is how long a cluster node gets to start or converge.
+const clusterWait = 20 * time.Second

@@ -11,18 +11,20 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rampart-auth/rampart/internal/testkit"
 )
 
 // TestShaperConstantRateAndFull: queued requests leave exactly one per
 // interval, and the request that would wait beyond MaxDelay is rejected.
 func TestShaperConstantRateAndFull(t *testing.T) {
-	clk := newFakeClock()
+	clk := newClock()
 	var mu sync.Mutex
 	var releases []int64
-	s, err := NewShaper(ShaperOptions{Rate: 10, Period: time.Second, MaxDelay: 450 * time.Millisecond, Clock: clk.read,
+	s, err := NewShaper(ShaperOptions{Rate: 10, Period: time.Second, MaxDelay: 450 * time.Millisecond, Clock: clk.Nanos,
 		Sleep: func(_ context.Context, d time.Duration) error {
 			mu.Lock()
-			releases = append(releases, clk.read()+int64(d))
+			releases = append(releases, clk.Nanos()+int64(d))
 			mu.Unlock()
 			return nil
 		}})
@@ -48,7 +50,7 @@ func TestShaperConstantRateAndFull(t *testing.T) {
 		}
 	}
 	// Once the queue drains, a request goes through at once.
-	clk.add(time.Second)
+	clk.Add(time.Second)
 	if d, err := s.Reserve("db"); err != nil || d != 0 {
 		t.Fatalf("after draining: wait %s, %v", d, err)
 	}
@@ -60,7 +62,7 @@ func TestShaperConstantRateAndFull(t *testing.T) {
 
 // shaperReleases books n slots for one key at the clock's current time
 // and returns their release times (now + wait).
-func shaperReleases(t *testing.T, s *Shaper, clk *fakeClock, key string, n int) []int64 {
+func shaperReleases(t *testing.T, s *Shaper, clk *testkit.Clock, key string, n int) []int64 {
 	t.Helper()
 	out := make([]int64, 0, n)
 	for range n {
@@ -68,7 +70,7 @@ func shaperReleases(t *testing.T, s *Shaper, clk *fakeClock, key string, n int) 
 		if err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, clk.read()+int64(d))
+		out = append(out, clk.Nanos()+int64(d))
 	}
 	return out
 }
@@ -105,8 +107,8 @@ func TestShaperExactlyRatePerPeriod(t *testing.T) {
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			clk := newFakeClock()
-			s, err := NewShaper(ShaperOptions{Rate: c.rate, Period: c.period, MaxDelay: time.Duration(math.MaxInt64), Clock: clk.read})
+			clk := newClock()
+			s, err := NewShaper(ShaperOptions{Rate: c.rate, Period: c.period, MaxDelay: time.Duration(math.MaxInt64), Clock: clk.Nanos})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -139,15 +141,15 @@ func TestShaperWindowAcrossIdleRestarts(t *testing.T) {
 		rate   int64
 		period time.Duration
 	}{{3, time.Second}, {7, 13 * time.Millisecond}, {1000, 999_999 * time.Microsecond}} {
-		clk := newFakeClock()
-		s, _ := NewShaper(ShaperOptions{Rate: c.rate, Period: c.period, MaxDelay: c.period, Clock: clk.read})
+		clk := newClock()
+		s, _ := NewShaper(ShaperOptions{Rate: c.rate, Period: c.period, MaxDelay: c.period, Clock: clk.Nanos})
 		rng := rand.New(rand.NewPCG(uint64(c.rate), 1))
 		var rel []int64
 		p := int64(c.period)
 		for range 20_000 {
-			clk.add(time.Duration(rng.Int64N(2 * p / c.rate)))
+			clk.Add(time.Duration(rng.Int64N(2 * p / c.rate)))
 			if d, err := s.Reserve("k"); err == nil {
-				rel = append(rel, clk.read()+int64(d))
+				rel = append(rel, clk.Nanos()+int64(d))
 			}
 		}
 		if got := maxInWindow(rel, p-1); got > int(c.rate) {
@@ -161,8 +163,8 @@ func TestShaperWindowAcrossIdleRestarts(t *testing.T) {
 // hashes, short keys are copied (a key sliced from a large buffer does not
 // pin it), and drained keys are dropped as the map grows.
 func TestShaperKeysBounded(t *testing.T) {
-	clk := newFakeClock()
-	s, _ := NewShaper(ShaperOptions{Rate: 1, Period: time.Hour, MaxDelay: 0, Clock: clk.read})
+	clk := newClock()
+	s, _ := NewShaper(ShaperOptions{Rate: 1, Period: time.Hour, MaxDelay: 0, Clock: clk.Nanos})
 	before := heapInUse()
 	for i := range 2000 {
 		k := strings.Repeat(strconv.Itoa(i%10), 32<<10) + strconv.Itoa(i)
@@ -183,7 +185,7 @@ func TestShaperKeysBounded(t *testing.T) {
 		t.Fatalf("%d keys, %.0f bytes per key retained; want 4000 keys within 256 bytes each", s.Len(), perKey)
 	}
 	// Every queue drains; new keys sweep the map back down.
-	clk.add(2 * time.Hour)
+	clk.Add(2 * time.Hour)
 	for i := range 1024 {
 		_, _ = s.Reserve("later-" + strconv.Itoa(i))
 	}
@@ -196,8 +198,8 @@ func TestShaperKeysBounded(t *testing.T) {
 // slot past int64 (which would wrap and look drained): the queue is full
 // first, and every wait handed out is later than the one before.
 func TestShaperRejectsOverflow(t *testing.T) {
-	clk := newFakeClock()
-	s, _ := NewShaper(ShaperOptions{Rate: 1, Period: time.Duration(math.MaxInt64 / 3), MaxDelay: time.Duration(math.MaxInt64), Clock: clk.read})
+	clk := newClock()
+	s, _ := NewShaper(ShaperOptions{Rate: 1, Period: time.Duration(math.MaxInt64 / 3), MaxDelay: time.Duration(math.MaxInt64), Clock: clk.Nanos})
 	last := time.Duration(-1)
 	for i := range 10 {
 		d, err := s.Reserve("k")

@@ -19,19 +19,8 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/rampart-auth/rampart/internal/config"
+	"github.com/rampart-auth/rampart/internal/testkit"
 )
-
-// freePort returns a loopback port that was free a moment ago (the issuer
-// must name the real port before the server starts).
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 // authServer runs `serve` with extra YAML on a fixed loopback port so the
 // issuer is the real URL; it returns the base URL and config path.
@@ -43,8 +32,8 @@ func authServer(t *testing.T, extra string) (string, string) {
 func authServerTLS(t *testing.T, extra, tlsMode string) (string, string) {
 	t.Helper()
 	dir := t.TempDir()
-	keyFile := writeFile(t, dir, "master.key", strings.Repeat("ab", 32)+"\n")
-	port := freePort(t)
+	keyFile := writeFile(t, dir, "master.key", testkit.MasterKeyHex+"\n")
+	port := testkit.FreePort(t) // the issuer must name the real port before the server starts
 	scheme := "https"
 	if tlsMode == config.TLSOff {
 		scheme = "http"

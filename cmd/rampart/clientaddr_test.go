@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/rampart-auth/rampart/internal/config"
+	"github.com/rampart-auth/rampart/internal/testkit"
 )
 
 // syncBuf is a goroutine-safe log sink.
@@ -45,8 +46,8 @@ func (s *syncBuf) String() string {
 func proxiedServer(t *testing.T, httpExtra, extra string) (base, cfgPath string, logs *syncBuf, stop func()) {
 	t.Helper()
 	dir := t.TempDir()
-	keyFile := writeFile(t, dir, "master.key", strings.Repeat("cd", 32)+"\n")
-	port := freePort(t)
+	keyFile := writeFile(t, dir, "master.key", testkit.MasterKeyHex+"\n")
+	port := testkit.FreePort(t)
 	base = fmt.Sprintf("http://127.0.0.1:%d", port)
 	body := fmt.Sprintf("issuer: %s\ndata_dir: %s\nmaster_key_file: %s\nhttp: {listen: '127.0.0.1:%d', tls: {mode: off}%s}\nlog: {level: info, format: json}\n%s",
 		base, filepath.Join(dir, "data"), keyFile, port, httpExtra, extra)
@@ -223,7 +224,7 @@ func TestClientAddressBehindProxy(t *testing.T) {
 // notice of rate_limits.trusted_proxies and refuses a conflicting pair.
 func TestConfigCheckDeprecatedProxies(t *testing.T) {
 	dir := t.TempDir()
-	keyFile := writeFile(t, dir, "master.key", strings.Repeat("cd", 32)+"\n")
+	keyFile := writeFile(t, dir, "master.key", testkit.MasterKeyHex+"\n")
 	head := fmt.Sprintf("issuer: http://127.0.0.1:8080\ndata_dir: %s\nmaster_key_file: %s\n", filepath.Join(dir, "data"), keyFile)
 	alias := writeFile(t, dir, "alias.yaml", head+"rate_limits: {trusted_proxies: ['10.0.0.0/8']}\n")
 	code, out, errOut := cli(t, "", "config", "check", "--config", alias)

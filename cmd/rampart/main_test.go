@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -20,6 +19,7 @@ import (
 	"github.com/rampart-auth/rampart/internal/config"
 	"github.com/rampart-auth/rampart/internal/store/sqlstore"
 	"github.com/rampart-auth/rampart/internal/store/storetest"
+	"github.com/rampart-auth/rampart/internal/testkit"
 )
 
 // cli runs the command line in-process and returns exit code, stdout, stderr.
@@ -42,7 +42,7 @@ func writeFile(t *testing.T, dir, name, body string) string {
 func TestConfigCheck(t *testing.T) {
 	dir := t.TempDir()
 	// config check is serve's dry run: it needs the master key serve needs.
-	t.Setenv(config.MasterKeyEnv, base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{42}, 32)))
+	t.Setenv(config.MasterKeyEnv, testkit.MasterKeyBase64)
 	cases := []struct {
 		name     string
 		args     []string
@@ -120,7 +120,7 @@ type testServer struct {
 func startServer(t *testing.T, driver, tlsMode string) *testServer {
 	t.Helper()
 	dir := t.TempDir()
-	key := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{42}, 32))
+	key := testkit.MasterKeyBase64
 	keyFile := writeFile(t, dir, "master.key", key+"\n")
 	scheme := "http"
 	if tlsMode != config.TLSOff {

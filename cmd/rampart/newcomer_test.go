@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"fmt"
 	"net"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"github.com/rampart-auth/rampart/internal/config"
 	"github.com/rampart-auth/rampart/internal/store/sqlstore"
 	"github.com/rampart-auth/rampart/internal/store/storetest"
+	"github.com/rampart-auth/rampart/internal/testkit"
 )
 
 // freshConfig writes a production config (master key in a file, SQLite in
@@ -27,7 +27,7 @@ func freshConfig(t *testing.T, extra string) (cfgPath, dataDir string) {
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	keyFile := writeFile(t, dir, "master.key", base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))+"\n")
+	keyFile := writeFile(t, dir, "master.key", testkit.MasterKeyBase64+"\n")
 	dataDir = filepath.Join(dir, "data")
 	body := fmt.Sprintf("issuer: http://127.0.0.1:8080\ndata_dir: %s\nmaster_key_file: %s\nlog: {level: warn}\n", dataDir, keyFile) + extra
 	return writeFile(t, dir, "rampart.yaml", body), dataDir

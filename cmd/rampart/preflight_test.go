@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/rampart-auth/rampart/internal/config"
+	"github.com/rampart-auth/rampart/internal/testkit"
 )
 
 // diffCase is one configuration that `config check` and `serve` must judge
@@ -79,7 +79,7 @@ func diffCases() []diffCase {
 		{name: "reject/master-key-file-missing", noKey: true, extra: "master_key_file: {dir}/missing.key\n", reason: "missing.key"},
 		{name: "reject/master-key-file-world-readable", noKey: true, extra: "master_key_file: {dir}/open.key\n",
 			setup: func(t *testing.T, dir string) {
-				p := writeFile(t, dir, "open.key", strings.Repeat("ab", 32))
+				p := writeFile(t, dir, "open.key", testkit.MasterKeyHex)
 				if err := os.Chmod(p, 0o644); err != nil {
 					t.Fatal(err)
 				}
@@ -111,7 +111,7 @@ func writeDiffConfig(t *testing.T, dir string, tc diffCase) string {
 	}
 	body := fmt.Sprintf("issuer: %s\ndata_dir: %s\nhttp: %s\nlog: {level: error}\n", issuer, filepath.Join(dir, "data"), httpYAML)
 	if !tc.noKey {
-		body += "master_key_file: " + writeFile(t, dir, "master.key", strings.Repeat("ab", 32)) + "\n"
+		body += "master_key_file: " + writeFile(t, dir, "master.key", testkit.MasterKeyHex) + "\n"
 	}
 	body += tc.extra
 	return writeFile(t, dir, "rampart.yaml", strings.ReplaceAll(body, "{dir}", dir))
@@ -216,7 +216,7 @@ func TestConfigCheckMatchesServeAccept(t *testing.T) {
 		t.Fatalf("serve refused a configuration config check accepts: %v", err)
 	}
 	// And an environment-supplied master key (base64) is the same verdict.
-	t.Setenv(config.MasterKeyEnv, base64.StdEncoding.EncodeToString(make([]byte, 32)))
+	t.Setenv(config.MasterKeyEnv, testkit.MasterKeyBase64)
 	dir2 := t.TempDir()
 	path2 := writeDiffConfig(t, dir2, diffCase{noKey: true})
 	if code, _, errOut := cli(t, "", "config", "check", "--config", path2); code != 0 {

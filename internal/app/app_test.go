@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rampart-auth/rampart/internal/testkit"
 )
 
 // journal records what the components did, in order.
@@ -75,7 +77,7 @@ func TestRunStopsInReverseOrderAfterRunnersReturn(t *testing.T) {
 	readyCalled := false
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx, func() { readyCalled = true; j.add("ready") }) }()
-	waitFor(t, func() bool { return slices.Contains(j.all(), "ready") })
+	testkit.WaitFor(t, "the ready callback", 5*time.Second, func() bool { return slices.Contains(j.all(), "ready") })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("clean stop returned %v", err)
@@ -157,7 +159,7 @@ func TestEveryRunsUntilStopped(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx, nil) }()
-	waitFor(t, func() bool { mu.Lock(); defer mu.Unlock(); return n >= 3 })
+	testkit.WaitFor(t, "three runs of the job", 5*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return n >= 3 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -170,16 +172,5 @@ func TestEveryRunsUntilStopped(t *testing.T) {
 	defer mu.Unlock()
 	if n != after {
 		t.Fatalf("the job ran %d more times after the app stopped", n-after)
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("timed out")
-		}
-		time.Sleep(time.Millisecond)
 	}
 }

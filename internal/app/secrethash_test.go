@@ -3,13 +3,13 @@ package app
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"testing"
 
 	"github.com/rampart-auth/rampart/internal/config"
 	"github.com/rampart-auth/rampart/internal/identity"
 	"github.com/rampart-auth/rampart/internal/kms"
 	"github.com/rampart-auth/rampart/internal/store/storetest"
+	"github.com/rampart-auth/rampart/internal/testkit"
 )
 
 // TestClientSecretsHaveTheirOwnHasher: the registry serve builds checks
@@ -26,7 +26,7 @@ func TestClientSecretsHaveTheirOwnHasher(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mk, err := kms.LoadMasterKey("", base64.StdEncoding.EncodeToString(make([]byte, 32)))
+	mk, err := kms.LoadMasterKey("", testkit.MasterKeyBase64)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package audit_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,9 +14,12 @@ import (
 	"github.com/rampart-auth/rampart/internal/audit"
 	"github.com/rampart-auth/rampart/internal/store/sqlstore"
 	"github.com/rampart-auth/rampart/internal/store/storetest"
+	"github.com/rampart-auth/rampart/internal/testkit"
 )
 
-var testKey = bytes.Repeat([]byte{7}, 32)
+// testKey is the audit HMAC key: in production it is derived from the
+// master key; the tests use the kit's key bytes.
+var testKey = testkit.MasterKey()
 
 func newLog(t testing.TB, s audit.Store) *audit.Log {
 	t.Helper()
@@ -228,7 +230,7 @@ func TestRecordRejectsHostileEvents(t *testing.T) {
 
 func TestPseudonymize(t *testing.T) {
 	a := newLog(t, failingStore{})
-	b, err := audit.New(audit.Options{Store: failingStore{}, HMACKey: bytes.Repeat([]byte{8}, 32)})
+	b, err := audit.New(audit.Options{Store: failingStore{}, HMACKey: testkit.OtherMasterKey()})
 	if err != nil {
 		t.Fatal(err)
 	}

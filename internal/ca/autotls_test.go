@@ -197,7 +197,7 @@ func TestAutoTLSRefusesBadState(t *testing.T) {
 		{"reject/truncated-sealed-key", func(t *testing.T, dir string) {
 			mustWrite(t, filepath.Join(dir, "ca.key.sealed"), []byte("x"))
 		}, nil, "cannot decrypt the CA key"},
-		{"reject/other-master-key", func(*testing.T, string) {}, func(t *testing.T) Sealer { return testMasterKey(t) },
+		{"reject/other-master-key", func(*testing.T, string) {}, func(t *testing.T) Sealer { return otherMasterKey(t) },
 			"cannot decrypt the CA key"},
 		{"reject/replaced-ca-pem", func(t *testing.T, dir string) {
 			other := t.TempDir()

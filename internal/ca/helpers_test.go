@@ -1,7 +1,6 @@
 package ca
 
 import (
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rampart-auth/rampart/internal/kms"
+	"github.com/rampart-auth/rampart/internal/testkit"
 )
 
 // The keyring and its key-encryption keys are the Sealers the wiring
@@ -22,14 +22,12 @@ var (
 	_ Sealer = (*kms.Keyring)(nil)
 )
 
-// testMasterKey returns a real master key (random) as the Sealer: its
+// testMasterKey returns the test kit's master key as the Sealer: its
 // key-encryption key at version 1.
-func testMasterKey(t testing.TB) *kms.KEK {
-	t.Helper()
-	b := make([]byte, kms.MasterKeySize)
-	_, _ = rand.Read(b)
-	return masterKeyFrom(t, b)
-}
+func testMasterKey(t testing.TB) *kms.KEK { return masterKeyFrom(t, testkit.MasterKey()) }
+
+// otherMasterKey returns a master key different from testMasterKey's.
+func otherMasterKey(t testing.TB) *kms.KEK { return masterKeyFrom(t, testkit.OtherMasterKey()) }
 
 // masterKeyFrom returns the version-1 key-encryption key of the master
 // key with the raw bytes b (what a store that never rotated holds).

@@ -14,7 +14,7 @@ import (
 // that never committed) is ignored and the CA loads as before.
 func TestRewrapCAKeyRecovery(t *testing.T) {
 	dir := t.TempDir()
-	oldK, newK := testMasterKey(t), testMasterKey(t)
+	oldK, newK := testMasterKey(t), otherMasterKey(t)
 	if _, err := AutoTLS(AutoTLSOptions{Dir: dir, Sealer: oldK}); err != nil {
 		t.Fatal(err)
 	}

@@ -82,7 +82,7 @@ func TestDatabaseHoldsNoPrivateKeyInClear(t *testing.T) {
 					if _, err := m.Rotate(ctx, "cli"); err != nil {
 						t.Fatal(err)
 					}
-					clock.Advance(time.Hour)
+					clock.Add(time.Hour)
 					if err := m.Tick(ctx); err != nil {
 						t.Fatal(err)
 					}

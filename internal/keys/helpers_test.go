@@ -15,6 +15,7 @@ import (
 	"github.com/rampart-auth/rampart/internal/kms"
 	"github.com/rampart-auth/rampart/internal/store/sqlstore"
 	"github.com/rampart-auth/rampart/internal/store/storetest"
+	"github.com/rampart-auth/rampart/internal/testkit"
 )
 
 // The SQL store is the keys.Store (guard here: sqlstore imports keys).
@@ -22,27 +23,8 @@ var _ keys.Store = (*sqlstore.KeyStore)(nil)
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-// fakeClock is the injected clock.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *fakeClock { return &fakeClock{now: t0} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	c.now = t
-	c.mu.Unlock()
-}
-
-func (c *fakeClock) Advance(d time.Duration) { c.Set(c.Now().Add(d)) }
+// newClock returns the kit's fake clock at t0, injected as clock.Now.
+func newClock() *testkit.Clock { return testkit.NewClock(t0) }
 
 // recorder is an in-memory Auditor; fail makes Record fail.
 type recorder struct {
@@ -89,11 +71,11 @@ func (s *countingStore) KeyRingGeneration(ctx context.Context) (int64, error) {
 	return s.Store.KeyRingGeneration(ctx)
 }
 
-var testMasterB64 = "+Pj4+Pj4+Pj4+Pj4+Pj4+Pj4+Pj4+Pj4+Pj4+Pj4+Pg="
-
+// testMaster is the test kit's master key, parsed as serve parses it: its
+// key-encryption key at version 1.
 func testMaster(t testing.TB) *kms.KEK {
 	t.Helper()
-	mk, err := kms.LoadMasterKey("", testMasterB64)
+	mk, err := kms.LoadMasterKey("", testkit.MasterKeyBase64)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +89,7 @@ func testMaster(t testing.TB) *kms.KEK {
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // opts are the defaults used by tests: config defaults, a 10 m token TTL.
-func testOpts(st keys.Store, mk keys.Sealer, clock *fakeClock, aud keys.Auditor) keys.Options {
+func testOpts(st keys.Store, mk keys.Sealer, clock *testkit.Clock, aud keys.Auditor) keys.Options {
 	return keys.Options{
 		Store:            st,
 		Master:           mk,

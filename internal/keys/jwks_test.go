@@ -146,7 +146,7 @@ func TestJWKSHandler(t *testing.T) {
 			}
 
 			// After the rotation completes the document (and its ETag) change.
-			clock.Advance(time.Hour)
+			clock.Add(time.Hour)
 			if err := m.Tick(ctx); err != nil {
 				t.Fatal(err)
 			}
@@ -188,7 +188,7 @@ func TestJWKSSeesOtherInstanceRotation(t *testing.T) {
 			}
 
 			// Within the second: the cached document, and no query at all.
-			clock.Advance(500 * time.Millisecond)
+			clock.Add(500 * time.Millisecond)
 			before := served.genQueries.Load()
 			if got := parseJWKS(t, serve(h, http.MethodGet, "").Body.Bytes()); !slices.Equal(got, []string{k1}) {
 				t.Fatalf("JWKS refreshed before a second passed: %v", got)
@@ -199,7 +199,7 @@ func TestJWKSSeesOtherInstanceRotation(t *testing.T) {
 
 			// Past the second: many concurrent requests share one query and
 			// all see the new key.
-			clock.Advance(600 * time.Millisecond)
+			clock.Add(600 * time.Millisecond)
 			var wg sync.WaitGroup
 			results := make([][]byte, 50)
 			for i := range results {

@@ -19,6 +19,7 @@ import (
 	"github.com/rampart-auth/rampart/internal/keys"
 	"github.com/rampart-auth/rampart/internal/kms"
 	"github.com/rampart-auth/rampart/internal/store/storetest"
+	"github.com/rampart-auth/rampart/internal/testkit"
 )
 
 func TestNewManagerOptions(t *testing.T) {
@@ -204,7 +205,7 @@ func TestRotateOnDemand(t *testing.T) {
 				t.Fatal(err)
 			}
 			k1 := activeKID(t, m)
-			clock.Advance(24 * time.Hour)
+			clock.Add(24 * time.Hour)
 			before := len(aud.Events())
 			info, err := m.Rotate(ctx, "cli:alice")
 			if err != nil {
@@ -242,7 +243,7 @@ func TestRotateOnDemand(t *testing.T) {
 				t.Fatalf("states = %v", n)
 			}
 
-			clock.Advance(time.Hour)
+			clock.Add(time.Hour)
 			if err := m.Tick(ctx); err != nil {
 				t.Fatal(err)
 			}
@@ -434,7 +435,7 @@ func TestWrongMasterKey(t *testing.T) {
 	if err := newManager(t, testOpts(st, testMaster(t), clock, &recorder{})).Init(ctx, "system"); err != nil {
 		t.Fatal(err)
 	}
-	otherMK, err := kms.LoadMasterKey("", strings.Repeat("ab", 32))
+	otherMK, err := kms.LoadMasterKey("", testkit.OtherMasterKeyBase64)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -503,9 +504,9 @@ func TestRunFollowsTheRing(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, "the new key in the JWKS", func() bool { return slices.Contains(jwksKIDs(server), info.KID) })
-			clock.Advance(time.Hour)
-			waitFor(t, "the new key to sign", func() bool { k, _ := server.Signer(); return k.KID == info.KID })
+			testkit.WaitFor(t, "the new key in the JWKS", 5*time.Second, func() bool { return slices.Contains(jwksKIDs(server), info.KID) })
+			clock.Add(time.Hour)
+			testkit.WaitFor(t, "the new key to sign", 5*time.Second, func() bool { k, _ := server.Signer(); return k.KID == info.KID })
 			cancel()
 			select {
 			case <-done:
@@ -513,16 +514,5 @@ func TestRunFollowsTheRing(t *testing.T) {
 				t.Fatal("Run did not return after cancel")
 			}
 		})
-	}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }

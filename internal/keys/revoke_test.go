@@ -11,6 +11,7 @@ import (
 	"github.com/rampart-auth/rampart/internal/audit"
 	"github.com/rampart-auth/rampart/internal/keys"
 	"github.com/rampart-auth/rampart/internal/store/storetest"
+	"github.com/rampart-auth/rampart/internal/testkit"
 )
 
 // storedKey returns the stored record of kid.
@@ -40,7 +41,7 @@ func TestRevoke(t *testing.T) {
 				st, clock, aud, m := initedManager(t, driver)
 				k1 := activeKID(t, m)
 				ver := m.KeySetVersion()
-				clock.Advance(24 * time.Hour)
+				clock.Add(24 * time.Hour)
 				before := len(aud.Events())
 				res, err := m.Revoke(ctx, "cli:alice", k1)
 				if err != nil {
@@ -83,7 +84,7 @@ func TestRevoke(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				clock.Advance(time.Hour)
+				clock.Add(time.Hour)
 				if err := m.Tick(ctx); err != nil {
 					t.Fatal(err)
 				}
@@ -98,7 +99,7 @@ func TestRevoke(t *testing.T) {
 					t.Fatalf("JWKS after = %v, signing %s", got, activeKID(t, m))
 				}
 				// The schedule's later removal does not touch the revoked key.
-				clock.Advance(24 * time.Hour)
+				clock.Add(24 * time.Hour)
 				if err := m.Tick(ctx); err != nil {
 					t.Fatal(err)
 				}
@@ -123,7 +124,7 @@ func TestRevoke(t *testing.T) {
 				}
 				// Its activation time passes, a rotation runs, the schedule
 				// rotates on its own: the revoked key never comes back.
-				clock.Advance(2 * time.Hour)
+				clock.Add(2 * time.Hour)
 				if err := m.Tick(ctx); err != nil {
 					t.Fatal(err)
 				}
@@ -134,12 +135,12 @@ func TestRevoke(t *testing.T) {
 				if err != nil || next.KID == waiting.KID {
 					t.Fatalf("Rotate after revoke = %+v, %v", next, err)
 				}
-				clock.Advance(800 * time.Hour)
+				clock.Add(800 * time.Hour)
 				for range 3 {
 					if err := m.Tick(ctx); err != nil {
 						t.Fatal(err)
 					}
-					clock.Advance(2 * time.Hour)
+					clock.Add(2 * time.Hour)
 				}
 				if slices.Contains(jwksKIDs(m), waiting.KID) || activeKID(t, m) == waiting.KID {
 					t.Fatal("a revoked key came back")
@@ -225,7 +226,7 @@ func TestRevokeSeenByOtherInstance(t *testing.T) {
 			if err != nil || res.Replacement == nil {
 				t.Fatalf("Revoke = %+v, %v", res, err)
 			}
-			waitFor(t, "the server to sign with the replacement", func() bool { k, _ := server.Signer(); return k.KID == res.Replacement.KID })
+			testkit.WaitFor(t, "the server to sign with the replacement", 5*time.Second, func() bool { k, _ := server.Signer(); return k.KID == res.Replacement.KID })
 			if got := jwksKIDs(server); !slices.Equal(got, []string{res.Replacement.KID}) {
 				t.Fatalf("server JWKS = %v", got)
 			}
@@ -238,7 +239,7 @@ func TestRevokeSeenByOtherInstance(t *testing.T) {
 
 // initedManager is a key manager on a fresh store of driver, initialized
 // (one active key), with its clock and audit recorder.
-func initedManager(t *testing.T, driver string) (keys.Store, *fakeClock, *recorder, *keys.Manager) {
+func initedManager(t *testing.T, driver string) (keys.Store, *testkit.Clock, *recorder, *keys.Manager) {
 	t.Helper()
 	st := storetest.Open(t, driver)
 	clock, aud := newClock(), &recorder{}

@@ -27,6 +27,7 @@ import (
 	"github.com/rampart-auth/rampart/internal/kms"
 	"github.com/rampart-auth/rampart/internal/oauth"
 	"github.com/rampart-auth/rampart/internal/store/storetest"
+	"github.com/rampart-auth/rampart/internal/testkit"
 	"github.com/rampart-auth/rampart/internal/web"
 )
 
@@ -59,12 +60,9 @@ type env struct {
 	userID   string
 }
 
+// testMasterKey is the test kit's master key, parsed as serve parses it.
 func testMasterKey(t testing.TB) *kms.MasterKey {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	mk, err := kms.LoadMasterKey("", base64.StdEncoding.EncodeToString(b))
+	mk, err := kms.LoadMasterKey("", testkit.MasterKeyBase64)
 	if err != nil {
 		t.Fatal(err)
 	}

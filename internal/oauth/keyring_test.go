@@ -16,6 +16,7 @@ import (
 
 	"github.com/rampart-auth/rampart/internal/keys"
 	"github.com/rampart-auth/rampart/internal/oauth"
+	"github.com/rampart-auth/rampart/internal/testkit"
 )
 
 // forge signs an access token for the test user with k, as an attacker
@@ -123,16 +124,9 @@ func (e *env) otherManager(t *testing.T, clock func() time.Time) *keys.Manager {
 	return m
 }
 
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
+// followWait is how long a running server gets to follow a key change
+// made by another instance.
+const followWait = 15 * time.Second
 
 // TestRemovedSigningKeyNoLongerTrusted: an attacker holds a copy of a
 // signing key. Once the schedule has retired and removed it (here run by
@@ -170,7 +164,7 @@ func TestRemovedSigningKeyNoLongerTrusted(t *testing.T) {
 		e.otherManager(t, clock) // promotes next, retires the leaked key
 		now.Add(int64(24 * time.Hour))
 		e.otherManager(t, clock) // removes it
-		waitUntil(t, "the removed key to leave the server's key set", func() bool {
+		testkit.WaitFor(t, "the removed key to leave the server's key set", followWait, func() bool {
 			k, _ := e.keys.Signer()
 			return k.KID == next.KID && !slices.Contains(e.jwksKIDs(t), leaked.KID)
 		})
@@ -224,7 +218,7 @@ func TestRevokedSigningKeyRejected(t *testing.T) {
 		if err != nil || res.Replacement == nil {
 			t.Fatalf("Revoke = %+v, %v", res, err)
 		}
-		waitUntil(t, "the server to follow the revocation", func() bool {
+		testkit.WaitFor(t, "the server to follow the revocation", followWait, func() bool {
 			k, _ := e.keys.Signer()
 			return k.KID == res.Replacement.KID && slices.Equal(e.jwksKIDs(t), []string{res.Replacement.KID})
 		})
