@@ -23,7 +23,8 @@ type Event struct {
 	Time time.Time
 	// Actor is who acted: "user:<id>", "client:<id>", "system", "cli:<os user>".
 	Actor string
-	// Action is a dotted verb, e.g. "key.rotate", "server.start", "auth.login".
+	// Action is one of the catalogue's constants (actions.go), a dotted
+	// verb such as ActionKeyRotate ("key.rotate").
 	Action string
 	// Target is what the action was done to, e.g. "key:<kid>".
 	Target string

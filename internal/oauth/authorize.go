@@ -159,7 +159,7 @@ func (s *Server) redirectError(w http.ResponseWriter, r *http.Request, a *authzC
 	if e.Description != "" {
 		params.Set("error_description", e.Description)
 	}
-	s.audit(r, audit.Event{Actor: "client:" + a.client.ID, Action: "oauth.authorize", Target: "client:" + a.client.ID,
+	s.audit(r, audit.Event{Actor: "client:" + a.client.ID, Action: audit.ActionAuthorize, Target: "client:" + a.client.ID,
 		Outcome: audit.OutcomeDenied, Reason: e.Code})
 	s.redirectTo(w, r, a, params)
 }
@@ -219,7 +219,7 @@ func (s *Server) authorizePageError(w http.ResponseWriter, r *http.Request, e *E
 		s.errorPage(w, r, http.StatusInternalServerError, "Something went wrong", "The request could not be completed. Try again later.", ErrServerError)
 		return
 	}
-	s.audit(r, audit.Event{Actor: "anonymous", Action: "oauth.authorize", Target: "path:" + PathAuthorize, Outcome: audit.OutcomeDenied, Reason: e.Code})
+	s.audit(r, audit.Event{Actor: "anonymous", Action: audit.ActionAuthorize, Target: "path:" + PathAuthorize, Outcome: audit.OutcomeDenied, Reason: e.Code})
 	s.errorPage(w, r, http.StatusBadRequest, "Invalid request", e.Description+".", e.Code)
 }
 
@@ -331,7 +331,7 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, a *authzConte
 		s.redirectError(w, r, a, serverError(err))
 		return
 	}
-	if err := s.mustAudit(r, audit.Event{Actor: "user:" + user.ID, Action: "oauth.authorize", Target: "client:" + a.client.ID,
+	if err := s.mustAudit(r, audit.Event{Actor: "user:" + user.ID, Action: audit.ActionAuthorize, Target: "client:" + a.client.ID,
 		Outcome: audit.OutcomeSuccess, Details: map[string]string{"scope": scopeString(a.req.Scopes)}}); err != nil {
 		s.redirectError(w, r, a, serverError(err))
 		return
@@ -345,7 +345,7 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !s.opts.CSRF.Valid(r) {
-		s.audit(r, audit.Event{Actor: "anonymous", Action: "web.csrf", Target: "path:" + PathConsent, Outcome: audit.OutcomeDenied, Reason: "bad_token"})
+		s.audit(r, audit.Event{Actor: "anonymous", Action: audit.ActionCSRF, Target: "path:" + PathConsent, Outcome: audit.OutcomeDenied, Reason: "bad_token"})
 		s.errorPage(w, r, http.StatusForbidden, "Request refused", "The form expired or was not submitted from this site. Go back and try again.", "")
 		return
 	}
@@ -387,7 +387,7 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 	case "allow":
 		s.allowConsent(w, r, a, user, sess.AuthTime)
 	case "deny":
-		s.audit(r, audit.Event{Actor: "user:" + user.ID, Action: "oauth.consent", Target: "client:" + a.client.ID,
+		s.audit(r, audit.Event{Actor: "user:" + user.ID, Action: audit.ActionConsent, Target: "client:" + a.client.ID,
 			Outcome: audit.OutcomeDenied, Reason: "user_denied"})
 		s.redirectError(w, r, a, oerr(ErrAccessDenied, "the user denied the request"))
 	default:
@@ -407,7 +407,7 @@ func (s *Server) allowConsent(w http.ResponseWriter, r *http.Request, a *authzCo
 		s.redirectError(w, r, a, serverError(err))
 		return
 	}
-	s.audit(r, audit.Event{Actor: "user:" + user.ID, Action: "oauth.consent", Target: "client:" + a.client.ID,
+	s.audit(r, audit.Event{Actor: "user:" + user.ID, Action: audit.ActionConsent, Target: "client:" + a.client.ID,
 		Outcome: audit.OutcomeSuccess, Details: map[string]string{"scope": strings.Join(scopes, " "), "resource": strings.Join(resources, " ")}})
 	s.issueCode(w, r, a, user, authTime)
 }

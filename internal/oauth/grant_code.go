@@ -86,7 +86,7 @@ func (g *codeGrant) grant(r *http.Request, c *Client, req *TokenRequest) (*token
 	if e != nil {
 		return nil, e
 	}
-	if err := g.trail.must(r, audit.Event{Actor: "client:" + c.ID, Action: "oauth.token", Target: "user:" + user.ID, Outcome: audit.OutcomeSuccess,
+	if err := g.trail.must(r, audit.Event{Actor: "client:" + c.ID, Action: audit.ActionToken, Target: "user:" + user.ID, Outcome: audit.OutcomeSuccess,
 		Details: map[string]string{"grant_type": GrantAuthorizationCode, "scope": scopeString(code.Scopes), "family": familyID}}); err != nil {
 		return nil, serverError(err)
 	}
@@ -107,7 +107,7 @@ func (g *codeGrant) redeem(r *http.Request, c *Client, codeHash []byte, fam *Fam
 		if rerr == nil {
 			rerr = g.revoker.Revoke(ctx, tokens)
 		}
-		g.trail.record(r, audit.Event{Actor: "client:" + c.ID, Action: "oauth.code_replay", Target: "user:" + code.UserID, Outcome: audit.OutcomeFailure,
+		g.trail.record(r, audit.Event{Actor: "client:" + c.ID, Action: audit.ActionCodeReplay, Target: "user:" + code.UserID, Outcome: audit.OutcomeFailure,
 			Reason: "code_reused", Details: map[string]string{"code_client": code.ClientID, "revoked_access_tokens": itoa(len(tokens))}})
 		if rerr != nil {
 			return nil, serverError(rerr)
@@ -147,7 +147,7 @@ func (g *codeGrant) spend(r *http.Request, c *Client, code *AuthCode, familyID s
 	if rerr == nil {
 		rerr = g.revoker.Revoke(ctx, tokens)
 	}
-	g.trail.record(r, audit.Event{Actor: "client:" + c.ID, Action: "oauth.token", Target: "client:" + code.ClientID, Outcome: audit.OutcomeFailure,
+	g.trail.record(r, audit.Event{Actor: "client:" + c.ID, Action: audit.ActionToken, Target: "client:" + code.ClientID, Outcome: audit.OutcomeFailure,
 		Reason: reason, Details: map[string]string{"grant_type": GrantAuthorizationCode}})
 	if rerr != nil {
 		return nil, serverError(rerr)

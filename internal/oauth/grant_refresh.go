@@ -101,7 +101,7 @@ func (g *refreshGrant) grant(r *http.Request, c *Client, req *TokenRequest) (*to
 		return nil, e
 	}
 	resp.RefreshToken = rt
-	if err := g.trail.must(r, audit.Event{Actor: "client:" + c.ID, Action: "oauth.refresh", Target: "user:" + user.ID, Outcome: audit.OutcomeSuccess,
+	if err := g.trail.must(r, audit.Event{Actor: "client:" + c.ID, Action: audit.ActionRefresh, Target: "user:" + user.ID, Outcome: audit.OutcomeSuccess,
 		Details: map[string]string{"scope": scopeString(scopes), "family": old.FamilyID}}); err != nil {
 		return nil, serverError(err)
 	}
@@ -123,14 +123,14 @@ func (g *refreshGrant) lookup(r *http.Request, c *Client, hash []byte, now time.
 		return nil, g.revokeStolen(r, c, old, now, "refresh_wrong_client")
 	}
 	if !old.RevokedAt.IsZero() {
-		g.trail.record(r, audit.Event{Actor: "client:" + c.ID, Action: "oauth.refresh", Target: "user:" + old.UserID, Outcome: audit.OutcomeFailure, Reason: "revoked"})
+		g.trail.record(r, audit.Event{Actor: "client:" + c.ID, Action: audit.ActionRefresh, Target: "user:" + old.UserID, Outcome: audit.OutcomeFailure, Reason: "revoked"})
 		return nil, errBadRefresh()
 	}
 	if !old.UsedAt.IsZero() {
 		return nil, g.revokeStolen(r, c, old, now, "refresh_reused")
 	}
 	if !now.Before(old.ExpiresAt) {
-		g.trail.record(r, audit.Event{Actor: "client:" + c.ID, Action: "oauth.refresh", Target: "user:" + old.UserID, Outcome: audit.OutcomeFailure, Reason: "expired"})
+		g.trail.record(r, audit.Event{Actor: "client:" + c.ID, Action: audit.ActionRefresh, Target: "user:" + old.UserID, Outcome: audit.OutcomeFailure, Reason: "expired"})
 		return nil, errBadRefresh()
 	}
 	return old, nil
@@ -170,7 +170,7 @@ func (g *refreshGrant) revokeStolen(r *http.Request, c *Client, old *RefreshToke
 	if err == nil {
 		err = g.revoker.Revoke(r.Context(), tokens)
 	}
-	g.trail.record(r, audit.Event{Actor: "client:" + c.ID, Action: "oauth.refresh_reuse", Target: "user:" + old.UserID, Outcome: audit.OutcomeFailure,
+	g.trail.record(r, audit.Event{Actor: "client:" + c.ID, Action: audit.ActionRefreshReuse, Target: "user:" + old.UserID, Outcome: audit.OutcomeFailure,
 		Reason: reason, Details: map[string]string{"family": old.FamilyID, "token_client": old.ClientID, "revoked_access_tokens": itoa(len(tokens))}})
 	g.log.WarnContext(r.Context(), "refresh token reuse: family revoked (likely token theft)", "client", c.ID, "family", old.FamilyID, "reason", reason)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {

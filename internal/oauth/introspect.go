@@ -37,12 +37,12 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e, false)
 		return
 	}
-	c, basic := s.authClient(w, r, form, "oauth.introspect")
+	c, basic := s.authClient(w, r, form, audit.ActionIntrospect)
 	if c == nil {
 		return
 	}
 	if c.Public {
-		s.audit(r, audit.Event{Actor: "client:" + c.ID, Action: "oauth.introspect", Target: "client:" + c.ID, Outcome: audit.OutcomeFailure, Reason: "public_client"})
+		s.audit(r, audit.Event{Actor: "client:" + c.ID, Action: audit.ActionIntrospect, Target: "client:" + c.ID, Outcome: audit.OutcomeFailure, Reason: "public_client"})
 		s.fail(w, r, badClient("client authentication failed"), basic)
 		return
 	}

@@ -57,7 +57,7 @@ func (s *Server) limitLogin(w http.ResponseWriter, r *http.Request, ret, usernam
 		if d.Denied == 1 {
 			reason = "locked_username"
 		}
-		s.audit(r, audit.Event{Actor: "anonymous", Action: "auth.login", Target: "username:" + s.opts.Audit.Pseudonymize(username),
+		s.audit(r, audit.Event{Actor: "anonymous", Action: audit.ActionLogin, Target: "username:" + s.opts.Audit.Pseudonymize(username),
 			Outcome: audit.OutcomeDenied, Reason: reason, Details: map[string]string{"retry_after_s": strconv.FormatInt(retrySecs(d.RetryAfter), 10)}})
 		w.Header().Set("Retry-After", strconv.FormatInt(retrySecs(d.RetryAfter), 10))
 		mins := (retrySecs(d.RetryAfter) + 59) / 60
@@ -235,7 +235,7 @@ func (s *Server) tokenClientKey(r *http.Request, c *Client) string {
 // refuseToken audits and answers a token request over its client's budget.
 func (s *Server) refuseToken(w http.ResponseWriter, r *http.Request, c *Client, retry time.Duration) bool {
 	secs := retrySecs(retry)
-	s.audit(r, audit.Event{Actor: "client:" + c.ID, Action: "oauth.token", Target: "client:" + c.ID, Outcome: audit.OutcomeDenied, Reason: "rate_limited",
+	s.audit(r, audit.Event{Actor: "client:" + c.ID, Action: audit.ActionToken, Target: "client:" + c.ID, Outcome: audit.OutcomeDenied, Reason: "rate_limited",
 		Details: map[string]string{"retry_after_s": strconv.FormatInt(secs, 10)}})
 	writeTooMany(w, secs, "the client's token rate limit is exceeded")
 	return false

@@ -102,7 +102,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !s.opts.CSRF.Valid(r) {
-		s.audit(r, audit.Event{Actor: "anonymous", Action: "web.csrf", Target: "path:" + PathLogin, Outcome: audit.OutcomeDenied, Reason: "bad_token"})
+		s.audit(r, audit.Event{Actor: "anonymous", Action: audit.ActionCSRF, Target: "path:" + PathLogin, Outcome: audit.OutcomeDenied, Reason: "bad_token"})
 		s.renderLogin(w, r, http.StatusForbidden, ret, "", "The form expired or was not submitted from this site. Try again.")
 		return
 	}
@@ -123,7 +123,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		// The actor is a pseudonym of the attempted name: the trail links
 		// attempts on one name without storing what may be a password
 		// typed into the username field.
-		s.audit(r, audit.Event{Actor: "anonymous", Action: "auth.login", Target: "username:" + s.opts.Audit.Pseudonymize(username),
+		s.audit(r, audit.Event{Actor: "anonymous", Action: audit.ActionLogin, Target: "username:" + s.opts.Audit.Pseudonymize(username),
 			Outcome: audit.OutcomeFailure, Reason: "invalid_credentials"})
 		s.renderLogin(w, r, http.StatusUnauthorized, ret, shown, loginMessage)
 		return
@@ -139,7 +139,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.renderLogin(w, r, http.StatusServiceUnavailable, ret, shown, "Sign-in is unavailable right now. Try again shortly.")
 		return
 	}
-	if err := s.mustAudit(r, audit.Event{Actor: "user:" + user.ID, Action: "auth.login", Target: "user:" + user.ID, Outcome: audit.OutcomeSuccess}); err != nil {
+	if err := s.mustAudit(r, audit.Event{Actor: "user:" + user.ID, Action: audit.ActionLogin, Target: "user:" + user.ID, Outcome: audit.OutcomeSuccess}); err != nil {
 		_ = s.opts.Sessions.End(r.Context(), w, r)
 		s.log.ErrorContext(r.Context(), "login audit", "err", err)
 		s.renderLogin(w, r, http.StatusServiceUnavailable, ret, shown, "Sign-in is unavailable right now. Try again shortly.")
@@ -154,7 +154,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if sess, err := s.opts.Sessions.Get(r.Context(), r); err == nil {
-		s.audit(r, audit.Event{Actor: "user:" + sess.UserID, Action: "auth.logout", Target: "user:" + sess.UserID, Outcome: audit.OutcomeSuccess})
+		s.audit(r, audit.Event{Actor: "user:" + sess.UserID, Action: audit.ActionLogout, Target: "user:" + sess.UserID, Outcome: audit.OutcomeSuccess})
 	}
 	if err := s.opts.Sessions.End(r.Context(), w, r); err != nil {
 		s.log.ErrorContext(r.Context(), "logout", "err", err)
@@ -219,7 +219,7 @@ func (s *Server) handleRevokeConsent(w http.ResponseWriter, r *http.Request) {
 			s.errorPage(w, r, http.StatusInternalServerError, "Something went wrong", "Try again later.", ErrServerError)
 			return
 		}
-		s.audit(r, audit.Event{Actor: "user:" + sess.UserID, Action: "oauth.consent_revoke", Target: s.clientTarget(clientID), Outcome: audit.OutcomeSuccess})
+		s.audit(r, audit.Event{Actor: "user:" + sess.UserID, Action: audit.ActionConsentRevoke, Target: s.clientTarget(clientID), Outcome: audit.OutcomeSuccess})
 	}
 	http.Redirect(w, r, PathAccount, http.StatusSeeOther)
 }

@@ -33,7 +33,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e, false)
 		return
 	}
-	c, basic := s.authClient(w, r, form, "oauth.revoke")
+	c, basic := s.authClient(w, r, form, audit.ActionRevoke)
 	if c == nil {
 		return
 	}
@@ -70,7 +70,7 @@ func (s *Server) revokeAccess(w http.ResponseWriter, r *http.Request, c *Client,
 		return
 	}
 	if claims.ClientID != c.ID {
-		s.audit(r, audit.Event{Actor: "client:" + c.ID, Action: "oauth.revoke", Target: "client:" + claims.ClientID, Outcome: audit.OutcomeDenied, Reason: "not_token_owner"})
+		s.audit(r, audit.Event{Actor: "client:" + c.ID, Action: audit.ActionRevoke, Target: "client:" + claims.ClientID, Outcome: audit.OutcomeDenied, Reason: "not_token_owner"})
 		w.WriteHeader(http.StatusOK)
 		return
 	}
@@ -79,7 +79,7 @@ func (s *Server) revokeAccess(w http.ResponseWriter, r *http.Request, c *Client,
 		s.fail(w, r, serverError(err), basic)
 		return
 	}
-	if err := s.mustAudit(r, audit.Event{Actor: "client:" + c.ID, Action: "oauth.revoke", Target: "subject:" + claims.Subject, Outcome: audit.OutcomeSuccess,
+	if err := s.mustAudit(r, audit.Event{Actor: "client:" + c.ID, Action: audit.ActionRevoke, Target: "subject:" + claims.Subject, Outcome: audit.OutcomeSuccess,
 		Details: map[string]string{"token_type": "access_token", "jti": claims.ID}}); err != nil {
 		s.fail(w, r, serverError(err), basic)
 		return
@@ -102,7 +102,7 @@ func (s *Server) revokeRefresh(w http.ResponseWriter, r *http.Request, c *Client
 		return
 	}
 	if rt.ClientID != c.ID {
-		s.audit(r, audit.Event{Actor: "client:" + c.ID, Action: "oauth.revoke", Target: "client:" + rt.ClientID, Outcome: audit.OutcomeDenied, Reason: "not_token_owner"})
+		s.audit(r, audit.Event{Actor: "client:" + c.ID, Action: audit.ActionRevoke, Target: "client:" + rt.ClientID, Outcome: audit.OutcomeDenied, Reason: "not_token_owner"})
 		w.WriteHeader(http.StatusOK)
 		return
 	}
@@ -116,7 +116,7 @@ func (s *Server) revokeRefresh(w http.ResponseWriter, r *http.Request, c *Client
 		s.fail(w, r, serverError(err), basic)
 		return
 	}
-	if err := s.mustAudit(r, audit.Event{Actor: "client:" + c.ID, Action: "oauth.revoke", Target: "user:" + rt.UserID, Outcome: audit.OutcomeSuccess,
+	if err := s.mustAudit(r, audit.Event{Actor: "client:" + c.ID, Action: audit.ActionRevoke, Target: "user:" + rt.UserID, Outcome: audit.OutcomeSuccess,
 		Details: map[string]string{"token_type": "refresh_token", "family": rt.FamilyID}}); err != nil {
 		s.fail(w, r, serverError(err), basic)
 		return

@@ -141,7 +141,7 @@ func New(opts Options) (*Server, error) {
 	// (Sec-Fetch-Site) or whose Origin differs from the Host.
 	s.cop = http.NewCrossOriginProtection()
 	s.cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.audit(r, audit.Event{Actor: "anonymous", Action: "web.csrf", Target: "path:" + r.URL.Path, Outcome: audit.OutcomeDenied, Reason: "cross_origin"})
+		s.audit(r, audit.Event{Actor: "anonymous", Action: audit.ActionCSRF, Target: "path:" + r.URL.Path, Outcome: audit.OutcomeDenied, Reason: "cross_origin"})
 		s.errorPage(w, r, http.StatusForbidden, "Request refused", "This form was submitted from another site.", "")
 	}))
 	return s, nil

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+
+	"github.com/rampart-auth/rampart/internal/audit"
 )
 
 // readForm parses an application/x-www-form-urlencoded body (RFC 6749
@@ -35,7 +37,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e, false)
 		return
 	}
-	client, basic := s.authClient(w, r, form, "oauth.token")
+	client, basic := s.authClient(w, r, form, audit.ActionToken)
 	if client == nil {
 		return
 	}

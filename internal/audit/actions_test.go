@@ -1,0 +1,74 @@
+package audit_test
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/rampart-auth/rampart/internal/audit"
+)
+
+// TestActionsComeFromTheCatalogue walks every non-test Go file of the
+// module and fails on an audit event whose Action is a string literal: the
+// catalogue (actions.go) is the one vocabulary of the evidence.
+func TestActionsComeFromTheCatalogue(t *testing.T) {
+	root := filepath.Join("..", "..")
+	fset := token.NewFileSet()
+	checked := 0
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == ".git" || d.Name() == "testdata") {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		f, err := parser.ParseFile(fset, path, nil, 0)
+		if err != nil {
+			return err
+		}
+		checked++
+		ast.Inspect(f, func(n ast.Node) bool {
+			kv, ok := n.(*ast.KeyValueExpr)
+			if !ok {
+				return true
+			}
+			if k, ok := kv.Key.(*ast.Ident); ok && k.Name == "Action" {
+				if lit, ok := kv.Value.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+					t.Errorf("%s: audit action %s is a string literal; add it to internal/audit/actions.go and use the constant", fset.Position(lit.Pos()), lit.Value)
+				}
+			}
+			return true
+		})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if checked < 50 {
+		t.Fatalf("only %d files checked: the walk did not find the module", checked)
+	}
+}
+
+// TestCatalogueIsWellFormed: every action is a lowercase dotted verb,
+// listed once, and fits the event's action limit.
+func TestCatalogueIsWellFormed(t *testing.T) {
+	re := regexp.MustCompile(`^[a-z][a-z_]*\.[a-z][a-z_]*$`)
+	seen := map[string]bool{}
+	for _, a := range audit.Actions() {
+		if !re.MatchString(a) || len(a) > 64 {
+			t.Errorf("action %q is not a dotted lowercase verb of at most 64 bytes", a)
+		}
+		if seen[a] {
+			t.Errorf("action %q listed twice", a)
+		}
+		seen[a] = true
+	}
+}
