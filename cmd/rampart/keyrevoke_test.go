@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/rampart-auth/rampart/internal/config"
-	"github.com/rampart-auth/rampart/internal/store/storetest"
+	"github.com/rampart-auth/rampart/internal/testkit/storetest"
 )
 
 // createClient runs `client create` and returns the secret.

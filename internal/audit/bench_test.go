@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/rampart-auth/rampart/internal/audit"
-	"github.com/rampart-auth/rampart/internal/store/storetest"
+	"github.com/rampart-auth/rampart/internal/testkit/storetest"
 )
 
 // BenchmarkAppend measures batched append throughput with many concurrent

@@ -12,7 +12,7 @@ import (
 
 	"github.com/rampart-auth/rampart/internal/audit"
 	"github.com/rampart-auth/rampart/internal/store/sqlstore"
-	"github.com/rampart-auth/rampart/internal/store/storetest"
+	"github.com/rampart-auth/rampart/internal/testkit/storetest"
 )
 
 // stuckStore is a database that hangs: AppendAudit waits until release is

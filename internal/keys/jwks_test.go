@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/rampart-auth/rampart/internal/keys"
-	"github.com/rampart-auth/rampart/internal/store/storetest"
+	"github.com/rampart-auth/rampart/internal/testkit/storetest"
 )
 
 // privateMembers are the JWK members that carry secrets (RFC 7518 §6.2.2,

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/rampart-auth/rampart/internal/store/sqlstore"
-	"github.com/rampart-auth/rampart/internal/store/storetest"
+	"github.com/rampart-auth/rampart/internal/testkit/storetest"
 )
 
 // TestCheckSchemaWritesNothing: a command that only checks the schema

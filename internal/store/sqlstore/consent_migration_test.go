@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/rampart-auth/rampart/internal/store/migrations"
-	"github.com/rampart-auth/rampart/internal/store/storetest"
+	"github.com/rampart-auth/rampart/internal/testkit/storetest"
 )
 
 // TestMigration0003ConsentAudience: a consent stored at schema 2 keeps its

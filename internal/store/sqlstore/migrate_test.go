@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/rampart-auth/rampart/internal/store/sqlstore"
-	"github.com/rampart-auth/rampart/internal/store/storetest"
+	"github.com/rampart-auth/rampart/internal/testkit/storetest"
 )
 
 func TestMigrate(t *testing.T) {

@@ -14,7 +14,7 @@ import (
 	"github.com/rampart-auth/rampart/internal/identity"
 	"github.com/rampart-auth/rampart/internal/oauth"
 	"github.com/rampart-auth/rampart/internal/store"
-	"github.com/rampart-auth/rampart/internal/store/storetest"
+	"github.com/rampart-auth/rampart/internal/testkit/storetest"
 )
 
 var t0 = time.Date(2026, 11, 23, 12, 0, 0, 123456789, time.UTC)
