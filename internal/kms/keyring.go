@@ -51,15 +51,22 @@ func Open(ctx context.Context, st Store, mk *MasterKey) (*Keyring, error) {
 	return kr, nil
 }
 
-// currentVersion returns mk's version, claiming version 1 on an empty
-// store.
-func currentVersion(ctx context.Context, st VersionStore, mk *MasterKey) (uint32, error) {
+// currentVersion returns mk's version, claiming version 1 on a store that
+// records none yet.
+func currentVersion(ctx context.Context, st Store, mk *MasterKey) (uint32, error) {
 	vs, err := st.KEKVersions(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("kms: read key versions: %w", err)
 	}
 	check := mk.CheckValue()
 	if len(vs) == 0 {
+		// The claim is permanent: a wrong key claiming version 1 would lock
+		// the right one out. So a store that already holds sealed values
+		// (the first start after an upgrade) is claimed only by the key
+		// that opens every one of them.
+		if err := opensEverything(ctx, st, mk); err != nil {
+			return 0, err
+		}
 		now := time.Now().UTC()
 		if err := st.ClaimFirstKEK(ctx, Version{Version: 1, Check: check, CreatedAt: now}); err != nil {
 			return 0, fmt.Errorf("kms: record key version 1: %w", err)
@@ -69,6 +76,35 @@ func currentVersion(ctx context.Context, st VersionStore, mk *MasterKey) (uint32
 		}
 	}
 	return matchVersion(vs, check)
+}
+
+// opensEverything refuses mk unless its version-1 KEK opens every sealed
+// value already in st (none, on a new store).
+func opensEverything(ctx context.Context, st RotationStore, mk *MasterKey) error {
+	snap, err := st.RotationSnapshot(ctx)
+	if err != nil {
+		return fmt.Errorf("kms: read sealed values: %w", err)
+	}
+	kek, err := NewKEK(mk, 1)
+	if err != nil {
+		return err
+	}
+	for _, k := range snap.SigningKeys {
+		pt, err := kek.Open(SigningKeyAD(k.ID), k.Value)
+		if err != nil {
+			return fmt.Errorf("kms: this master key does not open the signing key %s already in the store, so it is not the key the store was sealed with; "+
+				"start with that key (master_key_file or RAMPART_MASTER_KEY): %w", k.ID, err)
+		}
+		clear(pt)
+	}
+	for _, d := range snap.DataKeys {
+		pt, err := kek.Open(DataKeyAD(DataKey(d.ID)), d.Value)
+		if err != nil {
+			return fmt.Errorf("kms: this master key does not open the data key %s already in the store; start with the key the store was sealed with: %w", d.ID, err)
+		}
+		clear(pt)
+	}
+	return nil
 }
 
 // matchVersion finds check among vs (constant-time compares) and refuses a

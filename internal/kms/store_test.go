@@ -277,3 +277,41 @@ func TestRotateFailureChangesNothing(t *testing.T) {
 		})
 	}
 }
+
+// TestFirstOpenAfterUpgradeNeedsTheSealingKey: a store sealed before key
+// versions existed (signing keys, no version recorded) is claimed only by
+// the master key that opens its signing keys. A wrong key is refused and
+// records nothing, so it cannot lock the right key out.
+func TestFirstOpenAfterUpgradeNeedsTheSealingKey(t *testing.T) {
+	for _, driver := range storetest.Drivers(t) {
+		t.Run(driver, func(t *testing.T) {
+			ctx := context.Background()
+			s := storetest.Open(t, driver)
+			right := randomKey(t)
+			kek, err := kms.NewKEK(right, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := keys.NewManager(keys.Options{Store: s.KeyStore, Master: kek, MaxTokenLifetime: time.Hour, Auditor: nopAuditor{}, Logger: quiet()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := m.Init(ctx, "test"); err != nil { // a signing key sealed as the previous release sealed it
+				t.Fatal(err)
+			}
+			if _, err := kms.Open(ctx, s.KMS(), randomKey(t)); err == nil || !strings.Contains(err.Error(), "does not open the signing key") {
+				t.Fatalf("wrong key on the first open after an upgrade: %v", err)
+			}
+			if vs, err := s.KEKVersions(ctx); err != nil || len(vs) != 0 {
+				t.Fatalf("the refused key recorded versions %v (%v)", vs, err)
+			}
+			if kr := openKeyring(t, s, right); kr.Version() != 1 {
+				t.Fatalf("the sealing key got version %d", kr.Version())
+			}
+		})
+	}
+}
+
+type nopAuditor struct{}
+
+func (nopAuditor) Record(context.Context, audit.Event) error { return nil }

@@ -41,6 +41,7 @@ type Store struct {
 	*sqlstore.IdentityStore
 	*sqlstore.KeyStore
 	*sqlstore.AuditStore
+	*sqlstore.KMSStore
 }
 
 // Open returns a migrated store for driver, isolated from every other test.
@@ -55,7 +56,7 @@ func Open(t testing.TB, driver string) *Store {
 
 // Wrap returns the fixture over db.
 func Wrap(db *sqlstore.DB) *Store {
-	return &Store{DB: db, OAuthStore: db.OAuth(), IdentityStore: db.Identity(), KeyStore: db.Keys(), AuditStore: db.Audit()}
+	return &Store{DB: db, OAuthStore: db.OAuth(), IdentityStore: db.Identity(), KeyStore: db.Keys(), AuditStore: db.Audit(), KMSStore: db.KMS()}
 }
 
 // OpenUnmigrated is Open without the migrations.
