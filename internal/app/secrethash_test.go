@@ -8,8 +8,8 @@ import (
 	"github.com/rampart-auth/rampart/internal/config"
 	"github.com/rampart-auth/rampart/internal/identity"
 	"github.com/rampart-auth/rampart/internal/kms"
-	"github.com/rampart-auth/rampart/internal/testkit/storetest"
 	"github.com/rampart-auth/rampart/internal/testkit"
+	"github.com/rampart-auth/rampart/internal/testkit/storetest"
 )
 
 // TestClientSecretsHaveTheirOwnHasher: the registry serve builds checks

@@ -13,8 +13,8 @@ import (
 
 	"github.com/rampart-auth/rampart/internal/audit"
 	"github.com/rampart-auth/rampart/internal/store/sqlstore"
-	"github.com/rampart-auth/rampart/internal/testkit/storetest"
 	"github.com/rampart-auth/rampart/internal/testkit"
+	"github.com/rampart-auth/rampart/internal/testkit/storetest"
 )
 
 // testKey is the audit HMAC key: in production it is derived from the

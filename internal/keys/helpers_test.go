@@ -14,8 +14,8 @@ import (
 	"github.com/rampart-auth/rampart/internal/keys"
 	"github.com/rampart-auth/rampart/internal/kms"
 	"github.com/rampart-auth/rampart/internal/store/sqlstore"
-	"github.com/rampart-auth/rampart/internal/testkit/storetest"
 	"github.com/rampart-auth/rampart/internal/testkit"
+	"github.com/rampart-auth/rampart/internal/testkit/storetest"
 )
 
 // The SQL store is the keys.Store (guard here: sqlstore imports keys).

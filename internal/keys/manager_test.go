@@ -18,8 +18,8 @@ import (
 	"github.com/rampart-auth/rampart/internal/audit"
 	"github.com/rampart-auth/rampart/internal/keys"
 	"github.com/rampart-auth/rampart/internal/kms"
-	"github.com/rampart-auth/rampart/internal/testkit/storetest"
 	"github.com/rampart-auth/rampart/internal/testkit"
+	"github.com/rampart-auth/rampart/internal/testkit/storetest"
 )
 
 func TestNewManagerOptions(t *testing.T) {

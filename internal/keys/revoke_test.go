@@ -10,8 +10,8 @@ import (
 
 	"github.com/rampart-auth/rampart/internal/audit"
 	"github.com/rampart-auth/rampart/internal/keys"
-	"github.com/rampart-auth/rampart/internal/testkit/storetest"
 	"github.com/rampart-auth/rampart/internal/testkit"
+	"github.com/rampart-auth/rampart/internal/testkit/storetest"
 )
 
 // storedKey returns the stored record of kid.
