@@ -13,8 +13,8 @@ import (
 	"github.com/rampart-auth/rampart/internal/app"
 	"github.com/rampart-auth/rampart/internal/config"
 	"github.com/rampart-auth/rampart/internal/store/sqlstore"
-	"github.com/rampart-auth/rampart/internal/testkit/storetest"
 	"github.com/rampart-auth/rampart/internal/testkit"
+	"github.com/rampart-auth/rampart/internal/testkit/storetest"
 )
 
 // freshConfig writes a production config (master key in a file, SQLite in
