@@ -2,24 +2,17 @@ package mtls
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
 	"log"
 	"log/slog"
-	"math/big"
-	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rampart-auth/rampart/internal/testkit"
 )
 
 // filesTLS is ServerConfig over a NewFileSource, or its error.
@@ -75,72 +68,6 @@ func startServer(t *testing.T, cfg *tls.Config) *testServer {
 	return &testServer{Addr: ln.Addr().String()}
 }
 
-// writeCertPair writes a self-signed ECDSA certificate for 127.0.0.1 and
-// localhost, valid from nb to na, and its key, to dir; it returns the
-// paths and the certificate.
-func writeCertPair(t *testing.T, dir, name string, nb, na time.Time) (certFile, keyFile string, cert *x509.Certificate) {
-	t.Helper()
-	certPEM, keyPEM, cert := newCertPair(t, name, nb, na, false)
-	certFile = filepath.Join(dir, name+".crt")
-	keyFile = filepath.Join(dir, name+".key")
-	mustWrite(t, certFile, certPEM)
-	mustWrite(t, keyFile, keyPEM)
-	return certFile, keyFile, cert
-}
-
-// newCertPair returns a self-signed ECDSA certificate for 127.0.0.1 and
-// localhost, valid from nb to na, and its PKCS#8 key, both PEM.
-func newCertPair(t testing.TB, name string, nb, na time.Time, isCA bool) (certPEM, keyPEM []byte, cert *x509.Certificate) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: name},
-		NotBefore:    nb, NotAfter: na,
-		DNSNames:    []string{"localhost"},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	if isCA {
-		tmpl.IsCA, tmpl.BasicConstraintsValid = true, true
-		tmpl.KeyUsage |= x509.KeyUsageCertSign
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ = x509.ParseCertificate(der)
-	pk, _ := x509.MarshalPKCS8PrivateKey(key)
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pk}), cert
-}
-
-func mustWrite(t *testing.T, path string, b []byte) {
-	t.Helper()
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// caPool returns a pool holding only the certificates in the PEM file.
-func caPool(t *testing.T, file string) *x509.CertPool {
-	t.Helper()
-	b, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(b) {
-		t.Fatalf("no certificate in %s", file)
-	}
-	return pool
-}
-
 func copyFile(t *testing.T, from, to string) {
 	t.Helper()
 	b, err := os.ReadFile(from)
@@ -159,3 +86,11 @@ func bump(t *testing.T, path string, n int) {
 		t.Fatal(err)
 	}
 }
+
+// The certificate helpers are the test kit's.
+var (
+	writeCertPair = testkit.WriteCertPair
+	newCertPair   = testkit.CertPair
+	mustWrite     = testkit.WriteFile
+	caPool        = testkit.CertPool
+)

@@ -2,12 +2,10 @@ package ca
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
 	"io"
 	"log"
 	"net/http"
-	"os"
 	"testing"
 	"time"
 
@@ -65,23 +63,8 @@ func startServer(t *testing.T, cfg *tls.Config) *testServer {
 	return &testServer{Addr: ln.Addr().String()}
 }
 
-func mustWrite(t *testing.T, path string, b []byte) {
-	t.Helper()
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// caPool returns a pool holding only the certificates in the PEM file.
-func caPool(t *testing.T, file string) *x509.CertPool {
-	t.Helper()
-	b, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(b) {
-		t.Fatalf("no certificate in %s", file)
-	}
-	return pool
-}
+// The certificate helpers are the test kit's.
+var (
+	mustWrite = testkit.WriteFile
+	caPool    = testkit.CertPool
+)

@@ -4,21 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -26,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/rampart-auth/rampart/internal/testkit"
 	"github.com/rampart-auth/rampart/mtls"
 )
 
@@ -201,60 +193,14 @@ func newTestApp(t testing.TB, tlsOn bool, maxBody int64) (*logBuf, *prometheus.R
 	return logs, reg, h
 }
 
-// writeCertPair writes a self-signed ECDSA certificate for 127.0.0.1 and
-// localhost, valid from nb to na, and its key, to dir; it returns the
-// paths and the certificate.
-func writeCertPair(t *testing.T, dir, name string, nb, na time.Time) (certFile, keyFile string, cert *x509.Certificate) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: name},
-		NotBefore:    nb, NotAfter: na,
-		DNSNames:    []string{"localhost"},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ = x509.ParseCertificate(der)
-	pk, _ := x509.MarshalPKCS8PrivateKey(key)
-	certFile = filepath.Join(dir, name+".crt")
-	keyFile = filepath.Join(dir, name+".key")
-	mustWrite(t, certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
-	mustWrite(t, keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pk}))
-	return certFile, keyFile, cert
-}
-
-func mustWrite(t *testing.T, path string, b []byte) {
-	t.Helper()
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// caPool returns a pool holding only the certificates in the PEM file.
-func caPool(t *testing.T, file string) *x509.CertPool {
-	t.Helper()
-	b, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(b) {
-		t.Fatalf("no certificate in %s", file)
-	}
-	return pool
-}
-
 // tlsClient returns an HTTP client trusting only pool.
 func tlsClient(pool *x509.CertPool) *http.Client {
 	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
 }
+
+// The certificate helpers are the test kit's.
+var (
+	writeCertPair = testkit.WriteCertPair
+	mustWrite     = testkit.WriteFile
+	caPool        = testkit.CertPool
+)
