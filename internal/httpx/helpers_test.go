@@ -201,6 +201,5 @@ func tlsClient(pool *x509.CertPool) *http.Client {
 // The certificate helpers are the test kit's.
 var (
 	writeCertPair = testkit.WriteCertPair
-	mustWrite     = testkit.WriteFile
 	caPool        = testkit.CertPool
 )
