@@ -1,14 +1,10 @@
 package mtls
 
 import (
-	"bytes"
 	"crypto/tls"
 	"io"
-	"log"
 	"log/slog"
-	"net/http"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,22 +21,7 @@ func filesTLS(certFile, keyFile string, opts ...FileOption) (*tls.Config, error)
 }
 
 // logBuf is a goroutine-safe log sink.
-type logBuf struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuf) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuf) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type logBuf struct{ testkit.SyncBuffer }
 
 // jsonLogger logs JSON lines at level and above to w.
 func jsonLogger(w io.Writer, level slog.Level) *slog.Logger {
@@ -53,19 +34,7 @@ type testServer struct{ Addr string }
 // startServer serves HTTPS with cfg on 127.0.0.1:0 until the test ends.
 func startServer(t *testing.T, cfg *tls.Config) *testServer {
 	t.Helper()
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{
-		Handler:           http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") }),
-		ReadHeaderTimeout: 5 * time.Second,
-		ErrorLog:          log.New(io.Discard, "", 0), // refused handshakes are the point of some tests
-	}
-	done := make(chan struct{})
-	go func() { defer close(done); _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close(); <-done })
-	return &testServer{Addr: ln.Addr().String()}
+	return &testServer{Addr: testkit.ServeTLS(t, cfg)}
 }
 
 func copyFile(t *testing.T, from, to string) {

@@ -3,11 +3,7 @@ package ca
 import (
 	"crypto/tls"
 	"encoding/base64"
-	"io"
-	"log"
-	"net/http"
 	"testing"
-	"time"
 
 	"github.com/rampart-auth/rampart/internal/kms"
 	"github.com/rampart-auth/rampart/internal/testkit"
@@ -48,19 +44,7 @@ type testServer struct{ Addr string }
 // startServer serves HTTPS with cfg on 127.0.0.1:0 until the test ends.
 func startServer(t *testing.T, cfg *tls.Config) *testServer {
 	t.Helper()
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{
-		Handler:           http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") }),
-		ReadHeaderTimeout: 5 * time.Second,
-		ErrorLog:          log.New(io.Discard, "", 0), // refused handshakes are the point of some tests
-	}
-	done := make(chan struct{})
-	go func() { defer close(done); _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close(); <-done })
-	return &testServer{Addr: ln.Addr().String()}
+	return &testServer{Addr: testkit.ServeTLS(t, cfg)}
 }
 
 // The certificate helpers are the test kit's.

@@ -1,7 +1,11 @@
 package testkit_test
 
 import (
+	"crypto/tls"
 	"crypto/x509"
+	"io"
+	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,5 +30,47 @@ func TestCertPair(t *testing.T) {
 	_, _, ca := testkit.CertPair(t, "ca", now, now.Add(time.Hour), true)
 	if !ca.IsCA || ca.KeyUsage&x509.KeyUsageCertSign == 0 {
 		t.Fatal("isCA did not make a CA")
+	}
+}
+
+// TestServeTLS: the server answers "ok" over TLS to a client trusting the
+// certificate, and a client trusting nothing fails the handshake.
+func TestServeTLS(t *testing.T) {
+	now := time.Now()
+	certFile, keyFile, _ := testkit.WriteCertPair(t, t.TempDir(), "srv", now.Add(-time.Hour), now.Add(time.Hour))
+	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := testkit.ServeTLS(t, &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12})
+	get := func(pool *x509.CertPool) (string, error) {
+		c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+		resp, err := c.Get("https://" + addr + "/")
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		return string(b), err
+	}
+	if body, err := get(testkit.CertPool(t, certFile)); err != nil || body != "ok" {
+		t.Fatalf("trusted client: %q %v", body, err)
+	}
+	if _, err := get(x509.NewCertPool()); err == nil {
+		t.Fatal("a client trusting nothing connected")
+	}
+}
+
+// TestSyncBuffer: concurrent writes all land.
+func TestSyncBuffer(t *testing.T) {
+	var b testkit.SyncBuffer
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() { defer wg.Done(); _, _ = b.Write([]byte("x")) }()
+	}
+	wg.Wait()
+	if b.String() != "xxxxxxxx" {
+		t.Fatalf("got %q", b.String())
 	}
 }
