@@ -43,13 +43,15 @@ func ClientAddr(trusted []netip.Prefix, header string) Middleware {
 // never read here: any client can set them, and only ClientAddr, with a
 // configured list of trusted proxies, may believe one of them. When
 // RemoteAddr cannot be parsed, its host part (or all of it) is returned as
-// is.
+// is. The peer is parsed by ratelimit's resolver, the one parser of client
+// addresses, so logs, audit events and rate-limit keys name the same
+// client even for unusual peers (an IPv6 zone is dropped everywhere).
 func ClientIP(r *http.Request) string {
 	if a, ok := ratelimit.ClientIPFromContext(r.Context()); ok {
 		return a.String()
 	}
-	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
-		return ap.Addr().Unmap().String()
+	if a := ratelimit.ClientIP(r, nil); a.IsValid() {
+		return a.String()
 	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {

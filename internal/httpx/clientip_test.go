@@ -85,3 +85,15 @@ func TestClientIPWithoutMiddleware(t *testing.T) {
 		t.Fatalf("ClientIP = %q", got)
 	}
 }
+
+// TestClientIPAgreesWithRateLimit: the audit and log address and the
+// rate-limit address come from one parser, for ordinary and unusual peers
+// alike (IPv4-mapped, IPv6 with a zone, bracketed).
+func TestClientIPAgreesWithRateLimit(t *testing.T) {
+	for _, peer := range []string{"10.0.0.2:1", "[::ffff:10.0.0.3]:2", "[fe80::1%eth0]:3", "[2001:db8::7]:4"} {
+		r := &http.Request{RemoteAddr: peer, Header: http.Header{}}
+		if got, want := ClientIP(r), ratelimit.ClientIP(r, nil).String(); got != want {
+			t.Errorf("peer %s: ClientIP %q, ratelimit %q", peer, got, want)
+		}
+	}
+}
