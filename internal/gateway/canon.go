@@ -45,6 +45,7 @@ var (
 	errDoubleEncoding = newPathError("double percent-encoding")
 	errEmptySegment   = newPathError("empty segment (//)")
 	errDotSegment     = newPathError("dot segment (. or ..)")
+	errSpaceEdge      = newPathError("segment starts or ends with a space")
 	errTarget         = newPathError("request target is not origin-form or absolute-form")
 )
 
@@ -102,6 +103,9 @@ var (
 //     not the upstream is the CVE-2019-9901 merge_slashes differential. A
 //     single trailing "/" is kept: "/dir/" and "/dir" are different
 //     resources to many upstreams.
+//   - A segment may contain an encoded space but not start or end with one:
+//     frameworks that trim path tokens read "/admin%20" as "/admin" after
+//     the proxy matched it as something else (Spring CVE-2016-5007).
 //
 // The output is re-encoded deterministically (RFC 3986 §6.2.2): unreserved,
 // sub-delims, ":", "@" and "/" are written as themselves, every other byte
@@ -141,6 +145,7 @@ type canonicalizer struct {
 
 	segLen  int   // decoded bytes in the current segment
 	segDots int   // how many of them are '.'
+	lastSP  bool  // the segment's last decoded byte is a space
 	pct     uint8 // double-encoding detector: 1 after a decoded '%', 2 after '%' and a hex digit
 
 	seq     [utf8.UTFMax]byte // a multi-byte UTF-8 sequence being decoded
@@ -224,7 +229,11 @@ func (c *canonicalizer) decoded(d byte) error {
 	if d == '%' {
 		c.pct = 1
 	}
+	if d == ' ' && c.segLen == 0 {
+		return errSpaceEdge
+	}
 	c.segLen++
+	c.lastSP = d == ' '
 	if d == '.' {
 		c.segDots++
 	}
@@ -259,7 +268,7 @@ func (c *canonicalizer) multibyte(d byte) error {
 		return errControl
 	}
 	c.segLen += c.seqLen
-	c.seqNeed, c.pct = 0, 0
+	c.seqNeed, c.pct, c.lastSP = 0, 0, false
 	return nil
 }
 
@@ -287,6 +296,8 @@ func (c *canonicalizer) endSegment(final bool) error {
 		return errEmptySegment
 	case c.segLen > 0 && c.segLen <= 2 && c.segDots == c.segLen:
 		return errDotSegment
+	case c.lastSP:
+		return errSpaceEdge
 	}
 	c.segLen, c.segDots, c.pct = 0, 0, 0
 	return nil
