@@ -120,6 +120,17 @@ func Canonicalize(rawPath string) (string, error) {
 	}
 	c := canonicalizer{raw: rawPath}
 	for i := 1; i < len(rawPath); {
+		// Fast path for the common byte: a literal pchar with no UTF-8
+		// sequence or double-encoding check pending.
+		if b := rawPath[i]; pchar[b] && c.seqNeed == 0 && c.pct == 0 {
+			c.segLen++
+			if b == '.' {
+				c.segDots++
+			}
+			c.lastSP = false
+			i++
+			continue
+		}
 		n, err := c.step(i)
 		if err != nil {
 			return "", err
@@ -132,16 +143,16 @@ func Canonicalize(rawPath string) (string, error) {
 	if !c.changed {
 		return rawPath, nil
 	}
-	return c.out.String(), nil
+	return rewrite(rawPath), nil
 }
 
-// canonicalizer is the state of one Canonicalize call. The output builder
-// stays empty while the output equals the input, so a canonical path costs
-// no allocation.
+// canonicalizer is the state of the checking pass of one Canonicalize
+// call; it lives on the stack. The output is written by rewrite, in a
+// second pass run only when the path is valid but not yet canonical, so
+// neither a canonical path nor a refused one allocates.
 type canonicalizer struct {
 	raw     string
-	out     strings.Builder
-	changed bool // out holds the output so far; otherwise it is raw[:i]
+	changed bool // some escape is not in canonical form
 
 	segLen  int   // decoded bytes in the current segment
 	segDots int   // how many of them are '.'
@@ -159,27 +170,18 @@ func (c *canonicalizer) step(i int) (int, error) {
 	b := c.raw[i]
 	switch {
 	case b == '/':
-		if err := c.endSegment(false); err != nil {
-			return 0, err
-		}
-		c.keep(i, 1)
-		return 1, nil
+		return 1, c.endSegment(false)
 	case b == '%':
 		d, ok := unhex2(c.raw, i)
 		if !ok {
 			return 0, errBadEscape
 		}
-		if err := c.decoded(d); err != nil {
-			return 0, err
+		if !canonicalEscape(c.raw[i+1:i+3], d) {
+			c.changed = true
 		}
-		c.writeEscaped(i, d)
-		return 3, nil
+		return 3, c.decoded(d)
 	case pchar[b]:
-		if err := c.decoded(b); err != nil {
-			return 0, err
-		}
-		c.keep(i, 1)
-		return 1, nil
+		return 1, c.decoded(b)
 	}
 	return 0, rawRefusal(b)
 }
@@ -303,33 +305,34 @@ func (c *canonicalizer) endSegment(final bool) error {
 	return nil
 }
 
-// keep copies n input bytes at i to the output unchanged.
-func (c *canonicalizer) keep(i, n int) {
-	if c.changed {
-		c.out.WriteString(c.raw[i : i+n])
-	}
+// canonicalEscape reports whether the two hex digits hex, which decode to
+// d, are d's canonical form: d needs escaping and hex is uppercase.
+func canonicalEscape(hex string, d byte) bool {
+	return !pchar[d] && hex[0] == upperHex[d>>4] && hex[1] == upperHex[d&0x0f]
 }
 
-// writeEscaped writes the canonical form of the escape at raw[i] that
-// decoded to d: d itself when it needs no escaping, else %XX in uppercase.
-func (c *canonicalizer) writeEscaped(i int, d byte) {
-	hi, lo := upperHex[d>>4], upperHex[d&0x0f]
-	if !pchar[d] && c.raw[i+1] == hi && c.raw[i+2] == lo {
-		c.keep(i, 3)
-		return
+// rewrite returns the canonical form of a path Canonicalize has checked:
+// an escape of a byte that needs none becomes the byte, every other escape
+// is written in uppercase, the rest is copied.
+func rewrite(raw string) string {
+	var b strings.Builder
+	b.Grow(len(raw))
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '%' {
+			b.WriteByte(raw[i])
+			continue
+		}
+		d, _ := unhex2(raw, i)
+		i += 2
+		if pchar[d] {
+			b.WriteByte(d)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(upperHex[d>>4])
+		b.WriteByte(upperHex[d&0x0f])
 	}
-	if !c.changed {
-		c.changed = true
-		c.out.Grow(len(c.raw))
-		c.out.WriteString(c.raw[:i])
-	}
-	if pchar[d] {
-		c.out.WriteByte(d)
-		return
-	}
-	c.out.WriteByte('%')
-	c.out.WriteByte(hi)
-	c.out.WriteByte(lo)
+	return b.String()
 }
 
 const upperHex = "0123456789ABCDEF"
