@@ -164,8 +164,8 @@ type canonicalizer struct {
 	seqNeed int
 }
 
-// step consumes the token at raw[i] (a byte or a %XX escape), checks it and
-// writes its canonical form; it returns the token's length.
+// step checks the token at raw[i] (a byte or a %XX escape), notes when it
+// is not in canonical form, and returns its length.
 func (c *canonicalizer) step(i int) (int, error) {
 	b := c.raw[i]
 	switch {
