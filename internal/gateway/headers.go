@@ -51,6 +51,7 @@ var spoofPrefixes = [...]string{"x-rampart-", "x-forwarded-"}
 var spoofNames = map[string]bool{
 	"forwarded":   true, // RFC 7239: for=, proto=, host=
 	"x-forwarded": true, // the bare family name, read by some Rack and PHP stacks
+	"x-rampart":   true, // the bare family name: only the gateway speaks it
 	"x-real-ip":   true, // nginx realip module
 	// The client-IP family (OWASP WSTG-INPV "IP spoofing" headers; the
 	// ones Spring, Rails, PHP frameworks and CDNs read as the client).
