@@ -84,8 +84,10 @@ const nameBuf = 32
 // and returns it with whether the whole (trimmed) name fitted. The normal
 // form is the one every stack behind the gateway could read the name as:
 //
-//   - surrounding whitespace trimmed: a name set directly in the map can
-//     carry it, and lenient parsers drop it;
+//   - surrounding bytes that are not ASCII letters or digits trimmed
+//     (whitespace, '_', '.', ...): lenient parsers drop them, and no
+//     forbidden name starts or ends with one, so trimming them can only
+//     make more names match;
 //   - ASCII letters lowercased: field names are case-insensitive (RFC 9110
 //     §5.1);
 //   - every other byte that is not a letter or digit mapped to '-': CGI
@@ -97,7 +99,14 @@ const nameBuf = 32
 //
 // It does not allocate.
 func normName(buf *[nameBuf]byte, name string) ([]byte, bool) {
-	name = strings.Trim(name, " \t\r\n\v\f")
+	i, j := 0, len(name)
+	for i < j && !isAlnum(name[i]) {
+		i++
+	}
+	for j > i && !isAlnum(name[j-1]) {
+		j--
+	}
+	name = name[i:j]
 	n := min(len(name), nameBuf)
 	for i := 0; i < n; i++ {
 		c := name[i]
@@ -123,8 +132,16 @@ const (
 	connectionName                 // Connection: forbidden tokens removed from its list
 )
 
-// classify returns what StripInbound does with a header named name.
+// classify returns what StripInbound does with a header named name. A
+// name that is not an RFC 9110 §5.1 token (empty, or holding whitespace,
+// controls, delimiters or non-ASCII bytes) is dropped: Go's server never
+// stores one, no upstream can receive it as a field, and stacks that do
+// not refuse it repair it in ways no filter can predict (trimming,
+// Unicode case folding), so it is treated as the worst name it could be.
 func classify(name string) nameKind {
+	if !isToken(name) {
+		return dropName
+	}
 	var buf [nameBuf]byte
 	b, whole := normName(&buf, name)
 	if len(b) == 0 {
@@ -176,8 +193,9 @@ func removes(k nameKind, key string, forwardAuthorization bool) bool {
 // (X-Client-IP, True-Client-IP, CF-Connecting-IP, X-Cluster-Client-IP,
 // X-Original-Forwarded-For), the path overrides X-Original-URL,
 // X-Rewrite-URL and X-Original-URI, and Proxy-Authorization. Names match
-// in every spelling normName folds together, including keys set directly
-// in the map that Go's parser would never produce. Authorization is
+// in every spelling normName folds together; a key set directly in the
+// map that is not a valid field name (surrounding or inner whitespace,
+// controls, non-ASCII) is removed whatever it spells. Authorization is
 // removed unless forwardAuthorization, and then only its canonical key is
 // kept. The names of removed headers are also removed from every
 // Connection header's list (a Connection left empty is deleted), so that
@@ -303,9 +321,28 @@ func forwardedValue(s string) string {
 	return s
 }
 
+// tchars marks the RFC 9110 §5.6.2 tchar bytes.
+var tchars = func() (t [256]bool) {
+	for c := 0; c < 256; c++ {
+		t[c] = isAlnum(byte(c)) || strings.IndexByte("!#$%&'*+-.^_`|~", byte(c)) >= 0
+	}
+	return t
+}()
+
 // isTchar reports whether c is an RFC 9110 §5.6.2 tchar.
-func isTchar(c byte) bool {
-	return isAlnum(c) || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+func isTchar(c byte) bool { return tchars[c] }
+
+// isToken reports whether s is an RFC 9110 §5.6.2 token: 1*tchar.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !tchars[s[i]] {
+			return false
+		}
+	}
+	return true
 }
 
 // isAlnum reports whether c is an ASCII letter or digit.

@@ -101,8 +101,13 @@ func TestStripInboundSpellings(t *testing.T) {
 		{"keep/rampart-lookalike", "X-Rampartx", false},
 		{"keep/real-ip-longer", "X-Real-IP-Note", false},
 		{"keep/original-url-prefix", "X-Original", false},
-		{"keep/empty", "", false},
-		{"keep/only-space", "   ", false},
+		{"drop/not-a-token-empty", "", true},
+		{"drop/not-a-token-only-space", "   ", true},
+		{"drop/not-a-token-non-ascii", "X-Real-\u0130P", true},
+		{"drop/not-a-token-nbsp", "\u00a0Accept", true},
+		{"drop/not-a-token-colon", "Accept:", true},
+		{"drop/trailing-separator", "X-Real-IP_", true},
+		{"drop/leading-separator", "_Forwarded", true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
