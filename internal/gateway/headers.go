@@ -44,35 +44,39 @@ const (
 // path; oauth2-proxy's X-Forwarded-Uri trust is GHSA-7x63-xv5r-3p2x.
 var spoofPrefixes = [...]string{"x-rampart-", "x-forwarded-"}
 
-// spoofNames are the normalized names removed exactly. Each one is read by
-// a common stack as the client address or as the request path, so a
-// client that sets it can impersonate another address or make the upstream
-// serve a path other than the one the gateway authorized.
-var spoofNames = map[string]bool{
-	"forwarded":   true, // RFC 7239: for=, proto=, host=
-	"x-forwarded": true, // the bare family name, read by some Rack and PHP stacks
-	"x-rampart":   true, // the bare family name: only the gateway speaks it
-	"x-real-ip":   true, // nginx realip module
-	// The client-IP family (OWASP WSTG-INPV "IP spoofing" headers; the
-	// ones Spring, Rails, PHP frameworks and CDNs read as the client).
-	"x-client-ip":              true,
-	"true-client-ip":           true, // Akamai, Cloudflare Enterprise
-	"cf-connecting-ip":         true, // Cloudflare
-	"x-cluster-client-ip":      true, // Rackspace, Riverbed
-	"x-original-forwarded-for": true, // GKE / ingress-nginx chains
-	// Path overrides: IIS URL Rewrite and Symfony's Request (before 5.x
-	// with trusted-header support) serve X-Original-URL / X-Rewrite-URL
-	// instead of the request line, so a gateway that authorizes /public
-	// would have the upstream serve /admin (OWASP WSTG-ATHZ-02, "Bypassing
-	// Authorization Schema"). nginx auth_request setups read
-	// X-Original-URI the same way. Removed: the gateway's canonical path
-	// is the only path the upstream may act on.
-	"x-original-url": true,
-	"x-rewrite-url":  true,
-	"x-original-uri": true,
-	// Credentials addressed to the gateway itself (RFC 9110 §11.7.4);
-	// never forwarded, whatever forward_authorization says.
-	"proxy-authorization": true,
+// isSpoofName reports whether n is a normalized name removed exactly.
+// Each one is read by a common stack as the client address, the scheme,
+// or the request path, so a client that sets it can impersonate another
+// address or make the upstream serve a path other than the one the
+// gateway authorized. A switch, not a map: it is on every request's path.
+func isSpoofName(n []byte) bool {
+	switch string(n) {
+	case "forwarded", // RFC 7239: for=, proto=, host=
+		"x-forwarded", // the bare family name, read by some Rack and PHP stacks
+		"x-rampart",   // the bare family name: only the gateway speaks it
+		"x-real-ip":   // nginx realip module
+		return true
+	case "x-client-ip", // The client-IP family (OWASP WSTG-INPV "IP spoofing"
+		"true-client-ip",           // headers; what Spring, Rails, PHP frameworks and CDNs
+		"cf-connecting-ip",         // read as the client): Akamai / Cloudflare Enterprise,
+		"x-cluster-client-ip",      // Cloudflare, Rackspace / Riverbed, GKE and
+		"x-original-forwarded-for": // ingress-nginx chains.
+		return true
+	case "x-original-url", "x-rewrite-url", "x-original-uri":
+		// Path overrides: IIS URL Rewrite, and Symfony's Request before
+		// the CVE-2018-14773 fix, serve X-Original-URL / X-Rewrite-URL
+		// instead of the request line, so a gateway that authorizes
+		// /public would have the upstream serve /admin (OWASP WSTG-ATHZ-02,
+		// "Bypassing Authorization Schema"); nginx auth_request setups read
+		// X-Original-URI the same way. The gateway's canonical path is the
+		// only path the upstream may act on.
+		return true
+	case "proxy-authorization":
+		// Credentials addressed to the gateway itself (RFC 9110 §11.7.4);
+		// never forwarded, whatever forward_authorization says.
+		return true
+	}
+	return false
 }
 
 // nameBuf bounds the normalized form kept of a header name. The longest
@@ -81,13 +85,14 @@ var spoofNames = map[string]bool{
 const nameBuf = 32
 
 // normName writes into buf the normal form of name's first nameBuf bytes
-// and returns it with whether the whole (trimmed) name fitted. The normal
-// form is the one every stack behind the gateway could read the name as:
+// and returns it with whether the whole name fitted. With classify's
+// trimming first, the normal form is the one every stack behind the
+// gateway could read the name as:
 //
 //   - surrounding bytes that are not ASCII letters or digits trimmed
-//     (whitespace, '_', '.', ...): lenient parsers drop them, and no
-//     forbidden name starts or ends with one, so trimming them can only
-//     make more names match;
+//     (trimSeparators: '_', '.', '-', ...): lenient parsers drop them, and
+//     no forbidden name starts or ends with one, so trimming them can
+//     only make more names match;
 //   - ASCII letters lowercased: field names are case-insensitive (RFC 9110
 //     §5.1);
 //   - every other byte that is not a letter or digit mapped to '-': CGI
@@ -99,14 +104,6 @@ const nameBuf = 32
 //
 // It does not allocate.
 func normName(buf *[nameBuf]byte, name string) ([]byte, bool) {
-	i, j := 0, len(name)
-	for i < j && !isAlnum(name[i]) {
-		i++
-	}
-	for j > i && !isAlnum(name[j-1]) {
-		j--
-	}
-	name = name[i:j]
 	n := min(len(name), nameBuf)
 	for i := 0; i < n; i++ {
 		c := name[i]
@@ -132,6 +129,19 @@ const (
 	connectionName                 // Connection: forbidden tokens removed from its list
 )
 
+// trimSeparators returns name without the bytes around it that are not
+// ASCII letters or digits.
+func trimSeparators(name string) string {
+	i, j := 0, len(name)
+	for i < j && !isAlnum(name[i]) {
+		i++
+	}
+	for j > i && !isAlnum(name[j-1]) {
+		j--
+	}
+	return name[i:j]
+}
+
 // classify returns what StripInbound does with a header named name. A
 // name that is not an RFC 9110 §5.1 token (empty, or holding whitespace,
 // controls, delimiters or non-ASCII bytes) is dropped: Go's server never
@@ -142,16 +152,17 @@ func classify(name string) nameKind {
 	if !isToken(name) {
 		return dropName
 	}
-	var buf [nameBuf]byte
-	b, whole := normName(&buf, name)
-	if len(b) == 0 {
+	name = trimSeparators(name)
+	if name == "" {
 		return keepName
 	}
-	switch b[0] { // every forbidden name starts with one of these
+	switch name[0] | 0x20 { // every forbidden name starts with one of these
 	case 'x', 'f', 't', 'c', 'p', 'a':
 	default:
 		return keepName
 	}
+	var buf [nameBuf]byte
+	b, whole := normName(&buf, name)
 	for _, p := range spoofPrefixes {
 		if len(b) >= len(p) && string(b[:len(p)]) == p {
 			return dropName
@@ -160,7 +171,7 @@ func classify(name string) nameKind {
 	if !whole {
 		return keepName
 	}
-	if spoofNames[string(b)] {
+	if isSpoofName(b) {
 		return dropName
 	}
 	switch string(b) {
@@ -231,7 +242,7 @@ func filterConnection(vals []string, forwardAuthorization bool) ([]string, bool)
 	for _, v := range vals {
 		var opts []string
 		for opt := range strings.SplitSeq(v, ",") {
-			opt = strings.Trim(opt, " \t")
+			opt = trimOWS(opt)
 			if opt == "" || removes(classify(opt), opt, forwardAuthorization) {
 				continue
 			}
@@ -249,13 +260,24 @@ func filterConnection(vals []string, forwardAuthorization bool) ([]string, bool)
 func connectionNamesRemoved(vals []string, forwardAuthorization bool) bool {
 	for _, v := range vals {
 		for opt := range strings.SplitSeq(v, ",") {
-			opt = strings.Trim(opt, " \t")
+			opt = trimOWS(opt)
 			if opt != "" && removes(classify(opt), opt, forwardAuthorization) {
 				return true
 			}
 		}
 	}
 	return false
+}
+
+// trimOWS returns s without surrounding RFC 9110 §5.6.3 OWS.
+func trimOWS(s string) string {
+	for s != "" && (s[0] == ' ' || s[0] == '\t') {
+		s = s[1:]
+	}
+	for s != "" && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
+		s = s[:len(s)-1]
+	}
+	return s
 }
 
 // errHeaderValue is wrapped by every refusal of a value the gateway would
