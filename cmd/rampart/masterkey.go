@@ -43,5 +43,13 @@ func printRotation(w io.Writer, r *app.MasterKeyRotated) {
 	if r.Generated != "" {
 		fmt.Fprintf(w, "the new master key is in %s (mode 0600): back it up now\n", r.Generated)
 	}
+	if r.DevKeyFile != "" {
+		src := r.Generated
+		if src == "" {
+			src = r.NewKeyFile
+		}
+		fmt.Fprintf(w, "dev mode reads %s: replace it with the new key (mv %s %s) and restart; the old key is refused from now on\n", r.DevKeyFile, src, r.DevKeyFile)
+		return
+	}
 	fmt.Fprintf(w, "point master_key_file (or %s) at the new key and restart EVERY instance; the old key is refused from now on\n", config.MasterKeyEnv)
 }

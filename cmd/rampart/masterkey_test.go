@@ -15,6 +15,7 @@ import (
 
 	"github.com/rampart-auth/rampart/internal/audit"
 	"github.com/rampart-auth/rampart/internal/config"
+	"github.com/rampart-auth/rampart/internal/testkit"
 	"github.com/rampart-auth/rampart/internal/testkit/storetest"
 )
 
@@ -115,5 +116,36 @@ func TestMasterKeyRotateCommand(t *testing.T) {
 				t.Fatalf("audit has no master_key.rotate events: %s", out)
 			}
 		})
+	}
+}
+
+// TestMasterKeyRotateDevMode: with the dev defaults the server reads
+// data_dir/master.key, so the command says to move the new key there (not
+// to set master_key_file), and after that move the dev server's key opens
+// the store while the old one is refused.
+func TestMasterKeyRotateDevMode(t *testing.T) {
+	t.Chdir(t.TempDir())
+	if code, _, errs := cli(t, "", "migrate"); code != exitOK {
+		t.Fatalf("migrate: exit %d: %s", code, errs)
+	}
+	if err := os.WriteFile(filepath.Join("rampart-data", "master.key"), []byte(testkit.MasterKeyBase64+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := cli(t, "", "master-key", "rotate")
+	if code != exitOK {
+		t.Fatalf("rotate: exit %d: %s", code, errs)
+	}
+	want := "dev mode reads rampart-data/master.key: replace it with the new key (mv rampart-data/master.key.v2 rampart-data/master.key)"
+	if !strings.Contains(out, want) || strings.Contains(out, "point master_key_file") {
+		t.Fatalf("output does not tell a dev user what to do:\n%s", out)
+	}
+	if code, _, errs := cli(t, "", "key", "list"); code != exitFail || !strings.Contains(errs, "retired by `rampart master-key rotate`") {
+		t.Fatalf("the old dev key was not refused: exit %d: %s", code, errs)
+	}
+	if err := os.Rename(filepath.Join("rampart-data", "master.key.v2"), filepath.Join("rampart-data", "master.key")); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errs := cli(t, "", "key", "list"); code != exitOK {
+		t.Fatalf("the moved new key does not open the store: exit %d: %s", code, errs)
 	}
 }

@@ -20,6 +20,12 @@ type MasterKeyRotated struct {
 	// Generated is the file holding a generated new key ("" when the key
 	// came from --new-key-file).
 	Generated string
+	// NewKeyFile is --new-key-file ("" when the key was generated).
+	NewKeyFile string
+	// DevKeyFile is the dev-mode key file the server reads (data_dir/
+	// master.key) when the rotated key came from it: the new key must
+	// replace it there. Empty for master_key_file and RAMPART_MASTER_KEY.
+	DevKeyFile string
 }
 
 // RotateMasterKey opens the store with the current master key (checked
@@ -50,7 +56,7 @@ func RotateMasterKey(ctx context.Context, cfg *config.Config, env config.Env, ne
 	if err != nil {
 		return nil, err
 	}
-	out := &MasterKeyRotated{From: kr.Version(), To: kr.Version() + 1}
+	out := &MasterKeyRotated{From: kr.Version(), To: kr.Version() + 1, NewKeyFile: newKeyFile, DevKeyFile: res.DevMasterKeyFile}
 	if next == nil {
 		out.Generated = newKeyPath(cfg, res, out.To)
 		if next, err = kms.CreateMasterKeyFile(out.Generated); err != nil {
