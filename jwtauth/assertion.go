@@ -48,8 +48,9 @@ type AssertionConfig struct {
 	// gateway's route names it as an upstream. It is normalized with
 	// NormalizeOrigin and the assertion's aud must be exactly it. Required.
 	Audience string
-	// Algorithms is the allowlist (default DefaultAlgorithms); "none" is
-	// never allowed and the key's own algorithm must equal the header's.
+	// Algorithms is the allowlist (default DefaultAlgorithms); "none" and
+	// the HMAC algorithms are never allowed, and the key's own algorithm
+	// must equal the header's.
 	Algorithms []string
 	// Leeway for exp and iat (default 5 s, at most 60 s).
 	Leeway time.Duration
@@ -119,6 +120,14 @@ func NewAssertionVerifier(cfg AssertionConfig) (*AssertionVerifier, error) {
 	}
 	if cfg.Issuer == "" {
 		return nil, errors.New("jwtauth: AssertionConfig.Issuer is required")
+	}
+	for _, a := range cfg.Algorithms {
+		// The gateway signs with the issuer's published asymmetric keys; a
+		// shared-secret algorithm would let anyone holding the secret (every
+		// upstream) mint assertions for every other (RFC 8725 §3.1).
+		if strings.HasPrefix(a, "HS") {
+			return nil, fmt.Errorf("jwtauth: assertion algorithm %q: only asymmetric algorithms are allowed", a)
+		}
 	}
 	if cfg.Leeway == 0 {
 		cfg.Leeway = DefaultAssertionLeeway

@@ -189,6 +189,7 @@ func TestNewAssertionVerifierConfig(t *testing.T) {
 		{"reject/audience-with-path", func(c *AssertionConfig) { c.Audience = testAud + "/api" }},
 		{"reject/no-audience", func(c *AssertionConfig) { c.Audience = "" }},
 		{"reject/alg-none", func(c *AssertionConfig) { c.Algorithms = []string{"none"} }},
+		{"reject/hmac-alg", func(c *AssertionConfig) { c.Algorithms = []string{ES256, HS256} }},
 		{"reject/leeway-too-long", func(c *AssertionConfig) { c.Leeway = 2 * time.Minute }},
 	}
 	for _, tc := range cases {
