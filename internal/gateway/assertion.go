@@ -197,22 +197,3 @@ func validRouteName(s string) bool {
 	}
 	return true
 }
-
-// visibleASCII reports whether s is 1..maxLen bytes of %x21-7E.
-func visibleASCII(s string, maxLen int) bool {
-	if s == "" || len(s) > maxLen {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x21 || s[i] > 0x7e {
-			return false
-		}
-	}
-	return true
-}
-
-// scopeToken reports whether s is an RFC 6749 §3.3 scope-token:
-// 1*( %x21 / %x23-5B / %x5D-7E ).
-func scopeToken(s string) bool {
-	return visibleASCII(s, len(s)) && !strings.ContainsAny(s, "\"\\")
-}

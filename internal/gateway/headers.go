@@ -424,10 +424,10 @@ func validHost(s string) bool {
 // assertion that is not a JWS compact serialization (RFC 7515 §7.1)
 // returns an error and leaves h unchanged.
 func SetIdentity(h http.Header, subject, client string, scopes []string, assertion string) error {
-	if !visibleASCII(subject) {
+	if !vchars(subject) {
 		return fmt.Errorf("%w: subject is not visible ASCII", errHeaderValue)
 	}
-	if !visibleASCII(client) {
+	if !vchars(client) {
 		return fmt.Errorf("%w: client is not visible ASCII", errHeaderValue)
 	}
 	for _, s := range scopes {
@@ -453,23 +453,6 @@ func setOrDelete(h http.Header, key, v string) {
 		return
 	}
 	h[key] = []string{v}
-}
-
-// visibleASCII reports whether every byte of s is an RFC 9110 VCHAR
-// (0x21-0x7E).
-func visibleASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x21 || s[i] > 0x7e {
-			return false
-		}
-	}
-	return true
-}
-
-// scopeToken reports whether s is an RFC 6749 §3.3 scope-token:
-// %x21 / %x23-5B / %x5D-7E, so no space, '"' or '\'.
-func scopeToken(s string) bool {
-	return visibleASCII(s) && !strings.ContainsAny(s, `"\`)
 }
 
 // jwsCompact reports whether s has the shape of a JWS compact
