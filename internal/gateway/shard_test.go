@@ -3,8 +3,16 @@ package gateway
 import (
 	"errors"
 	"fmt"
+	"io"
 	"math"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -299,5 +307,135 @@ func TestShardSet(t *testing.T) {
 		if got := set.nth(j); got != want {
 			t.Fatalf("nth(%d) = %d", j, got)
 		}
+	}
+}
+
+// shardTestUpstream is one real upstream: it answers 200 naming itself
+// until a poisoned request kills it, then 500 to everything.
+type shardTestUpstream struct {
+	index int
+	dead  atomic.Bool
+}
+
+func (u *shardTestUpstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("X-Test-Poison") != "" {
+		u.dead.Store(true)
+	}
+	if u.dead.Load() {
+		http.Error(w, "dead", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("X-Test-Upstream", strconv.Itoa(u.index))
+	w.WriteHeader(http.StatusOK)
+}
+
+// shardTestProxy is the tiny proxy of the real-listener test: ShardFor
+// picks the upstream from the X-Test-Tenant header, a 5xx ejects it
+// (passive ejection) and a shard with no healthy member answers 503.
+func shardTestProxy(t *testing.T, s *Sharder, urls []string) http.Handler {
+	t.Helper()
+	ejected := make([]atomic.Bool, len(urls))
+	proxies := make([]*httputil.ReverseProxy, len(urls))
+	for i, raw := range urls {
+		target, err := url.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		proxies[i] = &httputil.ReverseProxy{
+			Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(target) },
+			ModifyResponse: func(resp *http.Response) error {
+				if resp.StatusCode >= 500 {
+					ejected[i].Store(true)
+				}
+				return nil
+			},
+		}
+	}
+	healthy := func(i int) bool { return !ejected[i].Load() }
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		i, err := s.ShardFor(r.Header.Get("X-Test-Tenant"), healthy)
+		if err != nil {
+			http.Error(w, "no upstream", http.StatusServiceUnavailable)
+			return
+		}
+		proxies[i].ServeHTTP(w, r)
+	})
+}
+
+// TestShardIsolationListeners is issue 12's isolation test through real
+// listeners: eight upstreams, tenant A's requests kill its two, and every
+// tenant of another shard keeps 100 % success from its own shard.
+func TestShardIsolationListeners(t *testing.T) {
+	const n, k = 8, 2
+	urls := make([]string, n)
+	for i := range urls {
+		srv := httptest.NewServer(&shardTestUpstream{index: i})
+		t.Cleanup(srv.Close)
+		urls[i] = srv.URL
+	}
+	s := mustSharder(t, urls, k)
+	front := httptest.NewServer(shardTestProxy(t, s, urls))
+	t.Cleanup(front.Close)
+	get := func(tenant string, poison bool) (int, string) {
+		req, err := http.NewRequest(http.MethodGet, front.URL+"/x", nil)
+		if err != nil {
+			t.Error(err)
+			return 0, ""
+		}
+		req.Header.Set("X-Test-Tenant", tenant)
+		if poison {
+			req.Header.Set("X-Test-Poison", "1")
+		}
+		resp, err := front.Client().Do(req)
+		if err != nil {
+			t.Error(err)
+			return 0, ""
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+		return resp.StatusCode, resp.Header.Get("X-Test-Upstream")
+	}
+	killed := 0
+	for ; killed < 10; killed++ {
+		if code, _ := get("tenant-a", true); code == http.StatusServiceUnavailable {
+			break
+		}
+	}
+	if killed != k {
+		t.Fatalf("tenant A took %d requests to exhaust its shard, want %d", killed, k)
+	}
+	dead := s.Shard("tenant-a")
+	var wg sync.WaitGroup
+	var served, refused [k + 1]atomic.Int64
+	for w := range 4 {
+		wg.Go(func() {
+			for i := w; i < 400; i += 4 {
+				tn := tenantName(i)
+				set := s.Shard(tn)
+				shared := (set & dead).Len()
+				for range 5 {
+					code, up := get(tn, false)
+					idx, _ := strconv.Atoi(up)
+					switch {
+					case shared == k && code != http.StatusServiceUnavailable:
+						t.Errorf("%s has A's shard: %d from %q, want 503", tn, code, up)
+					case shared < k && (code != http.StatusOK || !set.Contains(idx) || dead.Contains(idx)):
+						t.Errorf("%s (%d shared with A): %d from %q, shard %b", tn, shared, code, up, set)
+					}
+					if code == http.StatusOK {
+						served[shared].Add(1)
+					} else {
+						refused[shared].Add(1)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for j := range served {
+		t.Logf("tenants sharing %d with A: %d served, %d refused", j, served[j].Load(), refused[j].Load())
+	}
+	if served[0].Load() == 0 || served[1].Load() == 0 || refused[k].Load() == 0 {
+		t.Fatal("test tenants do not cover every overlap")
 	}
 }
