@@ -170,17 +170,17 @@ func (s *Sharder) Shard(tenant string) ShardSet {
 	t := s.hash(shardTenantLabel, tenant)
 	var top [MaxUpstreams]uint64 // scores, best first
 	var idx [MaxUpstreams]uint8
-	filled := 0
+	filled, last := 0, s.k-1
 	for i, u := range s.upstreams {
 		score := mix64(t ^ u)
-		if filled == s.k && score <= top[filled-1] {
-			continue // ties (2^-64 per pair) keep the lower index
-		}
 		j := filled
-		if filled < s.k {
+		switch {
+		case filled <= last:
 			filled++
-		} else {
-			j = filled - 1
+		case score <= top[last]:
+			continue // ties (2^-64 per pair) keep the lower index
+		default:
+			j = last // the weakest member drops out
 		}
 		for ; j > 0 && top[j-1] < score; j-- {
 			top[j], idx[j] = top[j-1], idx[j-1]
