@@ -51,14 +51,18 @@ const (
 // Tenant keys are attacker-influenced (a claim value a tenant admin may
 // choose). With an unkeyed hash (FNV, plain SHA-256) anyone can compute
 // every tenant's shard offline and search for tenant names that land on a
-// victim's exact shard (1 try in C(n,k) succeeds: 28 for n = 8, k = 2), then
-// kill those upstreams to take the victim down; the same class of attack as
-// hash flooding (CVE-2011-4885). The tenant hash is therefore HMAC-SHA-256
-// (RFC 2104) under a per-deployment secret of at least MinShardKeyLen bytes,
-// so placements cannot be computed without the key. The hash must be the
-// same on every gateway of a fleet, so the key is a constructor argument
-// (to be derived from the kms master key) and not a per-process random seed
-// such as hash/maphash's.
+// victim's exact shard (about one name in C(n,k) does: 28 for n = 8, k = 2),
+// then kill those upstreams to take the victim down; the same class of
+// attack as hash flooding (CVE-2011-4885). The tenant and upstream hashes
+// are therefore HMAC-SHA-256 (RFC 2104) under a per-deployment secret of at
+// least MinShardKeyLen bytes, truncated to 64 bits, so placements cannot be
+// computed without the key; the score of a pair, SplitMix64 of the two
+// hashes' XOR, only spreads them and needs no secrecy of its own. What is
+// left is an online search (register tenants, watch where they land), which
+// needs the victim's shard and the upstreams' identities, neither of which
+// the gateway reveals. The hash must be the same on every gateway of a
+// fleet, so the key is a constructor argument (to be derived from the kms
+// master key) and not a per-process random seed such as hash/maphash's.
 //
 // # The overlap math
 //
