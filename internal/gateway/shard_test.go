@@ -1,6 +1,9 @@
 package gateway
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -437,5 +440,22 @@ func TestShardIsolationListeners(t *testing.T) {
 	}
 	if served[0].Load() == 0 || served[1].Load() == 0 || refused[k].Load() == 0 {
 		t.Fatal("test tenants do not cover every overlap")
+	}
+}
+
+// TestShardHashConstruction checks the documented construction, the first
+// 64 bits (little-endian) of HMAC-SHA-256(key, label || value), against
+// crypto/hmac directly, for values across the chunk buffer's boundaries:
+// another implementation of the fleet can reproduce placements from it.
+func TestShardHashConstruction(t *testing.T) {
+	s := mustSharder(t, upstreamNames(2), 1)
+	for _, size := range []int{0, 1, 255, 256, 257, 1000} {
+		v := strings.Repeat("t", size)
+		mac := hmac.New(sha256.New, testShardKey)
+		mac.Write([]byte(shardTenantLabel + v))
+		want := binary.LittleEndian.Uint64(mac.Sum(nil))
+		if got := s.hash(shardTenantLabel, v); got != want {
+			t.Fatalf("%d bytes: %x, want %x", size, got, want)
+		}
 	}
 }
