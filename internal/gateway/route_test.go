@@ -156,3 +156,145 @@ func TestCompileAmbiguous(t *testing.T) {
 		exactRoute("exact", "", "/api", "GET"), prefixRoute("slash", "", "/api/", "GET"),
 		prefixRoute("host", "h.example", "/api", "GET"), prefixRoute("port", "h.example:8443", "/api", "GET"))
 }
+
+func TestMatch(t *testing.T) {
+	rt := mustCompile(t,
+		prefixRoute("root", "", "/", "GET"),
+		prefixRoute("api", "", "/api", "GET", "POST"),
+		prefixRoute("notes", "", "/api/notes", "GET"),
+		prefixRoute("notes-write", "", "/api/notes", "POST", "DELETE"),
+		prefixRoute("files-below", "", "/api/files/", "PUT"),
+		exactRoute("notes-exact", "", "/api/notes/export", "GET"),
+		RouteSpec{Name: "health", Path: "/healthz", Methods: []string{"GET"}, Public: true},
+		prefixRoute("admin-host", "admin.example", "/api", "GET"),
+		prefixRoute("admin-port", "admin.example:8443", "/api/notes", "GET"),
+		exactRoute("case", "", "/Case", "GET"),
+		prefixRoute("v6", "[::1]", "/api", "GET"),
+	)
+	for _, tc := range []struct {
+		name, method, host, path string
+		want                     string // route name, or "" when not matched
+		res                      MatchResult
+	}{
+		{"match/prefix-itself", "GET", "", "/api/notes", "notes", Matched},
+		{"match/prefix-below", "GET", "", "/api/notes/1", "notes", Matched},
+		{"match/longer-prefix-wins", "POST", "", "/api/notes/1", "notes-write", Matched},
+		{"match/shorter-prefix-when-longer-misses", "GET", "", "/api/users", "api", Matched},
+		{"match/segment-not-string-prefix", "GET", "", "/api/notesX", "api", Matched},
+		{"match/segment-not-dot-suffix", "GET", "", "/api/notes.json", "api", Matched},
+		{"match/exact-beats-prefix", "GET", "", "/api/notes/export", "notes-exact", Matched},
+		{"match/exact-is-exact", "GET", "", "/api/notes/export/x", "notes", Matched},
+		{"match/trailing-slash-prefix", "PUT", "", "/api/files/1", "files-below", Matched},
+		{"match/trailing-slash-prefix-itself", "PUT", "", "/api/files/", "files-below", Matched},
+		{"match/trailing-slash-prefix-not-parent", "GET", "", "/api/files", "api", Matched},
+		{"match/root", "GET", "", "/anything", "root", Matched},
+		{"match/public", "GET", "", "/healthz", "health", Matched},
+		{"match/host-specific-wins", "GET", "admin.example", "/api/notes", "admin-host", Matched},
+		{"match/host-case-insensitive", "GET", "ADMIN.Example", "/api/x", "admin-host", Matched},
+		{"match/host-any-port", "GET", "admin.example:9999", "/api/x", "admin-host", Matched},
+		{"match/host-port-wins", "GET", "admin.example:8443", "/api/notes/1", "admin-port", Matched},
+		{"match/host-port-falls-to-host", "GET", "admin.example:8443", "/api/users", "admin-host", Matched},
+		{"match/host-falls-to-hostless", "GET", "admin.example", "/other", "root", Matched},
+		{"match/other-host-hostless", "GET", "notes.example", "/api/notes", "notes", Matched},
+		{"match/ipv6", "GET", "[::1]:8081", "/api", "v6", Matched},
+		{"match/path-case-significant", "GET", "", "/Case", "case", Matched},
+		{"miss/path-case-significant", "GET", "", "/case", "root", Matched},
+		{"miss/method-on-most-specific", "PATCH", "", "/api/notes/1", "", MethodNotAllowed},
+		{"miss/no-fallthrough-to-broader", "GET", "", "/api/files/1", "", MethodNotAllowed},
+		{"miss/method-case-significant", "get", "", "/api", "", MethodNotAllowed},
+		{"miss/head-not-implied", "HEAD", "", "/healthz", "", MethodNotAllowed},
+		{"miss/host-port-method", "POST", "admin.example:8443", "/api/notes", "", MethodNotAllowed},
+		{"bad/host-trailing-dot", "GET", "admin.example.", "/api", "", BadHost},
+		{"bad/host-userinfo", "GET", "u@admin.example", "/api", "", BadHost},
+		{"bad/host-non-ascii", "GET", "admin.exämple", "/api", "", BadHost},
+		{"bad/host-empty-port", "GET", "admin.example:", "/api", "", BadHost},
+		{"bad/host-only-port", "GET", ":80", "/api", "", BadHost},
+		{"bad/host-ipv6-unbracketed", "GET", "::1", "/api", "", BadHost},
+		{"bad/host-too-long", "GET", strings.Repeat("a.", 130) + "a", "/api", "", BadHost},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, res := rt.Match(tc.method, tc.host, tc.path)
+			got := ""
+			if r != nil {
+				got = r.Name()
+			}
+			if got != tc.want || res != tc.res {
+				t.Fatalf("Match(%q, %q, %q) = %q, %v; want %q, %v", tc.method, tc.host, tc.path, got, res, tc.want, tc.res)
+			}
+		})
+	}
+}
+
+func TestMatchNoRoute(t *testing.T) {
+	rt := mustCompile(t, prefixRoute("notes", "", "/api/notes", "GET"), prefixRoute("h", "h.example", "/h", "GET"))
+	for _, tc := range []struct{ name, host, path string }{
+		{"miss/sibling", "", "/api/notesX"},
+		{"miss/dot-suffix", "", "/api/notes.json"},
+		{"miss/parent", "", "/api"},
+		{"miss/root", "", "/"},
+		{"miss/case", "", "/API/notes"},
+		{"miss/other-host", "g.example", "/h"},
+		{"miss/empty-host", "", "/h"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if r, res := rt.Match("GET", tc.host, tc.path); r != nil || res != NoRoute {
+				t.Fatalf("Match = %v, %v; want nil, no_route", r, res)
+			}
+		})
+	}
+	if s := NoRoute.Status(); s != 404 {
+		t.Errorf("NoRoute.Status() = %d", s)
+	}
+	if s := MethodNotAllowed.Status(); s != 404 {
+		t.Errorf("MethodNotAllowed.Status() = %d, want 404 (no route existence leak)", s)
+	}
+	if s := BadHost.Status(); s != 400 {
+		t.Errorf("BadHost.Status() = %d", s)
+	}
+	if s := Matched.Status(); s != 0 {
+		t.Errorf("Matched.Status() = %d", s)
+	}
+}
+
+// TestRouteImmutable checks that neither the specs given to Compile nor
+// the slices and maps a Route hands out can change the compiled table.
+func TestRouteImmutable(t *testing.T) {
+	auth := &AuthSpec{Issuer: "self", Scopes: []string{"a"}, Claims: map[string]string{"tenant": "acme"}}
+	specs := []RouteSpec{{Name: "r", PathPrefix: "/api", Methods: []string{"GET"}, Auth: auth}}
+	rt := mustCompile(t, specs...)
+	specs[0].Methods[0] = "DELETE"
+	auth.Scopes[0] = "b"
+	auth.Claims["tenant"] = "evil"
+	r, res := rt.Match("GET", "", "/api")
+	if res != Matched {
+		t.Fatalf("Match after mutating specs: %v", res)
+	}
+	r.Methods()[0] = "DELETE"
+	a, ok := r.Auth()
+	if !ok {
+		t.Fatal("Auth() reports a public route")
+	}
+	a.Scopes[0] = "c"
+	a.Claims["tenant"] = "evil"
+	if _, res := rt.Match("DELETE", "", "/api"); res != MethodNotAllowed {
+		t.Errorf("DELETE: %v", res)
+	}
+	if a, _ := r.Auth(); a.Scopes[0] != "a" || a.Claims["tenant"] != "acme" {
+		t.Errorf("auth changed: %+v", a)
+	}
+	if r.Index() != 0 || r.Host() != "" || r.Pattern() != "/api" || r.Exact() || r.Public() {
+		t.Errorf("accessors: %d %q %q %v %v", r.Index(), r.Host(), r.Pattern(), r.Exact(), r.Public())
+	}
+	if got := rt.Routes(); len(got) != 1 || got[0] != r {
+		t.Errorf("Routes() = %v", got)
+	}
+}
+
+func TestMatchDoesNotAllocate(t *testing.T) {
+	rt := mustCompile(t, prefixRoute("a", "h.example", "/api/notes", "GET"), prefixRoute("b", "", "/", "GET"))
+	for _, host := range []string{"", "H.Example:8443", "bad host"} {
+		if n := testing.AllocsPerRun(100, func() { rt.Match("GET", host, "/api/notes/1/x") }); n != 0 {
+			t.Errorf("Match(host %q) allocates %v times", host, n)
+		}
+	}
+}
