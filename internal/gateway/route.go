@@ -119,7 +119,7 @@ type table struct {
 }
 
 type group struct {
-	routes []*Route // sorted by nothing; a handful of methods
+	routes []*Route // in spec order; they differ by method only
 }
 
 // Compile checks every spec and builds the Router. It reports every
