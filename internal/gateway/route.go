@@ -3,6 +3,7 @@ package gateway
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"sort"
 )
 
@@ -554,25 +555,39 @@ func validDNSName(s string) bool {
 	return label > 0 && s[len(s)-1] != '-'
 }
 
-// validIPv6Literal reports whether s is "[" hex digits, ":" and "." "]"
-// with at least two colons; the address itself is the caller's to parse
-// (net/netip) when it needs one, the router compares the spelling.
+// validIPv6Literal reports whether s is a bracketed IPv6 address without a
+// zone, spelled in its RFC 5952 canonical form but for case: "[0:0::1]"
+// names the host "[::1]" names, and like a trailing dot it would miss that
+// host's routes and fall to the host-less ones, so it is refused.
 func validIPv6Literal(s string) bool {
 	if len(s) < 4 || s[0] != '[' || s[len(s)-1] != ']' {
 		return false
 	}
-	colons := 0
-	for i := 1; i < len(s)-1; i++ {
-		c := s[i]
-		switch {
-		case c == ':':
-			colons++
-		case c == '.' || isHex(c):
-		default:
+	inner := s[1 : len(s)-1]
+	for i := 0; i < len(inner); i++ {
+		if c := inner[i]; c != ':' && c != '.' && !isHex(c) {
+			return false // also keeps ParseAddr's allocating errors off the common refusals
+		}
+	}
+	a, err := netip.ParseAddr(inner)
+	if err != nil || !a.Is6() {
+		return false
+	}
+	var buf [64]byte
+	canon := a.AppendTo(buf[:0])
+	if len(canon) != len(inner) {
+		return false
+	}
+	for i := range canon {
+		c := inner[i]
+		if 'A' <= c && c <= 'F' {
+			c += 'a' - 'A'
+		}
+		if c != canon[i] {
 			return false
 		}
 	}
-	return colons >= 2
+	return true
 }
 
 // validPort reports whether p is ":" and a decimal 1–65535 without a

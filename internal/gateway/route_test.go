@@ -56,6 +56,9 @@ func TestCompileRefuses(t *testing.T) {
 		{"reject/host-port-leading-zero", with(func(s *RouteSpec) { s.Host = "notes.example:080" }), "host must be"},
 		{"reject/host-port-too-big", with(func(s *RouteSpec) { s.Host = "notes.example:65536" }), "host must be"},
 		{"reject/host-empty-label", with(func(s *RouteSpec) { s.Host = "notes..example" }), "host must be"},
+		{"reject/host-ipv6-not-canonical", with(func(s *RouteSpec) { s.Host = "[0:0::1]" }), "host must be"},
+		{"reject/host-ipv6-zone", with(func(s *RouteSpec) { s.Host = "[fe80::1%25eth0]" }), "host must be"},
+		{"reject/host-ipv6-v4", with(func(s *RouteSpec) { s.Host = "[1.2.3.4]" }), "host must be"},
 		{"reject/host-wildcard", with(func(s *RouteSpec) { s.Host = "*.example" }), "host must be"},
 		{"reject/methods-missing", with(func(s *RouteSpec) { s.Methods = nil }), "no methods"},
 		{"reject/method-lowercase", with(func(s *RouteSpec) { s.Methods = []string{"get"} }), `method "get" is not an uppercase RFC 9110 token`},
@@ -210,6 +213,9 @@ func TestMatch(t *testing.T) {
 		{"bad/host-empty-port", "GET", "admin.example:", "/api", "", BadHost},
 		{"bad/host-only-port", "GET", ":80", "/api", "", BadHost},
 		{"bad/host-ipv6-unbracketed", "GET", "::1", "/api", "", BadHost},
+		{"bad/host-ipv6-not-canonical", "GET", "[0:0::1]:8081", "/api", "", BadHost},
+		{"bad/host-ipv6-leading-zeros", "GET", "[::0001]", "/api", "", BadHost},
+		{"match/host-ipv6-upper", "GET", "[FE80::1]", "/api", "api", Matched},
 		{"bad/host-too-long", "GET", strings.Repeat("a.", 130) + "a", "/api", "", BadHost},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -292,7 +298,7 @@ func TestRouteImmutable(t *testing.T) {
 
 func TestMatchDoesNotAllocate(t *testing.T) {
 	rt := mustCompile(t, prefixRoute("a", "h.example", "/api/notes", "GET"), prefixRoute("b", "", "/", "GET"))
-	for _, host := range []string{"", "H.Example:8443", "bad host"} {
+	for _, host := range []string{"", "H.Example:8443", "bad host", "[::1]:8081", "[0:0::1]"} {
 		if n := testing.AllocsPerRun(100, func() { rt.Match("GET", host, "/api/notes/1/x") }); n != 0 {
 			t.Errorf("Match(host %q) allocates %v times", host, n)
 		}
