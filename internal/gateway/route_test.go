@@ -2,7 +2,9 @@ package gateway
 
 import (
 	"errors"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -303,4 +305,63 @@ func TestMatchDoesNotAllocate(t *testing.T) {
 			t.Errorf("Match(host %q) allocates %v times", host, n)
 		}
 	}
+}
+
+// TestMatchHostSpellingBypass pins the reason for the host rules: a host
+// with a protected route and a public host-less catch-all. Every spelling
+// of the protected host either reaches its route or is refused; none falls
+// through to the public route.
+func TestMatchHostSpellingBypass(t *testing.T) {
+	rt := mustCompile(t,
+		prefixRoute("admin", "admin.example", "/admin", "GET"),
+		prefixRoute("admin-v6", "[2001:db8::1]", "/admin", "GET"),
+		RouteSpec{Name: "public", PathPrefix: "/", Methods: []string{"GET"}, Public: true},
+	)
+	for _, tc := range []struct {
+		name, host, want string
+	}{
+		{"bypass/exact", "admin.example", "admin"},
+		{"bypass/upper", "ADMIN.EXAMPLE", "admin"},
+		{"bypass/default-port", "admin.example:443", "admin"},
+		{"bypass/other-port", "admin.example:8081", "admin"},
+		{"bypass/trailing-dot", "admin.example.", ""},
+		{"bypass/trailing-dot-port", "admin.example.:443", ""},
+		{"bypass/ipv6-upper", "[2001:DB8::1]:443", "admin-v6"},
+		{"bypass/ipv6-expanded", "[2001:db8:0:0:0:0:0:1]", ""},
+		{"bypass/ipv6-zone", "[2001:db8::1%25eth0]", ""},
+		{"bypass/percent-encoded", "admin%2eexample", ""},
+		{"bypass/space", "admin.example ", ""},
+		{"bypass/nul", "admin.example\x00", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, res := rt.Match("GET", tc.host, "/admin/users")
+			switch {
+			case tc.want == "" && res != BadHost:
+				t.Fatalf("Match(host %q) = %v, %v; want bad_host", tc.host, r, res)
+			case tc.want != "" && (r == nil || r.Name() != tc.want):
+				t.Fatalf("Match(host %q) = %v, %v; want %s", tc.host, r, res, tc.want)
+			}
+		})
+	}
+}
+
+// TestMatchConcurrent runs Match from many goroutines on one Router; with
+// -race it checks that matching reads only.
+func TestMatchConcurrent(t *testing.T) {
+	rt := mustCompile(t, benchRoutes(60)...)
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 500; i++ {
+				svc := strconv.Itoa((g*500 + i) % 20)
+				if r, res := rt.Match("GET", "svc"+svc+".example", "/api/v1/svc"+svc+"/x"); res != Matched || r.Pattern() != "/api/v1/svc"+svc {
+					t.Errorf("svc %s: %v, %v", svc, r, res)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
