@@ -53,15 +53,18 @@ func (m MatchResult) String() string {
 // X-HTTP-Method-Override, X-HTTP-Method and X-Method-Override are ignored
 // here, and the proxy must strip them before forwarding, or an upstream
 // that honours them would run DELETE on a route that allows only POST.
-// The host is the authority the request names (the Host header, or the
-// absolute-form target's authority, RFC 9112 §3.2.2), with the userinfo
-// and scheme already refused by the caller; Match compares it
-// case-insensitively (RFC 9110 §4.2.3) and answers BadHost for anything
-// that is not an ASCII hostname or [IPv6] literal with an optional port:
-// a trailing dot ("notes.example.") names the same host (RFC 1034 §3.1)
-// yet would miss that host's routes and fall to the host-less ones, so it
-// is refused rather than stripped. An empty host matches host-less routes
-// only.
+// The host is the authority the request names, as the caller extracted
+// it: the absolute-form target's authority when there is one, else the
+// Host header (RFC 9112 §3.2.2 has the target win), e.g. r.Host in
+// net/http. Match compares it case-insensitively (RFC 9110 §4.2.3) and
+// answers BadHost for anything but an ASCII hostname (IDNA names in their
+// xn-- form) or an RFC 5952 [IPv6] literal, with an optional port; that
+// refuses userinfo ("user@host"), escapes, spaces and NUL. A trailing dot
+// ("notes.example.") names the same host (RFC 1034 §3.1), as does a
+// non-canonical IPv6 spelling, yet either would miss that host's routes
+// and fall to the host-less ones, so both are refused rather than
+// repaired. An empty host (a request without one) matches host-less
+// routes only.
 //
 // The most specific route wins, in this order: a route for the host with
 // the same port, then one for the host without a port (it serves every
