@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"net/netip"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -208,4 +210,64 @@ func TestMatchReference(t *testing.T) {
 		}
 	}
 	t.Logf("outcomes: %v", seen)
+}
+
+var (
+	refDNSHost  = regexp.MustCompile(`^(?i)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$`)
+	refIPv6Host = regexp.MustCompile(`^\[([^\]]*)\]$`)
+)
+
+// refHostOK is the host syntax Match documents, written independently of
+// foldHost: an LDH name of at most 253 bytes or an RFC 5952 bracketed IPv6
+// address, then optionally ":" and a port 1–65535 without a leading zero.
+func refHostOK(host string) bool {
+	if host == "" {
+		return true
+	}
+	name, port := host, ""
+	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.HasSuffix(host, "]") {
+		name, port = host[:i], host[i+1:]
+		n, err := strconv.Atoi(port)
+		if err != nil || port[0] < '1' || port[0] > '9' || n > 65535 {
+			return false
+		}
+	}
+	if m := refIPv6Host.FindStringSubmatch(name); m != nil {
+		a, err := netip.ParseAddr(m[1])
+		return err == nil && a.Is6() && a.Zone() == "" && a.String() == strings.ToLower(m[1])
+	}
+	return len(name) <= 253 && refDNSHost.MatchString(name)
+}
+
+// FuzzHost checks the host syntax shared by Compile and Match against
+// refHostOK: no panic, the same verdict, and an accepted host folded to
+// lowercase with its name part measured correctly.
+func FuzzHost(f *testing.F) {
+	for _, s := range []string{
+		"", "a.example", "A.Example:8443", "a.example.", "a.example:", ":80", "a.example:080",
+		"a.example:65536", "[::1]", "[::1]:8081", "[0:0::1]", "[FE80::1]", "[fe80::1%25eth0]",
+		"[1.2.3.4]", "[::ffff:1.2.3.4]", "::1", "u@a.example", "a_b.example", "-a.example",
+		"a-.example", "xn--ntes-5qa.example", "nötes.example", "a..b", strings.Repeat("a", 64) + ".example",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, host string) {
+		var buf [maxHostLen]byte
+		out, nameLen, ok := foldHost(buf[:0], host)
+		if want := refHostOK(host); ok != want {
+			t.Fatalf("foldHost(%q) ok = %v, reference %v", host, ok, want)
+		}
+		if !ok {
+			return
+		}
+		if string(out) != strings.ToLower(host) {
+			t.Fatalf("foldHost(%q) = %q", host, out)
+		}
+		if nameLen < len(out) && out[nameLen] != ':' || nameLen > len(out) {
+			t.Fatalf("foldHost(%q) name length %d", host, nameLen)
+		}
+		if h, err := routeHost(host); err != nil || h != string(out) {
+			t.Fatalf("routeHost(%q) = %q, %v", host, h, err)
+		}
+	})
 }
