@@ -3,6 +3,7 @@ package gateway
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 )
 
@@ -100,7 +101,8 @@ func copyAuth(a *AuthSpec) AuthSpec {
 }
 
 // Router is a compiled, immutable route table. It is safe for concurrent
-// use; Match does not allocate.
+// use and Match does not allocate; a reload compiles a new Router and
+// swaps a pointer to it, so no request sees half of two tables.
 type Router struct {
 	routes []*Route
 	hosts  map[string]*table // by host[:port] as configured
@@ -170,7 +172,7 @@ func compileRoute(i int, s *RouteSpec) (*Route, []error) {
 		errs = append(errs, err)
 	}
 	if r.methods, err = routeMethods(s.Methods); err != nil {
-		errs = append(errs, err)
+		errs = append(errs, unjoin(err)...)
 	}
 	// Deny by default (DESIGN principle 3, issue 12): a route is served
 	// without authentication only when the configuration says so in words.
@@ -184,6 +186,15 @@ func compileRoute(i int, s *RouteSpec) (*Route, []error) {
 		r.auth = &a
 	}
 	return r, errs
+}
+
+// unjoin splits an errors.Join result so each problem gets its own line
+// and route prefix.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }
 
 // checkRouteName enforces ^[a-z0-9]+(-[a-z0-9]+)*$ and MaxRouteNameLen.
@@ -249,18 +260,18 @@ func routeMethods(ms []string) ([]string, error) {
 		return nil, errors.New("no methods: list the methods the route serves")
 	}
 	out := make([]string, 0, len(ms))
+	var errs []error
 	for _, m := range ms {
-		if !isMethodToken(m) {
-			return nil, fmt.Errorf("method %q is not an uppercase RFC 9110 token", m)
+		switch {
+		case !isMethodToken(m):
+			errs = append(errs, fmt.Errorf("method %q is not an uppercase RFC 9110 token", m))
+		case slices.Contains(out, m):
+			errs = append(errs, fmt.Errorf("method %s listed twice", m))
+		default:
+			out = append(out, m)
 		}
-		for _, o := range out {
-			if o == m {
-				return nil, fmt.Errorf("method %s listed twice", m)
-			}
-		}
-		out = append(out, m)
 	}
-	return out, nil
+	return out, errors.Join(errs...)
 }
 
 // isMethodToken reports whether m is a token (RFC 9110 §5.6.2) without

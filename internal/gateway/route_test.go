@@ -107,7 +107,7 @@ func TestCompileAccepts(t *testing.T) {
 // broken route, and every problem of one route, at once.
 func TestCompileReportsEveryProblem(t *testing.T) {
 	_, err := Compile([]RouteSpec{
-		{Name: "Bad_Name", PathPrefix: "/a/../b", Methods: []string{"get"}},
+		{Name: "Bad_Name", PathPrefix: "/a/../b", Methods: []string{"get", "PUT", "PUT", "X Y"}},
 		prefixRoute("dup", "", "/x", "GET"),
 		prefixRoute("dup", "", "/y", "GET"),
 		prefixRoute("ok", "", "/z", "GET"),
@@ -119,6 +119,8 @@ func TestCompileReportsEveryProblem(t *testing.T) {
 		`gateway: route 0 ("Bad_Name"): name must match`,
 		`gateway: route 0 ("Bad_Name"): path_prefix: gateway: path refused: dot segment`,
 		`gateway: route 0 ("Bad_Name"): method "get"`,
+		`gateway: route 0 ("Bad_Name"): method PUT listed twice`,
+		`gateway: route 0 ("Bad_Name"): method "X Y"`,
 		`gateway: route 0 ("Bad_Name"): no auth`,
 		`gateway: route 2 ("dup"): name already used by route 1`,
 	} {
@@ -130,8 +132,8 @@ func TestCompileReportsEveryProblem(t *testing.T) {
 		t.Errorf("error names the valid route 3:\n%v", err)
 	}
 	var errs interface{ Unwrap() []error }
-	if !errors.As(err, &errs) || len(errs.Unwrap()) != 5 {
-		t.Errorf("want 5 joined errors, got %v", err)
+	if !errors.As(err, &errs) || len(errs.Unwrap()) != 7 {
+		t.Errorf("want 7 joined errors, got %v", err)
 	}
 }
 
