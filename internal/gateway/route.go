@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 )
 
 // MaxRouteNameLen is the longest route name Compile accepts: one DNS label,
@@ -115,9 +114,9 @@ func (rt *Router) Routes() []*Route { return append([]*Route(nil), rt.routes...)
 // table holds the routes of one host level. A group is every route that
 // shares one (host, kind, pattern): they differ by method only.
 type table struct {
-	exact   map[string]*group
-	prefix  map[string]*group
-	lengths []int // the distinct prefix lengths, longest first
+	exact  map[string]*group
+	prefix map[string]*group
+	isLen  []bool // isLen[n] reports whether some prefix is n bytes long
 }
 
 type group struct {
@@ -334,14 +333,17 @@ func (rt *Router) add(r *Route) error {
 	return nil
 }
 
-// finish records the distinct prefix lengths, longest first.
+// finish records which prefix lengths the table holds.
 func (t *table) finish() {
-	seen := make(map[int]bool, len(t.prefix))
-	for p := range t.prefix {
-		if !seen[len(p)] {
-			seen[len(p)] = true
-			t.lengths = append(t.lengths, len(p))
-		}
+	if len(t.prefix) == 0 {
+		return
 	}
-	sort.Sort(sort.Reverse(sort.IntSlice(t.lengths)))
+	longest := 0
+	for p := range t.prefix {
+		longest = max(longest, len(p))
+	}
+	t.isLen = make([]bool, longest+1)
+	for p := range t.prefix {
+		t.isLen[len(p)] = true
+	}
 }

@@ -57,6 +57,27 @@ func BenchmarkMatch(b *testing.B) {
 	}
 }
 
+// BenchmarkMatchDistinctLengths is the worst case of the prefix lookup:
+// 1000 prefixes of 1000 different lengths, so a miss checks every length
+// (a map lookup only where the path has a segment boundary there).
+func BenchmarkMatchDistinctLengths(b *testing.B) {
+	specs := make([]RouteSpec, 1000)
+	seg := ""
+	for i := range specs {
+		seg += string(rune('a' + i%26))
+		specs[i] = RouteSpec{Name: "r" + strconv.Itoa(i), PathPrefix: "/" + seg, Methods: []string{"GET"}, Auth: authSelf}
+	}
+	rt := mustCompile(b, specs...)
+	path := "/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q/r/s/t/u/v/w/x/y/z"
+	if _, res := rt.Match("GET", "", path); res != NoRoute {
+		b.Fatalf("distinct lengths: %v", res)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		rt.Match("GET", "", path)
+	}
+}
+
 // BenchmarkMatchLinear is the alternative Match replaces: a scan of every
 // compiled route with SegmentPrefix, keeping the most specific, on the same
 // tables and request (host already lowercase, so the scan does no host

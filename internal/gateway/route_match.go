@@ -17,8 +17,9 @@ const (
 // A 405 with its Allow header would tell an unauthenticated caller which
 // paths exist and which methods they take, before any authentication ran;
 // issue 12 answers "matches no route" with 404, and a path without the
-// method is such a request (OWASP REST Security Cheat Sheet lists 405 for
-// APIs, but the gateway fronts services whose route map is not public).
+// method is such a request. (OWASP's REST Security Cheat Sheet has an API
+// answer 405; that suits a service whose route map is public, which the
+// services behind a gateway need not be.)
 func (m MatchResult) Status() int {
 	switch m {
 	case Matched:
@@ -118,18 +119,17 @@ func (rt *Router) lookup(h []byte, nameLen int, path string) *group {
 }
 
 // find returns the group of the exact path, else of the longest prefix
-// that SegmentPrefix matches. It tries only the prefix lengths the table
-// holds, so the work per request is bounded by the configuration, not by
-// how many segments an attacker puts in the path.
+// that SegmentPrefix matches. It walks the path's lengths from the longest
+// prefix configured down, and looks a prefix up only where one of that
+// length exists and the path has a segment boundary, so the work per
+// request is bounded by the configuration's longest prefix, not by the
+// path's length or how many segments an attacker puts in it.
 func (t *table) find(path string) *group {
 	if g := t.exact[path]; g != nil {
 		return g
 	}
-	for _, n := range t.lengths {
-		if n > len(path) {
-			continue
-		}
-		if n < len(path) && path[n-1] != '/' && path[n] != '/' {
+	for n := min(len(path), len(t.isLen)-1); n > 0; n-- {
+		if !t.isLen[n] || n < len(path) && path[n-1] != '/' && path[n] != '/' {
 			continue
 		}
 		if g := t.prefix[path[:n]]; g != nil {
