@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -60,7 +59,6 @@ type AssertionMinter struct {
 	ttl    int64 // seconds
 	now    func() time.Time
 	rand   io.Reader
-	hdr    atomic.Pointer[encodedHeader]
 }
 
 // NewAssertionMinter validates o and returns a minter.

@@ -2,15 +2,11 @@ package oauth
 
 import (
 	"context"
-	"crypto"
-	"crypto/ecdsa"
 	"crypto/rand"
-	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -68,76 +64,18 @@ type idClaims struct {
 	SessionID string `json:"sid,omitempty"`
 }
 
-// sign serializes claims as a compact JWS (RFC 7515 §7.1) signed with the
-// active key. The protected header is fixed per key and type ({"alg",
-// "kid", "typ"}), so it is encoded once and cached; the algorithm always
-// comes from the key, never from input (RFC 8725 §3.1). ECDSA signatures
-// are the fixed-size R||S of RFC 7518 §3.4, RSA-PSS uses a salt the size
-// of the hash (RFC 7518 §3.5), Ed25519 signs the message itself (RFC 8037).
+// sign serializes claims as a compact JWS signed with the active key
+// (keys.SignJWS, the one signer of Rampart's own tokens).
 func sign(k keys.ActiveKey, typ string, claims any) (string, error) {
 	payload, err := json.Marshal(claims)
 	if err != nil {
 		return "", err
 	}
-	hdr := headerFor(k.KID, k.Algorithm, typ)
-	n := len(hdr) + 1 + base64.RawURLEncoding.EncodedLen(len(payload))
-	buf := make([]byte, n, n+1+base64.RawURLEncoding.EncodedLen(512))
-	copy(buf, hdr)
-	buf[len(hdr)] = '.'
-	base64.RawURLEncoding.Encode(buf[len(hdr)+1:], payload)
-	sig, err := signInput(k, buf)
+	tok, err := keys.SignJWS(rand.Reader, k, typ, payload)
 	if err != nil {
-		return "", fmt.Errorf("oauth: sign: %w", err)
+		return "", fmt.Errorf("oauth: %w", err)
 	}
-	buf = append(buf, '.')
-	buf = base64.RawURLEncoding.AppendEncode(buf, sig)
-	return string(buf), nil
-}
-
-func signInput(k keys.ActiveKey, input []byte) ([]byte, error) {
-	switch k.Algorithm {
-	case "ES256":
-		priv, ok := k.Signer.(*ecdsa.PrivateKey)
-		if !ok {
-			return nil, errors.New("ES256 key is not ECDSA")
-		}
-		d := sha256.Sum256(input)
-		r, s, err := ecdsa.Sign(rand.Reader, priv, d[:])
-		if err != nil {
-			return nil, err
-		}
-		out := make([]byte, 64)
-		r.FillBytes(out[:32])
-		s.FillBytes(out[32:])
-		return out, nil
-	case "RS256":
-		d := sha256.Sum256(input)
-		return k.Signer.Sign(rand.Reader, d[:], crypto.SHA256)
-	case "PS256":
-		d := sha256.Sum256(input)
-		return k.Signer.Sign(rand.Reader, d[:], &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: crypto.SHA256})
-	case "EdDSA":
-		return k.Signer.Sign(rand.Reader, input, crypto.Hash(0))
-	}
-	return nil, fmt.Errorf("unsupported algorithm %q", k.Algorithm)
-}
-
-// headerCache holds encoded protected headers by kid/alg/typ.
-var headerCache sync.Map
-
-func headerFor(kid, alg, typ string) string {
-	key := kid + "\x00" + alg + "\x00" + typ
-	if v, ok := headerCache.Load(key); ok {
-		return v.(string)
-	}
-	b, _ := json.Marshal(struct {
-		Alg string `json:"alg"`
-		KID string `json:"kid"`
-		Typ string `json:"typ"`
-	}{alg, kid, typ})
-	h := base64.RawURLEncoding.EncodeToString(b)
-	headerCache.Store(key, h)
-	return h
+	return tok, nil
 }
 
 // tokenHashHalf is the OIDC Core §3.1.3.6 at_hash: the left half of the
