@@ -1,0 +1,144 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rampart-auth/rampart/internal/oauth"
+	"github.com/rampart-auth/rampart/internal/store"
+)
+
+type scanner interface{ Scan(...any) error }
+
+func scanClient(r scanner) (*oauth.Client, error) {
+	var (
+		c                                        oauth.Client
+		public, skip, rs                         int64
+		grants, redirects, scopes, aud           string
+		accessTTL, refreshTTL, idleTTL, cAt, uAt int64
+	)
+	if err := r.Scan(&c.ID, &c.SecretHash, &public, &grants, &redirects, &scopes, &aud, &skip, &rs, &accessTTL, &refreshTTL, &idleTTL, &c.Source, &cAt, &uAt); err != nil {
+		return nil, err
+	}
+	var err error
+	for _, f := range []struct {
+		dst *[]string
+		src string
+	}{{&c.GrantTypes, grants}, {&c.RedirectURIs, redirects}, {&c.Scopes, scopes}, {&c.Audience, aud}} {
+		if *f.dst, err = decodeList(f.src); err != nil {
+			return nil, err
+		}
+	}
+	c.Public, c.SkipConsent, c.ResourceServer = public != 0, skip != 0, rs != 0
+	c.AccessTokenTTL, c.RefreshTokenTTL, c.RefreshTokenIdleTTL = time.Duration(accessTTL), time.Duration(refreshTTL), time.Duration(idleTTL)
+	c.CreatedAt, c.UpdatedAt = fromNanos(cAt), fromNanos(uAt)
+	return &c, nil
+}
+
+// CreateClient stores a client made with the CLI.
+func (s *OAuthStore) CreateClient(ctx context.Context, c *oauth.Client) error {
+	_, err := s.d.db.ExecContext(ctx, s.d.Q(qInsertClient), c.ID, c.SecretHash, b2i(c.Public), encodeList(c.GrantTypes), encodeList(c.RedirectURIs),
+		encodeList(c.Scopes), encodeList(c.Audience), b2i(c.SkipConsent), b2i(c.ResourceServer), int64(c.AccessTokenTTL), int64(c.RefreshTokenTTL),
+		int64(c.RefreshTokenIdleTTL), c.Source, nanos(c.CreatedAt), nanos(c.UpdatedAt))
+	if isUnique(err) {
+		return store.ErrConflict
+	}
+	if err != nil {
+		return fmt.Errorf("sqlstore: create client: %w", err)
+	}
+	return nil
+}
+
+// GetClient returns a stored client.
+func (s *OAuthStore) GetClient(ctx context.Context, id string) (*oauth.Client, error) {
+	c, err := scanClient(s.d.db.QueryRowContext(ctx, s.d.Q(qSelectClient), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: get client: %w", err)
+	}
+	return c, nil
+}
+
+// ListClients returns the stored clients by id.
+func (s *OAuthStore) ListClients(ctx context.Context) ([]oauth.Client, error) {
+	rows, err := s.d.db.QueryContext(ctx, s.d.Q(qListClients))
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: list clients: %w", err)
+	}
+	defer rows.Close()
+	var out []oauth.Client
+	for rows.Next() {
+		c, err := scanClient(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore: list clients: %w", err)
+		}
+		out = append(out, *c)
+	}
+	return out, rows.Err()
+}
+
+// UpdateClientSecret replaces a client's secret hash.
+func (s *OAuthStore) UpdateClientSecret(ctx context.Context, id, secretHash string, now time.Time) error {
+	res, err := s.d.db.ExecContext(ctx, s.d.Q(qUpdateSecret), secretHash, nanos(now), id)
+	if err != nil {
+		return fmt.Errorf("sqlstore: update client secret: %w", err)
+	}
+	return oneRow(res, store.ErrNotFound)
+}
+
+// DeleteClient removes a client, revokes its families and deletes its
+// codes and consents, in one transaction.
+func (s *OAuthStore) DeleteClient(ctx context.Context, id string, now time.Time) ([]oauth.IssuedAccess, error) {
+	var out []oauth.IssuedAccess
+	err := s.d.Tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.d.Q(qDeleteClient), id)
+		if err != nil {
+			return err
+		}
+		if err := oneRow(res, store.ErrNotFound); err != nil {
+			return err
+		}
+		fams, err := s.familyIDs(ctx, tx, s.d.Q(qClientFamilies), id)
+		if err != nil {
+			return err
+		}
+		for _, f := range fams {
+			acc, err := s.revokeFamilyTx(ctx, tx, f, now)
+			if err != nil {
+				return err
+			}
+			out = append(out, acc...)
+		}
+		if _, err := tx.ExecContext(ctx, s.d.Q(qDeleteCodesOf), id); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, s.d.Q(qDeleteConsOf), id)
+		return err
+	})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("sqlstore: delete client: %w", err)
+	}
+	return out, err
+}
+
+func (s *OAuthStore) familyIDs(ctx context.Context, tx *sql.Tx, q string, args ...any) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
