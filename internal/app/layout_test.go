@@ -1,13 +1,16 @@
 package app_test
 
 import (
+	"go/ast"
 	"go/parser"
 	"go/token"
-	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/rampart-auth/rampart/internal/testkit"
 )
 
 const module = "github.com/rampart-auth/rampart/"
@@ -16,43 +19,23 @@ const module = "github.com/rampart-auth/rampart/"
 // path), the module packages its non-test files import.
 func imports(t *testing.T) map[string]map[string]bool {
 	t.Helper()
-	root := filepath.Join("..", "..")
 	out := map[string]map[string]bool{}
-	fset := token.NewFileSet()
-	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && (d.Name() == ".git" || d.Name() == "testdata") {
-			return filepath.SkipDir
-		}
-		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
-			return nil
-		}
-		f, err := parser.ParseFile(fset, path, nil, parser.ImportsOnly)
-		if err != nil {
-			return err
-		}
-		dir, _ := filepath.Rel(root, filepath.Dir(path))
-		dir = filepath.ToSlash(dir)
+	testkit.SourceFiles(t, filepath.Join("..", ".."), parser.ImportsOnly, 50, func(_ *token.FileSet, rel string, f *ast.File) {
+		dir := path.Dir(rel)
 		if out[dir] == nil {
 			out[dir] = map[string]bool{}
 		}
 		for _, im := range f.Imports {
 			p, _ := strconv.Unquote(im.Path.Value)
-			if rel, ok := strings.CutPrefix(p, module); ok {
-				out[dir][rel] = true
+			if r, ok := strings.CutPrefix(p, module); ok {
+				out[dir][r] = true
 			} else if !strings.Contains(strings.SplitN(p, "/", 2)[0], ".") {
 				out[dir]["std:"+p] = true
 			} else {
 				out[dir]["ext:"+p] = true
 			}
 		}
-		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if len(out) < 15 {
 		t.Fatalf("only %d packages found: the walk did not find the module", len(out))
 	}

@@ -2,39 +2,20 @@ package audit_test
 
 import (
 	"go/ast"
-	"go/parser"
 	"go/token"
-	"io/fs"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"testing"
 
 	"github.com/rampart-auth/rampart/internal/audit"
+	"github.com/rampart-auth/rampart/internal/testkit"
 )
 
 // TestActionsComeFromTheCatalogue walks every non-test Go file of the
 // module and fails on an audit event whose Action is a string literal: the
 // catalogue (actions.go) is the one vocabulary of the evidence.
 func TestActionsComeFromTheCatalogue(t *testing.T) {
-	root := filepath.Join("..", "..")
-	fset := token.NewFileSet()
-	checked := 0
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && (d.Name() == ".git" || d.Name() == "testdata") {
-			return filepath.SkipDir
-		}
-		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
-			return nil
-		}
-		f, err := parser.ParseFile(fset, path, nil, 0)
-		if err != nil {
-			return err
-		}
-		checked++
+	testkit.SourceFiles(t, filepath.Join("..", ".."), 0, 50, func(fset *token.FileSet, _ string, f *ast.File) {
 		ast.Inspect(f, func(n ast.Node) bool {
 			kv, ok := n.(*ast.KeyValueExpr)
 			if !ok {
@@ -47,14 +28,7 @@ func TestActionsComeFromTheCatalogue(t *testing.T) {
 			}
 			return true
 		})
-		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if checked < 50 {
-		t.Fatalf("only %d files checked: the walk did not find the module", checked)
-	}
 }
 
 // TestCatalogueIsWellFormed: every action is a lowercase dotted verb,
