@@ -48,7 +48,9 @@ var ErrNoHealthyUpstream = errors.New("no healthy upstream")
 
 func Validate(o Options) error { return nil }
 func New(o Options) (*Pool, error) {
-	p := &Pool{tr: http.DefaultTransport.(*http.Transport).Clone()}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 256
+	p := &Pool{tr: tr}
 	for _, s := range o.URLs {
 		u, err := url.Parse(s)
 		if err != nil {
