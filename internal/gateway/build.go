@@ -97,7 +97,7 @@ func Check(cfg *config.Config) error {
 		if _, err := input.Compile(inputSpec(cfg, rc)); err != nil {
 			errs = append(errs, fmt.Errorf("config: gateway.routes[%d] (%s).request: %w", i, rc.Name, err))
 		}
-		if err := upstream.Validate(poolOptions(rc, nil)); err != nil {
+		if err := upstream.Validate(poolOptions(rc)); err != nil {
 			errs = append(errs, fmt.Errorf("config: gateway.routes[%d] (%s).upstreams: %w", i, rc.Name, err))
 		}
 	}
@@ -113,17 +113,13 @@ func inputSpec(cfg *config.Config, rc config.GatewayRoute) input.Spec {
 	return s
 }
 
-func poolOptions(rc config.GatewayRoute, secret []byte) upstream.Options {
+func poolOptions(rc config.GatewayRoute) upstream.Options {
 	o := upstream.Options{
 		Route: rc.Name, URLs: rc.Upstreams,
 		TLS:                   upstream.TLS(rc.UpstreamTLS),
 		Health:                upstream.Health{Path: rc.HealthCheck.Path, Interval: rc.HealthCheck.Interval.D(), Timeout: rc.HealthCheck.Timeout.D(), Healthy: healthyAfter, Unhealthy: unhealthyAfter},
 		Ejection:              upstream.Ejection{Consecutive: ejectConsecutive, BaseTime: ejectBase, MaxTime: ejectMax},
 		ResponseHeaderTimeout: rc.Timeout.D(),
-		ShardSecret:           secret,
-	}
-	if rc.ShuffleShard != nil {
-		o.ShardSize = rc.ShuffleShard.Size
 	}
 	return o
 }
@@ -166,8 +162,15 @@ func (g *Gateway) build(cfg *config.Config) (*state, error) {
 func (g *Gateway) buildRoute(cfg *config.Config, gc *config.Gateway, rc config.GatewayRoute, external string) (*routeRT, *upstream.Pool, error) {
 	rm := g.m.forRoute(rc.Name)
 	sec := mergeSecurity(defaultSecurity(g.d.TLS), gc.SecurityHeaders, rc.SecurityHeaders)
-	po := poolOptions(rc, g.d.ShardSecret)
+	po := poolOptions(rc)
 	po.Logger, po.Clock = g.d.Logger, g.d.Clock
+	if ss := rc.ShuffleShard; ss != nil {
+		sh, err := NewSharder(rc.Upstreams, ss.Size, g.d.ShardSecret)
+		if err != nil {
+			return nil, nil, fmt.Errorf("route %s: shuffle_shard: %w", rc.Name, err)
+		}
+		po.Shard = sh
+	}
 	pool, err := upstream.New(po)
 	if err != nil {
 		return nil, nil, fmt.Errorf("route %s: %w", rc.Name, err)

@@ -99,7 +99,7 @@ func (f *forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ri.target = t
-	f.proxy.ServeHTTP(w, r.WithContext(context.WithValue(upstream.WithTarget(ctx, t), outboundKey{}, out)))
+	f.proxy.ServeHTTP(w, r.WithContext(context.WithValue(ctx, outboundKey{}, out)))
 }
 
 // prepare mints the assertion for the chosen upstream and builds the

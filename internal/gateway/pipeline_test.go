@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -375,5 +376,67 @@ func TestUpstream5xxBodyReplaced(t *testing.T) {
 	var p map[string]any
 	if err := json.Unmarshal([]byte(body), &p); err != nil {
 		t.Errorf("body is not JSON: %q", body)
+	}
+}
+
+// TestShuffleShardIsolation: eight upstreams, shards of two, keyed by the
+// tenant claim. Tenant "evil" kills both upstreams of its shard; tenants
+// whose shards share no upstream with it keep a 100 % success rate, and
+// evil is never served by another tenant's upstream.
+func TestShuffleShardIsolation(t *testing.T) {
+	h := newHarness(t, nil)
+	ups := make([]*echo, 8)
+	urls := make([]string, 8)
+	for i := range ups {
+		ups[i] = newEcho(t, h)
+		urls[i] = ups[i].srv.URL
+	}
+	rc := route("notes", "/api/notes", urls, selfAuth())
+	rc.ShuffleShard = &config.ShuffleShard{Key: "claim:tenant", Size: 2}
+	h.cfg.Gateway.Routes = []config.GatewayRoute{rc}
+	if err := h.gw.Load(h.cfg); err != nil {
+		t.Fatal(err)
+	}
+	sh, err := NewSharder(urls, 2, []byte(strings.Repeat("s", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	evil := sh.Shard("evil")
+	var others []string
+	for i := 0; len(others) < 5 && i < 1000; i++ {
+		name := "tenant-" + strconv.Itoa(i)
+		if sh.Shard(name)&evil == 0 {
+			others = append(others, name)
+		}
+	}
+	if len(others) < 5 {
+		t.Fatal("no disjoint tenants found")
+	}
+	// evil's requests kill its upstreams.
+	for _, i := range evil.AppendTo(nil) {
+		ups[i].srv.Close()
+	}
+	evilTok := h.token(t, map[string]any{"tenant": "evil"})
+	for i := 0; i < 20; i++ {
+		resp := h.do(t, "GET", "/api/notes", evilTok)
+		if resp.StatusCode != 502 && resp.StatusCode != 503 {
+			t.Fatalf("evil request %d: %d, want 502/503 (never another shard's upstream)", i, resp.StatusCode)
+		}
+	}
+	for _, name := range others {
+		tok := h.token(t, map[string]any{"tenant": name})
+		for i := 0; i < 20; i++ {
+			if resp := h.do(t, "GET", "/api/notes", tok); resp.StatusCode != 200 {
+				t.Fatalf("tenant %s request %d: %d", name, i, resp.StatusCode)
+			}
+		}
+	}
+	for _, i := range evil.AppendTo(nil) {
+		if n := ups[i].count(); n != 0 {
+			t.Errorf("dead upstream %d served %d", i, n)
+		}
+	}
+	if n := h.counter(t, "rampart_gateway_upstream_errors_total", "route", "notes"); n < 20 {
+		t.Errorf("upstream errors counted %v", n)
 	}
 }
