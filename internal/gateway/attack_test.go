@@ -80,7 +80,7 @@ func TestSpoofedHeadersThroughGateway(t *testing.T) {
 	gwHost := h.srv.Listener.Addr().String()
 	want := map[string]string{
 		"X-Forwarded-For": "127.0.0.1", "X-Forwarded-Proto": "http", "X-Forwarded-Host": gwHost,
-		"Forwarded": `for=127.0.0.1;proto=http;host="` + gwHost + `"`,
+		"Forwarded":         `for=127.0.0.1;proto=http;host="` + gwHost + `"`,
 		"X-Rampart-Subject": "alice", "X-Rampart-Client": "web", "X-Rampart-Scopes": "notes:read notes:write",
 	}
 	for k, v := range got.Header {
