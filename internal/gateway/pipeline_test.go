@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -438,5 +440,58 @@ func TestShuffleShardIsolation(t *testing.T) {
 	}
 	if n := h.counter(t, "rampart_gateway_upstream_errors_total", "route", "notes"); n < 20 {
 		t.Errorf("upstream errors counted %v", n)
+	}
+}
+
+// TestInputRulesThroughGateway: schema violations get 422 with pointers
+// and never reach the upstream; sanitized fields arrive clean; oversized
+// and wrongly typed bodies get 413 and 415.
+func TestInputRulesThroughGateway(t *testing.T) {
+	h := newHarness(t, nil)
+	up := newEcho(t, h)
+	schema := filepath.Join(t.TempDir(), "note.json")
+	if err := os.WriteFile(schema, []byte(`{"type":"object","additionalProperties":false,"required":["title","body"],
+"properties":{"title":{"type":"string","minLength":1,"maxLength":50},"body":{"type":"string"}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rc := route("notes", "/api/notes", []string{up.srv.URL}, selfAuth())
+	rc.Request = config.RouteRequest{MaxBodyBytes: 512, ContentTypes: []string{"application/json"}, JSONSchema: schema, SanitizeHTML: []string{"/body"}}
+	h.cfg.Gateway.Routes = []config.GatewayRoute{rc}
+	if err := h.gw.Load(h.cfg); err != nil {
+		t.Fatal(err)
+	}
+	tok := h.token(t, nil)
+	send := func(body, ctype string) *http.Response {
+		return h.doBody(t, "POST", "/api/notes", tok, strings.NewReader(body), "Content-Type", ctype)
+	}
+	resp := send(`{"title":"","body":"x","admin":true}`, "application/json")
+	var p struct {
+		Errors []struct{ Pointer, Detail string } `json:"errors"`
+	}
+	if err := json.Unmarshal([]byte(readBody(t, resp)), &p); err != nil || resp.StatusCode != 422 || len(p.Errors) < 2 {
+		t.Fatalf("schema violation: %d %+v %v", resp.StatusCode, p, err)
+	}
+	if resp := send(`{"title":"t","body":"`+strings.Repeat("x", 600)+`"}`, "application/json"); resp.StatusCode != 413 {
+		t.Errorf("oversized: %d", resp.StatusCode)
+	}
+	if resp := send(`{"title":"t","body":"x"}`, "text/plain"); resp.StatusCode != 415 {
+		t.Errorf("wrong type: %d", resp.StatusCode)
+	}
+	if resp := send(`{"title":"t","body":"x","body":"<script>alert(1)</script>"}`, "application/json"); resp.StatusCode != 400 {
+		t.Errorf("duplicate member: %d", resp.StatusCode)
+	}
+	if up.count() != 0 {
+		t.Fatal("a refused body reached the upstream")
+	}
+	resp = send(`{"title":"t","body":"<p>hi<img src=x onerror=alert(1)><a href=\"javascript:alert(1)\">x</a></p>"}`, "application/json")
+	if resp.StatusCode != 200 {
+		t.Fatalf("valid note: %d %s", resp.StatusCode, readBody(t, resp))
+	}
+	got := up.last(t)
+	if strings.Contains(got.Body, "onerror") || strings.Contains(got.Body, "javascript") || !strings.Contains(got.Body, "hi") {
+		t.Errorf("upstream got %q", got.Body)
+	}
+	if got.Header.Get("Content-Length") == "" && got.Header.Get("Transfer-Encoding") != "" {
+		t.Errorf("body not sent with its length: %v", got.Header)
 	}
 }
