@@ -35,7 +35,7 @@ func (c *Config) Notices() []string {
 		out = append(out, "rate_limits.trusted_proxies is deprecated: move the list to http.trusted_proxies, "+
 			"which now sets the one client address used by rate limits, audit events and the access log")
 	}
-	return out
+	return append(out, c.gatewayNotices()...)
 }
 
 // TrustedPrefixes returns http.trusted_proxies parsed and masked. It

@@ -22,6 +22,7 @@ func (c *Config) Validate() error {
 	c.validateIssuer(bad)
 	c.validateHTTP(bad)
 	c.validateProxies(bad)
+	c.validateGateway(bad)
 
 	switch c.Store.Driver {
 	case DriverSQLite:
