@@ -403,3 +403,40 @@ func TestDenyByDefaultAttack(t *testing.T) {
 		}
 	}
 }
+
+// TestGatewayResolveFiles: `config check` reads the gateway's TLS files
+// and each route's upstream_tls files, refusing an unreadable file, a CA
+// file without a certificate and a certificate that is not the key's.
+func TestGatewayResolveFiles(t *testing.T) {
+	now := time.Now()
+	certA, keyA, _ := testkit.CertPair(t, "a.internal", now.Add(-time.Hour), now.Add(time.Hour), true)
+	_, keyB, _ := testkit.CertPair(t, "b.internal", now.Add(-time.Hour), now.Add(time.Hour), false)
+	y := route("upstreams", "[https://api.internal]", "upstream_tls", "{ca_file: ca.pem, cert_file: c.pem, key_file: k.pem}") +
+		"  tls: {mode: files, cert_file: gw.crt, key_file: gw.key}\n"
+	c, err := Parse([]byte(y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := &fakeEnv{files: map[string]string{"ca.pem": string(certA), "c.pem": string(certA), "k.pem": string(keyA), "gw.crt": string(certA), "gw.key": string(keyA)}}
+	if _, err := c.Resolve(good.env(), Needs{TLSFiles: true}); err != nil {
+		t.Fatalf("good files: %v", err)
+	}
+	if good.reads["ca.pem"] != 1 || good.reads["gw.key"] != 1 {
+		t.Errorf("reads %v, want each file once", good.reads)
+	}
+	bad := &fakeEnv{files: map[string]string{"ca.pem": "not pem", "c.pem": string(certA), "k.pem": string(keyB)}}
+	_, err = c.Resolve(bad.env(), Needs{TLSFiles: true})
+	for _, want := range []string{
+		"gateway.tls.cert_file: cannot read gw.crt",
+		"gateway.tls.key_file: cannot read gw.key",
+		"gateway.routes[0] (r).upstream_tls.ca_file: ca.pem holds no PEM certificate",
+		"gateway.routes[0] (r).upstream_tls: c.pem and k.pem are not a matching",
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v does not mention %q", err, want)
+		}
+	}
+	if _, err := c.Resolve(bad.env(), Needs{Store: true}); err != nil {
+		t.Errorf("files read without TLSFiles: %v", err)
+	}
+}
