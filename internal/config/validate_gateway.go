@@ -153,9 +153,17 @@ func validateMatch(key string, m RouteMatch, bad func(string, string, ...any)) {
 // isUpperToken reports whether s is an RFC 9110 §5.6.2 token without
 // lowercase letters.
 func isUpperToken(s string) bool {
-	return s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return r >= 0x80 || !isTokenChar(byte(r)) || 'a' <= r && r <= 'z'
-	}) < 0
+	return isToken(s) && strings.ToUpper(s) == s
+}
+
+// isToken reports whether s is an RFC 9110 §5.6.2 token.
+func isToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isTokenChar(s[i]) {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // isTokenChar reports whether c is an RFC 9110 §5.6.2 tchar.

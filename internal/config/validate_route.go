@@ -431,7 +431,7 @@ func checkSecurityHeaders(key string, m map[string]string, bad func(string, stri
 		k := key + "." + name
 		lower := strings.ToLower(name)
 		switch {
-		case name == "" || strings.IndexFunc(name, func(r rune) bool { return r >= 0x80 || !isTokenChar(byte(r)) }) >= 0:
+		case !isToken(name):
 			bad(k, "is not a header name (RFC 9110 §5.1)")
 			continue
 		case slices.Contains(reservedResponseHeaders, lower):
