@@ -15,6 +15,7 @@ import (
 	"github.com/rampart-auth/rampart/internal/admin"
 	"github.com/rampart-auth/rampart/internal/audit"
 	"github.com/rampart-auth/rampart/internal/config"
+	"github.com/rampart-auth/rampart/internal/gateway"
 	"github.com/rampart-auth/rampart/internal/identity"
 	"github.com/rampart-auth/rampart/internal/keys"
 	"github.com/rampart-auth/rampart/internal/kms"
@@ -59,6 +60,9 @@ type server struct {
 	parts  *AuthParts
 	oauth  *oauth.Server
 	listen *Listener
+
+	gateway  *gateway.Gateway
+	gwListen *Listener
 }
 
 // Serve runs the server until ctx is cancelled: every start-up check
@@ -89,6 +93,10 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	a.Add("signing keys", Background{Init: s.initKeys, Loop: func(ctx context.Context) { s.km.Run(ctx) }})
 	a.Add("authorization server", Funcs{OnStart: s.buildAuth})
 	a.Add("listener", Later(s.mainListener))
+	if cfg.Gateway != nil {
+		a.Add("gateway", Later(s.gatewayListener))
+		a.Add("gateway reload", Background{Loop: s.watchGatewayConfig})
+	}
 	a.Add("purge", Every{Interval: purgeInterval, Job: s.purge})
 	return a.Run(ctx, s.ready)
 }

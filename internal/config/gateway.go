@@ -15,6 +15,11 @@ import (
 type Gateway struct {
 	// Listen is the gateway's own address; it must differ from http.listen.
 	Listen string `yaml:"listen"`
+	// ExternalURL is the origin (scheme://host[:port]) at which clients
+	// reach the gateway; DPoP proofs' htu is checked against it, never
+	// against a request's Host (RFC 9449 §4.3). "" means
+	// http(s)://<listen>, which needs a concrete listen host.
+	ExternalURL string `yaml:"external_url"`
 	// TLS is as http.tls: off (plain HTTP) only on a loopback address.
 	TLS TLS `yaml:"tls"`
 	// TrustedProxies and ClientIPHeader are as in http, for the gateway's

@@ -132,7 +132,7 @@ func TestGatewayDefaults(t *testing.T) {
 	if err != nil || dev.Gateway.TLS.Mode != TLSOff {
 		t.Errorf("plain-HTTP loopback deployment: gateway tls %v, %v", dev.Gateway, err)
 	}
-	wild, err := Parse([]byte("issuer: http://127.0.0.1:8080\n" + route() + "  listen: 0.0.0.0:8081\n"))
+	wild, err := Parse([]byte("issuer: http://127.0.0.1:8080\n" + route() + "  listen: 0.0.0.0:8081\n  external_url: https://api.example.com\n"))
 	if err != nil || wild.Gateway.TLS.Mode != TLSAuto {
 		t.Errorf("wildcard gateway of a plain-HTTP deployment: tls %v, %v", wild.Gateway, err)
 	}
@@ -154,6 +154,9 @@ func TestGatewayAccepts(t *testing.T) {
 		"accept/schema-without-types":       route("request", "{json_schema: s.json, sanitize_html: [/body]}"),
 		"accept/shard-of-many":              route("upstreams", "[http://127.0.0.1:1, http://127.0.0.1:2, http://127.0.0.1:3]", "shuffle_shard", "{key: client_ip, size: 2}"),
 		"accept/security-headers":           route("security_headers", "{Content-Security-Policy: \"default-src 'self'\", X-Frame-Options: ''}") + "  security_headers: {Strict-Transport-Security: max-age=63072000}\n",
+		"accept/external-url":               route() + "  listen: '[::]:8443'\n  external_url: https://api.example.com/\n",
+		"accept/external-url-loopback-http": route() + "  tls: {mode: 'off'}\n  external_url: 'http://localhost:8081'\n",
+		"accept/wildcard-public-only":       route("auth", "none") + "  listen: 0.0.0.0:8081\n",
 		"accept/gateway-proxies":            route() + "  trusted_proxies: [10.0.0.0/8]\n  client_ip_header: forwarded\n",
 		"accept/same-port-other-ip":         "http: {listen: '127.0.0.1:8080'}\n" + route() + "  listen: 127.0.0.2:8080\n  tls: {mode: 'off'}\n",
 		"accept/health-check":               route("health_check", "{path: /healthz, interval: 5s, timeout: 1s}", "timeout", "10s"),
@@ -265,6 +268,12 @@ var gatewayRefused = []struct{ name, yaml, key string }{
 	{"reject/gateway-listen-localhost-clash", route() + "  listen: localhost:8080\n", "also http.listen"},
 	{"reject/gateway-listen-wildcard-clash", "issuer: https://auth.example.com\n" + route() + "  listen: ':8080'\n", "also http.listen"},
 	{"reject/gateway-listen-not-hostport", route() + "  listen: '8081'\n", "gateway.listen"},
+	{"reject/external-url-underivable", route() + "  listen: 0.0.0.0:8081\n", "gateway.external_url: cannot be derived"},
+	{"reject/external-url-http-public", route() + "  external_url: 'http://api.example.com'\n", "plain http"},
+	{"reject/external-url-http-with-tls", route() + "  external_url: 'http://127.0.0.1:8081'\n", "speaks https"},
+	{"reject/external-url-path", route() + "  external_url: 'https://api.example.com/api'\n", "origin only"},
+	{"reject/external-url-userinfo", route() + "  external_url: 'https://u:p@api.example.com'\n", "origin only"},
+	{"reject/external-url-relative", route() + "  external_url: api.example.com\n", "not an absolute URL"},
 	{"reject/gateway-plain-http-public", route() + "  listen: 0.0.0.0:8081\n  tls: {mode: 'off'}\n", "gateway.tls.mode"},
 	{"reject/gateway-tls-files-missing", route() + "  tls: {mode: files}\n", "gateway.tls"},
 	{"reject/gateway-tls-unknown", route() + "  tls: {mode: maybe}\n", "gateway.tls.mode"},

@@ -40,6 +40,7 @@ func (c *Config) validateGateway(bad func(string, string, ...any)) {
 	if sameListenAddr(g.Listen, c.HTTP.Listen) {
 		bad("gateway.listen", "%q is also http.listen (%q); the gateway needs its own address, like %s", g.Listen, c.HTTP.Listen, DefaultGatewayListen)
 	}
+	validateExternalURL(g, bad)
 	checkClientIPHeader("gateway.client_ip_header", g.ClientIPHeader, bad)
 	checkProxies("gateway.trusted_proxies", g.TrustedProxies, bad)
 	if g.MaxHeaderBytes < 1<<10 || g.MaxHeaderBytes > 1<<20 {
@@ -63,6 +64,37 @@ func (c *Config) validateGateway(bad func(string, string, ...any)) {
 	names := make(map[string]int, len(g.Routes))
 	for i := range g.Routes {
 		validateRoute(g, i, names, bad)
+	}
+}
+
+// validateExternalURL checks gateway.external_url: an origin, https or
+// http on a loopback host (the issuer's rule, RFC 8414 §2 / RFC 8252
+// §8.3), http only when the gateway itself speaks plain HTTP. Without one,
+// the origin is derived from gateway.listen, which a wildcard address
+// cannot give: every DPoP proof would then fail its htu check.
+func validateExternalURL(g *Gateway, bad func(string, string, ...any)) {
+	const key = "gateway.external_url"
+	if g.ExternalURL == "" {
+		host, _, err := net.SplitHostPort(g.Listen)
+		ip := net.ParseIP(host)
+		wild := err == nil && (host == "" || ip != nil && ip.IsUnspecified())
+		if wild && slices.ContainsFunc(g.Routes, func(r GatewayRoute) bool { return r.Auth.Set && !r.Auth.None }) {
+			bad(key, "cannot be derived from gateway.listen %q (a wildcard address); set the origin clients reach the gateway at, like https://api.example.com (DPoP proofs are checked against it)", g.Listen)
+		}
+		return
+	}
+	u, err := url.Parse(g.ExternalURL)
+	switch {
+	case err != nil || !u.IsAbs() || u.Hostname() == "" || u.Opaque != "":
+		bad(key, "%q is not an absolute URL; write the origin, like https://api.example.com", redactURL(g.ExternalURL))
+	case u.Scheme != "https" && u.Scheme != "http":
+		bad(key, "%q must use https", redactURL(g.ExternalURL))
+	case u.Scheme == "http" && !isLoopbackHost(u.Hostname()):
+		bad(key, "%q uses plain http on a host that is not loopback; use https", redactURL(g.ExternalURL))
+	case u.Scheme == "http" && g.TLS.Mode != TLSOff:
+		bad(key, "%q is http but gateway.tls.mode is %q, so the gateway speaks https; make it https://", redactURL(g.ExternalURL), g.TLS.Mode)
+	case u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(g.ExternalURL, "#") || u.Path != "" && u.Path != "/":
+		bad(key, "%q must be an origin only: scheme://host[:port], without path, query, fragment or user info", redactURL(g.ExternalURL))
 	}
 }
 
