@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"strconv"
 	"strings"
@@ -123,4 +124,16 @@ func contains(xs []string, x string) bool {
 		}
 	}
 	return false
+}
+
+// printGateway adds the gateway's line to the banner.
+func (s *server) printGateway() {
+	if s.gwListen == nil {
+		return
+	}
+	scheme := "https"
+	if s.cfg.Gateway.TLS.Mode == config.TLSOff {
+		scheme = "http"
+	}
+	fmt.Fprintf(s.o.Stdout, "  gateway  %s://%s   %d routes: %s\n", scheme, s.gwListen.Addr(), len(s.gateway.Routes()), strings.Join(s.gateway.Routes(), ", "))
 }

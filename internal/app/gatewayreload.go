@@ -26,8 +26,7 @@ const configPollInterval = 2 * time.Second
 // a restart; a change elsewhere is logged as needing one (and
 // gateway.listen / gateway.tls too: the socket is already bound).
 func (s *server) watchGatewayConfig(ctx context.Context) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
+	hup := s.hup
 	defer signal.Stop(hup)
 	path := s.cfg.File
 	last := fileHash(path)
@@ -50,6 +49,15 @@ func (s *server) watchGatewayConfig(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// listenSIGHUP registers for SIGHUP when the component starts (not in
+// the loop's goroutine), so a SIGHUP sent once serve reported ready can
+// never meet the default action, which ends the process.
+func (s *server) listenSIGHUP(context.Context) error {
+	s.hup = make(chan os.Signal, 1)
+	signal.Notify(s.hup, syscall.SIGHUP)
+	return nil
 }
 
 // reloadGateway loads the configuration file again and hands its gateway

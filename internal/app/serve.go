@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -39,6 +40,9 @@ type ServeOptions struct {
 	// Ready, when not nil, receives the main listener's bound address once
 	// every component has started.
 	Ready func(net.Addr)
+	// Listening, when not nil, receives every listener's name ("main",
+	// "gateway", "notes example") and bound address, before Ready.
+	Listening func(name string, addr net.Addr)
 }
 
 // server is the state of one `rampart serve` process, filled in by its
@@ -63,6 +67,7 @@ type server struct {
 
 	gateway  *gateway.Gateway
 	gwListen *Listener
+	hup      chan os.Signal
 }
 
 // Serve runs the server until ctx is cancelled: every start-up check
@@ -95,7 +100,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	a.Add("listener", Later(s.mainListener))
 	if cfg.Gateway != nil {
 		a.Add("gateway", Later(s.gatewayListener))
-		a.Add("gateway reload", Background{Loop: s.watchGatewayConfig})
+		a.Add("gateway reload", Background{Init: s.listenSIGHUP, Loop: s.watchGatewayConfig})
 	}
 	a.Add("purge", Every{Interval: purgeInterval, Job: s.purge})
 	return a.Run(ctx, s.ready)
@@ -210,7 +215,14 @@ func (s *server) purge(ctx context.Context) {
 func (s *server) ready() {
 	addr := s.listen.Addr()
 	PrintBanner(s.o.Stdout, s.o.Name, s.cfg, addr)
+	s.printGateway()
 	s.logger.Info("rampart started", "listen", addr.String(), "issuer", s.cfg.Issuer, "tls", s.cfg.HTTP.TLS.Mode, "store", s.cfg.Store.Driver, "dev", s.cfg.Dev)
+	if s.o.Listening != nil {
+		s.o.Listening("main", addr)
+		if s.gwListen != nil {
+			s.o.Listening("gateway", s.gwListen.Addr())
+		}
+	}
 	if s.o.Ready != nil {
 		s.o.Ready(addr)
 	}
