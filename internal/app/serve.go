@@ -68,6 +68,9 @@ type server struct {
 	gateway  *gateway.Gateway
 	gwListen *Listener
 	hup      chan os.Signal
+
+	notesListen *Listener // dev mode: the notes example
+	devSecret   string    // dev mode: the walk-through client's secret
 }
 
 // Serve runs the server until ctx is cancelled: every start-up check
@@ -98,9 +101,15 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	a.Add("signing keys", Background{Init: s.initKeys, Loop: func(ctx context.Context) { s.km.Run(ctx) }})
 	a.Add("authorization server", Funcs{OnStart: s.buildAuth})
 	a.Add("listener", Later(s.mainListener))
-	if cfg.Gateway != nil {
+	switch {
+	case cfg.Gateway != nil:
 		a.Add("gateway", Later(s.gatewayListener))
 		a.Add("gateway reload", Background{Init: s.listenSIGHUP, Loop: s.watchGatewayConfig})
+	case cfg.Dev:
+		// The first look (issue 12): the notes example behind a gateway,
+		// both on loopback, with a printed walk-through.
+		a.Add("notes example", Later(s.devNotesListener))
+		a.Add("gateway", Later(s.gatewayListener))
 	}
 	a.Add("purge", Every{Interval: purgeInterval, Job: s.purge})
 	return a.Run(ctx, s.ready)
@@ -216,11 +225,15 @@ func (s *server) ready() {
 	addr := s.listen.Addr()
 	PrintBanner(s.o.Stdout, s.o.Name, s.cfg, addr)
 	s.printGateway()
+	s.printWalkthrough()
 	s.logger.Info("rampart started", "listen", addr.String(), "issuer", s.cfg.Issuer, "tls", s.cfg.HTTP.TLS.Mode, "store", s.cfg.Store.Driver, "dev", s.cfg.Dev)
 	if s.o.Listening != nil {
 		s.o.Listening("main", addr)
 		if s.gwListen != nil {
 			s.o.Listening("gateway", s.gwListen.Addr())
+		}
+		if s.notesListen != nil {
+			s.o.Listening("notes example", s.notesListen.Addr())
 		}
 	}
 	if s.o.Ready != nil {
