@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -252,3 +253,14 @@ func jsonBody(v any) string {
 	}
 	return string(b)
 }
+
+func mustMinter(t testing.TB, s gateway.Signer) *gateway.AssertionMinter {
+	t.Helper()
+	m, err := gateway.NewAssertionMinter(gateway.MinterOptions{Signer: s, Issuer: testIssuer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func itoa(id int64) string { return strconv.FormatInt(id, 10) }
