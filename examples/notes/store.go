@@ -71,7 +71,7 @@ func openSQLite(path string) (*sql.DB, error) {
 	if path == "" || strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") {
 		// A plain path only: URI parameters could switch off the pragmas
 		// set below or open another database.
-		return nil, fmt.Errorf("notes: SQLite DSN %q must be a plain file path or :memory:", path)
+		return nil, fmt.Errorf("notes: SQLite DSN %q must be a plain file path or \":memory:\"", path)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("notes: cannot create the database directory: %w", err)
