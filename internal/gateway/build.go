@@ -60,6 +60,7 @@ type routeRT struct {
 	name    string
 	handler http.Handler
 	rm      *routeMetrics
+	sec     securityHeaders
 }
 
 func (rt *routeRT) observe(code int, d time.Duration) { rt.rm.observe(code, d) }
@@ -192,7 +193,7 @@ func (g *Gateway) buildRoute(cfg *config.Config, gc *config.Gateway, rc config.G
 			return nil, nil, err
 		}
 	}
-	return &routeRT{name: rc.Name, handler: h, rm: &rm}, pool, nil
+	return &routeRT{name: rc.Name, handler: h, rm: &rm, sec: sec}, pool, nil
 }
 
 func (g *Gateway) newForwarder(rc config.GatewayRoute, pool *upstream.Pool, rm *routeMetrics, sec securityHeaders) (*forwarder, error) {

@@ -163,7 +163,15 @@ func (f *forwarder) modifyResponse(next func(*http.Response) error) func(*http.R
 		if resp.StatusCode >= 500 {
 			f.rm.upstream.Inc()
 		}
-		return next(resp)
+		err := next(resp)
+		// The answer already carries the route's security headers
+		// (ServeHTTP set them); ReverseProxy adds the upstream's headers
+		// to them, so the upstream's spelling of each is dropped here, and
+		// each is sent once, with the route's value.
+		for k := range f.sec {
+			resp.Header.Del(k)
+		}
+		return err
 	}
 }
 

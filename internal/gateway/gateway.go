@@ -175,6 +175,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rt := st.routes[route.Index()]
+	// The route's security headers are on every answer, the gateway's own
+	// refusals (401, 429, 422...) and the upstream's alike.
+	setSecurityHeaders(w.Header(), rt.sec)
 	ri := &reqInfo{route: rt, path: path, client: httpx.ClientIP(r)}
 	r = r.WithContext(context.WithValue(r.Context(), reqInfoKey{}, ri))
 	// From here on the canonical path is the request's path: the route's

@@ -495,3 +495,29 @@ func TestInputRulesThroughGateway(t *testing.T) {
 		t.Errorf("body not sent with its length: %v", got.Header)
 	}
 }
+
+// TestSecurityHeadersOnEveryAnswer: the route's headers are on the
+// gateway's refusals and on upstream answers, once each, with the route's
+// overrides.
+func TestSecurityHeadersOnEveryAnswer(t *testing.T) {
+	h := newHarness(t, nil)
+	up := newEcho(t, h)
+	rc := route("notes", "/api/notes", []string{up.srv.URL}, selfAuth())
+	rc.SecurityHeaders = map[string]string{"X-Frame-Options": "SAMEORIGIN", "Referrer-Policy": ""}
+	h.cfg.Gateway.Routes = []config.GatewayRoute{rc}
+	if err := h.gw.Load(h.cfg); err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range []string{"", h.token(t, nil)} {
+		resp := h.do(t, "GET", "/api/notes", tok)
+		if v := resp.Header.Values("X-Frame-Options"); len(v) != 1 || v[0] != "SAMEORIGIN" {
+			t.Errorf("status %d: X-Frame-Options %q", resp.StatusCode, v)
+		}
+		if v := resp.Header.Values("X-Content-Type-Options"); len(v) != 1 || v[0] != "nosniff" {
+			t.Errorf("status %d: X-Content-Type-Options %q", resp.StatusCode, v)
+		}
+		if resp.Header.Get("Referrer-Policy") != "" {
+			t.Errorf("status %d: removed header present", resp.StatusCode)
+		}
+	}
+}

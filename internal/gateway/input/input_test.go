@@ -64,6 +64,7 @@ func TestCheckStatuses(t *testing.T) {
 		{"invalid-json", post(`{"title":`, "application/json"), 400},
 		{"duplicate-key", post(`{"title":"a","body":"x","body":"<script>alert(1)</script>"}`, "application/json"), 400},
 		{"nested-duplicate", post(`{"title":"a","body":"x","tags":[{"a":1,"a":2}]}`, "application/json"), 400},
+		{"invalid-utf8", post("{\"title\":\"a\",\"body\":\"\xff<script>\"}", "application/json"), 400},
 		{"trailing-data", post(`{"title":"a","body":"x"} {}`, "application/json"), 400},
 		{"too-deep", post(strings.Repeat("[", 70)+strings.Repeat("]", 70), "application/json"), 400},
 		{"empty-body", post(``, "application/json"), 422},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // strictJSON accepts exactly one JSON value with no duplicate object
@@ -15,6 +16,11 @@ import (
 // gateway refuses it rather than pick one. json.Valid checks the grammar
 // first, so the scan below may trust the structure.
 func strictJSON(b []byte) error {
+	if !utf8.Valid(b) {
+		// encoding/json reads invalid UTF-8 as U+FFFD: the gateway would
+		// check (and sanitize) a string the service reads differently.
+		return errors.New("invalid UTF-8")
+	}
 	if !json.Valid(b) {
 		var v any
 		if err := json.Unmarshal(b, &v); err != nil && strings.Contains(err.Error(), "after top-level value") {
