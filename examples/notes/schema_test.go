@@ -1,8 +1,13 @@
 package notes_test
 
 import (
+	"bytes"
+	"io/fs"
+	"os"
 	"strings"
 	"testing"
+
+	"github.com/rampart-auth/rampart/examples/notes"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
@@ -63,6 +68,24 @@ func TestNoteSchema(t *testing.T) {
 	} {
 		if got := schemaAccepts(t, s, doc); got != want {
 			t.Errorf("%.60s: schema accepts = %v, want %v", doc, got, want)
+		}
+	}
+}
+
+// TestEmbeddedSchemas checks that the embedded copies are the shipped
+// files, byte for byte.
+func TestEmbeddedSchemas(t *testing.T) {
+	for _, name := range []string{"schemas/register.json", "schemas/note.json"} {
+		embedded, err := fs.ReadFile(notes.Schemas, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		onDisk, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(embedded, onDisk) {
+			t.Fatalf("embedded %s differs from the file", name)
 		}
 	}
 }
