@@ -138,19 +138,19 @@ func devGatewayConfig(listen, upstream, schemas string) *config.Gateway {
 		if req.MaxBodyBytes == 0 {
 			req.MaxBodyBytes = 1024
 		}
-		return config.GatewayRoute{HealthCheck: config.HealthCheck{Interval: config.Duration(10 * time.Second), Timeout: config.Duration(2 * time.Second)},Name: name, Match: m, Upstreams: []string{upstream}, Auth: a, Cost: 1, Request: req,
+		return config.GatewayRoute{HealthCheck: config.HealthCheck{Interval: config.Duration(10 * time.Second), Timeout: config.Duration(2 * time.Second)}, Name: name, Match: m, Upstreams: []string{upstream}, Auth: a, Cost: 1, Request: req,
 			RateLimits: []config.RouteLimit{perUser, perIP}, Timeout: config.Duration(30 * time.Second)}
 	}
 	g := &config.Gateway{Listen: listen, TLS: config.TLS{Mode: config.TLSOff}, ClientIPHeader: config.ClientIPHeaderXFF,
 		MaxHeaderBytes: config.DefaultGatewayMaxHeaderBytes, ReadHeaderTimeout: config.Duration(5 * time.Second),
 		ReadTimeout: config.Duration(30 * time.Second), WriteTimeout: config.Duration(60 * time.Second),
 		IdleTimeout: config.Duration(120 * time.Second), Routes: []config.GatewayRoute{
-		route("notes-register", config.RouteMatch{Path: "/api/users", Methods: []string{"POST"}}, auth("notes:write"), jsonBody("register.json")),
-		route("notes-me", config.RouteMatch{Path: "/api/users/me", Methods: []string{"GET"}}, auth("notes:read"), config.RouteRequest{}),
-		route("notes-read", config.RouteMatch{PathPrefix: "/api/notes", Methods: []string{"GET"}}, auth("notes:read"), config.RouteRequest{}),
-		route("notes-write", config.RouteMatch{PathPrefix: "/api/notes", Methods: []string{"POST", "PUT"}}, auth("notes:write"), jsonBody("note.json", "/body")),
-		route("notes-delete", config.RouteMatch{PathPrefix: "/api/notes", Methods: []string{"DELETE"}}, auth("notes:write"), config.RouteRequest{}),
-	}}
+			route("notes-register", config.RouteMatch{Path: "/api/users", Methods: []string{"POST"}}, auth("notes:write"), jsonBody("register.json")),
+			route("notes-me", config.RouteMatch{Path: "/api/users/me", Methods: []string{"GET"}}, auth("notes:read"), config.RouteRequest{}),
+			route("notes-read", config.RouteMatch{PathPrefix: "/api/notes", Methods: []string{"GET"}}, auth("notes:read"), config.RouteRequest{}),
+			route("notes-write", config.RouteMatch{PathPrefix: "/api/notes", Methods: []string{"POST", "PUT"}}, auth("notes:write"), jsonBody("note.json", "/body")),
+			route("notes-delete", config.RouteMatch{PathPrefix: "/api/notes", Methods: []string{"DELETE"}}, auth("notes:write"), config.RouteRequest{}),
+		}}
 	return g
 }
 
