@@ -26,9 +26,10 @@ const devMallorySecret = "mallory-secret-of-at-least-thirty-two-chars"
 // all fail, and nothing of one client's notes leaks to the other.
 func TestServeDevWalkthrough(t *testing.T) {
 	t.Setenv("RAMPART_TEST_MALLORY_SECRET", devMallorySecret)
-	cfg := config.Dev()
-	cfg.DataDir = t.TempDir()
-	cfg.HTTP.Listen = "127.0.0.1:0"
+	// As config.Dev, with the data directory and the port chosen before the
+	// defaults derive the store path and the issuer from them.
+	cfg := &config.Config{Dev: true, DataDir: t.TempDir(), HTTP: config.HTTP{Listen: "127.0.0.1:0"}}
+	cfg.Defaults()
 	cfg.Clients = []config.Client{{ID: "mallory", SecretEnv: "RAMPART_TEST_MALLORY_SECRET", GrantTypes: []string{"client_credentials"},
 		Scopes: []string{"notes:read", "notes:write"}, Audience: []string{devNotesAudience}}}
 	if err := cfg.Validate(); err != nil {
@@ -44,10 +45,17 @@ func TestServeDevWalkthrough(t *testing.T) {
 		done <- Serve(ctx, ServeOptions{Config: cfg, Env: OSEnv(), Stdout: out, Stderr: io.Discard, Name: "Rampart", Version: "test",
 			Listening: func(n string, a net.Addr) { mu.Lock(); addrs[n] = a; mu.Unlock() }, Ready: func(net.Addr) { close(ready) }})
 	}()
-	t.Cleanup(func() { cancel(); <-done })
+	stopped := false
+	t.Cleanup(func() {
+		cancel()
+		if !stopped {
+			<-done
+		}
+	})
 	select {
 	case <-ready:
 	case err := <-done:
+		stopped = true
 		t.Fatalf("serve --dev: %v", err)
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve --dev did not start")

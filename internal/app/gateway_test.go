@@ -99,10 +99,17 @@ func TestServeGatewayEndToEnd(t *testing.T) {
 			Listening: func(n string, a net.Addr) { mu.Lock(); addrs[n] = a; mu.Unlock() },
 			Ready:     func(net.Addr) { close(ready) }})
 	}()
-	t.Cleanup(func() { cancel(); <-done })
+	stopped := false
+	t.Cleanup(func() {
+		cancel()
+		if !stopped {
+			<-done
+		}
+	})
 	select {
 	case <-ready:
 	case err := <-done:
+		stopped = true
 		t.Fatalf("serve: %v", err)
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve did not start")
