@@ -108,16 +108,29 @@ func (r *Rules) Check(req *http.Request) ([]byte, *Problem) {
 		}
 		body = b
 	}
-	if len(body) > 0 && r.types != nil {
-		mt, _, err := mime.ParseMediaType(req.Header.Get("Content-Type"))
-		if err != nil || !r.types[strings.ToLower(mt)] {
-			return nil, &Problem{Status: http.StatusUnsupportedMediaType, Detail: "This route does not accept this content type."}
-		}
+	if len(body) > 0 && r.types != nil && !r.acceptType(req.Header.Values("Content-Type")) {
+		return nil, &Problem{Status: http.StatusUnsupportedMediaType, Detail: "This route does not accept this content type."}
 	}
 	if !r.NeedsBody() {
 		return body, nil
 	}
 	return r.checkJSON(body)
+}
+
+// acceptType allows exactly one Content-Type field whose media type is
+// listed and whose charset, if any, is UTF-8: two fields, or a JSON body
+// declared UTF-16, would let the upstream read the bytes otherwise than
+// the gateway checked them (RFC 8259 §8.1: JSON is UTF-8).
+func (r *Rules) acceptType(vals []string) bool {
+	if len(vals) != 1 {
+		return false
+	}
+	mt, params, err := mime.ParseMediaType(vals[0])
+	if err != nil || !r.types[strings.ToLower(mt)] {
+		return false
+	}
+	cs, ok := params["charset"]
+	return !ok || strings.EqualFold(cs, "utf-8")
 }
 
 func tooLarge(n int64) *Problem {

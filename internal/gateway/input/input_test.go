@@ -61,10 +61,21 @@ func TestCheckStatuses(t *testing.T) {
 		{"no-content-type", post(`{"title":"a","body":"x"}`, ""), 415},
 		{"wrong-content-type", post(`title=a`, "application/x-www-form-urlencoded"), 415},
 		{"content-type-confusion", post(`{"title":"a","body":"x"}`, "text/plain"), 415},
+		{"utf16-charset", post(`{"title":"a","body":"x"}`, "application/json; charset=utf-16"), 415},
+		{"two-content-types", func() *http.Request {
+			q := post(`{"title":"a","body":"x"}`, "application/json")
+			q.Header.Add("Content-Type", "text/plain")
+			return q
+		}(), 415},
 		{"invalid-json", post(`{"title":`, "application/json"), 400},
 		{"duplicate-key", post(`{"title":"a","body":"x","body":"<script>alert(1)</script>"}`, "application/json"), 400},
 		{"nested-duplicate", post(`{"title":"a","body":"x","tags":[{"a":1,"a":2}]}`, "application/json"), 400},
 		{"invalid-utf8", post("{\"title\":\"a\",\"body\":\"\xff<script>\"}", "application/json"), 400},
+		{"huge-exponent", post(`{"title":"a","body":"x","tags":[],"n":1e999999999}`, "application/json"), 400},
+		{"huge-number", post(`{"title":"a","body":"x","n":`+strings.Repeat("9", 200)+`}`, "application/json"), 400},
+		{"lone-surrogate", post(`{"title":"a","body":"\ud800<script>"}`, "application/json"), 400},
+		{"lone-low-surrogate", post(`{"title":"\udc00","body":"x"}`, "application/json"), 400},
+		{"paired-surrogate", post(`{"title":"\ud83d\ude00","body":"x"}`, "application/json"), 0},
 		{"trailing-data", post(`{"title":"a","body":"x"} {}`, "application/json"), 400},
 		{"too-deep", post(strings.Repeat("[", 70)+strings.Repeat("]", 70), "application/json"), 400},
 		{"empty-body", post(``, "application/json"), 422},

@@ -53,10 +53,37 @@ func (s *scanner) value() error {
 	case '[':
 		return s.array()
 	case '"':
-		s.str()
+		return s.str()
 	default:
+		start := s.i
 		for s.i < len(s.b) && !strings.ContainsRune(",]} \t\n\r", rune(s.b[s.i])) {
 			s.i++
+		}
+		return checkNumber(s.b[start:s.i])
+	}
+}
+
+// Number literal bounds: a schema keyword such as minimum, multipleOf or
+// type integer makes the validator read a number exactly (big.Rat), and
+// "1e999999999" would cost seconds and gigabytes. Real documents never
+// need more (IEEE 754 doubles end near 1e308; RFC 7493 §2.2).
+const (
+	maxNumberLen      = 128
+	maxNumberExponent = 400
+)
+
+// checkNumber bounds a literal (true, false, null pass).
+func checkNumber(lit []byte) error {
+	if len(lit) == 0 || lit[0] == 't' || lit[0] == 'f' || lit[0] == 'n' {
+		return nil
+	}
+	if len(lit) > maxNumberLen {
+		return errors.New("a number literal longer than " + strconv.Itoa(maxNumberLen) + " characters")
+	}
+	if i := strings.IndexAny(string(lit), "eE"); i >= 0 {
+		e, err := strconv.Atoi(strings.TrimPrefix(string(lit[i+1:]), "+"))
+		if err != nil || e > maxNumberExponent || e < -maxNumberExponent {
+			return errors.New("a number exponent beyond ±" + strconv.Itoa(maxNumberExponent))
 		}
 	}
 	return nil
@@ -106,7 +133,9 @@ func (s *scanner) object() error {
 			return nil
 		}
 		start := s.i
-		s.str()
+		if err := s.str(); err != nil {
+			return err
+		}
 		key := string(s.b[start+1 : s.i-1])
 		if strings.IndexByte(key, '\\') >= 0 {
 			// Escaped spellings of one name ("a", "\u0061") are one name.
@@ -154,20 +183,50 @@ func dup(keys *[]string, seen *map[string]bool, key string) bool {
 	return false
 }
 
-// str skips a string starting at its opening quote.
-func (s *scanner) str() {
+// str skips a string starting at its opening quote. A lone UTF-16
+// surrogate escape ("\ud800" without its pair) is refused: encoding/json
+// reads it as U+FFFD, so the gateway and the service would see different
+// strings (RFC 8259 §8.2, RFC 7493 §2.1).
+func (s *scanner) str() error {
 	s.i++
 	for s.i < len(s.b) {
 		switch s.b[s.i] {
 		case '\\':
+			if s.i+1 < len(s.b) && s.b[s.i+1] == 'u' {
+				if err := s.surrogate(); err != nil {
+					return err
+				}
+			}
 			s.i += 2
 		case '"':
 			s.i++
-			return
+			return nil
 		default:
 			s.i++
 		}
 	}
+	return nil
+}
+
+// surrogate checks the \uXXXX escape at s.i (valid JSON: four hex digits
+// follow) and, for a high surrogate, that a low one follows.
+func (s *scanner) surrogate() error {
+	v, _ := strconv.ParseUint(string(s.b[s.i+2:s.i+6]), 16, 16)
+	switch {
+	case v >= 0xDC00 && v <= 0xDFFF:
+		return errors.New("a lone UTF-16 surrogate escape")
+	case v >= 0xD800 && v <= 0xDBFF:
+		n := s.i + 6
+		if n+6 > len(s.b) || s.b[n] != '\\' || s.b[n+1] != 'u' {
+			return errors.New("a lone UTF-16 surrogate escape")
+		}
+		w, _ := strconv.ParseUint(string(s.b[n+2:n+6]), 16, 16)
+		if w < 0xDC00 || w > 0xDFFF {
+			return errors.New("a lone UTF-16 surrogate escape")
+		}
+		s.i = n // the low half is stepped over as the next escape
+	}
+	return nil
 }
 
 func clip(s string) string {
