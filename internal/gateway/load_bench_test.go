@@ -61,6 +61,18 @@ func BenchmarkLoad(b *testing.B) {
 		h := benchGateway(b, up.URL, nil)
 		runLoad(b, h.srv.URL+"/api/notes/1", h.token(b, nil), nil)
 	})
+	// One client at a time: latency without queueing, so the gateway's
+	// p99 minus the bare proxy's is the latency it adds.
+	b.Run("serial-bare-reverseproxy", func(b *testing.B) {
+		rp := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(target); pr.SetXForwarded() }, Transport: benchTransport()}
+		front := httptest.NewServer(rp)
+		defer front.Close()
+		runSerial(b, front.URL+"/api/notes/1", "")
+	})
+	b.Run("serial-gateway", func(b *testing.B) {
+		h := benchGateway(b, up.URL, nil)
+		runSerial(b, h.srv.URL+"/api/notes/1", h.token(b, nil))
+	})
 	b.Run("gateway-schema4k", func(b *testing.B) {
 		h := benchGateway(b, up.URL, func(rc *config.GatewayRoute) {
 			rc.Request = config.RouteRequest{MaxBodyBytes: 64 << 10, ContentTypes: []string{"application/json"},
@@ -112,6 +124,36 @@ func benchGateway(b *testing.B, upstream string, edit func(*config.GatewayRoute)
 		b.Fatal(err)
 	}
 	return h
+}
+
+// runSerial sends b.N requests from one keep-alive client, one after the
+// other, and reports the latency percentiles.
+func runSerial(b *testing.B, target, token string) {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
+	defer client.CloseIdleConnections()
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		req, _ := http.NewRequest(http.MethodGet, target, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		start := time.Now()
+		resp, err := client.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			b.Fatalf("status %d", resp.StatusCode)
+		}
+		lat = append(lat, time.Since(start))
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 }
 
 // runLoad sends b.N requests from 16 concurrent keep-alive clients and
