@@ -219,6 +219,7 @@ func TestModifyResponse(t *testing.T) {
 		w.Header().Set("X-Debug-Token", "abc")
 		w.Header().Set("X-Frame-Options", "ALLOWALL")
 		w.Header().Set("Content-Encoding", "gzip")
+		w.Header().Set("Via", "1.1 internal-lb-7")
 		if r.URL.Path == "/boom" {
 			w.WriteHeader(500)
 			_, _ = io.WriteString(w, "panic: runtime error: index out of range\ngoroutine 1 [running]:\nmain.handler()\n\t/srv/app/db.go:42 password=hunter2")
@@ -246,7 +247,7 @@ func TestModifyResponse(t *testing.T) {
 		resp.Header.Get("Content-Type") != "application/problem+json" || resp.Header.Get("Content-Encoding") != "" {
 		t.Errorf("5xx passed through: %d %v %q", resp.StatusCode, resp.Header, body)
 	}
-	for _, k := range []string{"Server", "X-Powered-By", "X-Debug-Token"} {
+	for _, k := range []string{"Server", "X-Powered-By", "X-Debug-Token", "Via"} {
 		if resp.Header.Get(k) != "" {
 			t.Errorf("%s passed through", k)
 		}
@@ -283,5 +284,16 @@ func BenchmarkPick(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		_, _ = p.Pick("")
+	}
+}
+
+func TestModifyResponseImpossibleStatus(t *testing.T) {
+	resp := &http.Response{StatusCode: 799, Header: http.Header{"Server": {"x"}}, Body: io.NopCloser(strings.NewReader("panic: boom"))}
+	if err := ModifyResponse(DefaultSecurityHeaders(false))(resp); err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 502 || strings.Contains(string(body), "panic") {
+		t.Errorf("%d %q", resp.StatusCode, body)
 	}
 }

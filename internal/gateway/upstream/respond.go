@@ -24,7 +24,7 @@ func DefaultSecurityHeaders(tls bool) SecurityHeaders {
 		"X-Content-Type-Options":       "nosniff",
 		"X-Frame-Options":              "DENY",
 		"Referrer-Policy":              "no-referrer",
-		"Content-Security-Policy":      "default-src 'none'; frame-ancestors 'none'",
+		"Content-Security-Policy":      "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'", // base-uri and form-action do not fall back to default-src
 		"Cross-Origin-Resource-Policy": "same-origin",
 	}
 	if tls {
@@ -36,7 +36,7 @@ func DefaultSecurityHeaders(tls bool) SecurityHeaders {
 // leakyHeaders name the software and version of an upstream (or its debug
 // tooling): the gateway never passes them on.
 var leakyHeaders = []string{"Server", "X-Powered-By", "X-Aspnet-Version", "X-Aspnetmvc-Version", "X-Runtime",
-	"X-Generator", "X-Backend-Server", "X-Served-By", "X-Debug-Token", "X-Debug-Token-Link", "X-Sourcemap", "Sourcemap"}
+	"X-Generator", "X-Backend-Server", "Via", "X-Served-By", "X-Debug-Token", "X-Debug-Token-Link", "X-Sourcemap", "Sourcemap"}
 
 // ModifyResponse hardens an upstream's answer (httputil.ReverseProxy's
 // ModifyResponse): the headers that name the upstream's software go, the
@@ -58,6 +58,11 @@ func ModifyResponse(sec SecurityHeaders) func(*http.Response) error {
 		}
 		for k, v := range sec {
 			h.Set(k, v)
+		}
+		if resp.StatusCode < 100 || resp.StatusCode > 599 {
+			// Not an HTTP status (RFC 9110 §15): a broken or hostile
+			// upstream, answered as a bad gateway.
+			resp.StatusCode, resp.Status = http.StatusBadGateway, "502 Bad Gateway"
 		}
 		if resp.StatusCode >= 500 {
 			replaceBody(resp)
