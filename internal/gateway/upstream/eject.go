@@ -70,8 +70,12 @@ func (p *Pool) failure(t *Target) {
 	now := p.clock()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if int(t.failures.Load()) < p.ejection.Consecutive || t.ejectedUntil.Load() > now.UnixNano() {
-		return // reset by a success meanwhile, or already ejected
+	if t.ejectedUntil.Load() > now.UnixNano() {
+		t.failures.Store(0) // requests in flight when t was ejected: already accounted for
+		return
+	}
+	if int(t.failures.Load()) < p.ejection.Consecutive {
+		return // reset by a success meanwhile
 	}
 	if until := t.ejectedUntil.Load(); until != 0 {
 		t.returnedAt = until
