@@ -1,8 +1,8 @@
 package upstream
 
 import (
-	"log"
 	"io"
+	"log"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
