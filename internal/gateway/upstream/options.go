@@ -237,7 +237,7 @@ func parseTarget(raw string) (*Target, error) {
 	}
 	scheme, rest, ok := strings.Cut(raw, "://")
 	if !ok {
-		return nil, errors.New("want http://host[:port][/base-path] or https://...")
+		return nil, errors.New("want http(s)://host[:port][/base-path]")
 	}
 	authority, path := rest, ""
 	if i := strings.IndexByte(rest, '/'); i >= 0 {

@@ -35,7 +35,7 @@ func TestValidateRefuses(t *testing.T) {
 	}{
 		{"reject/no-urls", Options{}, "no upstream URLs"},
 		{"reject/scheme", Options{URLs: []string{"ftp://a"}}, "scheme must be http or https"},
-		{"reject/no-scheme", Options{URLs: []string{"a.internal:80"}}, "want http://"},
+		{"reject/no-scheme", Options{URLs: []string{"a.internal:80"}}, "want http(s)://"},
 		{"reject/userinfo", Options{URLs: []string{"http://user:pw@a"}}, "no user information"},
 		{"reject/userinfo-confusion", Options{URLs: []string{"http://good.example@evil.example"}}, "no user information"},
 		{"reject/query", Options{URLs: []string{"http://a/?x=1"}}, "no query or fragment"},

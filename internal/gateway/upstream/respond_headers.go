@@ -82,7 +82,7 @@ func (s SecurityHeaders) Validate() error {
 }
 
 func checkHeader(name, value string) error {
-	if name == "" || strings.IndexFunc(name, func(r rune) bool { return r > 0x7e || !tchar(byte(r)) }) >= 0 {
+	if !token(name) {
 		return errors.New("the name must be a token (letters, digits, and !#$%&'*+-.^_`|~)")
 	}
 	if slices.Contains(framingHeaders, textproto.CanonicalMIMEHeaderKey(name)) {
@@ -94,6 +94,16 @@ func checkHeader(name, value string) error {
 		}
 	}
 	return nil
+}
+
+// token reports whether s is a non-empty RFC 9110 §5.6.2 token.
+func token(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !tchar(s[i]) {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // tchar reports whether c is an RFC 9110 §5.6.2 token character.
