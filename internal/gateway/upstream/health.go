@@ -60,9 +60,8 @@ func (p *Pool) round(ctx context.Context) {
 func (p *Pool) probe(ctx context.Context, t *Target) bool {
 	ctx, cancel := context.WithTimeout(ctx, p.health.Timeout)
 	defer cancel()
-	u := *t.URL
-	u.Path = p.health.Path
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	// From the host's root, as written (query and escapes kept).
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.Origin+p.health.Path, nil)
 	if err != nil {
 		return false
 	}

@@ -69,21 +69,22 @@ func TestHealthThresholds(t *testing.T) {
 }
 
 func TestProbe(t *testing.T) {
-	var path, ua atomic.Value
+	var path, query, ua atomic.Value
 	status := atomic.Int32{}
 	status.Store(204)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		path.Store(r.URL.Path)
+		query.Store(r.URL.RawQuery)
 		ua.Store(r.UserAgent())
 		w.WriteHeader(int(status.Load()))
 	}))
 	t.Cleanup(srv.Close)
-	p := mustPool(t, Options{URLs: []string{srv.URL + "/base"}, Health: Health{Path: "/live"}})
+	p := mustPool(t, Options{URLs: []string{srv.URL + "/base"}, Health: Health{Path: "/live?deep=1"}})
 	if !p.probe(t.Context(), p.targets[0]) {
 		t.Fatal("204 is a pass")
 	}
-	if path.Load() != "/live" || ua.Load() != healthUserAgent {
-		t.Errorf("probe asked %v with %v", path.Load(), ua.Load())
+	if path.Load() != "/live" || query.Load() != "deep=1" || ua.Load() != healthUserAgent {
+		t.Errorf("probe asked %v?%v with %v (want /live?deep=1 from the host root)", path.Load(), query.Load(), ua.Load())
 	}
 	for _, s := range []int32{301, 404, 500, 503} {
 		status.Store(s)

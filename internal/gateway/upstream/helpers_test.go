@@ -16,9 +16,6 @@ import (
 // quiet is a logger for pools under test.
 func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
-// testSecret is a 32-byte shard key.
-var testSecret = []byte("0123456789abcdef0123456789abcdef")
-
 // backend is an upstream under test: it answers 200 with its name, or
 // 503 once dead, and counts the requests it got per tenant.
 type backend struct {

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rampart-auth/rampart/internal/gateway"
 	"github.com/rampart-auth/rampart/jwtauth"
 )
 
@@ -43,15 +42,31 @@ type Ejection struct {
 	BaseTime, MaxTime time.Duration
 }
 
+// MaxTargets is the most upstreams a pool takes: the Sharder's limit
+// (gateway.MaxUpstreams, a 64-bit shard set), and Pick's set of up
+// targets is one 64-bit word.
+const MaxTargets = 64
+
+// Sharder confines each tenant to its shuffle shard: the index of an up
+// member of tenant's shard (healthy is asked about members only), or an
+// error when none is up, and never another index. *gateway.Sharder is
+// the implementation; the interface lives here because package gateway
+// imports this one. N, when the Sharder has it, lets Validate check the
+// Sharder was built over the pool's URLs.
+type Sharder interface {
+	ShardFor(tenant string, healthy func(i int) bool) (int, error)
+}
+
 // Options configures one route's Pool.
 type Options struct {
-	Route       string   // for logs and metrics
-	URLs        []string // http(s)://host[:port][/base-path]
-	TLS         TLS
-	Health      Health
-	Ejection    Ejection
-	ShardSize   int    // 0: no shuffle sharding; else k of gateway.NewSharder
-	ShardSecret []byte // at least gateway.MinShardKeyLen bytes when ShardSize > 0
+	Route    string   // for logs and metrics
+	URLs     []string // http(s)://host[:port][/base-path]
+	TLS      TLS
+	Health   Health
+	Ejection Ejection
+	// Shard, when set, confines each tenant to its shard of URLs
+	// (gateway.NewSharder over the same URLs, in the same order).
+	Shard Sharder
 
 	MaxIdleConnsPerHost   int
 	ResponseHeaderTimeout time.Duration
@@ -70,7 +85,7 @@ const (
 	DefaultEjectionConsecutive   = 5
 	DefaultEjectionBaseTime      = 30 * time.Second
 	DefaultEjectionMaxTime       = 5 * time.Minute
-	DefaultMaxIdleConnsPerHost   = 64
+	DefaultMaxIdleConnsPerHost   = 256
 	DefaultResponseHeaderTimeout = 30 * time.Second
 	DefaultDialTimeout           = 5 * time.Second
 )
@@ -111,8 +126,8 @@ func withDefaults(o Options) Options {
 }
 
 // Validate checks o without touching files or the network, so config
-// validation can call it: every URL, no duplicates, the shard size and
-// secret, the health and ejection numbers, the TLS fields' coherence.
+// validation can call it: every URL, no duplicates, the Sharder's size,
+// the health and ejection numbers, the TLS fields' coherence.
 // Every problem is reported, each saying what to change.
 func Validate(o Options) error {
 	o = withDefaults(o)
@@ -137,8 +152,8 @@ func validateURLs(urls []string, add func(string, ...any)) (https bool) {
 	switch {
 	case len(urls) == 0:
 		add("no upstream URLs: list at least one")
-	case len(urls) > gateway.MaxUpstreams:
-		add("%d upstream URLs: at most %d", len(urls), gateway.MaxUpstreams)
+	case len(urls) > MaxTargets:
+		add("%d upstream URLs: at most %d", len(urls), MaxTargets)
 	}
 	seen := make(map[string]int, len(urls))
 	for i, raw := range urls {
@@ -158,11 +173,8 @@ func validateURLs(urls []string, add func(string, ...any)) (https bool) {
 }
 
 func validateShard(o Options, add func(string, ...any)) {
-	switch {
-	case o.ShardSize < 0 || o.ShardSize > len(o.URLs):
-		add("shard size %d: want 0 (no sharding) to the number of upstreams (%d)", o.ShardSize, len(o.URLs))
-	case o.ShardSize > 0 && len(o.ShardSecret) < gateway.MinShardKeyLen:
-		add("shard secret of %d bytes: want at least %d", len(o.ShardSecret), gateway.MinShardKeyLen)
+	if n, ok := o.Shard.(interface{ N() int }); ok && n.N() != len(o.URLs) {
+		add("the shard set was built over %d upstreams, the route lists %d", n.N(), len(o.URLs))
 	}
 }
 
@@ -203,17 +215,21 @@ func validateTLS(t TLS, https bool, add func(string, ...any)) {
 	}
 }
 
-// checkHealthPath accepts an absolute path of unreserved characters and
-// "/", with no empty, "." or ".." segment: the probe asks for exactly
-// what the operator wrote.
+// checkHealthPath accepts what the probe can send as written: an
+// absolute path, with a query if need be, of at most 1024 visible ASCII
+// characters and no fragment (the config's own rule for health_check.path).
 func checkHealthPath(p string) error {
 	if !strings.HasPrefix(p, "/") {
 		return errors.New("must start with /")
 	}
-	if p == "/" {
-		return nil
+	if len(p) > 1024 || strings.ContainsRune(p, '#') ||
+		strings.IndexFunc(p, func(r rune) bool { return r <= 0x20 || r >= 0x7f }) >= 0 {
+		return errors.New("at most 1024 visible ASCII characters, no fragment")
 	}
-	return checkPath(p)
+	if _, err := url.ParseRequestURI(p); err != nil {
+		return errors.New("not a request path")
+	}
+	return nil
 }
 
 // parseTarget checks one upstream URL and returns its normalized Target:

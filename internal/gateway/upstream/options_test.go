@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -50,11 +51,11 @@ func TestValidateRefuses(t *testing.T) {
 		{"reject/too-long", Options{URLs: []string{"http://a/" + strings.Repeat("x", 3000)}}, "longer than"},
 		{"reject/duplicate", Options{URLs: []string{"http://a:80", "HTTP://A/"}}, "the same upstream as urls[0]"},
 		{"reject/too-many", Options{URLs: make([]string, 65)}, "at most 64"},
-		{"reject/shard-too-big", Options{URLs: ok, ShardSize: 2, ShardSecret: testSecret}, "shard size 2"},
-		{"reject/shard-negative", Options{URLs: ok, ShardSize: -1}, "shard size -1"},
-		{"reject/shard-secret-short", Options{URLs: ok, ShardSize: 1, ShardSecret: []byte("short")}, "shard secret of 5 bytes"},
+		{"reject/shard-other-size", Options{URLs: ok, Shard: fakeSharder{n: 2}}, "built over 2 upstreams, the route lists 1"},
 		{"reject/health-path-relative", Options{URLs: ok, Health: Health{Path: "healthz"}}, "must start with /"},
-		{"reject/health-path-query", Options{URLs: ok, Health: Health{Path: "/h?x"}}, "only letters"},
+		{"reject/health-path-fragment", Options{URLs: ok, Health: Health{Path: "/h#x"}}, "no fragment"},
+		{"reject/health-path-space", Options{URLs: ok, Health: Health{Path: "/h x"}}, "visible ASCII"},
+		{"reject/health-path-bad-escape", Options{URLs: ok, Health: Health{Path: "/h%zz"}}, "not a request path"},
 		{"reject/health-timeout", Options{URLs: ok, Health: Health{Path: "/h", Interval: time.Second, Timeout: 2 * time.Second}}, "longer than the interval"},
 		{"reject/health-negative", Options{URLs: ok, Health: Health{Unhealthy: -1}}, "must not be negative"},
 		{"reject/ejection-max", Options{URLs: ok, Ejection: Ejection{BaseTime: time.Minute, MaxTime: time.Second}}, "max time"},
@@ -85,8 +86,9 @@ func TestValidateRefuses(t *testing.T) {
 func TestValidateAccepts(t *testing.T) {
 	cases := []Options{
 		{URLs: []string{"http://127.0.0.1:9001", "http://127.0.0.1:9002"}},
-		{URLs: []string{"https://a", "https://b"}, ShardSize: 2, ShardSecret: testSecret, TLS: TLS{ServerName: "svc.internal"}},
+		{URLs: []string{"https://a", "https://b"}, Shard: fakeSharder{n: 2}, TLS: TLS{ServerName: "svc.internal"}},
 		{URLs: []string{"https://a"}, Health: Health{Path: "/"}, Ejection: Ejection{Consecutive: -1}},
+		{URLs: []string{"https://a"}, Health: Health{Path: "/health/ready?full=1&x=%20"}},
 	}
 	for i, o := range cases {
 		if err := Validate(o); err != nil {
@@ -96,13 +98,40 @@ func TestValidateAccepts(t *testing.T) {
 }
 
 func TestValidateReportsEveryProblem(t *testing.T) {
-	err := Validate(Options{URLs: []string{"ftp://a", "http://b?x"}, ShardSize: 9})
+	err := Validate(Options{URLs: []string{"ftp://a", "http://b?x"}, Shard: fakeSharder{n: 9}})
 	if err == nil {
 		t.Fatal("accepted")
 	}
-	for _, want := range []string{"urls[0]", "urls[1]", "shard size 9"} {
+	for _, want := range []string{"urls[0]", "urls[1]", "built over 9"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("%q misses %q", err, want)
 		}
+	}
+}
+
+// fakeSharder answers index i for every tenant.
+type fakeSharder struct{ n, i int }
+
+func (f fakeSharder) N() int { return f.n }
+
+func (f fakeSharder) ShardFor(_ string, healthy func(int) bool) (int, error) {
+	if !healthy(f.i) {
+		return -1, errors.New("down")
+	}
+	return f.i, nil
+}
+
+// TestPickDistrustsSharder: an index outside the pool (a Sharder built
+// over another list) is refused, never a panic.
+func TestPickDistrustsSharder(t *testing.T) {
+	for _, i := range []int{-1, 2, 64} {
+		p := mustPool(t, Options{URLs: []string{"http://a", "http://b"}, Shard: fakeSharder{n: 2, i: i}})
+		if _, err := p.Pick("t"); !errors.Is(err, ErrNoHealthyUpstream) {
+			t.Errorf("index %d: err %v", i, err)
+		}
+	}
+	p := mustPool(t, Options{URLs: []string{"http://a"}, Shard: fakeSharder{n: 1}})
+	if _, err := p.Pick(""); !errors.Is(err, ErrNoTenant) {
+		t.Fatalf("err %v, want ErrNoTenant", err)
 	}
 }

@@ -11,14 +11,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/rampart-auth/rampart/internal/gateway"
 )
 
 // ErrNoHealthyUpstream is Pick's answer (wrapped with the route's name)
-// when no target it may use is up; the proxy answers 503. It is
-// gateway.ErrNoHealthyUpstream, so errors.Is works with either.
-var ErrNoHealthyUpstream = gateway.ErrNoHealthyUpstream
+// when no target it may use is up; the proxy answers 503.
+var ErrNoHealthyUpstream = errors.New("upstream: no healthy upstream")
 
 // ErrNoTenant is Pick's answer on a sharded route for a request with no
 // tenant: the empty string is a tenant like any other to the Sharder, so
@@ -54,7 +51,7 @@ type Target struct {
 type Pool struct {
 	route     string
 	targets   []*Target
-	sharder   *gateway.Sharder
+	sharder   Sharder
 	transport *http.Transport
 	health    Health
 	ejection  Ejection
@@ -80,7 +77,6 @@ func New(o Options) (*Pool, error) {
 		route: o.Route, health: o.Health, ejection: o.Ejection, logger: o.Logger, clock: o.Clock,
 		errNone: fmt.Errorf("upstream: route %q: %w", o.Route, ErrNoHealthyUpstream),
 	}
-	ids := make([]string, len(o.URLs))
 	for i, raw := range o.URLs {
 		t, err := parseTarget(raw)
 		if err != nil { // Validate passed: cannot happen
@@ -89,16 +85,12 @@ func New(o Options) (*Pool, error) {
 		t.pool, t.index = p, i
 		t.healthy.Store(true)
 		p.targets = append(p.targets, t)
-		ids[i] = t.URL.String()
 	}
-	if o.ShardSize > 0 {
-		s, err := gateway.NewSharder(ids, o.ShardSize, o.ShardSecret)
-		if err != nil {
-			return nil, fmt.Errorf("upstream: route %q: %w", o.Route, err)
-		}
-		p.sharder = s
-	}
+	p.sharder = o.Shard
 	p.availableFn = func(i int) bool {
+		if i < 0 || i >= len(p.targets) {
+			return false
+		}
 		var now int64
 		return p.targets[i].available(&now, p.clock)
 	}
@@ -141,7 +133,7 @@ func (p *Pool) Pick(tenant string) (*Target, error) {
 			return nil, ErrNoTenant
 		}
 		i, err := p.sharder.ShardFor(tenant, p.availableFn)
-		if err != nil {
+		if err != nil || i < 0 || i >= len(p.targets) {
 			return nil, p.errNone
 		}
 		return p.targets[i], nil

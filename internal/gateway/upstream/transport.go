@@ -15,9 +15,10 @@ import (
 
 // maxResponseHeaderBytes bounds an upstream's response header. The
 // transport's default is 10 MB, a lot of memory per response that a
-// broken or hostile upstream could make the gateway hold; 256 KiB is far
-// above any sane header block (a response over it is a 502).
-const maxResponseHeaderBytes = 256 << 10
+// broken or hostile upstream could make the gateway hold; 64 KiB is far
+// above any sane header block (nginx's proxy buffer for it is 4 or 8 KiB),
+// and a response over it is a 502.
+const maxResponseHeaderBytes = 64 << 10
 
 // newTransport builds the pool's one transport.
 //
@@ -32,7 +33,8 @@ const maxResponseHeaderBytes = 256 << 10
 //     cleartext h2c).
 //   - MaxIdleConnsPerHost: the default of 2 makes a busy proxy open and
 //     close connections all the time; the pool keeps up to
-//     Options.MaxIdleConnsPerHost per target.
+//     Options.MaxIdleConnsPerHost (default 256, enough for the load
+//     harness's concurrency) per target.
 func newTransport(o Options, targets int) (*http.Transport, error) {
 	tc, err := tlsConfig(o)
 	if err != nil {

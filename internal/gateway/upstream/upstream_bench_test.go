@@ -16,9 +16,9 @@ func benchURLs(n int) []string {
 	return urls
 }
 
-// BenchmarkPick: one Pick per request, over 8 targets, unsharded and with
-// shards of 2 (an HMAC of the tenant per pick), and with one target
-// ejected (the clock is read).
+// BenchmarkPick: one Pick per request over 8 targets, and with one target
+// ejected (the clock is read). The sharded cases, which need
+// gateway.Sharder, are BenchmarkPickSharded in shard_test.go.
 func BenchmarkPick(b *testing.B) {
 	cases := []struct {
 		name  string
@@ -27,8 +27,6 @@ func BenchmarkPick(b *testing.B) {
 	}{
 		{"round-robin/n=8", Options{URLs: benchURLs(8)}, false},
 		{"round-robin/n=8/one-ejected", Options{URLs: benchURLs(8)}, true},
-		{"sharded/n=8,k=2", Options{URLs: benchURLs(8), ShardSize: 2, ShardSecret: testSecret}, false},
-		{"sharded/n=64,k=4", Options{URLs: benchURLs(64), ShardSize: 4, ShardSecret: testSecret}, false},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
