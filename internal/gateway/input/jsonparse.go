@@ -416,8 +416,12 @@ func (p *parser) strSlow(start int) (string, error) {
 		case c < 0x20:
 			return "", p.fail("control character in string")
 		case c < utf8.RuneSelf:
-			buf = append(buf, c)
-			p.pos++
+			run := p.pos + 1 // copy a run of plain ASCII at once
+			for run < len(p.data) && plainASCII(p.data[run]) {
+				run++
+			}
+			buf = append(buf, p.data[p.pos:run]...)
+			p.pos = run
 		default:
 			r, size := utf8.DecodeRune(p.data[p.pos:])
 			if r == utf8.RuneError && size <= 1 {
@@ -498,3 +502,6 @@ func (p *parser) hex4(at int) (rune, bool) {
 	}
 	return r, true
 }
+
+// plainASCII is a string byte that needs no decoding.
+func plainASCII(c byte) bool { return c >= 0x20 && c < utf8.RuneSelf && c != '"' && c != '\\' }
