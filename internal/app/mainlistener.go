@@ -31,7 +31,7 @@ const maxHeaderBytes = 64 << 10
 // mainListener builds the listener of http.listen: the OAuth endpoints,
 // pages, JWKS, health and metrics.
 func (s *server) mainListener(context.Context) (Component, error) {
-	tlsConf, err := serverTLS(s.cfg, s.kr, s.logger)
+	tlsConf, err := serverTLS(s.cfg.HTTP.TLS, s.cfg.DataDir, tlsHosts(s.cfg), s.kr, s.logger)
 	if err != nil {
 		return nil, err
 	}
@@ -80,20 +80,21 @@ func newHandler(cfg *config.Config, logger *slog.Logger, reg *prometheus.Registr
 	)
 }
 
-// serverTLS returns the listener's TLS configuration for the mode (nil for
-// off, which Validate allows only on loopback).
-func serverTLS(cfg *config.Config, kr *kms.Keyring, logger *slog.Logger) (*tls.Config, error) {
-	switch cfg.HTTP.TLS.Mode {
+// serverTLS returns a listener's TLS configuration for its mode (nil for
+// off, which Validate allows only on loopback); auto mode issues from the
+// local CA in dataDir/tls a certificate for hosts.
+func serverTLS(t config.TLS, dataDir string, hosts []string, kr *kms.Keyring, logger *slog.Logger) (*tls.Config, error) {
+	switch t.Mode {
 	case config.TLSFiles:
-		src, err := mtls.NewFileSource(cfg.HTTP.TLS.CertFile, cfg.HTTP.TLS.KeyFile, mtls.WithLogger(logger))
+		src, err := mtls.NewFileSource(t.CertFile, t.KeyFile, mtls.WithLogger(logger))
 		if err != nil {
 			return nil, err
 		}
 		return mtls.ServerConfig(src), nil
 	case config.TLSAuto:
 		return ca.AutoTLS(ca.AutoTLSOptions{
-			Dir:    filepath.Join(cfg.DataDir, "tls"),
-			Hosts:  tlsHosts(cfg),
+			Dir:    filepath.Join(dataDir, "tls"),
+			Hosts:  hosts,
 			Sealer: kr,
 			Logger: logger,
 		})

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/rampart-auth/rampart/internal/config"
+	"github.com/rampart-auth/rampart/internal/gateway"
 	"github.com/rampart-auth/rampart/internal/kms"
 )
 
@@ -28,6 +29,12 @@ type Startup struct {
 func Preflight(cfg *config.Config, env config.Env) (*Startup, error) {
 	res, err := cfg.Resolve(env, config.NeedAll)
 	if err != nil {
+		return nil, err
+	}
+	// The route table, the JSON Schemas and the upstreams of the gateway:
+	// what a reload checks too, so a table serve would refuse is refused
+	// by config check first.
+	if err := gateway.Check(cfg); err != nil {
 		return nil, err
 	}
 	st := &Startup{Resolved: res}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,6 +16,7 @@ import (
 	"github.com/rampart-auth/rampart/internal/admin"
 	"github.com/rampart-auth/rampart/internal/audit"
 	"github.com/rampart-auth/rampart/internal/config"
+	"github.com/rampart-auth/rampart/internal/gateway"
 	"github.com/rampart-auth/rampart/internal/identity"
 	"github.com/rampart-auth/rampart/internal/keys"
 	"github.com/rampart-auth/rampart/internal/kms"
@@ -38,6 +40,9 @@ type ServeOptions struct {
 	// Ready, when not nil, receives the main listener's bound address once
 	// every component has started.
 	Ready func(net.Addr)
+	// Listening, when not nil, receives every listener's name ("main",
+	// "gateway", "notes example") and bound address, before Ready.
+	Listening func(name string, addr net.Addr)
 }
 
 // server is the state of one `rampart serve` process, filled in by its
@@ -59,6 +64,13 @@ type server struct {
 	parts  *AuthParts
 	oauth  *oauth.Server
 	listen *Listener
+
+	gateway  *gateway.Gateway
+	gwListen *Listener
+	hup      chan os.Signal
+
+	notesListen *Listener // dev mode: the notes example
+	devSecret   string    // dev mode: the walk-through client's secret
 }
 
 // Serve runs the server until ctx is cancelled: every start-up check
@@ -89,6 +101,16 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	a.Add("signing keys", Background{Init: s.initKeys, Loop: func(ctx context.Context) { s.km.Run(ctx) }})
 	a.Add("authorization server", Funcs{OnStart: s.buildAuth})
 	a.Add("listener", Later(s.mainListener))
+	switch {
+	case cfg.Gateway != nil:
+		a.Add("gateway", Later(s.gatewayListener))
+		a.Add("gateway reload", Background{Init: s.listenSIGHUP, Loop: s.watchGatewayConfig})
+	case cfg.Dev:
+		// The first look (issue 12): the notes example behind a gateway,
+		// both on loopback, with a printed walk-through.
+		a.Add("notes example", Later(s.devNotesListener))
+		a.Add("gateway", Later(s.gatewayListener))
+	}
 	a.Add("purge", Every{Interval: purgeInterval, Job: s.purge})
 	return a.Run(ctx, s.ready)
 }
@@ -202,7 +224,18 @@ func (s *server) purge(ctx context.Context) {
 func (s *server) ready() {
 	addr := s.listen.Addr()
 	PrintBanner(s.o.Stdout, s.o.Name, s.cfg, addr)
+	s.printGateway()
+	s.printWalkthrough()
 	s.logger.Info("rampart started", "listen", addr.String(), "issuer", s.cfg.Issuer, "tls", s.cfg.HTTP.TLS.Mode, "store", s.cfg.Store.Driver, "dev", s.cfg.Dev)
+	if s.o.Listening != nil {
+		s.o.Listening("main", addr)
+		if s.gwListen != nil {
+			s.o.Listening("gateway", s.gwListen.Addr())
+		}
+		if s.notesListen != nil {
+			s.o.Listening("notes example", s.notesListen.Addr())
+		}
+	}
 	if s.o.Ready != nil {
 		s.o.Ready(addr)
 	}

@@ -43,6 +43,10 @@ const (
 
 	// The master key.
 	ActionMasterKeyRotate = "master_key.rotate"
+
+	// The gateway.
+	ActionGatewayDenied = "gateway.denied" // a request refused by a route's authentication or authorization
+	ActionGatewayReload = "gateway.reload" // the route table replaced (or a new configuration refused)
 )
 
 // Actions returns the catalogue, in the order above.
@@ -55,5 +59,6 @@ func Actions() []string {
 		ActionClientCreate, ActionClientDelete, ActionClientRotateSecret, ActionUserCreate,
 		ActionKeyGenerate, ActionKeyActivate, ActionKeyRetire, ActionKeyRemove, ActionKeyRotate, ActionKeyRevoke,
 		ActionMasterKeyRotate,
+		ActionGatewayDenied, ActionGatewayReload,
 	}
 }

@@ -37,6 +37,9 @@ type Config struct {
 	Clients []Client `yaml:"clients"`
 	Audit   Audit    `yaml:"audit"`
 	Log     Log      `yaml:"log"`
+	// Gateway configures the identity-aware reverse proxy (docs/gateway.md);
+	// nil runs no gateway listener.
+	Gateway *Gateway `yaml:"gateway"`
 
 	// Dev is set by `rampart serve --dev` (or serve with no config); it is
 	// never read from the file.

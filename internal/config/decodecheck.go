@@ -43,7 +43,10 @@ func (c *checker) errs() []error {
 	return c.problems
 }
 
-var durationType = reflect.TypeFor[Duration]()
+var (
+	durationType  = reflect.TypeFor[Duration]()
+	routeAuthType = reflect.TypeFor[RouteAuth]()
+)
 
 // check verifies that n can be decoded into a value of type t, recursing
 // into mappings and lists, and records what cannot.
@@ -53,6 +56,10 @@ func (c *checker) check(n *yaml.Node, t reflect.Type, path string) {
 	}
 	if n.Kind == yaml.AliasNode {
 		c.add(n.Line, path, "YAML aliases are not supported; write the value out")
+		return
+	}
+	if t == routeAuthType {
+		c.checkRouteAuth(n, path) // before the null case: an empty auth is not "unset"
 		return
 	}
 	if isNull(n) {
@@ -106,6 +113,22 @@ func (c *checker) checkStruct(n *yaml.Node, t reflect.Type, path string) {
 		}
 		c.check(v, ft, key)
 	})
+}
+
+// checkRouteAuth checks a route's auth: the literal `none` or a mapping
+// of the RouteAuth keys. Anything else, `auth: ~` included, is refused
+// here with the key's line rather than read as "no rule" (deny by default,
+// DESIGN principle 3).
+func (c *checker) checkRouteAuth(n *yaml.Node, path string) {
+	switch {
+	case isAuthNone(n):
+	case n.Kind == yaml.MappingNode:
+		c.checkStruct(n, routeAuthType, path)
+	case n.Kind == yaml.ScalarNode && !isNull(n) && strings.EqualFold(n.Value, AuthNone):
+		c.add(n.Line, path, "%s; write none in lowercase", authShapeHint(n))
+	default:
+		c.add(n.Line, path, "%s", authShapeHint(n))
+	}
 }
 
 // checkMap checks a mapping with free keys (map[string]T).

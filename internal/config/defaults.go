@@ -56,6 +56,7 @@ func (c *Config) Defaults() {
 	setDur(&c.HTTP.WriteTimeout, 30*time.Second)
 	setDur(&c.HTTP.IdleTimeout, 120*time.Second)
 	setDur(&c.HTTP.ShutdownTimeout, 20*time.Second)
+	c.defaultGateway()
 
 	if c.Store.Driver == "" {
 		c.Store.Driver = DriverSQLite

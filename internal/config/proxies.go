@@ -35,7 +35,7 @@ func (c *Config) Notices() []string {
 		out = append(out, "rate_limits.trusted_proxies is deprecated: move the list to http.trusted_proxies, "+
 			"which now sets the one client address used by rate limits, audit events and the access log")
 	}
-	return out
+	return append(out, c.gatewayNotices()...)
 }
 
 // TrustedPrefixes returns http.trusted_proxies parsed and masked. It
@@ -67,37 +67,44 @@ func parseProxy(s string) (netip.Prefix, error) {
 // validateProxies checks http.trusted_proxies, http.client_ip_header and the
 // deprecated rate_limits.trusted_proxies.
 func (c *Config) validateProxies(bad func(string, string, ...any)) {
-	switch strings.ToLower(c.HTTP.ClientIPHeader) {
+	checkClientIPHeader("http.client_ip_header", c.HTTP.ClientIPHeader, bad)
+	now := checkProxies("http.trusted_proxies", c.HTTP.TrustedProxies, bad)
+	old := checkProxies("rate_limits.trusted_proxies", c.RateLimits.TrustedProxies, bad)
+	if len(c.RateLimits.TrustedProxies) > 0 && !samePrefixes(now, old) {
+		bad("rate_limits.trusted_proxies", "is deprecated and differs from http.trusted_proxies; keep only http.trusted_proxies (one list decides the client address everywhere)")
+	}
+}
+
+// checkClientIPHeader checks a client_ip_header value.
+func checkClientIPHeader(key, v string, bad func(string, string, ...any)) {
+	switch strings.ToLower(v) {
 	case ClientIPHeaderXFF, ClientIPHeaderForwarded:
 	default:
 		// One configured header, never a guess or a list: a proxy writes one
 		// header and passes the others through from the client, so believing
 		// another one lets any client choose its address (RFC 7239 §8.1; the
 		// same choice as Caddy's client_ip_headers).
-		bad("http.client_ip_header", "%q is not a header Rampart reads; use x-forwarded-for or forwarded (the one header your trusted proxies write)", c.HTTP.ClientIPHeader)
+		bad(key, "%q is not a header Rampart reads; use x-forwarded-for or forwarded (the one header your trusted proxies write)", v)
 	}
-	check := func(key string, list []string) []netip.Prefix {
-		var out []netip.Prefix
-		for _, s := range list {
-			p, err := parseProxy(s)
-			switch {
-			case err != nil:
-				bad(key, "%q is not a CIDR (write 10.0.0.0/8, fd00::/8, or 192.0.2.10/32 for a single proxy)", s)
-			case p.Bits() == 0:
-				// Trusting every address lets every client write its own
-				// address into the header (OWASP Logging Cheat Sheet).
-				bad(key, "%q trusts every address, so any client could choose its own address; list only your proxies' networks", s)
-			default:
-				out = append(out, p)
-			}
+}
+
+// checkProxies checks a trusted_proxies list and returns its prefixes.
+func checkProxies(key string, list []string, bad func(string, string, ...any)) []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range list {
+		p, err := parseProxy(s)
+		switch {
+		case err != nil:
+			bad(key, "%q is not a CIDR (write 10.0.0.0/8, fd00::/8, or 192.0.2.10/32 for a single proxy)", s)
+		case p.Bits() == 0:
+			// Trusting every address lets every client write its own
+			// address into the header (OWASP Logging Cheat Sheet).
+			bad(key, "%q trusts every address, so any client could choose its own address; list only your proxies' networks", s)
+		default:
+			out = append(out, p)
 		}
-		return out
 	}
-	now := check("http.trusted_proxies", c.HTTP.TrustedProxies)
-	old := check("rate_limits.trusted_proxies", c.RateLimits.TrustedProxies)
-	if len(c.RateLimits.TrustedProxies) > 0 && !samePrefixes(now, old) {
-		bad("rate_limits.trusted_proxies", "is deprecated and differs from http.trusted_proxies; keep only http.trusted_proxies (one list decides the client address everywhere)")
-	}
+	return out
 }
 
 // samePrefixes reports whether a and b hold the same set of prefixes.

@@ -2,6 +2,7 @@ package config
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -49,7 +50,7 @@ type Needs struct {
 	Redis         bool // redis.url / redis.url_env
 	MasterKey     bool // master_key_file / RAMPART_MASTER_KEY / the dev key
 	ClientSecrets bool // clients[].secret_env
-	TLSFiles      bool // http.tls.cert_file / key_file
+	TLSFiles      bool // http.tls and gateway.tls cert_file / key_file, gateway upstream_tls files
 }
 
 // NeedAll is what `rampart serve` uses, and so what `rampart config check`
@@ -146,28 +147,72 @@ func (c *Config) Resolve(env Env, need Needs) (*Resolved, error) {
 			res.ClientSecrets[cl.ID] = v
 		}
 	}
-	if need.TLSFiles && c.HTTP.TLS.Mode == TLSFiles && c.HTTP.TLS.CertFile != "" && c.HTTP.TLS.KeyFile != "" {
-		cert, cerr := env.ReadFile(c.HTTP.TLS.CertFile)
-		if cerr != nil {
-			bad("http.tls.cert_file", "cannot read %s: %v", c.HTTP.TLS.CertFile, unwrapPath(cerr))
-		}
-		key, kerr := env.ReadFile(c.HTTP.TLS.KeyFile)
-		if kerr != nil {
-			bad("http.tls.key_file", "cannot read %s: %v", c.HTTP.TLS.KeyFile, unwrapPath(kerr))
-		}
+	if need.TLSFiles {
 		// The server reloads these files while it runs (certificate
-		// renewal), so it reads them again; here they are only checked to
-		// be a matching certificate and key, before any side effect.
-		if cerr == nil && kerr == nil {
-			if _, err := tls.X509KeyPair(cert, key); err != nil {
-				bad("http.tls", "%s and %s are not a matching PEM certificate and private key", c.HTTP.TLS.CertFile, c.HTTP.TLS.KeyFile)
-			}
-		}
+		// renewal), so it reads them again; here they are only checked,
+		// before any side effect.
+		checkTLSFiles("http.tls", c.HTTP.TLS, env, bad)
+		c.checkGatewayFiles(env, bad)
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	return res, nil
+}
+
+// checkTLSFiles checks that a listener's mode-files certificate and key
+// are readable and a matching PEM pair.
+func checkTLSFiles(key string, t TLS, env Env, bad func(string, string, ...any)) {
+	if t.Mode != TLSFiles || t.CertFile == "" || t.KeyFile == "" {
+		return
+	}
+	checkKeyPair(key, t.CertFile, t.KeyFile, env, bad)
+}
+
+// checkKeyPair checks that certFile and keyFile (the keys <key>.cert_file
+// and <key>.key_file) are readable and a matching PEM pair.
+func checkKeyPair(key, certFile, keyFile string, env Env, bad func(string, string, ...any)) {
+	cert, cerr := env.ReadFile(certFile)
+	if cerr != nil {
+		bad(key+".cert_file", "cannot read %s: %v", certFile, unwrapPath(cerr))
+	}
+	pk, kerr := env.ReadFile(keyFile)
+	if kerr != nil {
+		bad(key+".key_file", "cannot read %s: %v", keyFile, unwrapPath(kerr))
+	}
+	if cerr == nil && kerr == nil {
+		if _, err := tls.X509KeyPair(cert, pk); err != nil {
+			bad(key, "%s and %s are not a matching PEM certificate and private key", certFile, keyFile)
+		}
+	}
+}
+
+// checkGatewayFiles checks the gateway's TLS files and each route's
+// upstream_tls files (a CA bundle with at least one PEM certificate, a
+// matching client certificate and key), so `config check` finds a wrong
+// path before serve does. Paths are as written: relative to the working
+// directory, as http.tls's.
+func (c *Config) checkGatewayFiles(env Env, bad func(string, string, ...any)) {
+	if c.Gateway == nil {
+		return
+	}
+	checkTLSFiles("gateway.tls", c.Gateway.TLS, env, bad)
+	for i, r := range c.Gateway.Routes {
+		key := fmt.Sprintf("gateway.routes[%d] (%s).upstream_tls", i, r.Name)
+		u := r.UpstreamTLS
+		if u.CAFile != "" {
+			b, err := env.ReadFile(u.CAFile)
+			switch {
+			case err != nil:
+				bad(key+".ca_file", "cannot read %s: %v", u.CAFile, unwrapPath(err))
+			case !x509.NewCertPool().AppendCertsFromPEM(b):
+				bad(key+".ca_file", "%s holds no PEM certificate", u.CAFile)
+			}
+		}
+		if u.CertFile != "" && u.KeyFile != "" {
+			checkKeyPair(key, u.CertFile, u.KeyFile, env, bad)
+		}
+	}
 }
 
 // resolveMasterKey finds the master key: master_key_file, then

@@ -22,6 +22,7 @@ func (c *Config) Validate() error {
 	c.validateIssuer(bad)
 	c.validateHTTP(bad)
 	c.validateProxies(bad)
+	c.validateGateway(bad)
 
 	switch c.Store.Driver {
 	case DriverSQLite:
@@ -142,27 +143,7 @@ func (c *Config) validateIssuer(bad func(string, string, ...any)) {
 }
 
 func (c *Config) validateHTTP(bad func(string, string, ...any)) {
-	host, port, err := net.SplitHostPort(c.HTTP.Listen)
-	if err != nil || port == "" {
-		bad("http.listen", "%q is not host:port; write it like 127.0.0.1:8080", c.HTTP.Listen)
-	}
-	switch c.HTTP.TLS.Mode {
-	case TLSAuto:
-	case TLSFiles:
-		if c.HTTP.TLS.CertFile == "" || c.HTTP.TLS.KeyFile == "" {
-			bad("http.tls", "mode files needs both cert_file and key_file")
-		}
-	case TLSOff:
-		// DESIGN principle 1: plain HTTP off loopback is refused, not warned.
-		if err == nil && !isLoopbackHost(host) {
-			bad("http.tls.mode", "off (plain HTTP) is refused on %q because it is not a loopback address; use mode auto or files, or listen on 127.0.0.1", c.HTTP.Listen)
-		}
-	default:
-		bad("http.tls.mode", "%q is not a mode; use auto, files or off", c.HTTP.TLS.Mode)
-	}
-	if c.HTTP.TLS.Mode != TLSFiles && (c.HTTP.TLS.CertFile != "" || c.HTTP.TLS.KeyFile != "") {
-		bad("http.tls", "cert_file and key_file are used only with mode files")
-	}
+	validateListener("http", c.HTTP.Listen, "127.0.0.1:8080", c.HTTP.TLS, bad)
 	if c.HTTP.MaxBodyBytes < 1024 || c.HTTP.MaxBodyBytes > 64<<20 {
 		bad("http.max_body_bytes", "%d is out of range; use 1024 to 67108864", c.HTTP.MaxBodyBytes)
 	}
@@ -203,6 +184,32 @@ func (c *Config) validateKeys(bad func(string, string, ...any)) {
 		bad("keys.rotation_period", "%s is too short; use at least 1h", rp)
 	} else if rp <= pa {
 		bad("keys.rotation_period", "%s must be longer than keys.publish_ahead %s", rp, pa)
+	}
+}
+
+// validateListener checks a listener's address and TLS (the keys
+// <key>.listen and <key>.tls), the one rule of http and gateway.
+func validateListener(key, listen, example string, t TLS, bad func(string, string, ...any)) {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil || port == "" {
+		bad(key+".listen", "%q is not host:port; write it like %s", listen, example)
+	}
+	switch t.Mode {
+	case TLSAuto:
+	case TLSFiles:
+		if t.CertFile == "" || t.KeyFile == "" {
+			bad(key+".tls", "mode files needs both cert_file and key_file")
+		}
+	case TLSOff:
+		// DESIGN principle 1: plain HTTP off loopback is refused, not warned.
+		if err == nil && !isLoopbackHost(host) {
+			bad(key+".tls.mode", "off (plain HTTP) is refused on %q because it is not a loopback address; use mode auto or files, or listen on 127.0.0.1", listen)
+		}
+	default:
+		bad(key+".tls.mode", "%q is not a mode; use auto, files or off", t.Mode)
+	}
+	if t.Mode != TLSFiles && (t.CertFile != "" || t.KeyFile != "") {
+		bad(key+".tls", "cert_file and key_file are used only with mode files")
 	}
 }
 

@@ -32,6 +32,9 @@ const (
 	// sign-in carried across the authorize redirect. Legacy value of
 	// DataKeyLoginProof.
 	LabelLoginProof = "rampart login proof v1"
+	// LabelGatewayShard derives the initial value of DataKeyGatewayShard
+	// (a store without the row, at key version 1).
+	LabelGatewayShard = "rampart gateway shard v1"
 )
 
 // AEAD associated data (KEK.Seal / KEK.Open). The versioned header of each
@@ -70,6 +73,11 @@ const (
 	DataKeyCSRF DataKey = "csrf"
 	// DataKeyLoginProof is the key of the fresh sign-in proof.
 	DataKeyLoginProof DataKey = "login-proof"
+	// DataKeyGatewayShard keys the gateway's shuffle-shard hash: shared by
+	// the fleet (every instance puts a tenant on the same upstreams) and
+	// secret (a tenant cannot choose an identity that lands on a victim's
+	// shard).
+	DataKeyGatewayShard DataKey = "gateway-shard"
 )
 
 // dataKeys lists every data key with the HKDF label its legacy value was
@@ -83,6 +91,7 @@ var dataKeys = []struct {
 	{DataKeyAuditHMAC, LabelAuditHMAC},
 	{DataKeyCSRF, LabelCSRF},
 	{DataKeyLoginProof, LabelLoginProof},
+	{DataKeyGatewayShard, LabelGatewayShard},
 }
 
 // DataKeyAD is the associated data of the sealed data key of purpose p.

@@ -128,6 +128,11 @@ type keySource struct {
 
 var _ jwtauth.KeySource = (*keySource)(nil)
 
+// NewKeySource returns the key source the server verifies its own tokens
+// with, for the other verifiers of the process (the gateway's `issuer:
+// self` routes): the same keys, the same rebuild on every key-set change.
+func NewKeySource(keys PublicKeys) jwtauth.KeySource { return &keySource{keys: keys} }
+
 // keySnapshot is the parsed key set of one KeySetVersion; immutable.
 type keySnapshot struct {
 	version uint64
@@ -189,6 +194,20 @@ type denyList struct {
 }
 
 var _ jwtauth.DenyList = denyList{}
+
+// NewStoreDenyList returns the deny list revocation writes to in the
+// store (every revoked access token's jti until it expires), for verifiers
+// outside the server; with a shared database it is fleet-wide. A fleet
+// with Redis reads jwtauth.NewRedisDenyList(rc, DenyListPrefix) instead,
+// which revocation writes to as well.
+func NewStoreDenyList(store interface {
+	IsDenied(ctx context.Context, jti string, now time.Time) (bool, error)
+}, now func() time.Time) jwtauth.DenyList {
+	if now == nil {
+		now = time.Now
+	}
+	return denyList{store: store, now: now}
+}
 
 func (d denyList) IsRevoked(ctx context.Context, jti string) (bool, error) {
 	return d.store.IsDenied(ctx, jti, d.now())
