@@ -1,18 +1,14 @@
 package app
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/rampart-auth/rampart/internal/config"
 	"github.com/rampart-auth/rampart/internal/testkit"
@@ -36,30 +32,7 @@ func TestServeDevWalkthrough(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := &testkit.SyncBuffer{}
-	addrs := map[string]net.Addr{}
-	var mu sync.Mutex
-	ready := make(chan struct{})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- Serve(ctx, ServeOptions{Config: cfg, Env: OSEnv(), Stdout: out, Stderr: io.Discard, Name: "Rampart", Version: "test",
-			Listening: func(n string, a net.Addr) { mu.Lock(); addrs[n] = a; mu.Unlock() }, Ready: func(net.Addr) { close(ready) }})
-	}()
-	stopped := false
-	t.Cleanup(func() {
-		cancel()
-		if !stopped {
-			<-done
-		}
-	})
-	select {
-	case <-ready:
-	case err := <-done:
-		stopped = true
-		t.Fatalf("serve --dev: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve --dev did not start")
-	}
+	addrs := startServe(t, cfg, out)
 	m := regexp.MustCompile(`-u notes-cli:([A-Za-z0-9_-]+)`).FindStringSubmatch(out.String())
 	if m == nil || addrs["gateway"] == nil || addrs["notes example"] == nil {
 		t.Fatalf("no walk-through printed: %s", out.String())

@@ -89,31 +89,7 @@ func TestServeGatewayEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addrs := map[string]net.Addr{}
-	var mu sync.Mutex
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	ready := make(chan struct{})
-	go func() {
-		done <- Serve(ctx, ServeOptions{Config: cfg, Env: OSEnv(), Stdout: io.Discard, Stderr: io.Discard, Name: "Rampart", Version: "test",
-			Listening: func(n string, a net.Addr) { mu.Lock(); addrs[n] = a; mu.Unlock() },
-			Ready:     func(net.Addr) { close(ready) }})
-	}()
-	stopped := false
-	t.Cleanup(func() {
-		cancel()
-		if !stopped {
-			<-done
-		}
-	})
-	select {
-	case <-ready:
-	case err := <-done:
-		stopped = true
-		t.Fatalf("serve: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not start")
-	}
+	addrs := startServe(t, cfg, io.Discard)
 	main, gw := "http://"+addrs["main"].String(), "http://"+addrs["gateway"].String()
 	tok := clientToken(t, main)
 	get := func(path, token string) int {
@@ -181,6 +157,40 @@ func TestServeGatewayEndToEnd(t *testing.T) {
 	if code := get("/api/notes/1", tok); code != 401 {
 		t.Fatalf("revoked token one second later: %d, want 401", code)
 	}
+}
+
+// startServe runs Serve with cfg until the test ends and returns every
+// listener's address by name once it is ready.
+func startServe(t *testing.T, cfg *config.Config, stdout io.Writer) map[string]net.Addr {
+	t.Helper()
+	addrs := map[string]net.Addr{}
+	var mu sync.Mutex
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	ready := make(chan struct{})
+	go func() {
+		done <- Serve(ctx, ServeOptions{Config: cfg, Env: OSEnv(), Stdout: stdout, Stderr: io.Discard, Name: "Rampart", Version: "test",
+			Listening: func(n string, a net.Addr) { mu.Lock(); addrs[n] = a; mu.Unlock() },
+			Ready:     func(net.Addr) { close(ready) }})
+	}()
+	stopped := false
+	t.Cleanup(func() {
+		cancel()
+		if !stopped {
+			<-done
+		}
+	})
+	select {
+	case <-ready:
+	case err := <-done:
+		stopped = true
+		t.Fatalf("serve: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not start")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return addrs
 }
 
 func clientToken(t *testing.T, main string) string {

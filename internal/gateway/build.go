@@ -221,7 +221,7 @@ func (g *Gateway) newForwarder(rc config.GatewayRoute, pool *upstream.Pool, rm *
 		Rewrite:        f.rewrite,
 		Transport:      pool.Transport(),
 		ModifyResponse: f.modifyResponse(upstream.ModifyResponse(upstream.SecurityHeaders(sec))),
-		ErrorHandler:   f.errorHandler,
+		ErrorHandler:   f.errorHandler(upstream.ErrorHandler(pool, upstream.SecurityHeaders(sec))),
 		ErrorLog:       proxyErrorLog(g.d.Logger),
 		BufferPool:     proxyBuffers,
 	}

@@ -3,11 +3,9 @@ package gateway
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"log"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/netip"
@@ -62,7 +60,9 @@ type forwarder struct {
 }
 
 // outbound is what Rewrite adds to the request sent upstream, prepared
-// (and checked) before the proxy runs, since Rewrite cannot fail.
+// (and checked) before the proxy runs, since Rewrite cannot fail. The
+// target travels in the context too (upstream.WithTarget), where the
+// pool's ModifyResponse and ErrorHandler find it for passive health.
 type outbound struct {
 	target *upstream.Target
 	header http.Header // X-Forwarded-*, Forwarded, X-Rampart-*
@@ -99,7 +99,7 @@ func (f *forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ri.target = t
-	f.proxy.ServeHTTP(w, r.WithContext(context.WithValue(ctx, outboundKey{}, out)))
+	f.proxy.ServeHTTP(w, r.WithContext(context.WithValue(upstream.WithTarget(ctx, t), outboundKey{}, out)))
 }
 
 // prepare mints the assertion for the chosen upstream and builds the
@@ -153,13 +153,11 @@ func (f *forwarder) rewrite(pr *httputil.ProxyRequest) {
 	}
 }
 
-// modifyResponse hardens the upstream's answer and tells the pool how the
-// upstream did (passive health).
+// modifyResponse counts upstream errors around the pool's hardening of
+// the answer (upstream.ModifyResponse, which also reports the outcome to
+// the pool).
 func (f *forwarder) modifyResponse(next func(*http.Response) error) func(*http.Response) error {
 	return func(resp *http.Response) error {
-		if out, ok := resp.Request.Context().Value(outboundKey{}).(*outbound); ok {
-			f.pool.Observe(out.target, resp.StatusCode, nil)
-		}
 		if resp.StatusCode >= 500 {
 			f.rm.upstream.Inc()
 		}
@@ -175,24 +173,14 @@ func (f *forwarder) modifyResponse(next func(*http.Response) error) func(*http.R
 	}
 }
 
-// errorHandler answers a failed upstream exchange: 504 on a timeout, 502
-// otherwise, as problem+json; the Go error (addresses, TLS details) goes to
-// the log only.
-func (f *forwarder) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
-	f.rm.upstream.Inc()
-	if out, ok := r.Context().Value(outboundKey{}).(*outbound); ok {
-		f.pool.Observe(out.target, 0, err)
+// errorHandler counts a failed exchange and answers it with the pool's
+// handler (502, or 504 on a timeout, as problem+json without the Go
+// error's text; the failure reported to the pool).
+func (f *forwarder) errorHandler(next func(http.ResponseWriter, *http.Request, error)) func(http.ResponseWriter, *http.Request, error) {
+	return func(w http.ResponseWriter, r *http.Request, err error) {
+		f.rm.upstream.Inc()
+		next(w, r, err)
 	}
-	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
-		return // the client went away; nobody reads the answer
-	}
-	status, detail := http.StatusBadGateway, "The upstream failed to answer."
-	var ne net.Error
-	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
-		status, detail = http.StatusGatewayTimeout, "The upstream did not answer in time."
-	}
-	f.g.d.Logger.WarnContext(r.Context(), "gateway: upstream failed", "route", f.name, "err", err)
-	f.fail(w, r, status, detail)
 }
 
 // proxyErrorLog routes ReverseProxy's own messages to the structured log.
