@@ -93,6 +93,25 @@ func (e *InvalidError) Unwrap() error { return e.Err }
 
 func invalid(err error) error { return &InvalidError{Err: err} }
 
+// NotFoundError names something that does not exist (the admin API
+// answers 404).
+type NotFoundError struct{ Err error }
+
+func (e *NotFoundError) Error() string { return e.Err.Error() }
+func (e *NotFoundError) Unwrap() error { return e.Err }
+
+func notFound(err error) error { return &NotFoundError{Err: err} }
+
+// ConflictError is a request the current state refuses: the id is taken,
+// the client lives in the configuration file, a public client has no
+// secret (the admin API answers 409).
+type ConflictError struct{ Err error }
+
+func (e *ConflictError) Error() string { return e.Err.Error() }
+func (e *ConflictError) Unwrap() error { return e.Err }
+
+func conflict(err error) error { return &ConflictError{Err: err} }
+
 // record writes a successful administrative event.
 func (s *Service) record(ctx context.Context, actor, action, target string, details map[string]string) error {
 	if s.o.Audit == nil {

@@ -74,7 +74,7 @@ func (s *Service) CreateClient(ctx context.Context, actor string, spec ClientSpe
 		return nil, "", err
 	}
 	if s.o.Configured.IsConfigured(spec.ID) {
-		return nil, "", fmt.Errorf("client %s is defined in the configuration file; choose another id", spec.ID)
+		return nil, "", conflict(fmt.Errorf("client %s is defined in the configuration file; choose another id", spec.ID))
 	}
 	c := spec.client(s.o.Now().UTC())
 	var secret string
@@ -90,7 +90,7 @@ func (s *Service) CreateClient(ctx context.Context, actor string, spec ClientSpe
 	}
 	if err := s.o.Clients.CreateClient(ctx, c); err != nil {
 		if errors.Is(err, store.ErrConflict) {
-			return nil, "", fmt.Errorf("client %s already exists", spec.ID)
+			return nil, "", conflict(fmt.Errorf("client %s already exists", spec.ID))
 		}
 		return nil, "", err
 	}
@@ -110,11 +110,11 @@ func (s *Service) DeleteClient(ctx context.Context, actor, id string) (int, erro
 		return 0, ErrUnavailable
 	}
 	if s.o.Configured.IsConfigured(id) {
-		return 0, fmt.Errorf("client %s is defined in the configuration file; remove it there", id)
+		return 0, conflict(fmt.Errorf("client %s is defined in the configuration file; remove it there", id))
 	}
 	tokens, err := s.o.Clients.DeleteClient(ctx, id, s.o.Now().UTC())
 	if errors.Is(err, store.ErrNotFound) {
-		return 0, fmt.Errorf("no client %s", id)
+		return 0, notFound(fmt.Errorf("no client %s", id))
 	}
 	if err != nil {
 		return 0, err
@@ -137,17 +137,17 @@ func (s *Service) RotateClientSecret(ctx context.Context, actor, id string) (str
 		return "", ErrUnavailable
 	}
 	if s.o.Configured.IsConfigured(id) {
-		return "", fmt.Errorf("client %s is defined in the configuration file; change its secret there", id)
+		return "", conflict(fmt.Errorf("client %s is defined in the configuration file; change its secret there", id))
 	}
 	c, err := s.o.Clients.GetClient(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return "", fmt.Errorf("no client %s", id)
+		return "", notFound(fmt.Errorf("no client %s", id))
 	}
 	if err != nil {
 		return "", err
 	}
 	if c.Public {
-		return "", fmt.Errorf("client %s is public and has no secret", id)
+		return "", conflict(fmt.Errorf("client %s is public and has no secret", id))
 	}
 	secret, err := oauth.GenerateSecret(s.o.Rand)
 	if err != nil {

@@ -47,7 +47,7 @@ func (s *Service) CreateUser(ctx context.Context, actor, username, password, rol
 	}
 	u, err := s.o.Users.Create(ctx, identity.NewUser{Actor: actor, Username: username, Password: password, Role: role})
 	if errors.Is(err, store.ErrConflict) {
-		return nil, fmt.Errorf("user %s already exists", strings.ToLower(username))
+		return nil, conflict(fmt.Errorf("user %s already exists", strings.ToLower(username)))
 	}
 	return u, err
 }
