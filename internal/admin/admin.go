@@ -29,12 +29,15 @@ type ClientStore interface {
 	GetClient(ctx context.Context, id string) (*oauth.Client, error)
 	UpdateClientSecret(ctx context.Context, id, secretHash string, now time.Time) error
 	DeleteClient(ctx context.Context, id string, now time.Time) ([]oauth.IssuedAccess, error)
+	ListClients(ctx context.Context) ([]oauth.Client, error)
 }
 
 // ConfiguredClients tells whether a client id belongs to the configuration
 // file (oauth.Registry): those are changed in the file, never here.
 type ConfiguredClients interface {
 	IsConfigured(id string) bool
+	// Configured returns the file's clients.
+	Configured() []*oauth.Client
 }
 
 // TokenRevoker denies live access tokens everywhere they are checked
@@ -48,6 +51,32 @@ type TokenRevoker interface {
 type KeyRing interface {
 	Rotate(ctx context.Context, actor string) (keys.KeyInfo, error)
 	Revoke(ctx context.Context, actor, kid string) (keys.Revocation, error)
+	List(ctx context.Context) ([]keys.KeyInfo, error)
+}
+
+// UserDirectory lists users and flips their disabled flag
+// (sqlstore.IdentityStore).
+type UserDirectory interface {
+	ListUsers(ctx context.Context, after string, limit int) ([]identity.User, error)
+	SetUserDisabled(ctx context.Context, id string, disabled bool, now time.Time) error
+}
+
+// SessionStore lists and ends a user's browser sessions
+// (sqlstore.IdentityStore).
+type SessionStore interface {
+	ListUserSessions(ctx context.Context, userID string, now time.Time) ([]identity.Session, error)
+	DeleteUserSessions(ctx context.Context, userID string) (int64, error)
+}
+
+// UserGrants revokes every refresh-token family a user holds and returns
+// the live access tokens to deny (sqlstore.OAuthStore).
+type UserGrants interface {
+	RevokeUser(ctx context.Context, userID string, now time.Time) ([]oauth.IssuedAccess, error)
+}
+
+// AuditReader answers audit queries (sqlstore.AuditStore).
+type AuditReader interface {
+	QueryAudit(ctx context.Context, q audit.Query) ([]audit.Record, error)
 }
 
 // Options wire a Service. Only what a use case touches must be set: a
@@ -60,7 +89,11 @@ type Options struct {
 	SecretKey []byte
 	Revoker   TokenRevoker
 	Users     *identity.Users
+	Directory UserDirectory
+	Sessions  SessionStore
+	Grants    UserGrants
 	Keys      KeyRing
+	AuditLog  AuditReader
 	Audit     Auditor
 	Now       func() time.Time // default time.Now
 	Rand      io.Reader        // default crypto/rand

@@ -80,7 +80,11 @@ func (s *Service) RotateKey(ctx context.Context, actor string) (keys.KeyInfo, er
 	if s.o.Keys == nil {
 		return keys.KeyInfo{}, ErrUnavailable
 	}
-	return s.o.Keys.Rotate(ctx, actor)
+	k, err := s.o.Keys.Rotate(ctx, actor)
+	if errors.Is(err, keys.ErrRotationPending) {
+		return k, conflict(err)
+	}
+	return k, err
 }
 
 // RevokeKey revokes a signing key at once; keys.Manager records
@@ -92,7 +96,11 @@ func (s *Service) RevokeKey(ctx context.Context, actor, kid string) (keys.Revoca
 	if err := ValidateKID(kid); err != nil {
 		return keys.Revocation{}, err
 	}
-	return s.o.Keys.Revoke(ctx, actor, kid)
+	rev, err := s.o.Keys.Revoke(ctx, actor, kid)
+	if errors.Is(err, keys.ErrUnknownKey) {
+		return rev, notFound(err)
+	}
+	return rev, err
 }
 
 // ValidateKID refuses an empty key id.

@@ -12,10 +12,8 @@ import (
 	"github.com/rampart-auth/rampart/internal/config"
 	"github.com/rampart-auth/rampart/internal/keys"
 	"github.com/rampart-auth/rampart/internal/kms"
-	"github.com/rampart-auth/rampart/internal/oauth"
 	"github.com/rampart-auth/rampart/internal/redisx"
 	"github.com/rampart-auth/rampart/internal/store/sqlstore"
-	"github.com/rampart-auth/rampart/jwtauth"
 )
 
 // CLINeeds names what a one-shot command opens beyond the store (which it
@@ -105,19 +103,15 @@ func (c *CLI) open(ctx context.Context, res *config.Resolved, mk *kms.MasterKey,
 	if c.Parts, err = NewAuthParts(c.Config, c.DB, c.Keyring, nil, al); err != nil {
 		return err
 	}
-	var shared oauth.DenyPublisher
-	if c.redis != nil {
-		shared = jwtauth.NewRedisDenyList(c.redis, oauth.DenyListPrefix)
-	}
-	opts := admin.Options{Clients: c.DB.OAuth(), Configured: c.Parts.Clients, SecretKey: c.Parts.SecretKey,
-		Revoker: oauth.Revoker{Store: c.DB.OAuth(), Shared: shared}, Users: c.Parts.Users}
+	var rec admin.Auditor
 	if c.Audit != nil {
-		opts.Audit = c.Audit
+		rec = c.Audit
 	}
+	var km admin.KeyRing
 	if c.Keys != nil {
-		opts.Keys = c.Keys
+		km = c.Keys
 	}
-	c.Admin = admin.New(opts)
+	c.Admin = newAdminService(c.DB, c.Parts, c.redis, rec, km)
 	return nil
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/rampart-auth/rampart/internal/adminapi"
 	"github.com/rampart-auth/rampart/internal/ca"
 	"github.com/rampart-auth/rampart/internal/config"
 	"github.com/rampart-auth/rampart/internal/httpx"
@@ -38,7 +39,7 @@ func (s *server) mainListener(context.Context) (Component, error) {
 	h := s.cfg.HTTP
 	srv := httpx.NewServer(httpx.ServerOptions{
 		Addr:              h.Listen,
-		Handler:           newHandler(s.cfg, s.logger, s.reg, s.km, s.oauth, s.checks),
+		Handler:           newHandler(s.cfg, s.logger, s.reg, s.km, s.oauth, s.admin, s.checks),
 		TLSConfig:         tlsConf,
 		ReadHeaderTimeout: h.ReadHeaderTimeout.D(),
 		ReadTimeout:       h.ReadTimeout.D(),
@@ -55,9 +56,10 @@ func (s *server) mainListener(context.Context) (Component, error) {
 
 // newHandler builds the main HTTP handler: routes plus the middleware every
 // request passes through.
-func newHandler(cfg *config.Config, logger *slog.Logger, reg *prometheus.Registry, km *keys.Manager, as *oauth.Server, checks map[string]func(context.Context) error) http.Handler {
+func newHandler(cfg *config.Config, logger *slog.Logger, reg *prometheus.Registry, km *keys.Manager, as *oauth.Server, api *adminapi.API, checks map[string]func(context.Context) error) http.Handler {
 	mux := http.NewServeMux()
 	as.Register(mux)
+	api.Register(mux)
 	mux.Handle("GET /.well-known/jwks.json", km.JWKSHandler())
 	mux.Handle("GET /healthz", httpx.Healthz())
 	mux.Handle("GET /readyz", httpx.Readyz(checks, 3*time.Second))

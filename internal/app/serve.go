@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rampart-auth/rampart/internal/admin"
+	"github.com/rampart-auth/rampart/internal/adminapi"
 	"github.com/rampart-auth/rampart/internal/audit"
 	"github.com/rampart-auth/rampart/internal/config"
 	"github.com/rampart-auth/rampart/internal/gateway"
@@ -63,6 +64,7 @@ type server struct {
 	km     *keys.Manager
 	parts  *AuthParts
 	oauth  *oauth.Server
+	admin  *adminapi.API
 	listen *Listener
 
 	gateway  *gateway.Gateway
@@ -201,6 +203,13 @@ func (s *server) buildAuth(ctx context.Context) error {
 		}
 	}
 	s.oauth, err = newAuthServer(s.cfg, authDeps{db: s.db, kr: s.kr, km: s.km, audit: s.audit, redis: s.redis, parts: parts, logger: s.logger, reg: s.reg})
+	if err != nil {
+		return err
+	}
+	// The admin API runs the CLI's use cases, authorized by the access
+	// tokens of this server.
+	s.admin, err = adminapi.New(adminapi.Options{Issuer: s.cfg.Issuer, Service: newAdminService(s.db, parts, s.redis, s.audit, s.km),
+		Auth: s.oauth, Users: parts.Users, Audit: s.audit, Logger: s.logger})
 	return err
 }
 

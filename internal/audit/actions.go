@@ -32,6 +32,13 @@ const (
 	ActionClientDelete       = "client.delete"
 	ActionClientRotateSecret = "client.rotate_secret"
 	ActionUserCreate         = "user.create"
+	ActionUserDisable        = "user.disable"      // a user disabled: sessions ended, refresh tokens revoked, access tokens denied
+	ActionUserEnable         = "user.enable"       // a disabled user enabled again
+	ActionUserSessionsEnd    = "user.sessions_end" // every session of a user ended by an administrator
+
+	// The admin API: every call, whatever its outcome (the use case it
+	// runs records its own event as well).
+	ActionAdminRequest = "admin.request"
 
 	// Signing keys.
 	ActionKeyGenerate = "key.generate"
@@ -57,6 +64,7 @@ func Actions() []string {
 		ActionAuthorize, ActionConsent, ActionConsentRevoke, ActionToken, ActionCodeReplay,
 		ActionRefresh, ActionRefreshReuse, ActionRevoke, ActionIntrospect,
 		ActionClientCreate, ActionClientDelete, ActionClientRotateSecret, ActionUserCreate,
+		ActionUserDisable, ActionUserEnable, ActionUserSessionsEnd, ActionAdminRequest,
 		ActionKeyGenerate, ActionKeyActivate, ActionKeyRetire, ActionKeyRemove, ActionKeyRotate, ActionKeyRevoke,
 		ActionMasterKeyRotate,
 		ActionGatewayDenied, ActionGatewayReload,

@@ -224,4 +224,10 @@ func scopeString(s []string) string { return strings.Join(s, " ") }
 // would pass an OIDC library's ID token check (RFC 8725 §3.12, cross-JWT
 // confusion). Client ids cannot contain '/', so no client id can equal
 // this URL.
-func (s *Server) defaultAudience() string { return s.opts.Issuer + PathUserinfo }
+func (s *Server) defaultAudience() string { return DefaultAudience(s.opts.Issuer) }
+
+// DefaultAudience is the audience of the access tokens of a client
+// registered without one: the issuer's own userinfo endpoint (see
+// defaultAudience). The issuer's other own resources (the admin API)
+// accept it too.
+func DefaultAudience(issuer string) string { return issuer + PathUserinfo }
