@@ -16,8 +16,6 @@ import (
 	"github.com/rampart-auth/rampart/internal/admin"
 	"github.com/rampart-auth/rampart/internal/app"
 	"github.com/rampart-auth/rampart/internal/identity"
-	"github.com/rampart-auth/rampart/internal/oauth"
-	"github.com/rampart-auth/rampart/internal/store"
 )
 
 // What the client commands open (app.CLINeeds): `client list` and `show`
@@ -30,42 +28,7 @@ var (
 	needRevoke    = app.CLINeeds{MasterKey: true, Redis: true}
 )
 
-// clientView is how the CLI shows a client (never a secret or its hash).
-type clientView struct {
-	ID             string   `json:"client_id"`
-	Type           string   `json:"type"`
-	Source         string   `json:"source"`
-	GrantTypes     []string `json:"grant_types"`
-	RedirectURIs   []string `json:"redirect_uris,omitempty"`
-	Scopes         []string `json:"scopes,omitempty"`
-	Audience       []string `json:"audience,omitempty"`
-	SkipConsent    bool     `json:"skip_consent"`
-	ResourceServer bool     `json:"resource_server"`
-	AccessTTL      string   `json:"access_token_ttl,omitempty"`
-	RefreshTTL     string   `json:"refresh_token_ttl,omitempty"`
-	CreatedAt      string   `json:"created_at,omitempty"`
-	Secret         string   `json:"client_secret,omitempty"`
-}
-
-func viewOf(c *oauth.Client) clientView {
-	v := clientView{ID: c.ID, Type: "confidential", Source: c.Source, GrantTypes: c.GrantTypes, RedirectURIs: c.RedirectURIs,
-		Scopes: c.Scopes, Audience: c.Audience, SkipConsent: c.SkipConsent, ResourceServer: c.ResourceServer}
-	if c.Public {
-		v.Type = "public"
-	}
-	if c.AccessTokenTTL > 0 {
-		v.AccessTTL = c.AccessTokenTTL.String()
-	}
-	if c.RefreshTokenTTL > 0 {
-		v.RefreshTTL = c.RefreshTokenTTL.String()
-	}
-	if !c.CreatedAt.IsZero() {
-		v.CreatedAt = c.CreatedAt.UTC().Format(time.RFC3339)
-	}
-	return v
-}
-
-func printClient(w io.Writer, v clientView, asJSON bool) error {
+func printClient(w io.Writer, v admin.ClientView, asJSON bool) error {
 	if asJSON {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
@@ -100,13 +63,14 @@ func idArg(flagID string, args []string) (string, error) {
 
 func newClientCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "client", Short: "Manage OAuth clients"}
-	cmd.AddCommand(newClientCreate(), newClientList(), newClientShow(), newClientDelete(), newClientRotate())
+	cmd.AddCommand(newClientCreate(), newClientList(), newClientShow(), newClientDelete(), newClientRotate(), newClientRetire())
 	return cmd
 }
 
 // clientCreate holds the flags of `client create`.
 type clientCreate struct {
 	path   string
+	remote remoteFlags
 	asJSON bool
 	spec   admin.ClientSpec
 }
@@ -120,6 +84,7 @@ func newClientCreate() *cobra.Command {
 		RunE:  cc.run,
 	}
 	addConfigFlag(cmd, &cc.path)
+	addRemoteFlags(cmd, &cc.remote)
 	cc.flags(cmd.Flags())
 	return cmd
 }
@@ -167,17 +132,16 @@ func (cc *clientCreate) run(cmd *cobra.Command, args []string) error {
 	if err := admin.ValidateClient(spec); err != nil {
 		return usageError{err}
 	}
-	env, err := openCLI(cmd, cc.path, needMasterKey)
+	be, err := openBackend(cmd, cc.path, cc.remote, needMasterKey)
 	if err != nil {
 		return err
 	}
-	defer env.Close(ctx)
-	c, secret, err := env.Admin.CreateClient(ctx, cliActor(), spec)
+	defer be.Close(ctx)
+	v, err := be.CreateClient(ctx, spec)
 	if err != nil {
 		return err
 	}
-	v := viewOf(c)
-	v.Secret = secret
+	secret := v.Secret
 	if err := printClient(cmd.OutOrStdout(), v, cc.asJSON); err != nil {
 		return err
 	}
@@ -198,6 +162,7 @@ func splitSpaces(in []string) []string {
 func newClientList() *cobra.Command {
 	var (
 		path   string
+		remote remoteFlags
 		asJSON bool
 	)
 	cmd := &cobra.Command{
@@ -205,21 +170,14 @@ func newClientList() *cobra.Command {
 		Short: "List clients (configuration and store)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			env, err := openCLI(cmd, path, needStore)
+			be, err := openBackend(cmd, path, remote, needStore)
 			if err != nil {
 				return err
 			}
-			defer env.Close(cmd.Context())
-			stored, err := env.DB.OAuth().ListClients(cmd.Context())
+			defer be.Close(cmd.Context())
+			views, err := be.ListClients(cmd.Context())
 			if err != nil {
 				return err
-			}
-			views := []clientView{}
-			for _, c := range env.Parts.Clients.Configured() {
-				views = append(views, viewOf(c))
-			}
-			for i := range stored {
-				views = append(views, viewOf(&stored[i]))
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
@@ -236,6 +194,7 @@ func newClientList() *cobra.Command {
 		},
 	}
 	addConfigFlag(cmd, &path)
+	addRemoteFlags(cmd, &remote)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }
@@ -243,6 +202,7 @@ func newClientList() *cobra.Command {
 func newClientShow() *cobra.Command {
 	var (
 		path, id string
+		remote   remoteFlags
 		asJSON   bool
 	)
 	cmd := &cobra.Command{
@@ -254,29 +214,30 @@ func newClientShow() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			env, err := openCLI(cmd, path, needStore)
+			be, err := openBackend(cmd, path, remote, needStore)
 			if err != nil {
 				return err
 			}
-			defer env.Close(cmd.Context())
-			c, err := env.Parts.Clients.Get(cmd.Context(), cid)
-			if errors.Is(err, store.ErrNotFound) {
-				return fmt.Errorf("no client %s", cid)
-			}
+			defer be.Close(cmd.Context())
+			v, err := be.GetClient(cmd.Context(), cid)
 			if err != nil {
 				return err
 			}
-			return printClient(cmd.OutOrStdout(), viewOf(c), asJSON)
+			return printClient(cmd.OutOrStdout(), v, asJSON)
 		},
 	}
 	addConfigFlag(cmd, &path)
+	addRemoteFlags(cmd, &remote)
 	cmd.Flags().StringVar(&id, "id", "", "client id")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }
 
 func newClientDelete() *cobra.Command {
-	var path, id string
+	var (
+		path, id string
+		remote   remoteFlags
+	)
 	cmd := &cobra.Command{
 		Use:   "delete ID",
 		Short: "Delete a client and revoke every token it holds",
@@ -287,12 +248,12 @@ func newClientDelete() *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			env, err := openCLI(cmd, path, needRevoke)
+			be, err := openBackend(cmd, path, remote, needRevoke)
 			if err != nil {
 				return err
 			}
-			defer env.Close(ctx)
-			n, err := env.Admin.DeleteClient(ctx, cliActor(), cid)
+			defer be.Close(ctx)
+			n, err := be.DeleteClient(ctx, cid)
 			if err != nil {
 				return err
 			}
@@ -301,6 +262,7 @@ func newClientDelete() *cobra.Command {
 		},
 	}
 	addConfigFlag(cmd, &path)
+	addRemoteFlags(cmd, &remote)
 	cmd.Flags().StringVar(&id, "id", "", "client id")
 	return cmd
 }
@@ -308,24 +270,29 @@ func newClientDelete() *cobra.Command {
 func newClientRotate() *cobra.Command {
 	var (
 		path, id string
+		remote   remoteFlags
 		asJSON   bool
+		overlap  time.Duration
 	)
 	cmd := &cobra.Command{
-		Use:   "rotate-secret ID [--json]",
-		Short: "Replace a confidential client's secret; the new one is printed once and the old one stops working",
+		Use:   "rotate-secret ID [--overlap 24h] [--json]",
+		Short: "Replace a confidential client's secret; the new one is printed once, the old one stops at once or after --overlap",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cid, err := idArg(id, args)
 			if err != nil {
 				return err
 			}
+			if overlap < 0 || overlap > admin.MaxSecretOverlap {
+				return usageError{fmt.Errorf("--overlap must be from 0 to %s", admin.MaxSecretOverlap)}
+			}
 			ctx := cmd.Context()
-			env, err := openCLI(cmd, path, needMasterKey)
+			be, err := openBackend(cmd, path, remote, needMasterKey)
 			if err != nil {
 				return err
 			}
-			defer env.Close(ctx)
-			secret, err := env.Admin.RotateClientSecret(ctx, cliActor(), cid)
+			defer be.Close(ctx)
+			secret, err := be.RotateClientSecret(ctx, cid, overlap)
 			if err != nil {
 				return err
 			}
@@ -334,12 +301,56 @@ func newClientRotate() *cobra.Command {
 				return json.NewEncoder(out).Encode(map[string]string{"client_id": cid, "client_secret": secret})
 			}
 			fmt.Fprintf(out, "client_id:      %s\nclient_secret:  %s\n", cid, secret)
-			fmt.Fprintln(cmd.ErrOrStderr(), "The secret is shown only now; the previous secret no longer works.")
+			if overlap > 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "The secret is shown only now; the previous secret keeps working for %s (end it sooner with `rampart client retire-secret %s`).\n", overlap, cid)
+			} else {
+				fmt.Fprintln(cmd.ErrOrStderr(), "The secret is shown only now; the previous secret no longer works.")
+			}
 			return nil
 		},
 	}
 	addConfigFlag(cmd, &path)
+	addRemoteFlags(cmd, &remote)
 	cmd.Flags().StringVar(&id, "id", "", "client id")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().DurationVar(&overlap, "overlap", 0, "keep the old secret valid this long (e.g. 24h, at most 168h) so deployments can move to the new one")
+	return cmd
+}
+
+func newClientRetire() *cobra.Command {
+	var (
+		path, id string
+		remote   remoteFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "retire-secret ID",
+		Short: "End the overlap of a client's previous secret now (after rotate-secret --overlap)",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cid, err := idArg(id, args)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			be, err := openBackend(cmd, path, remote, needMasterKey)
+			if err != nil {
+				return err
+			}
+			defer be.Close(ctx)
+			had, err := be.RetireClientSecret(ctx, cid)
+			if err != nil {
+				return err
+			}
+			if had {
+				fmt.Fprintf(cmd.OutOrStdout(), "retired the previous secret of client %s; only the current one works\n", cid)
+			} else {
+				fmt.Fprintf(cmd.OutOrStdout(), "client %s had no previous secret in its overlap window; nothing changed\n", cid)
+			}
+			return nil
+		},
+	}
+	addConfigFlag(cmd, &path)
+	addRemoteFlags(cmd, &remote)
+	cmd.Flags().StringVar(&id, "id", "", "client id")
 	return cmd
 }

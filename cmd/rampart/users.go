@@ -18,6 +18,7 @@ func newUserCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "user", Short: "Manage users"}
 	var (
 		path, username, role string
+		remote               remoteFlags
 		fromStdin            bool
 	)
 	create := &cobra.Command{
@@ -44,12 +45,12 @@ func newUserCommand() *cobra.Command {
 				return usageError{err}
 			}
 			ctx := cmd.Context()
-			env, err := openCLI(cmd, path, app.CLINeeds{MasterKey: true})
+			be, err := openBackend(cmd, path, remote, app.CLINeeds{MasterKey: true})
 			if err != nil {
 				return err
 			}
-			defer env.Close(ctx)
-			u, err := env.Admin.CreateUser(ctx, cliActor(), username, pw, role)
+			defer be.Close(ctx)
+			u, err := be.CreateUser(ctx, username, pw, role)
 			if err != nil {
 				return err
 			}
@@ -58,6 +59,7 @@ func newUserCommand() *cobra.Command {
 		},
 	}
 	addConfigFlag(create, &path)
+	addRemoteFlags(create, &remote)
 	create.Flags().StringVar(&username, "username", "", "username (1-64 of a-z 0-9 . _ - @ +, case-insensitive)")
 	create.Flags().StringVar(&role, "role", "", "role: admin, or empty for a regular user")
 	create.Flags().BoolVar(&fromStdin, "password-stdin", false, "read the password from stdin")

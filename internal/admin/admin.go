@@ -27,7 +27,11 @@ type Auditor interface {
 type ClientStore interface {
 	CreateClient(ctx context.Context, c *oauth.Client) error
 	GetClient(ctx context.Context, id string) (*oauth.Client, error)
-	UpdateClientSecret(ctx context.Context, id, secretHash string, now time.Time) error
+	// RotateClientSecret replaces the secret hash; the replaced secret
+	// stays valid until previousUntil when that is after now.
+	RotateClientSecret(ctx context.Context, id, newHash string, previousUntil, now time.Time) error
+	// RetireClientSecret ends the previous secret's overlap now.
+	RetireClientSecret(ctx context.Context, id string) (bool, error)
 	DeleteClient(ctx context.Context, id string, now time.Time) ([]oauth.IssuedAccess, error)
 	ListClients(ctx context.Context) ([]oauth.Client, error)
 }

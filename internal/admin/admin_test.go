@@ -85,7 +85,7 @@ func TestClientLifecycleIsAudited(t *testing.T) {
 			if _, err := f.reg.Authenticate(ctx, "reporting", secret, true); err != nil {
 				t.Fatalf("the returned secret does not authenticate: %v", err)
 			}
-			next, err := f.svc.RotateClientSecret(ctx, "cli:ops", "reporting")
+			next, err := f.svc.RotateClientSecret(ctx, "cli:ops", "reporting", 0)
 			if err != nil || next == secret {
 				t.Fatalf("rotate: %v", err)
 			}
@@ -130,7 +130,7 @@ func TestClientUseCasesRefuse(t *testing.T) {
 	if _, err := f.svc.DeleteClient(ctx, "cli:ops", "from-file"); err == nil {
 		t.Error("a client of the configuration file was deleted")
 	}
-	if _, err := f.svc.RotateClientSecret(ctx, "cli:ops", "from-file"); err == nil {
+	if _, err := f.svc.RotateClientSecret(ctx, "cli:ops", "from-file", 0); err == nil {
 		t.Error("a client of the configuration file was re-keyed")
 	}
 	if _, _, err := f.svc.CreateClient(ctx, "cli:ops", ccSpec("dup")); err != nil {

@@ -129,35 +129,87 @@ func (s *Service) DeleteClient(ctx context.Context, actor, id string) (int, erro
 	return len(tokens), nil
 }
 
+// MaxSecretOverlap bounds how long a rotated-out client secret may stay
+// valid: long enough to roll a fleet's deployments, short enough that a
+// rotation made because the old secret leaked cannot leave it working for
+// weeks by mistake (OWASP Secrets Management Cheat Sheet §2.4: rotation
+// must end the old secret's life).
+const MaxSecretOverlap = 7 * 24 * time.Hour
+
 // RotateClientSecret replaces a stored confidential client's secret with a
-// generated one, returned once; the old secret stops working at once. It
-// records client.rotate_secret.
-func (s *Service) RotateClientSecret(ctx context.Context, actor, id string) (string, error) {
+// generated one, returned once. With overlap 0 the old secret stops
+// working at once (the answer to a leak); with an overlap it stays valid
+// that long (at most MaxSecretOverlap), so the client's deployments can
+// move to the new one, until it expires or RetireClientSecret ends it. It
+// records client.rotate_secret with the overlap.
+func (s *Service) RotateClientSecret(ctx context.Context, actor, id string, overlap time.Duration) (string, error) {
 	if s.o.Clients == nil || s.o.Configured == nil || len(s.o.SecretKey) == 0 {
 		return "", ErrUnavailable
 	}
-	if s.o.Configured.IsConfigured(id) {
-		return "", conflict(fmt.Errorf("client %s is defined in the configuration file; change its secret there", id))
+	if overlap < 0 || overlap > MaxSecretOverlap {
+		return "", invalid(fmt.Errorf("--overlap must be from 0 to %s", MaxSecretOverlap))
 	}
-	c, err := s.o.Clients.GetClient(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return "", notFound(fmt.Errorf("no client %s", id))
-	}
+	c, err := s.storedConfidential(ctx, id, "change its secret there")
 	if err != nil {
 		return "", err
-	}
-	if c.Public {
-		return "", conflict(fmt.Errorf("client %s is public and has no secret", id))
 	}
 	secret, err := oauth.GenerateSecret(s.o.Rand)
 	if err != nil {
 		return "", err
 	}
-	if err := s.o.Clients.UpdateClientSecret(ctx, id, oauth.HashSecret(s.o.SecretKey, secret), s.o.Now().UTC()); err != nil {
+	now := s.o.Now().UTC()
+	var until time.Time
+	if overlap > 0 {
+		until = now.Add(overlap)
+	}
+	if err := s.o.Clients.RotateClientSecret(ctx, c.ID, oauth.HashSecret(s.o.SecretKey, secret), until, now); err != nil {
 		return "", err
 	}
-	if err := s.record(ctx, actor, audit.ActionClientRotateSecret, "client:"+id, nil); err != nil {
+	details := map[string]string{"overlap": overlap.String()}
+	if !until.IsZero() {
+		details["previous_valid_until"] = until.Format(time.RFC3339)
+	}
+	if err := s.record(ctx, actor, audit.ActionClientRotateSecret, "client:"+id, details); err != nil {
 		return "", err
 	}
 	return secret, nil
+}
+
+// RetireClientSecret ends the overlap of a client's previous secret now
+// (the deployments have moved); it records client.retire_secret and
+// reports whether a previous secret was still valid.
+func (s *Service) RetireClientSecret(ctx context.Context, actor, id string) (bool, error) {
+	if s.o.Clients == nil || s.o.Configured == nil {
+		return false, ErrUnavailable
+	}
+	if _, err := s.storedConfidential(ctx, id, "change its secret there"); err != nil {
+		return false, err
+	}
+	had, err := s.o.Clients.RetireClientSecret(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	if err := s.record(ctx, actor, audit.ActionClientRetireSecret, "client:"+id, map[string]string{"had_previous": fmt.Sprint(had)}); err != nil {
+		return false, err
+	}
+	return had, nil
+}
+
+// storedConfidential returns a stored (not configured) confidential
+// client; fix says what to do for a configured one.
+func (s *Service) storedConfidential(ctx context.Context, id, fix string) (*oauth.Client, error) {
+	if s.o.Configured.IsConfigured(id) {
+		return nil, conflict(fmt.Errorf("client %s is defined in the configuration file; %s", id, fix))
+	}
+	c, err := s.o.Clients.GetClient(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, notFound(fmt.Errorf("no client %s", id))
+	}
+	if err != nil {
+		return nil, err
+	}
+	if c.Public {
+		return nil, conflict(fmt.Errorf("client %s is public and has no secret", id))
+	}
+	return c, nil
 }

@@ -24,7 +24,7 @@ func (s *Service) EnsureDevClient(ctx context.Context, spec ClientSpec) (string,
 		return "", errors.New("admin: the dev client is confidential and named")
 	}
 	if _, err := s.o.Clients.GetClient(ctx, spec.ID); err == nil {
-		return s.RotateClientSecret(ctx, "system", spec.ID)
+		return s.RotateClientSecret(ctx, "system", spec.ID, 0)
 	}
 	if err := ValidateClient(spec); err != nil {
 		return "", err

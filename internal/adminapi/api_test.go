@@ -305,3 +305,24 @@ func TestAuditQuery(t *testing.T) {
 		f.json(http.MethodGet, adminapi.Prefix+"/audit?"+bad, nil, http.StatusBadRequest, nil)
 	}
 }
+
+func TestRotateWithOverlap(t *testing.T) {
+	f := newFixture(t, "sqlite")
+	f.json(http.MethodPost, adminapi.Prefix+"/clients", map[string]any{"client_id": "svc", "grant_types": []string{"client_credentials"}}, http.StatusCreated, nil)
+	f.json(http.MethodPost, adminapi.Prefix+"/clients/svc/rotate-secret", map[string]string{"overlap": "24h"}, http.StatusOK, nil)
+	f.json(http.MethodPost, adminapi.Prefix+"/clients/svc/rotate-secret", map[string]string{"overlap": "1000h"}, http.StatusBadRequest, nil)
+	f.json(http.MethodPost, adminapi.Prefix+"/clients/svc/rotate-secret", map[string]string{"overlap": "soon"}, http.StatusBadRequest, nil)
+	f.json(http.MethodPost, adminapi.Prefix+"/clients/svc/rotate-secret", map[string]string{"overlaps": "1h"}, http.StatusBadRequest, nil)
+	var out struct{ Retired bool }
+	f.json(http.MethodPost, adminapi.Prefix+"/clients/svc/retire-secret", nil, http.StatusOK, &out)
+	if !out.Retired {
+		t.Fatal("the overlapping secret was not retired")
+	}
+	recs := f.records(audit.ActionClientRotateSecret)
+	if len(recs) != 1 || recs[0].Details["overlap"] != "24h0m0s" {
+		t.Fatalf("rotate events %+v", recs)
+	}
+	if len(f.records(audit.ActionClientRetireSecret)) != 1 {
+		t.Fatal("no client.retire_secret")
+	}
+}

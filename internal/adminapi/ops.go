@@ -33,6 +33,7 @@ var table = []route{
 	{"GET " + Prefix + "/clients/{id}", (*API).getClient},
 	{"DELETE " + Prefix + "/clients/{id}", (*API).deleteClient},
 	{"POST " + Prefix + "/clients/{id}/rotate-secret", (*API).rotateSecret},
+	{"POST " + Prefix + "/clients/{id}/retire-secret", (*API).retireSecret},
 	{"GET " + Prefix + "/users", (*API).listUsers},
 	{"POST " + Prefix + "/users", (*API).createUser},
 	{"GET " + Prefix + "/users/{id}", (*API).getUser},

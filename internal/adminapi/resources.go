@@ -95,14 +95,39 @@ func (a *API) deleteClient(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"revoked_access_tokens": n})
 }
 
+// RotateRequest is the optional body of POST /clients/{id}/rotate-secret.
+type RotateRequest struct {
+	// Overlap keeps the old secret valid this long ("24h"); empty or
+	// absent: the old secret stops at once.
+	Overlap string `json:"overlap"`
+}
+
 func (a *API) rotateSecret(w http.ResponseWriter, r *http.Request) {
 	id := pathID(r, "id")
-	secret, err := a.o.Service.RotateClientSecret(r.Context(), actorOf(r), id)
+	var req RotateRequest
+	if r.ContentLength != 0 && !decode(w, r, &req) {
+		return
+	}
+	overlap, err := optDuration("overlap", req.Overlap)
+	if err != nil {
+		httpx.WriteProblem(w, r, http.StatusBadRequest, "", err.Error())
+		return
+	}
+	secret, err := a.o.Service.RotateClientSecret(r.Context(), actorOf(r), id, overlap)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"client_id": id, "client_secret": secret})
+}
+
+func (a *API) retireSecret(w http.ResponseWriter, r *http.Request) {
+	had, err := a.o.Service.RetireClientSecret(r.Context(), actorOf(r), pathID(r, "id"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"retired": had})
 }
 
 // UserRequest is the body of POST /users.

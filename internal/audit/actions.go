@@ -31,6 +31,7 @@ const (
 	ActionClientCreate       = "client.create"
 	ActionClientDelete       = "client.delete"
 	ActionClientRotateSecret = "client.rotate_secret"
+	ActionClientRetireSecret = "client.retire_secret" // a rotated-out secret's overlap ended early
 	ActionUserCreate         = "user.create"
 	ActionUserDisable        = "user.disable"      // a user disabled: sessions ended, refresh tokens revoked, access tokens denied
 	ActionUserEnable         = "user.enable"       // a disabled user enabled again
@@ -63,7 +64,7 @@ func Actions() []string {
 		ActionLogin, ActionLogout, ActionCSRF,
 		ActionAuthorize, ActionConsent, ActionConsentRevoke, ActionToken, ActionCodeReplay,
 		ActionRefresh, ActionRefreshReuse, ActionRevoke, ActionIntrospect,
-		ActionClientCreate, ActionClientDelete, ActionClientRotateSecret, ActionUserCreate,
+		ActionClientCreate, ActionClientDelete, ActionClientRotateSecret, ActionClientRetireSecret, ActionUserCreate,
 		ActionUserDisable, ActionUserEnable, ActionUserSessionsEnd, ActionAdminRequest,
 		ActionKeyGenerate, ActionKeyActivate, ActionKeyRetire, ActionKeyRemove, ActionKeyRotate, ActionKeyRevoke,
 		ActionMasterKeyRotate,

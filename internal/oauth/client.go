@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/rampart-auth/rampart/internal/config"
 	"github.com/rampart-auth/rampart/internal/identity"
@@ -56,6 +57,10 @@ func HashSecret(key []byte, secret string) string {
 type ClientGetter interface {
 	// GetClient returns the client; store.ErrNotFound if there is none.
 	GetClient(ctx context.Context, id string) (*Client, error)
+	// PreviousClientSecret returns the hash of a stored client's previous
+	// secret while its rotation overlap window is open at now;
+	// store.ErrNotFound otherwise.
+	PreviousClientSecret(ctx context.Context, id string, now time.Time) (string, error)
 }
 
 // Registry finds clients (configuration first, then the store) and
@@ -66,6 +71,7 @@ type Registry struct {
 	secretKey  []byte
 	hasher     *identity.Hasher
 	dummy      string
+	now        func() time.Time
 }
 
 // NewRegistry returns a registry over the configured clients and the store.
@@ -73,11 +79,18 @@ type Registry struct {
 // bounded Hasher of its own (identity.NewBoundedHasher), not the sign-in
 // one: anyone can make it check a wrong secret.
 func NewRegistry(configured []*Client, s ClientGetter, secretKey []byte, hasher *identity.Hasher) *Registry {
-	r := &Registry{fromConfig: map[string]*Client{}, store: s, secretKey: secretKey, hasher: hasher}
+	r := &Registry{fromConfig: map[string]*Client{}, store: s, secretKey: secretKey, hasher: hasher, now: time.Now}
 	for _, c := range configured {
 		r.fromConfig[c.ID] = c
 	}
 	r.dummy = HashSecret(secretKey, "rampart dummy secret for unknown clients")
+	return r
+}
+
+// WithClock makes the registry read the time from now (the end of a
+// secret's overlap window); it returns r.
+func (r *Registry) WithClock(now func() time.Time) *Registry {
+	r.now = now
 	return r
 }
 
@@ -136,6 +149,17 @@ func (r *Registry) Authenticate(ctx context.Context, id, secret string, presente
 	ok, err := r.verifySecret(ctx, c, secret)
 	if err != nil {
 		return nil, err
+	}
+	if !ok && c.Source != SourceConfig && r.store != nil {
+		// During a rotation's overlap window the previous secret works
+		// too, so the client's deployments can move to the new one
+		// without an outage; it stops at the window's end or when retired.
+		prev, perr := r.store.PreviousClientSecret(ctx, c.ID, r.now())
+		if perr == nil {
+			ok = verifyHMAC(r.secretKey, prev, secret)
+		} else if !errors.Is(perr, store.ErrNotFound) {
+			return nil, perr
+		}
 	}
 	if !ok {
 		return nil, errBadClient

@@ -122,7 +122,7 @@ func (s *OAuthStore) PurgeExpired(ctx context.Context, before time.Time) (int64,
 			sql  string
 			args []any
 		}{
-			{qPurgeCodes, []any{b}}, {qPurgeRefresh, []any{b, b}}, {qPurgeAccess, []any{b, b}}, {qPurgeFamilies, []any{b}}, {qPurgeDenied, []any{b}},
+			{qPurgeCodes, []any{b}}, {qPurgePrevSecret, []any{b}}, {qPurgeRefresh, []any{b, b}}, {qPurgeAccess, []any{b, b}}, {qPurgeFamilies, []any{b}}, {qPurgeDenied, []any{b}},
 		} {
 			res, err := tx.ExecContext(ctx, s.d.Q(q.sql), q.args...)
 			if err != nil {
