@@ -10,12 +10,13 @@ import (
 	"github.com/rampart-auth/rampart/internal/store"
 )
 
+// SQL text, not credentials (gosec G101 matches "secret" in the names).
 const (
-	qCurrentSecret   = `SELECT secret_hash FROM oauth_clients WHERE id = ?`
-	qDropPrevSecret  = `DELETE FROM oauth_client_previous_secrets WHERE client_id = ?`
-	qKeepPrevSecret  = `INSERT INTO oauth_client_previous_secrets (client_id, secret_hash, expires_at) VALUES (?, ?, ?)`
-	qPrevSecret      = `SELECT secret_hash FROM oauth_client_previous_secrets WHERE client_id = ? AND expires_at > ?`
-	qPurgePrevSecret = `DELETE FROM oauth_client_previous_secrets WHERE expires_at <= ?`
+	qCurrentSecret   = `SELECT secret_hash FROM oauth_clients WHERE id = ?`                                              // #nosec G101 -- SQL text, not a credential
+	qDropPrevSecret  = `DELETE FROM oauth_client_previous_secrets WHERE client_id = ?`                                   // #nosec G101 -- SQL text, not a credential
+	qKeepPrevSecret  = `INSERT INTO oauth_client_previous_secrets (client_id, secret_hash, expires_at) VALUES (?, ?, ?)` // #nosec G101 -- SQL text, not a credential
+	qPrevSecret      = `SELECT secret_hash FROM oauth_client_previous_secrets WHERE client_id = ? AND expires_at > ?`    // #nosec G101 -- SQL text, not a credential
+	qPurgePrevSecret = `DELETE FROM oauth_client_previous_secrets WHERE expires_at <= ?`                                 // #nosec G101 -- SQL text, not a credential
 )
 
 // RotateClientSecret replaces a client's secret hash with newHash in one
