@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/rampart-auth/rampart/internal/audit"
+	"github.com/rampart-auth/rampart/internal/identity"
 	"github.com/rampart-auth/rampart/internal/store"
 )
 
@@ -102,4 +103,45 @@ func (s *Service) EndUserSessions(ctx context.Context, actor, id string) (int64,
 		return 0, err
 	}
 	return n, s.record(ctx, actor, audit.ActionUserSessionsEnd, "user:"+id, map[string]string{"sessions_ended": fmt.Sprint(n)})
+}
+
+// SetUserRole gives a user another role ("" or "admin") and ends their
+// browser sessions, so the next sign-in starts a new session with the new
+// privilege (OWASP Session Management Cheat Sheet, "Renew the Session ID
+// After Any Privilege Level Change"); it records user.role_change. The
+// admin API reads the role on every call, so a demotion also ends API
+// access at once.
+func (s *Service) SetUserRole(ctx context.Context, actor, id, role string) (int64, error) {
+	if s.o.Directory == nil || s.o.Sessions == nil {
+		return 0, ErrUnavailable
+	}
+	if role != identity.RoleUser && role != identity.RoleAdmin {
+		return 0, invalid(fmt.Errorf("role %q is not a role; use admin or user", role))
+	}
+	if actor == "user:"+id {
+		return 0, conflict(errors.New("an administrator cannot change their own role"))
+	}
+	u, err := s.user(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	if err := s.o.Directory.SetUserRole(ctx, id, role, s.o.Now().UTC()); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return 0, notFound(fmt.Errorf("no user %s", id))
+		}
+		return 0, err
+	}
+	n, err := s.o.Sessions.DeleteUserSessions(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	return n, s.record(ctx, actor, audit.ActionUserRoleChange, "user:"+id,
+		map[string]string{"from": roleName(u.Role), "to": roleName(role), "sessions_ended": fmt.Sprint(n)})
+}
+
+func roleName(r string) string {
+	if r == identity.RoleUser {
+		return "user"
+	}
+	return r
 }

@@ -63,6 +63,7 @@ type KeyRing interface {
 type UserDirectory interface {
 	ListUsers(ctx context.Context, after string, limit int) ([]identity.User, error)
 	SetUserDisabled(ctx context.Context, id string, disabled bool, now time.Time) error
+	SetUserRole(ctx context.Context, id, role string, now time.Time) error
 }
 
 // SessionStore lists and ends a user's browser sessions

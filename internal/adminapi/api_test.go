@@ -326,3 +326,36 @@ func TestRotateWithOverlap(t *testing.T) {
 		t.Fatal("no client.retire_secret")
 	}
 }
+
+// TestRoleChangeEndsSessions: a promotion or demotion ends the user's
+// sessions; a demoted administrator's token stops working at once.
+func TestRoleChangeEndsSessions(t *testing.T) {
+	f := newFixture(t, "sqlite")
+	ctx := context.Background()
+	other := f.user("other", identity.RoleAdmin)
+	now := time.Now()
+	if err := f.db.CreateSession(ctx, &identity.Session{IDHash: []byte(strings.Repeat("s", 32)), UserID: other.ID, AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	f.token("other", other.ID, adminapi.Scope, adminapi.ACRMFA, issuer+adminapi.Prefix)
+	if code, _, b := f.call(http.MethodGet, adminapi.Prefix+"/keys", "other", "", nil); code != http.StatusOK {
+		t.Fatalf("before: %d %s", code, b)
+	}
+	var out struct {
+		Ended int64 `json:"sessions_ended"`
+	}
+	f.json(http.MethodPut, adminapi.Prefix+"/users/"+other.ID+"/role", map[string]string{"role": "user"}, http.StatusOK, &out)
+	if out.Ended != 1 {
+		t.Fatalf("ended %d", out.Ended)
+	}
+	if code, _, _ := f.call(http.MethodGet, adminapi.Prefix+"/keys", "other", "", nil); code != http.StatusForbidden {
+		t.Fatalf("a demoted administrator's token still works: %d", code)
+	}
+	f.json(http.MethodPut, adminapi.Prefix+"/users/"+f.admin.ID+"/role", map[string]string{"role": "user"}, http.StatusConflict, nil)
+	f.json(http.MethodPut, adminapi.Prefix+"/users/"+other.ID+"/role", map[string]string{"role": "root"}, http.StatusBadRequest, nil)
+	f.json(http.MethodPut, adminapi.Prefix+"/users/"+other.ID+"/role", map[string]string{}, http.StatusBadRequest, nil)
+	recs := f.records(audit.ActionUserRoleChange)
+	if len(recs) != 1 || recs[0].Details["from"] != "admin" || recs[0].Details["to"] != "user" {
+		t.Fatalf("user.role_change %+v", recs)
+	}
+}

@@ -39,6 +39,7 @@ var table = []route{
 	{"GET " + Prefix + "/users/{id}", (*API).getUser},
 	{"POST " + Prefix + "/users/{id}/disable", (*API).disableUser},
 	{"POST " + Prefix + "/users/{id}/enable", (*API).enableUser},
+	{"PUT " + Prefix + "/users/{id}/role", (*API).setRole},
 	{"GET " + Prefix + "/users/{id}/sessions", (*API).listSessions},
 	{"DELETE " + Prefix + "/users/{id}/sessions", (*API).endSessions},
 	{"GET " + Prefix + "/keys", (*API).listKeys},

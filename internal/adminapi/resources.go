@@ -204,6 +204,31 @@ func (a *API) enableUser(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// RoleRequest is the body of PUT /users/{id}/role.
+type RoleRequest struct {
+	Role string `json:"role"` // "user" or "admin"
+}
+
+func (a *API) setRole(w http.ResponseWriter, r *http.Request) {
+	var req RoleRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	role := req.Role
+	if role == "user" {
+		role = ""
+	} else if role == "" {
+		httpx.WriteProblem(w, r, http.StatusBadRequest, "", "role is required: user or admin")
+		return
+	}
+	n, err := a.o.Service.SetUserRole(r.Context(), actorOf(r), pathID(r, "id"), role)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"role": req.Role, "sessions_ended": n})
+}
+
 func (a *API) listSessions(w http.ResponseWriter, r *http.Request) {
 	list, err := a.o.Service.ListUserSessions(r.Context(), pathID(r, "id"))
 	if err != nil {

@@ -36,6 +36,7 @@ const (
 	ActionUserDisable        = "user.disable"      // a user disabled: sessions ended, refresh tokens revoked, access tokens denied
 	ActionUserEnable         = "user.enable"       // a disabled user enabled again
 	ActionUserSessionsEnd    = "user.sessions_end" // every session of a user ended by an administrator
+	ActionUserRoleChange     = "user.role_change"  // a user's role changed (their sessions end)
 
 	// The admin API: every call, whatever its outcome (the use case it
 	// runs records its own event as well).
@@ -65,7 +66,7 @@ func Actions() []string {
 		ActionAuthorize, ActionConsent, ActionConsentRevoke, ActionToken, ActionCodeReplay,
 		ActionRefresh, ActionRefreshReuse, ActionRevoke, ActionIntrospect,
 		ActionClientCreate, ActionClientDelete, ActionClientRotateSecret, ActionClientRetireSecret, ActionUserCreate,
-		ActionUserDisable, ActionUserEnable, ActionUserSessionsEnd, ActionAdminRequest,
+		ActionUserDisable, ActionUserEnable, ActionUserSessionsEnd, ActionUserRoleChange, ActionAdminRequest,
 		ActionKeyGenerate, ActionKeyActivate, ActionKeyRetire, ActionKeyRemove, ActionKeyRotate, ActionKeyRevoke,
 		ActionMasterKeyRotate,
 		ActionGatewayDenied, ActionGatewayReload,

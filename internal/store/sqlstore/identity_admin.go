@@ -16,7 +16,18 @@ const (
 	qSetUserDisabled    = `UPDATE users SET disabled = ?, updated_at = ? WHERE id = ?`
 	qListUserSessions   = `SELECT id_hash, user_id, auth_time, created_at, expires_at FROM user_sessions WHERE user_id = ? AND expires_at > ? ORDER BY created_at`
 	qDeleteUserSessions = `DELETE FROM user_sessions WHERE user_id = ?`
+	qSetUserRole        = `UPDATE users SET role = ?, updated_at = ? WHERE id = ?`
 )
+
+// SetUserRole changes a user's role; store.ErrNotFound if there is no
+// such user.
+func (s *IdentityStore) SetUserRole(ctx context.Context, id, role string, now time.Time) error {
+	res, err := s.d.db.ExecContext(ctx, s.d.Q(qSetUserRole), role, nanos(now), id)
+	if err != nil {
+		return fmt.Errorf("sqlstore: set user role: %w", err)
+	}
+	return oneRow(res, store.ErrNotFound)
+}
 
 // ListUsers returns up to limit users whose username sorts after after,
 // ordered by username (keyset pagination: stable under inserts).
