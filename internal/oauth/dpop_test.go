@@ -500,3 +500,92 @@ func TestDPoPReplayAcrossFleet(t *testing.T) {
 	status, body, _ = two.dpopToken(ccForm, svcID, svcSecret, k.proof("POST", one.issuer+oauth.PathToken, proofOpts{}))
 	mustStatus(t, status, http.StatusOK, "fresh proof at the second instance", body)
 }
+
+// userinfo calls the userinfo endpoint with an Authorization header and
+// DPoP header values.
+func (e *env) userinfo(method, auth string, proofs ...string) (int, map[string]any, http.Header) {
+	e.t.Helper()
+	req, _ := http.NewRequest(method, e.issuer+oauth.PathUserinfo, nil)
+	req.Header.Set("Authorization", auth)
+	for _, p := range proofs {
+		req.Header.Add("DPoP", p)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out, resp.Header
+}
+
+// TestDPoPUserinfo: userinfo accepts a DPoP-bound token with the DPoP
+// scheme and a proof for GET or POST to its URL (RFC 9449 §7.1), and
+// refuses it as Bearer, without a proof, with a replayed proof, with a
+// proof of another key or for another URI, each with a DPoP challenge.
+func TestDPoPUserinfo(t *testing.T) {
+	e := newEnv(t, "sqlite")
+	k := newDPoPKey(t)
+	code, v := e.webCode(t, "openid profile")
+	status, body, _ := e.dpopToken(codeForm(code, v, e.callback), "", "", k.proof("POST", e.issuer+oauth.PathToken, proofOpts{}))
+	mustStatus(t, status, http.StatusOK, "code with proof", body)
+	at := str(body, "access_token")
+	ui := e.issuer + oauth.PathUserinfo
+	for _, m := range []string{"GET", "POST"} {
+		status, body, _ = e.userinfo(m, "DPoP "+at, k.proof(m, ui, proofOpts{token: at}))
+		if status != http.StatusOK || str(body, "sub") != e.userID || str(body, "preferred_username") != userName {
+			t.Fatalf("%s userinfo with DPoP: %d %v", m, status, body)
+		}
+	}
+	used := k.proof("GET", ui, proofOpts{token: at})
+	if status, _, _ := e.userinfo("GET", "DPoP "+at, used); status != http.StatusOK {
+		t.Fatalf("first use of a proof: %d", status)
+	}
+	other := newDPoPKey(t)
+	cases := []struct {
+		name, auth string
+		proofs     []string
+		code       string
+	}{
+		{"as bearer", "Bearer " + at, nil, oauth.ErrInvalidToken},
+		{"as bearer with proof", "Bearer " + at, []string{k.proof("GET", ui, proofOpts{token: at})}, oauth.ErrInvalidToken},
+		{"no proof", "DPoP " + at, nil, oauth.ErrInvalidDPoPProof},
+		{"replayed proof", "DPoP " + at, []string{used}, oauth.ErrInvalidDPoPProof},
+		{"other key", "DPoP " + at, []string{other.proof("GET", ui, proofOpts{token: at})}, oauth.ErrInvalidDPoPProof},
+		{"other htu", "DPoP " + at, []string{k.proof("GET", e.issuer+oauth.PathToken, proofOpts{token: at})}, oauth.ErrInvalidDPoPProof},
+		{"no ath", "DPoP " + at, []string{k.proof("GET", ui, proofOpts{})}, oauth.ErrInvalidDPoPProof},
+		{"two proofs", "DPoP " + at, []string{k.proof("GET", ui, proofOpts{token: at}), k.proof("GET", ui, proofOpts{token: at})}, oauth.ErrInvalidDPoPProof},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			status, body, h := e.userinfo("GET", c.auth, c.proofs...)
+			www := h.Get("WWW-Authenticate")
+			if status != http.StatusUnauthorized || str(body, "error") != c.code || !strings.HasPrefix(www, "DPoP ") || !strings.Contains(www, `algs="`) || str(body, "sub") != "" {
+				t.Fatalf("got %d %v %q; want 401 %s with a DPoP challenge", status, body, www, c.code)
+			}
+		})
+	}
+}
+
+// TestDPoPIntrospectAndRevoke: introspection of a bound token names its
+// key (RFC 9449 §6.2: cnf.jkt, token_type DPoP); the client can revoke its
+// bound token like any other, after which it is inactive.
+func TestDPoPIntrospectAndRevoke(t *testing.T) {
+	e := newEnv(t, "sqlite")
+	k := newDPoPKey(t)
+	status, body, _ := e.dpopToken(url.Values{"grant_type": {"client_credentials"}, "scope": {"reports:read"}, "resource": {apiAud}}, svcID, svcSecret,
+		k.proof("POST", e.issuer+oauth.PathToken, proofOpts{}))
+	mustStatus(t, status, http.StatusOK, "token", body)
+	at := str(body, "access_token")
+	_, in, _ := e.postJSON(oauth.PathIntrospect, url.Values{"token": {at}}, "introspector", otherSecret)
+	c, _ := in["cnf"].(map[string]any)
+	if in["active"] != true || str(in, "token_type") != "DPoP" || c["jkt"] != k.jkt {
+		t.Fatalf("introspection of a bound token: %v", in)
+	}
+	status, _, _ = e.postJSON(oauth.PathRevoke, url.Values{"token": {at}}, svcID, svcSecret)
+	mustStatus(t, status, http.StatusOK, "revoke", nil)
+	if _, in, _ = e.postJSON(oauth.PathIntrospect, url.Values{"token": {at}}, "introspector", otherSecret); in["active"] != false {
+		t.Fatalf("revoked bound token still active: %v", in)
+	}
+}
