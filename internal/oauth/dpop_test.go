@@ -589,3 +589,34 @@ func TestDPoPIntrospectAndRevoke(t *testing.T) {
 		t.Fatalf("revoked bound token still active: %v", in)
 	}
 }
+
+// TestDPoPConfidentialRefreshNotKeyBound: a confidential client's refresh
+// token is bound to the client's authentication, not to the DPoP key
+// (RFC 9449 §5): it is redeemed without a proof (getting a Bearer token)
+// or with a proof of a new key (getting a token bound to that key), while
+// the access tokens issued with a proof are bound.
+func TestDPoPConfidentialRefreshNotKeyBound(t *testing.T) {
+	e := newEnv(t, "sqlite")
+	k := newDPoPKey(t)
+	tokenURL := e.issuer + oauth.PathToken
+	code, v := e.consentedCode(t, appID, "openid")
+	status, body, _ := e.dpopToken(url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {e.callback}, "code_verifier": {v}},
+		appID, appSecret, k.proof("POST", tokenURL, proofOpts{}))
+	mustStatus(t, status, http.StatusOK, "code with proof", body)
+	if cnfJKT(t, str(body, "access_token")) != k.jkt {
+		t.Fatalf("access token of a confidential client not bound: %v", body)
+	}
+	refresh := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {str(body, "refresh_token")}}
+	status, body, _ = e.dpopToken(refresh, appID, appSecret)
+	mustStatus(t, status, http.StatusOK, "refresh without proof", body)
+	if str(body, "token_type") != "Bearer" || cnfJKT(t, str(body, "access_token")) != "" {
+		t.Fatalf("refresh without proof: %v", body)
+	}
+	rotated := newDPoPKey(t)
+	refresh.Set("refresh_token", str(body, "refresh_token"))
+	status, body, _ = e.dpopToken(refresh, appID, appSecret, rotated.proof("POST", tokenURL, proofOpts{}))
+	mustStatus(t, status, http.StatusOK, "refresh with a new key", body)
+	if cnfJKT(t, str(body, "access_token")) != rotated.jkt {
+		t.Fatalf("refresh with a new key: %v", body)
+	}
+}
