@@ -42,6 +42,9 @@ func printClient(w io.Writer, v admin.ClientView, asJSON bool) error {
 	fmt.Fprintf(tw, "type:\t%s\nsource:\t%s\ngrant_types:\t%s\n", v.Type, v.Source, strings.Join(v.GrantTypes, " "))
 	fmt.Fprintf(tw, "redirect_uris:\t%s\nscopes:\t%s\naudience:\t%s\n", strings.Join(v.RedirectURIs, " "), strings.Join(v.Scopes, " "), strings.Join(v.Audience, " "))
 	fmt.Fprintf(tw, "skip_consent:\t%v\nresource_server:\t%v\n", v.SkipConsent, v.ResourceServer)
+	if v.RequireDPoP {
+		fmt.Fprintf(tw, "require_dpop:\t%v\n", v.RequireDPoP)
+	}
 	if v.CreatedAt != "" {
 		fmt.Fprintf(tw, "created_at:\t%s\n", v.CreatedAt)
 	}
@@ -99,6 +102,7 @@ func (cc *clientCreate) flags(f *pflag.FlagSet) {
 	f.StringSliceVar(&sp.Audience, "audience", nil, "allowed access-token audience (repeat or comma-separate)")
 	f.BoolVar(&sp.SkipConsent, "skip-consent", false, "first-party client: do not ask users for consent")
 	f.BoolVar(&sp.ResourceServer, "resource-server", false, "may introspect every token, not only those for its own audience")
+	f.BoolVar(&sp.RequireDPoP, "require-dpop", false, "token requests must carry a DPoP proof (RFC 9449): every token is sender-constrained")
 	f.DurationVar(&sp.AccessTokenTTL, "access-token-ttl", 0, "access token lifetime (default: tokens.access_token_ttl)")
 	f.DurationVar(&sp.RefreshTokenTTL, "refresh-token-ttl", 0, "refresh token family lifetime (default: tokens.refresh_token_ttl)")
 	f.BoolVar(&cc.asJSON, "json", false, "print JSON")

@@ -26,6 +26,7 @@ type ClientView struct {
 	Audience       []string `json:"audience,omitempty"`
 	SkipConsent    bool     `json:"skip_consent"`
 	ResourceServer bool     `json:"resource_server"`
+	RequireDPoP    bool     `json:"require_dpop,omitempty"`
 	AccessTTL      string   `json:"access_token_ttl,omitempty"`
 	RefreshTTL     string   `json:"refresh_token_ttl,omitempty"`
 	CreatedAt      string   `json:"created_at,omitempty"`
@@ -36,7 +37,7 @@ type ClientView struct {
 // ViewClient returns c's view.
 func ViewClient(c *oauth.Client) ClientView {
 	v := ClientView{ID: c.ID, Type: "confidential", Source: c.Source, GrantTypes: c.GrantTypes, RedirectURIs: c.RedirectURIs,
-		Scopes: c.Scopes, Audience: c.Audience, SkipConsent: c.SkipConsent, ResourceServer: c.ResourceServer}
+		Scopes: c.Scopes, Audience: c.Audience, SkipConsent: c.SkipConsent, ResourceServer: c.ResourceServer, RequireDPoP: c.RequireDPoP}
 	if c.Public {
 		v.Type = "public"
 	}

@@ -19,6 +19,7 @@ type ClientRequest struct {
 	Audience        []string `json:"audience"`
 	SkipConsent     bool     `json:"skip_consent"`
 	ResourceServer  bool     `json:"resource_server"`
+	RequireDPoP     bool     `json:"require_dpop"`
 	AccessTokenTTL  string   `json:"access_token_ttl"`
 	RefreshTokenTTL string   `json:"refresh_token_ttl"`
 }
@@ -47,7 +48,7 @@ func (a *API) createClient(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	spec := admin.ClientSpec{ID: req.ID, Public: req.Public, GrantTypes: req.GrantTypes, RedirectURIs: req.RedirectURIs,
-		Scopes: req.Scopes, Audience: req.Audience, SkipConsent: req.SkipConsent, ResourceServer: req.ResourceServer}
+		Scopes: req.Scopes, Audience: req.Audience, SkipConsent: req.SkipConsent, ResourceServer: req.ResourceServer, RequireDPoP: req.RequireDPoP}
 	var err error
 	if spec.AccessTokenTTL, err = optDuration("access_token_ttl", req.AccessTokenTTL); err == nil {
 		spec.RefreshTokenTTL, err = optDuration("refresh_token_ttl", req.RefreshTokenTTL)

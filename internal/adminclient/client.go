@@ -184,7 +184,7 @@ func (c *Client) GetClient(ctx context.Context, id string) (admin.ClientView, er
 func (c *Client) CreateClient(ctx context.Context, spec admin.ClientSpec) (admin.ClientView, error) {
 	in := map[string]any{"client_id": spec.ID, "public": spec.Public, "grant_types": spec.GrantTypes,
 		"redirect_uris": spec.RedirectURIs, "scopes": spec.Scopes, "audience": spec.Audience,
-		"skip_consent": spec.SkipConsent, "resource_server": spec.ResourceServer}
+		"skip_consent": spec.SkipConsent, "resource_server": spec.ResourceServer, "require_dpop": spec.RequireDPoP}
 	if spec.AccessTokenTTL > 0 {
 		in["access_token_ttl"] = spec.AccessTokenTTL.String()
 	}

@@ -97,6 +97,20 @@ func newAuthServer(cfg *config.Config, d authDeps) (*oauth.Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	// DPoP (RFC 9449): proof ids are remembered fleet-wide when there is
+	// Redis (§11.1: a proof must not be accepted twice, on any instance);
+	// server nonces are stateless (HMAC of a time slot under a data key
+	// every instance shares), so any instance accepts another's nonce.
+	var replay jwtauth.ReplayCache
+	if d.redis != nil {
+		replay = jwtauth.NewRedisReplayCache(d.redis, oauth.DPoPReplayPrefix)
+	}
+	var nonces jwtauth.NonceChecker
+	if cfg.OAuth.DPoP.Nonce {
+		if nonces, err = oauth.NewDPoPNonces(d.kr.DataKey(kms.DataKeyDPoPNonce), nil); err != nil {
+			return nil, err
+		}
+	}
 	return oauth.New(oauth.Options{
 		LoginLimiter:        loginL,
 		TokenLimiter:        tokenL,
@@ -112,6 +126,8 @@ func newAuthServer(cfg *config.Config, d authDeps) (*oauth.Server, error) {
 		LoginProofKey:       d.kr.DataKey(kms.DataKeyLoginProof),
 		Logger:              d.logger,
 		Deny:                deny,
+		DPoPReplay:          replay,
+		DPoPNonces:          nonces,
 		AccessTokenTTL:      cfg.Tokens.AccessTokenTTL.D(),
 		RefreshTokenTTL:     cfg.Tokens.RefreshTokenTTL.D(),
 		RefreshTokenIdleTTL: cfg.Tokens.RefreshTokenIdleTTL.D(),

@@ -56,6 +56,9 @@ const (
 	// The gateway.
 	ActionGatewayDenied = "gateway.denied" // a request refused by a route's authentication or authorization
 	ActionGatewayReload = "gateway.reload" // the route table replaced (or a new configuration refused)
+
+	// DPoP issuing (RFC 9449) at the token endpoint.
+	ActionDPoPProof = "oauth.dpop_proof" // a token request's DPoP proof refused (invalid, replayed, another key, or missing for require_dpop)
 )
 
 // Actions returns the catalogue, in the order above.
@@ -70,5 +73,6 @@ func Actions() []string {
 		ActionKeyGenerate, ActionKeyActivate, ActionKeyRetire, ActionKeyRemove, ActionKeyRotate, ActionKeyRevoke,
 		ActionMasterKeyRotate,
 		ActionGatewayDenied, ActionGatewayReload,
+		ActionDPoPProof,
 	}
 }

@@ -35,8 +35,10 @@ type Config struct {
 	// Clients are declarative OAuth clients, applied at start (they live
 	// in memory; `rampart client create` adds clients to the store).
 	Clients []Client `yaml:"clients"`
-	Audit   Audit    `yaml:"audit"`
-	Log     Log      `yaml:"log"`
+	// OAuth holds the authorization server's global protocol switches.
+	OAuth OAuth `yaml:"oauth"`
+	Audit Audit `yaml:"audit"`
+	Log   Log   `yaml:"log"`
 	// Gateway configures the identity-aware reverse proxy (docs/gateway.md);
 	// nil runs no gateway listener.
 	Gateway *Gateway `yaml:"gateway"`
@@ -203,10 +205,26 @@ type Client struct {
 	Audience       []string `yaml:"audience"`
 	SkipConsent    bool     `yaml:"skip_consent"`
 	ResourceServer bool     `yaml:"resource_server"`
+	// RequireDPoP: the client's token requests must carry a DPoP proof
+	// (RFC 9449 §5); every token it gets is then sender-constrained.
+	RequireDPoP bool `yaml:"require_dpop"`
 	// Lifetimes; empty means the tokens.* default.
 	AccessTokenTTL      Duration `yaml:"access_token_ttl"`
 	RefreshTokenTTL     Duration `yaml:"refresh_token_ttl"`
 	RefreshTokenIdleTTL Duration `yaml:"refresh_token_idle_ttl"`
+}
+
+// OAuth holds global switches of the authorization server's protocol.
+type OAuth struct {
+	DPoP DPoP `yaml:"dpop"`
+}
+
+// DPoP configures DPoP at the token endpoint (RFC 9449).
+type DPoP struct {
+	// Nonce: proofs at the token endpoint must carry a server nonce
+	// (RFC 9449 §8), answered with use_dpop_nonce and a DPoP-Nonce header
+	// otherwise. Default false; FAPI 2.0 deployments turn it on.
+	Nonce bool `yaml:"nonce"`
 }
 
 // Audit configures the audit trail.

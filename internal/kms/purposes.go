@@ -35,6 +35,9 @@ const (
 	// LabelGatewayShard derives the initial value of DataKeyGatewayShard
 	// (a store without the row, at key version 1).
 	LabelGatewayShard = "rampart gateway shard v1"
+	// LabelDPoPNonce derives the initial value of DataKeyDPoPNonce (a
+	// store without the row, at key version 1).
+	LabelDPoPNonce = "rampart dpop nonce v1"
 )
 
 // AEAD associated data (KEK.Seal / KEK.Open). The versioned header of each
@@ -78,6 +81,10 @@ const (
 	// secret (a tenant cannot choose an identity that lands on a victim's
 	// shard).
 	DataKeyGatewayShard DataKey = "gateway-shard"
+	// DataKeyDPoPNonce keys the token endpoint's DPoP server nonces (RFC
+	// 9449 §8): HMAC of a time slot, shared by the fleet so a nonce one
+	// instance issued is accepted by every other, without shared state.
+	DataKeyDPoPNonce DataKey = "dpop-nonce"
 )
 
 // dataKeys lists every data key with the HKDF label its legacy value was
@@ -92,6 +99,7 @@ var dataKeys = []struct {
 	{DataKeyCSRF, LabelCSRF},
 	{DataKeyLoginProof, LabelLoginProof},
 	{DataKeyGatewayShard, LabelGatewayShard},
+	{DataKeyDPoPNonce, LabelDPoPNonce},
 }
 
 // DataKeyAD is the associated data of the sealed data key of purpose p.

@@ -325,7 +325,7 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, a *authzConte
 	ac := &AuthCode{
 		Hash: hashToken(code), ClientID: a.client.ID, UserID: user.ID, RedirectURI: a.req.RedirectURI,
 		CodeChallenge: a.req.CodeChallenge, Scopes: a.req.Scopes, Audience: a.audience, Nonce: a.req.Nonce,
-		AuthTime: authTime.UTC(), CreatedAt: now, ExpiresAt: now.Add(CodeTTL),
+		DPoPJKT: a.req.DPoPJKT, AuthTime: authTime.UTC(), CreatedAt: now, ExpiresAt: now.Add(CodeTTL),
 	}
 	if err := s.codes.SaveCode(r.Context(), ac); err != nil {
 		s.redirectError(w, r, a, serverError(err))

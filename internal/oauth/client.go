@@ -204,7 +204,7 @@ func ClientFromConfig(c config.Client, secret string, secretKey []byte) *Client 
 		ID: c.ID, Public: c.Public,
 		GrantTypes: slices.Clone(c.GrantTypes), RedirectURIs: slices.Clone(c.RedirectURIs),
 		Scopes: slices.Clone(c.Scopes), Audience: slices.Clone(c.Audience),
-		SkipConsent: c.SkipConsent, ResourceServer: c.ResourceServer,
+		SkipConsent: c.SkipConsent, ResourceServer: c.ResourceServer, RequireDPoP: c.RequireDPoP,
 		AccessTokenTTL: c.AccessTokenTTL.D(), RefreshTokenTTL: c.RefreshTokenTTL.D(), RefreshTokenIdleTTL: c.RefreshTokenIdleTTL.D(),
 		Source: SourceConfig,
 	}

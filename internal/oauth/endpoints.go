@@ -11,34 +11,71 @@ import (
 )
 
 // handleUserinfo is OIDC Core §5.3: the access token in the Authorization
-// header (RFC 6750 §2.1), with the openid scope, for a user.
+// header (RFC 6750 §2.1), with the openid scope, for a user. A DPoP-bound
+// token comes with the DPoP scheme and a proof for this request (RFC 9449
+// §7.1, htu the issuer's userinfo URL); presented as Bearer it is refused.
 func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request) {
-	bearer := func(status int, code, desc string) {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="rampart", error="`+code+`", error_description="`+desc+`"`)
-		writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
-	}
 	auth := r.Header.Get("Authorization")
 	scheme, tok, ok := strings.Cut(auth, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
+	isDPoP := ok && strings.EqualFold(scheme, "DPoP")
+	challenge := func(status int, code, desc string) {
+		if isDPoP || code == ErrInvalidDPoPProof {
+			w.Header().Set("WWW-Authenticate", `DPoP realm="rampart", algs="`+strings.Join(s.proofs.Algorithms(), " ")+`", error="`+code+`", error_description="`+desc+`"`)
+		} else {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="rampart", error="`+code+`", error_description="`+desc+`"`)
+		}
+		writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
+	}
+	if !ok || tok == "" || !(isDPoP || strings.EqualFold(scheme, "Bearer")) || len(r.Header.Values("Authorization")) != 1 {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="rampart"`)
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": ErrInvalidToken, "error_description": "a bearer access token is required"})
+		w.Header().Add("WWW-Authenticate", `DPoP realm="rampart", algs="`+strings.Join(s.proofs.Algorithms(), " ")+`"`)
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": ErrInvalidToken, "error_description": "an access token is required"})
 		return
 	}
-	claims, err := s.verifier.Verify(r.Context(), tok)
-	if err != nil {
-		if jwtauth.ReasonOf(err) == jwtauth.ReasonKeySourceError {
-			s.log.ErrorContext(r.Context(), "userinfo", "err", err)
+	var (
+		claims *jwtauth.Claims
+		err    error
+	)
+	if isDPoP {
+		proof, e := dpopHeader(r.Header)
+		if e == nil && proof == "" {
+			e = oerr(ErrInvalidDPoPProof, "a DPoP proof is required")
 		}
-		bearer(http.StatusUnauthorized, ErrInvalidToken, "the access token is invalid")
+		if e != nil {
+			challenge(http.StatusUnauthorized, ErrInvalidDPoPProof, e.Description)
+			return
+		}
+		claims, err = s.verifier.VerifyDPoP(r.Context(), tok, proof, r.Method, s.opts.Issuer+PathUserinfo)
+	} else {
+		claims, err = s.verifier.Verify(r.Context(), tok)
+	}
+	if err != nil {
+		switch reason := jwtauth.ReasonOf(err); reason {
+		case jwtauth.ReasonKeySourceError, "":
+			s.log.ErrorContext(r.Context(), "userinfo", "err", err)
+		case jwtauth.ReasonDPoPRequired:
+			// RFC 9449 §7.2: a bound token is never accepted as Bearer.
+			isDPoP = true
+			challenge(http.StatusUnauthorized, ErrInvalidToken, "the access token is DPoP-bound: use the DPoP scheme with a proof")
+			return
+		case jwtauth.ReasonDPoPInvalid, jwtauth.ReasonDPoPReplay, jwtauth.ReasonDPoPStale:
+			challenge(http.StatusUnauthorized, ErrInvalidDPoPProof, proofProblem(reason))
+			return
+		case jwtauth.ReasonDPoPMismatch:
+			// htm, htu, ath, or a proof of another key than cnf.jkt.
+			challenge(http.StatusUnauthorized, ErrInvalidDPoPProof, "the DPoP proof does not match the request or the token")
+			return
+		}
+		challenge(http.StatusUnauthorized, ErrInvalidToken, "the access token is invalid")
 		return
 	}
 	if !claims.HasScope("openid") {
-		bearer(http.StatusForbidden, ErrInsufficientScope, "the openid scope is required")
+		challenge(http.StatusForbidden, ErrInsufficientScope, "the openid scope is required")
 		return
 	}
 	user, err := s.opts.Users.ByID(r.Context(), claims.Subject)
 	if err != nil || user.Disabled {
-		bearer(http.StatusUnauthorized, ErrInvalidToken, "the access token is invalid")
+		challenge(http.StatusUnauthorized, ErrInvalidToken, "the access token is invalid")
 		return
 	}
 	out := map[string]any{"sub": user.ID}
@@ -103,6 +140,8 @@ func (s *Server) metadata() []byte {
 		"claims_parameter_supported":                     false,
 		"request_parameter_supported":                    false,
 		"request_uri_parameter_supported":                false,
+		// RFC 9449 §5.1: the proof algorithms the token endpoint accepts.
+		"dpop_signing_alg_values_supported": s.proofs.Algorithms(),
 	}
 	b, _ := json.Marshal(m)
 	return b

@@ -29,6 +29,9 @@ const (
 	ErrUnsupportedTokenType    = "unsupported_token_type"
 	ErrInvalidToken            = "invalid_token"
 	ErrInsufficientScope       = "insufficient_scope"
+	// RFC 9449 §5 and §8.
+	ErrInvalidDPoPProof = "invalid_dpop_proof"
+	ErrUseDPoPNonce     = "use_dpop_nonce"
 )
 
 // Error is an OAuth error answer: a code and a description safe to show the

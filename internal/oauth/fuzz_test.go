@@ -19,6 +19,8 @@ func FuzzAuthorizeRequest(f *testing.F) {
 	f.Add("client_id=c&redirect_uri=x&prompt=none+login&max_age=-3")
 	f.Add("client_id=%00&redirect_uri=%ff&scope=%22")
 	f.Add("resource=a&resource=b&client_id=c&redirect_uri=r")
+	f.Add("client_id=c&redirect_uri=r&dpop_jkt=0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I")
+	f.Add("client_id=c&redirect_uri=r&dpop_jkt=0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4=")
 	f.Fuzz(func(t *testing.T, q string) {
 		v, err := url.ParseQuery(q)
 		if err != nil {
@@ -36,6 +38,9 @@ func FuzzAuthorizeRequest(f *testing.F) {
 		}
 		if len(r.Scopes) > maxScopes || len(r.State) > maxParamLen || len(r.Nonce) > maxNonceLen {
 			t.Fatal("bounds not enforced")
+		}
+		if r.DPoPJKT != "" && !validJKT(r.DPoPJKT) {
+			t.Fatalf("dpop_jkt %q accepted", r.DPoPJKT)
 		}
 		for _, s := range r.Scopes {
 			if !validScopeToken(s) {

@@ -39,7 +39,7 @@ func (g *clientCredentialsGrant) grant(r *http.Request, c *Client, req *TokenReq
 		return nil, serverError(err)
 	}
 	now := g.now().UTC()
-	at, err := g.mint.signAccess(key, c, c.ID, aud, scopes, 0, now)
+	at, err := g.mint.signAccess(r.Context(), key, c, c.ID, aud, scopes, 0, now)
 	if err != nil {
 		return nil, serverError(err)
 	}
@@ -49,5 +49,5 @@ func (g *clientCredentialsGrant) grant(r *http.Request, c *Client, req *TokenReq
 	}
 	// No refresh token: the client can always authenticate again (OAuth
 	// 2.1 §4.2.3, RFC 6749 §4.4.3).
-	return &tokenResponse{AccessToken: at.jwt, TokenType: "Bearer", ExpiresIn: int64(at.ttl / time.Second), Scope: scopeString(scopes)}, nil
+	return &tokenResponse{AccessToken: at.jwt, TokenType: at.typ, ExpiresIn: int64(at.ttl / time.Second), Scope: scopeString(scopes)}, nil
 }

@@ -70,6 +70,12 @@ func (g *codeGrant) grant(r *http.Request, c *Client, req *TokenRequest) (*token
 	if reason, desc := checkCode(code, c, req, now); reason != "" {
 		return g.spend(r, c, code, familyID, now, reason, desc)
 	}
+	if code.DPoPJKT != "" && proofKey(ctx) != code.DPoPJKT {
+		// RFC 9449 §10: the authorization request named the DPoP key
+		// (dpop_jkt); only a proof of that key redeems the code, so a
+		// code stolen from the redirect is useless without the key.
+		return g.spend(r, c, code, familyID, now, "dpop_jkt_mismatch", "the DPoP proof's key does not match dpop_jkt of the authorization request")
+	}
 	aud, e := narrowAudience(code.Audience, req.Resource)
 	if e != nil {
 		return g.spend(r, c, code, familyID, now, "invalid_target", e.Description)

@@ -133,6 +133,15 @@ func (g *refreshGrant) lookup(r *http.Request, c *Client, hash []byte, now time.
 		g.trail.record(r, audit.Event{Actor: "client:" + c.ID, Action: audit.ActionRefresh, Target: "user:" + old.UserID, Outcome: audit.OutcomeFailure, Reason: "expired"})
 		return nil, errBadRefresh()
 	}
+	if old.JKT != "" && proofKey(r.Context()) != old.JKT {
+		// RFC 9449 §5: a public client's refresh token is bound to its
+		// DPoP key; without a proof of that key it is useless. The token
+		// stays unspent: the checks above ran on the stored row only, and
+		// the holder of the key may still use it.
+		g.trail.record(r, audit.Event{Actor: "client:" + c.ID, Action: audit.ActionRefresh, Target: "user:" + old.UserID, Outcome: audit.OutcomeFailure,
+			Reason: "dpop_key_mismatch", Details: map[string]string{"family": old.FamilyID}})
+		return nil, oerr(ErrInvalidGrant, "the refresh token is bound to a DPoP key: a proof of that key is required")
+	}
 	return old, nil
 }
 
@@ -146,7 +155,12 @@ func (g *refreshGrant) rotate(r *http.Request, c *Client, old *RefreshToken, has
 	}
 	next := &RefreshToken{
 		Hash: hashToken(rt), ClientID: c.ID, UserID: old.UserID, Scopes: old.Scopes, Audience: old.Audience, AuthTime: old.AuthTime,
-		CreatedAt: now, ExpiresAt: minTime(now.Add(g.mint.refreshIdleTTLFor(c)), familyExpiry),
+		CreatedAt: now, ExpiresAt: minTime(now.Add(g.mint.refreshIdleTTLFor(c)), familyExpiry), JKT: old.JKT,
+	}
+	if next.JKT == "" {
+		// A public client's unbound token spent with a proof: the new one
+		// is bound from now on (RFC 9449 §5).
+		next.JKT = refreshBinding(c, proofKey(r.Context()))
 	}
 	if _, err := g.tokens.RotateRefresh(r.Context(), hash, next, now); err != nil {
 		switch {

@@ -31,6 +31,7 @@ func grantTestServer() *Server {
 		now: time.Now, rand: rand.Reader, log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	s.grants = newGrantHandlers(s)
+	s.proofs, _, _ = newProofChecker(nil, nil, s.now)
 	return s
 }
 

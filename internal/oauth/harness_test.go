@@ -132,6 +132,8 @@ func newEnvOpts(t testing.TB, driver string, mutate func(*oauth.Options)) *env {
 		{ID: appID, SecretEnv: "APP", GrantTypes: []string{"authorization_code", "refresh_token"}, RedirectURIs: []string{e.callback},
 			Scopes: []string{"openid", "profile", "notes:read", "notes:write"}},
 		{ID: "introspector", SecretEnv: "OTHER", GrantTypes: []string{"client_credentials"}, ResourceServer: true},
+		// dpopSvcID requires DPoP proofs (dpop_test.go).
+		{ID: dpopSvcID, SecretEnv: "SVC", GrantTypes: []string{"client_credentials"}, Scopes: []string{"reports:read"}, Audience: []string{apiAud}, RequireDPoP: true},
 		// resAppID asks for consent and has two resource servers (reauth_test.go).
 		{ID: resAppID, Public: true, GrantTypes: []string{"authorization_code"}, RedirectURIs: []string{e.callback},
 			Scopes: []string{"openid", "notes:read", "notes:write"}, Audience: []string{apiAud, otherAud}},

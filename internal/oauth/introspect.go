@@ -23,6 +23,8 @@ type introspection struct {
 	NotBefore int64    `json:"nbf,omitempty"`
 	JTI       string   `json:"jti,omitempty"`
 	TokenType string   `json:"token_type,omitempty"`
+	// Cnf is a DPoP-bound token's key thumbprint (RFC 9449 §6.2).
+	Cnf *confirmation `json:"cnf,omitempty"`
 }
 
 // handleIntrospect is RFC 7662 for authenticated confidential clients. A
@@ -70,7 +72,9 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 func (s *Server) introspectAccess(w http.ResponseWriter, r *http.Request, c *Client, tok string) {
 	inactive := introspection{}
 	ctx := r.Context()
-	claims, err := s.verifier.Verify(ctx, tok)
+	// Inspect, not Verify: a DPoP-bound token is described too, with its
+	// cnf (RFC 9449 §6.2), for the resource server to check the proof.
+	claims, err := s.verifier.Inspect(ctx, tok)
 	if err != nil || !(c.ResourceServer || slices.Contains(claims.Audience, c.ID)) {
 		writeJSON(w, http.StatusOK, inactive)
 		return
@@ -83,7 +87,7 @@ func (s *Server) introspectAccess(w http.ResponseWriter, r *http.Request, c *Cli
 	writeJSON(w, http.StatusOK, introspection{
 		Active: true, Scope: claims.Scope, ClientID: claims.ClientID, Subject: claims.Subject, Audience: claims.Audience,
 		Issuer: claims.Issuer, Expiry: claims.ExpiresAt.Unix(), IssuedAt: unixOrZero(claims.IssuedAt), NotBefore: unixOrZero(claims.NotBefore),
-		JTI: claims.ID, TokenType: "Bearer",
+		JTI: claims.ID, TokenType: tokenType(claims.JKT), Cnf: cnf(claims.JKT),
 	})
 }
 

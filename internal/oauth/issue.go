@@ -53,11 +53,14 @@ type accessToken struct {
 	jti string
 	exp time.Time
 	ttl time.Duration
+	typ string // the response's token_type: Bearer, or DPoP when bound
 }
 
 // signAccess signs an RFC 9068 access token of client c for subject with
-// key. authTime is the Unix time of the user's sign-in, 0 for none.
-func (t *tokenIssuer) signAccess(key keys.ActiveKey, c *Client, subject string, aud, scopes []string, authTime int64, now time.Time) (accessToken, error) {
+// key. authTime is the Unix time of the user's sign-in, 0 for none. A
+// token request with a DPoP proof (proofKey of ctx) gets a token bound to
+// the proof's key: cnf.jkt (RFC 9449 §6.1).
+func (t *tokenIssuer) signAccess(ctx context.Context, key keys.ActiveKey, c *Client, subject string, aud, scopes []string, authTime int64, now time.Time) (accessToken, error) {
 	ttl := orDefault(c.AccessTokenTTL, t.accessTTL)
 	jti, err := randomToken(t.rand, 16)
 	if err != nil {
@@ -66,12 +69,12 @@ func (t *tokenIssuer) signAccess(key keys.ActiveKey, c *Client, subject string, 
 	exp := now.Add(ttl)
 	at, err := sign(key, "at+jwt", accessClaims{
 		Issuer: t.issuer, Subject: subject, Audience: aud, Expiry: exp.Unix(), IssuedAt: now.Unix(), NotBef: now.Unix(),
-		ID: jti, ClientID: c.ID, Scope: scopeString(scopes), AuthTime: authTime,
+		ID: jti, ClientID: c.ID, Scope: scopeString(scopes), AuthTime: authTime, Cnf: cnf(proofKey(ctx)),
 	})
 	if err != nil {
 		return accessToken{}, err
 	}
-	return accessToken{jwt: at, jti: jti, exp: exp, ttl: ttl}, nil
+	return accessToken{jwt: at, jti: jti, exp: exp, ttl: ttl, typ: tokenType(proofKey(ctx))}, nil
 }
 
 // userGrant is what a grant made for a user (authorization code, refresh)
@@ -99,21 +102,21 @@ func (t *tokenIssuer) issue(ctx context.Context, g userGrant) (*tokenResponse, *
 		return nil, serverError(err)
 	}
 	c := g.client
-	at, err := t.signAccess(key, c, g.user.ID, g.aud, g.scopes, g.authTime.Unix(), g.now)
+	at, err := t.signAccess(ctx, key, c, g.user.ID, g.aud, g.scopes, g.authTime.Unix(), g.now)
 	if err != nil {
 		return nil, serverError(err)
 	}
 	if err := t.store.RecordAccess(ctx, g.familyID, IssuedAccess{JTI: at.jti, ExpiresAt: at.exp}); err != nil {
 		return nil, recordError(err)
 	}
-	resp := &tokenResponse{AccessToken: at.jwt, TokenType: "Bearer", ExpiresIn: int64(at.ttl / time.Second), Scope: scopeString(g.scopes)}
+	resp := &tokenResponse{AccessToken: at.jwt, TokenType: at.typ, ExpiresIn: int64(at.ttl / time.Second), Scope: scopeString(g.scopes)}
 	if slices.Contains(g.scopes, "openid") {
 		if resp.IDToken, err = t.idToken(key, g, at.jwt); err != nil {
 			return nil, serverError(err)
 		}
 	}
 	if g.refresh && c.Allows(GrantRefreshToken) {
-		rt, e := t.refreshToken(ctx, g)
+		rt, e := t.refreshToken(ctx, g, refreshBinding(c, proofKey(ctx)))
 		if e != nil {
 			return nil, e
 		}
@@ -134,15 +137,28 @@ func (t *tokenIssuer) idToken(key keys.ActiveKey, g userGrant, at string) (strin
 	return sign(key, "JWT", claims)
 }
 
-// refreshToken mints and stores a new refresh token in g's family.
-func (t *tokenIssuer) refreshToken(ctx context.Context, g userGrant) (string, *Error) {
+// refreshBinding is the DPoP key a new refresh token of c is bound to,
+// when the token request came with a proof of key jkt: a public client's
+// refresh tokens are bound to it, since the client has no credential of
+// its own that a thief would lack (RFC 9449 §5); a confidential client's
+// are not (they are bound to the client's authentication already, §5).
+func refreshBinding(c *Client, jkt string) string {
+	if c.Public {
+		return jkt
+	}
+	return ""
+}
+
+// refreshToken mints and stores a new refresh token in g's family, bound
+// to the DPoP key jkt ("" for none).
+func (t *tokenIssuer) refreshToken(ctx context.Context, g userGrant, jkt string) (string, *Error) {
 	rt, err := randomToken(t.rand, 32)
 	if err != nil {
 		return "", serverError(err)
 	}
 	stored := &RefreshToken{
 		Hash: hashToken(rt), FamilyID: g.familyID, ClientID: g.client.ID, UserID: g.user.ID, Scopes: g.scopes, Audience: g.aud,
-		AuthTime: g.authTime, CreatedAt: g.now, ExpiresAt: minTime(g.now.Add(t.refreshIdleTTLFor(g.client)), g.familyExpiry),
+		AuthTime: g.authTime, CreatedAt: g.now, ExpiresAt: minTime(g.now.Add(t.refreshIdleTTLFor(g.client)), g.familyExpiry), JKT: jkt,
 	}
 	if err := t.store.SaveRefresh(ctx, stored); err != nil {
 		return "", recordError(err)

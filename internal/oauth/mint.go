@@ -47,6 +47,8 @@ type accessClaims struct {
 	ClientID string   `json:"client_id"`
 	Scope    string   `json:"scope,omitempty"`
 	AuthTime int64    `json:"auth_time,omitempty"`
+	// Cnf binds the token to a DPoP key (RFC 9449 §6.1); nil for bearer.
+	Cnf *confirmation `json:"cnf,omitempty"`
 }
 
 // idClaims are the OIDC Core §2 claims of an ID token.

@@ -31,8 +31,10 @@ type AuthorizeRequest struct {
 	MaxAge              int // -1 when absent
 	Resource            string
 	ResponseMode        string
-	HasRequestObject    bool // request (RFC 9101), which is not supported
-	HasRequestURI       bool // request_uri (RFC 9101 / PAR), not supported
+	DPoPJKT             string // RFC 9449 §10 dpop_jkt
+
+	HasRequestObject bool // request (RFC 9101), which is not supported
+	HasRequestURI    bool // request_uri (RFC 9101 / PAR), not supported
 }
 
 // ParseError is a malformed request. Redirectable is false when the
@@ -107,6 +109,7 @@ func parseAuthorizeParams(v url.Values, r *AuthorizeRequest) *Error {
 		{"code_challenge_method", &r.CodeChallengeMethod},
 		{"nonce", &r.Nonce},
 		{"response_mode", &r.ResponseMode},
+		{"dpop_jkt", &r.DPoPJKT},
 	}
 	for _, f := range fields {
 		if *f.dst, e = single(v, f.name); e != nil {
@@ -147,6 +150,10 @@ func parseAuthorizeParams(v url.Values, r *AuthorizeRequest) *Error {
 	default:
 		// RFC 8707 §2 allows several; a token here has one audience.
 		return oerr(ErrInvalidTarget, "request one resource at a time")
+	}
+	if r.DPoPJKT != "" && !validJKT(r.DPoPJKT) {
+		// RFC 9449 §10: the base64url SHA-256 JWK thumbprint (RFC 7638).
+		return oerr(ErrInvalidRequest, "dpop_jkt is not a JWK SHA-256 thumbprint")
 	}
 	if len(r.Nonce) > maxNonceLen {
 		return oerr(ErrInvalidRequest, "nonce is too long")

@@ -63,7 +63,9 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 // on every deny list until it expires.
 func (s *Server) revokeAccess(w http.ResponseWriter, r *http.Request, c *Client, basic bool, tok string) {
 	ctx := r.Context()
-	claims, err := s.verifier.Verify(ctx, tok)
+	// Inspect, not Verify: a DPoP-bound token is revoked like any other
+	// (it is the object of the request here, not a credential).
+	claims, err := s.verifier.Inspect(ctx, tok)
 	if err != nil {
 		// Invalid or expired: nothing to revoke (§2.2).
 		w.WriteHeader(http.StatusOK)

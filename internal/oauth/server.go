@@ -73,6 +73,14 @@ type Options struct {
 	// httpx.ClientAddr put in the request context (trusted proxies are
 	// configured there, once for every consumer).
 
+	// DPoPReplay remembers the DPoP proof ids seen at the token endpoint
+	// and userinfo (RFC 9449 §11.1); nil is an in-process cache, right
+	// for one instance only: a fleet shares jwtauth.RedisReplayCache
+	// (prefix DPoPReplayPrefix). DPoPNonces, when set, makes the token
+	// endpoint require server nonces (§8; NewDPoPNonces).
+	DPoPReplay jwtauth.ReplayCache
+	DPoPNonces jwtauth.NonceChecker
+
 	// Sleep waits for the progressive login delay (tests inject it).
 	Sleep func(ctx context.Context, d time.Duration) error
 
@@ -85,7 +93,8 @@ type Options struct {
 // Server is the authorization server.
 type Server struct {
 	opts     Options
-	verifier *jwtauth.Verifier // our own access tokens
+	verifier *jwtauth.Verifier     // our own access tokens
+	proofs   *jwtauth.ProofChecker // DPoP proofs at the token endpoint (dpop.go)
 	now      func() time.Time
 	rand     io.Reader
 	log      *slog.Logger
@@ -124,6 +133,11 @@ func New(opts Options) (*Server, error) {
 	s.trail = auditTrail{rec: opts.Audit, log: s.log}
 	s.revoker = Revoker{Store: opts.Store, Shared: opts.Deny}
 	s.grants = newGrantHandlers(s)
+	proofs, replay, err := newProofChecker(opts.DPoPReplay, opts.DPoPNonces, s.now)
+	if err != nil {
+		return nil, err
+	}
+	s.proofs = proofs
 	v, err := jwtauth.New(jwtauth.Config{
 		Issuer:       opts.Issuer,
 		Keys:         &keySource{keys: opts.Keys},
@@ -131,6 +145,10 @@ func New(opts Options) (*Server, error) {
 		DenyList:     denyList{store: opts.Store, now: s.now},
 		Clock:        s.now,
 		CacheSize:    -1,
+		// Userinfo accepts DPoP-bound tokens with their proof
+		// (VerifyDPoP); its proofs share the token endpoint's replay
+		// cache under their own keys (jkt|jti there, method URI jti here).
+		DPoP: jwtauth.DPoPConfig{Replay: replay},
 	})
 	if err != nil {
 		return nil, err

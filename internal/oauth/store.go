@@ -28,6 +28,9 @@ type Client struct {
 	// ResourceServer lets the client introspect every token, not only
 	// those whose audience includes its id.
 	ResourceServer bool
+	// RequireDPoP: the client's token requests must carry a DPoP proof
+	// (RFC 9449 §5), so every access token it gets is sender-constrained.
+	RequireDPoP bool
 	// Token lifetimes; zero means the server default.
 	AccessTokenTTL      time.Duration
 	RefreshTokenTTL     time.Duration
@@ -49,9 +52,12 @@ type AuthCode struct {
 	Scopes        []string
 	Audience      []string // the audience the access token will carry
 	Nonce         string
-	AuthTime      time.Time
-	CreatedAt     time.Time
-	ExpiresAt     time.Time
+	// DPoPJKT is the authorization request's dpop_jkt (RFC 9449 §10): the
+	// code is redeemed only with a proof of that key. "" for none.
+	DPoPJKT   string
+	AuthTime  time.Time
+	CreatedAt time.Time
+	ExpiresAt time.Time
 }
 
 // Family groups every token that descends from one authorization code (or
@@ -81,6 +87,9 @@ type RefreshToken struct {
 	ExpiresAt time.Time // idle expiry, never after the family's ExpiresAt
 	UsedAt    time.Time // zero until rotated
 	RevokedAt time.Time // zero unless revoked (its own or its family's)
+	// JKT binds a public client's refresh token to a DPoP key (RFC 9449
+	// §5): it is redeemed only with a proof of that key. "" for none.
+	JKT string
 	// FamilyExpiresAt is read only: the family's ExpiresAt, filled in by
 	// GetRefresh and RotateRefresh (a join), ignored by SaveRefresh.
 	FamilyExpiresAt time.Time

@@ -32,6 +32,7 @@ func readForm(r *http.Request) (url.Values, *Error) {
 // grant_type. A public client's budget is charged only once the grant
 // succeeded (limitToken).
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
+	s.setNonce(w)
 	form, e := readForm(r)
 	if e != nil {
 		writeError(w, e, false)
@@ -49,6 +50,15 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, e, basic)
 		return
 	}
+	// The DPoP proof is checked before the grant is dispatched, the same
+	// for every grant type (RFC 9449 §5); the grant binds what it issues
+	// to the proof's key, which it finds in the request context.
+	jkt, e := s.checkTokenProof(r, client)
+	if e != nil {
+		s.fail(w, r, e, basic)
+		return
+	}
+	r = r.WithContext(withProofKey(r.Context(), jkt))
 	resp, e := s.grant(r, client, req)
 	if e != nil {
 		s.fail(w, r, e, basic)

@@ -14,7 +14,7 @@ import (
 // SaveCode stores an authorization code.
 func (s *OAuthStore) SaveCode(ctx context.Context, c *oauth.AuthCode) error {
 	_, err := s.d.db.ExecContext(ctx, s.d.Q(qInsertCode), c.Hash, c.ClientID, c.UserID, c.RedirectURI, c.CodeChallenge, encodeList(c.Scopes),
-		encodeList(c.Audience), c.Nonce, nanos(c.AuthTime), nanos(c.CreatedAt), nanos(c.ExpiresAt))
+		encodeList(c.Audience), c.Nonce, nanos(c.AuthTime), nanos(c.CreatedAt), nanos(c.ExpiresAt), c.DPoPJKT)
 	if isUnique(err) {
 		return store.ErrConflict
 	}
@@ -30,7 +30,7 @@ func scanCode(r scanner) (*oauth.AuthCode, error) {
 		scopes, aud        string
 		authAt, cAt, expAt int64
 	)
-	if err := r.Scan(&c.Hash, &c.ClientID, &c.UserID, &c.RedirectURI, &c.CodeChallenge, &scopes, &aud, &c.Nonce, &authAt, &cAt, &expAt); err != nil {
+	if err := r.Scan(&c.Hash, &c.ClientID, &c.UserID, &c.RedirectURI, &c.CodeChallenge, &scopes, &aud, &c.Nonce, &authAt, &cAt, &expAt, &c.DPoPJKT); err != nil {
 		return nil, err
 	}
 	var err error
