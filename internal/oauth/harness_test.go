@@ -156,6 +156,7 @@ func newEnvOpts(t testing.TB, driver string, mutate func(*oauth.Options)) *env {
 	mux := http.NewServeMux()
 	as.Register(mux)
 	mux.Handle("GET /.well-known/jwks.json", km.JWKSHandler())
+	mux.Handle(testResourcePath, testResource(as))
 	e.srv.Config.Handler = httpx.Chain(httpx.MuxProblems(mux), httpx.RequestID, httpx.SecurityHeaders(false), httpx.Recover(logger), httpx.LimitBody(1<<20))
 	e.srv.Start()
 	t.Cleanup(e.srv.Close)
