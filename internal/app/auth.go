@@ -90,8 +90,10 @@ type authDeps struct {
 func newAuthServer(cfg *config.Config, d authDeps) (*oauth.Server, error) {
 	secure := cfg.HTTP.TLS.Mode != config.TLSOff
 	var deny oauth.DenyPublisher
+	var assertionReplay jwtauth.ReplayCache // nil: the store's conditional insert
 	if d.redis != nil {
 		deny = jwtauth.NewRedisDenyList(d.redis, oauth.DenyListPrefix)
+		assertionReplay = jwtauth.NewRedisReplayCache(d.redis, oauth.AssertionReplayPrefix)
 	}
 	loginL, tokenL, err := oauth.NewLimiters(cfg.RateLimits, d.redis, d.logger, d.reg)
 	if err != nil {
@@ -112,6 +114,7 @@ func newAuthServer(cfg *config.Config, d authDeps) (*oauth.Server, error) {
 		LoginProofKey:       d.kr.DataKey(kms.DataKeyLoginProof),
 		Logger:              d.logger,
 		Deny:                deny,
+		AssertionReplay:     assertionReplay,
 		AccessTokenTTL:      cfg.Tokens.AccessTokenTTL.D(),
 		RefreshTokenTTL:     cfg.Tokens.RefreshTokenTTL.D(),
 		RefreshTokenIdleTTL: cfg.Tokens.RefreshTokenIdleTTL.D(),

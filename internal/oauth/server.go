@@ -73,6 +73,13 @@ type Options struct {
 	// httpx.ClientAddr put in the request context (trusted proxies are
 	// configured there, once for every consumer).
 
+	// parjwt: AssertionReplay remembers private_key_jwt assertion ids
+	// (optional: jwtauth.RedisReplayCache when Redis is configured; the
+	// default is the store's conditional insert). JWKSClient fetches
+	// clients' jwks_uri (optional; jwtauth's default client).
+	AssertionReplay jwtauth.ReplayCache
+	JWKSClient      *http.Client
+
 	// Sleep waits for the progressive login delay (tests inject it).
 	Sleep func(ctx context.Context, d time.Duration) error
 
@@ -102,6 +109,9 @@ type Server struct {
 	// grants are the token endpoint's handlers by grant_type
 	// (newGrantHandlers).
 	grants map[string]grantHandler
+	// parjwt: private_key_jwt verifiers per client and the jti replay cache.
+	assertionKeys   clientVerifiers
+	assertionReplay jwtauth.ReplayCache
 }
 
 // New builds a Server.
@@ -124,6 +134,10 @@ func New(opts Options) (*Server, error) {
 	s.trail = auditTrail{rec: opts.Audit, log: s.log}
 	s.revoker = Revoker{Store: opts.Store, Shared: opts.Deny}
 	s.grants = newGrantHandlers(s)
+	s.assertionReplay = opts.AssertionReplay
+	if s.assertionReplay == nil {
+		s.assertionReplay = storeReplay{st: opts.Store, now: s.now}
+	}
 	v, err := jwtauth.New(jwtauth.Config{
 		Issuer:       opts.Issuer,
 		Keys:         &keySource{keys: opts.Keys},
