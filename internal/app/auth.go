@@ -115,6 +115,7 @@ func newAuthServer(cfg *config.Config, d authDeps) (*oauth.Server, error) {
 		Logger:              d.logger,
 		Deny:                deny,
 		AssertionReplay:     assertionReplay,
+		RequirePAR:          cfg.OAuth.RequirePushedAuthorizationRequests,
 		AccessTokenTTL:      cfg.Tokens.AccessTokenTTL.D(),
 		RefreshTokenTTL:     cfg.Tokens.RefreshTokenTTL.D(),
 		RefreshTokenIdleTTL: cfg.Tokens.RefreshTokenIdleTTL.D(),

@@ -47,6 +47,10 @@ const (
 	// The gateway.
 	ActionGatewayDenied = "gateway.denied" // a request refused by a route's authentication or authorization
 	ActionGatewayReload = "gateway.reload" // the route table replaced (or a new configuration refused)
+
+	// parjwt: pushed authorization requests (RFC 9126).
+	ActionPAR       = "oauth.par"        // a pushed authorization request stored or refused
+	ActionPARReplay = "oauth.par_replay" // a request_uri presented after its code was issued, or another client's
 )
 
 // Actions returns the catalogue, in the order above.
@@ -60,5 +64,6 @@ func Actions() []string {
 		ActionKeyGenerate, ActionKeyActivate, ActionKeyRetire, ActionKeyRemove, ActionKeyRotate, ActionKeyRevoke,
 		ActionMasterKeyRotate,
 		ActionGatewayDenied, ActionGatewayReload,
+		ActionPAR, ActionPARReplay,
 	}
 }

@@ -107,6 +107,9 @@ func (s *Server) metadata() []byte {
 		"claims_parameter_supported":                     false,
 		"request_parameter_supported":                    false,
 		"request_uri_parameter_supported":                false,
+		// parjwt: RFC 9126 §5.
+		"pushed_authorization_request_endpoint": iss + PathPAR,
+		"require_pushed_authorization_requests": s.opts.RequirePAR,
 	}
 	b, _ := json.Marshal(m)
 	return b

@@ -79,6 +79,9 @@ type Options struct {
 	// clients' jwks_uri (optional; jwtauth's default client).
 	AssertionReplay jwtauth.ReplayCache
 	JWKSClient      *http.Client
+	// RequirePAR: every client must push its authorization requests
+	// (oauth.require_pushed_authorization_requests, RFC 9126 §5).
+	RequirePAR bool
 
 	// Sleep waits for the progressive login delay (tests inject it).
 	Sleep func(ctx context.Context, d time.Duration) error
@@ -112,6 +115,7 @@ type Server struct {
 	// parjwt: private_key_jwt verifiers per client and the jti replay cache.
 	assertionKeys   clientVerifiers
 	assertionReplay jwtauth.ReplayCache
+	pars            parStore // pushed authorization requests (par.go)
 }
 
 // New builds a Server.
@@ -121,7 +125,7 @@ func New(opts Options) (*Server, error) {
 		return nil, errors.New("oauth: incomplete options")
 	}
 	s := &Server{opts: opts, now: opts.Now, rand: opts.Rand, log: opts.Logger,
-		codes: opts.Store, consents: opts.Store, account: opts.Store, refreshes: opts.Store, families: opts.Store}
+		codes: opts.Store, pars: opts.Store, consents: opts.Store, account: opts.Store, refreshes: opts.Store, families: opts.Store}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -167,6 +171,7 @@ const (
 	PathToken      = "/oauth2/token" // #nosec G101 -- an endpoint path, not a credential
 	PathRevoke     = "/oauth2/revoke"
 	PathIntrospect = "/oauth2/introspect"
+	PathPAR        = "/oauth2/par"
 	PathUserinfo   = "/oauth2/userinfo"
 	PathConsent    = "/oauth2/consent"
 	PathLogin      = "/login"
@@ -187,6 +192,7 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+PathAccount, s.handleAccount)
 	mux.Handle("POST "+PathAccount+"/consents/revoke", s.cop.Handler(http.HandlerFunc(s.handleRevokeConsent)))
 	mux.HandleFunc("POST "+PathToken, s.handleToken)
+	mux.HandleFunc("POST "+PathPAR, s.handlePAR)
 	mux.HandleFunc("POST "+PathRevoke, s.handleRevoke)
 	mux.HandleFunc("POST "+PathIntrospect, s.handleIntrospect)
 	mux.HandleFunc("GET "+PathUserinfo, s.handleUserinfo)

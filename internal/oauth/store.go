@@ -138,6 +138,7 @@ type Store interface {
 	denyChecker // the server's own token verifier (mint.go)
 
 	assertionIDStore // private_key_jwt jti (clientauth_jwt.go)
+	parStore         // pushed authorization requests (par.go)
 
 	familyCreator // families without a code (below)
 	purger        // the purge loop (below)
