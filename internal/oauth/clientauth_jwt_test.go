@@ -2,8 +2,6 @@ package oauth_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/x509"
@@ -90,6 +88,7 @@ func TestPrivateKeyJWTAttacks(t *testing.T) {
 		{"reject/aud-other-server", "assertion_audience", ccForm(ok(func(c map[string]any) { c["aud"] = "https://evil.example" }))},
 		{"reject/exp-beyond-5-minutes", "assertion_exp_too_far", ccForm(ok(func(c map[string]any) { c["exp"] = now.Add(6 * time.Minute).Unix() }))},
 		{"reject/expired", "assertion_expired", ccForm(ok(func(c map[string]any) { c["exp"] = now.Add(-2 * time.Minute).Unix() }))},
+		{"reject/iat-long-before-exp", "assertion_exp_too_far", ccForm(ok(func(c map[string]any) { c["iat"] = now.Add(-10 * time.Minute).Unix() }))},
 		{"reject/no-exp", "assertion_missing_claim", ccForm(ok(func(c map[string]any) { delete(c, "exp") }))},
 		{"reject/no-jti", "assertion_missing_claim", ccForm(ok(func(c map[string]any) { delete(c, "jti") }))},
 		{"reject/iat-in-future", "assertion_issued_in_future", ccForm(ok(func(c map[string]any) { c["iat"] = now.Add(3 * time.Minute).Unix() }))},
@@ -202,6 +201,36 @@ func hs256(t *testing.T, key []byte, claims map[string]any) string {
 	return in + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-var _ = ecdsa.GenerateKey
-var _ = elliptic.P256
-var _ = strings.Contains
+
+// TestRegisteredAuthMethodPinned: a client registered for
+// client_secret_basic is refused when it sends the same, right secret in
+// the form.
+func TestRegisteredAuthMethodPinned(t *testing.T) {
+	e := newEnv(t, "sqlite")
+	if st, body, _ := e.tokenRequest(url.Values{"grant_type": {"client_credentials"}}, basicOnlyID, svcSecret); st != http.StatusOK {
+		t.Fatalf("basic: %d %v", st, body)
+	}
+	st, body, _ := e.tokenRequest(url.Values{"grant_type": {"client_credentials"}, "client_id": {basicOnlyID}, "client_secret": {svcSecret}}, "", "")
+	if st != http.StatusUnauthorized || str(body, "error") != oauth.ErrInvalidClient {
+		t.Fatalf("post to a basic-only client: %d %v, want 401 invalid_client", st, body)
+	}
+}
+
+// TestPARWithPrivateKeyJWT: the PAR endpoint authenticates a
+// private_key_jwt client as the token endpoint does, and refuses a
+// replayed assertion there too.
+func TestPARWithPrivateKeyJWT(t *testing.T) {
+	e := newEnv(t, "sqlite")
+	testAssertKeys()
+	_, challenge := pkce()
+	assertion := signAssertion(t, assertKey, "k1", jose.ES256, assertionClaims(signerURI, e.issuer))
+	form := url.Values{"response_type": {"code"}, "redirect_uri": {e.callback}, "scope": {"openid"}, "code_challenge": {challenge},
+		"code_challenge_method": {"S256"}, "client_assertion_type": {oauth.ClientAssertionTypeJWT}, "client_assertion": {assertion}}
+	st, body, _ := e.postJSON(oauth.PathPAR, form, "", "")
+	if st != http.StatusCreated || !strings.HasPrefix(str(body, "request_uri"), oauth.RequestURIPrefix) {
+		t.Fatalf("push with an assertion: %d %v", st, body)
+	}
+	if st, body, _ := e.postJSON(oauth.PathPAR, form, "", ""); st != http.StatusUnauthorized {
+		t.Fatalf("push with a replayed assertion: %d %v", st, body)
+	}
+}

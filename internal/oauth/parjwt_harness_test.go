@@ -26,6 +26,7 @@ const (
 	signerURI    = "signer-uri"
 	parID        = "par-app"
 	parSecret    = "par-secret-0123456789abcdefghijklmnopqrstu"
+	basicOnlyID  = "basic-only" // token_endpoint_auth_method: client_secret_basic, secret svcSecret
 )
 
 var (
@@ -74,6 +75,8 @@ func parjwtClients(e *env) []config.Client {
 			GrantTypes: []string{"client_credentials"}, Scopes: []string{"reports:read"}},
 		{ID: signerURI, TokenEndpointAuthMethod: config.AuthMethodPrivateKeyJWT, JWKSURI: e.jwksURL,
 			GrantTypes: []string{"client_credentials", "authorization_code"}, RedirectURIs: []string{e.callback}, Scopes: []string{"openid"}},
+		{ID: basicOnlyID, SecretEnv: "SVC", TokenEndpointAuthMethod: config.AuthMethodSecretBasic,
+			GrantTypes: []string{"client_credentials"}, Scopes: []string{"reports:read"}},
 		{ID: parID, SecretEnv: "PAR", GrantTypes: []string{"authorization_code"}, RedirectURIs: []string{e.callback},
 			Scopes: []string{"openid"}, SkipConsent: true, RequirePushedAuthorizationRequests: true},
 	}
