@@ -201,7 +201,6 @@ func hs256(t *testing.T, key []byte, claims map[string]any) string {
 	return in + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-
 // TestRegisteredAuthMethodPinned: a client registered for
 // client_secret_basic is refused when it sends the same, right secret in
 // the form.
