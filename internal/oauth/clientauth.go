@@ -140,9 +140,10 @@ func (s *Server) authClient(w http.ResponseWriter, r *http.Request, form url.Val
 	}
 	if e.Code == ErrTemporarilyUnavailable {
 		// Client-secret verification is saturated (its own bounded
-		// hasher): refuse quickly rather than queue, sign-in is not
-		// affected.
-		s.log.WarnContext(r.Context(), "client secret verification saturated", "endpoint", r.URL.Path, "client", s.clientTarget(a.id))
+		// hasher), or a private_key_jwt client's keys cannot be fetched:
+		// refuse quickly rather than queue, sign-in is not affected, and
+		// the client's failure budget is not spent.
+		s.log.WarnContext(r.Context(), "client authentication unavailable", "endpoint", r.URL.Path, "client", s.clientTarget(a.id), "reason", a.reason)
 		s.audit(r, audit.Event{Actor: "anonymous", Action: action, Target: s.clientTarget(a.id), Outcome: audit.OutcomeDenied, Reason: a.reason})
 		writeUnavailable(w, time.Second)
 		return nil, a.basic

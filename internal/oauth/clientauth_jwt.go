@@ -185,8 +185,13 @@ func (s *Server) authenticateAssertion(ctx context.Context, r *http.Request, for
 	claims, err := v.Verify(ctx, assertion)
 	if err != nil {
 		if jwtauth.ReasonOf(err) == jwtauth.ReasonKeySourceError {
+			// The client's jwks_uri cannot be fetched (and no fresh or
+			// stale set is cached): fail closed, but as 503, not as a
+			// failed authentication, so an outage of the client's key
+			// server does not spend its client_auth_failed budget.
 			s.log.WarnContext(ctx, "client assertion keys unavailable", "client", c.ID, "err", err)
-			return fail(reasonAssertionKeys)
+			a.reason = reasonAssertionKeys
+			return nil, a, &Error{Code: ErrTemporarilyUnavailable, Description: "try again shortly", Status: http.StatusServiceUnavailable, Cause: err}
 		}
 		return fail("assertion_" + string(jwtauth.ReasonOf(err)))
 	}

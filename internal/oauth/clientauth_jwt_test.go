@@ -233,3 +233,25 @@ func TestPARWithPrivateKeyJWT(t *testing.T) {
 		t.Fatalf("push with a replayed assertion: %d %v", st, body)
 	}
 }
+
+// TestPrivateKeyJWTKeysUnavailable: when a client's jwks_uri fails, its
+// assertions are refused (fail closed) with 503, audited, and do not spend
+// its failure budget: after more attempts than the budget, it is still
+// 503, never 429.
+func TestPrivateKeyJWTKeysUnavailable(t *testing.T) {
+	e := newEnvOpts(t, "sqlite", func(o *oauth.Options) { o.TokenLimiter = tokenLimiter(t, 1000, 1000, 2) })
+	testAssertKeys()
+	for range 4 {
+		st, body, _ := e.tokenRequest(ccForm(signAssertion(t, assertKey, "k1", jose.ES256, assertionClaims(signerDown, e.issuer))), "", "")
+		if st != http.StatusServiceUnavailable || str(body, "error") != "temporarily_unavailable" {
+			t.Fatalf("keys down: %d %v, want 503", st, body)
+		}
+	}
+	found := false
+	for _, ev := range e.events(audit.ActionToken) {
+		found = found || ev.Reason == "assertion_keys_unavailable"
+	}
+	if !found {
+		t.Error("no audited assertion_keys_unavailable")
+	}
+}

@@ -27,6 +27,7 @@ const (
 	parID        = "par-app"
 	parSecret    = "par-secret-0123456789abcdefghijklmnopqrstu"
 	basicOnlyID  = "basic-only" // token_endpoint_auth_method: client_secret_basic, secret svcSecret
+	signerDown   = "signer-down" // its jwks_uri answers 500
 )
 
 var (
@@ -70,7 +71,11 @@ func startJWKSServer(t testing.TB) string {
 }
 
 func parjwtClients(e *env) []config.Client {
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusInternalServerError) }))
+	e.t.Cleanup(down.Close)
 	return []config.Client{
+		{ID: signerDown, TokenEndpointAuthMethod: config.AuthMethodPrivateKeyJWT, JWKSURI: down.URL + "/jwks.json",
+			GrantTypes: []string{"client_credentials"}, Scopes: []string{"reports:read"}},
 		{ID: signerInline, TokenEndpointAuthMethod: config.AuthMethodPrivateKeyJWT, JWKS: assertJWKS(),
 			GrantTypes: []string{"client_credentials"}, Scopes: []string{"reports:read"}},
 		{ID: signerURI, TokenEndpointAuthMethod: config.AuthMethodPrivateKeyJWT, JWKSURI: e.jwksURL,
