@@ -26,7 +26,7 @@ const (
 	signerURI    = "signer-uri"
 	parID        = "par-app"
 	parSecret    = "par-secret-0123456789abcdefghijklmnopqrstu"
-	basicOnlyID  = "basic-only" // token_endpoint_auth_method: client_secret_basic, secret svcSecret
+	basicOnlyID  = "basic-only"  // token_endpoint_auth_method: client_secret_basic, secret svcSecret
 	signerDown   = "signer-down" // its jwks_uri answers 500
 )
 
