@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/rampart-auth/rampart/internal/admin"
 	"github.com/rampart-auth/rampart/internal/app"
+	"github.com/rampart-auth/rampart/internal/config"
 	"github.com/rampart-auth/rampart/internal/identity"
 )
 
@@ -45,6 +48,15 @@ func printClient(w io.Writer, v admin.ClientView, asJSON bool) error {
 	if v.RequireDPoP {
 		fmt.Fprintf(tw, "require_dpop:\t%v\n", v.RequireDPoP)
 	}
+	if v.AuthMethod != "" {
+		fmt.Fprintf(tw, "token_endpoint_auth_method:\t%s\n", v.AuthMethod)
+	}
+	if v.JWKSURI != "" {
+		fmt.Fprintf(tw, "jwks_uri:\t%s\n", v.JWKSURI)
+	}
+	if v.RequirePAR {
+		fmt.Fprintf(tw, "require_pushed_authorization_requests:\ttrue\n")
+	}
 	if v.CreatedAt != "" {
 		fmt.Fprintf(tw, "created_at:\t%s\n", v.CreatedAt)
 	}
@@ -72,10 +84,12 @@ func newClientCommand() *cobra.Command {
 
 // clientCreate holds the flags of `client create`.
 type clientCreate struct {
-	path   string
-	remote remoteFlags
-	asJSON bool
-	spec   admin.ClientSpec
+	path     string
+	remote   remoteFlags
+	asJSON   bool
+	jwksURI  string
+	jwksFile string
+	spec     admin.ClientSpec
 }
 
 func newClientCreate() *cobra.Command {
@@ -105,6 +119,10 @@ func (cc *clientCreate) flags(f *pflag.FlagSet) {
 	f.BoolVar(&sp.RequireDPoP, "require-dpop", false, "token requests must carry a DPoP proof (RFC 9449): every token is sender-constrained")
 	f.DurationVar(&sp.AccessTokenTTL, "access-token-ttl", 0, "access token lifetime (default: tokens.access_token_ttl)")
 	f.DurationVar(&sp.RefreshTokenTTL, "refresh-token-ttl", 0, "refresh token family lifetime (default: tokens.refresh_token_ttl)")
+	f.StringVar(&sp.AuthMethod, "auth-method", "", "token endpoint authentication: client_secret_basic, client_secret_post, private_key_jwt or none (default: a secret in Basic or the form; none for --public)")
+	f.StringVar(&cc.jwksURI, "jwks-uri", "", "private_key_jwt: the URL of the client's JWK Set (https, or http on loopback)")
+	f.StringVar(&cc.jwksFile, "jwks-file", "", "private_key_jwt: a file with the client's JWK Set (public keys, JSON)")
+	f.BoolVar(&sp.RequirePAR, "require-par", false, "the client must push its authorization requests (PAR, RFC 9126)")
 	f.BoolVar(&cc.asJSON, "json", false, "print JSON")
 	// Plural spellings (as in the YAML keys) are accepted too.
 	f.StringSliceVar(&sp.GrantTypes, "grant-types", nil, "same as --grant-type")
@@ -125,6 +143,20 @@ func (cc *clientCreate) run(cmd *cobra.Command, args []string) error {
 		spec.ID = args[0]
 	}
 	spec.Scopes = splitSpaces(spec.Scopes)
+	if cc.jwksURI != "" && cc.jwksFile != "" {
+		return usageError{errors.New("give --jwks-uri or --jwks-file, not both")}
+	}
+	spec.JWKSURI = cc.jwksURI
+	if cc.jwksFile != "" {
+		b, err := os.ReadFile(cc.jwksFile) // #nosec G304 -- a path the operator names on the command line
+		if err != nil {
+			return usageError{fmt.Errorf("--jwks-file: %w", err)}
+		}
+		spec.JWKS = bytes.TrimSpace(b)
+	}
+	if (spec.JWKSURI != "" || spec.JWKS != nil) && spec.AuthMethod == "" {
+		spec.AuthMethod = config.AuthMethodPrivateKeyJWT
+	}
 	ctx := cmd.Context()
 	if spec.ID == "" {
 		var err error

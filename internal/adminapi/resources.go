@@ -1,6 +1,7 @@
 package adminapi
 
 import (
+	"encoding/json"
 	"net/http"
 	"time"
 
@@ -11,17 +12,24 @@ import (
 // ClientRequest is the body of POST /clients: the ClientSpec of
 // `rampart client create`, in the ClientView's member names.
 type ClientRequest struct {
-	ID              string   `json:"client_id"`
-	Public          bool     `json:"public"`
-	GrantTypes      []string `json:"grant_types"`
-	RedirectURIs    []string `json:"redirect_uris"`
-	Scopes          []string `json:"scopes"`
-	Audience        []string `json:"audience"`
-	SkipConsent     bool     `json:"skip_consent"`
-	ResourceServer  bool     `json:"resource_server"`
-	RequireDPoP     bool     `json:"require_dpop"`
-	AccessTokenTTL  string   `json:"access_token_ttl"`
-	RefreshTokenTTL string   `json:"refresh_token_ttl"`
+	ID             string   `json:"client_id"`
+	Public         bool     `json:"public"`
+	GrantTypes     []string `json:"grant_types"`
+	RedirectURIs   []string `json:"redirect_uris"`
+	Scopes         []string `json:"scopes"`
+	Audience       []string `json:"audience"`
+	SkipConsent    bool     `json:"skip_consent"`
+	ResourceServer bool     `json:"resource_server"`
+	RequireDPoP    bool     `json:"require_dpop"`
+	// AuthMethod is client_secret_basic, client_secret_post,
+	// private_key_jwt or none ("" the kind's default); a private_key_jwt
+	// client registers JWKS (a JWK Set object) or JWKSURI.
+	AuthMethod      string          `json:"token_endpoint_auth_method"`
+	JWKS            json.RawMessage `json:"jwks"`
+	JWKSURI         string          `json:"jwks_uri"`
+	RequirePAR      bool            `json:"require_pushed_authorization_requests"`
+	AccessTokenTTL  string          `json:"access_token_ttl"`
+	RefreshTokenTTL string          `json:"refresh_token_ttl"`
 }
 
 func (a *API) listClients(w http.ResponseWriter, r *http.Request) {
@@ -48,7 +56,11 @@ func (a *API) createClient(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	spec := admin.ClientSpec{ID: req.ID, Public: req.Public, GrantTypes: req.GrantTypes, RedirectURIs: req.RedirectURIs,
-		Scopes: req.Scopes, Audience: req.Audience, SkipConsent: req.SkipConsent, ResourceServer: req.ResourceServer, RequireDPoP: req.RequireDPoP}
+		Scopes: req.Scopes, Audience: req.Audience, SkipConsent: req.SkipConsent, ResourceServer: req.ResourceServer, RequireDPoP: req.RequireDPoP,
+		AuthMethod: req.AuthMethod, JWKSURI: req.JWKSURI, RequirePAR: req.RequirePAR}
+	if len(req.JWKS) > 0 && string(req.JWKS) != "null" {
+		spec.JWKS = []byte(req.JWKS)
+	}
 	var err error
 	if spec.AccessTokenTTL, err = optDuration("access_token_ttl", req.AccessTokenTTL); err == nil {
 		spec.RefreshTokenTTL, err = optDuration("refresh_token_ttl", req.RefreshTokenTTL)

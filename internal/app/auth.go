@@ -90,8 +90,10 @@ type authDeps struct {
 func newAuthServer(cfg *config.Config, d authDeps) (*oauth.Server, error) {
 	secure := cfg.HTTP.TLS.Mode != config.TLSOff
 	var deny oauth.DenyPublisher
+	var assertionReplay jwtauth.ReplayCache // nil: the store's conditional insert
 	if d.redis != nil {
 		deny = jwtauth.NewRedisDenyList(d.redis, oauth.DenyListPrefix)
+		assertionReplay = jwtauth.NewRedisReplayCache(d.redis, oauth.AssertionReplayPrefix)
 	}
 	loginL, tokenL, err := oauth.NewLimiters(cfg.RateLimits, d.redis, d.logger, d.reg)
 	if err != nil {
@@ -128,6 +130,8 @@ func newAuthServer(cfg *config.Config, d authDeps) (*oauth.Server, error) {
 		Deny:                deny,
 		DPoPReplay:          replay,
 		DPoPNonces:          nonces,
+		AssertionReplay:     assertionReplay,
+		RequirePAR:          cfg.OAuth.RequirePushedAuthorizationRequests,
 		AccessTokenTTL:      cfg.Tokens.AccessTokenTTL.D(),
 		RefreshTokenTTL:     cfg.Tokens.RefreshTokenTTL.D(),
 		RefreshTokenIdleTTL: cfg.Tokens.RefreshTokenIdleTTL.D(),

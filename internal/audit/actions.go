@@ -59,6 +59,9 @@ const (
 
 	// DPoP issuing (RFC 9449) at the token endpoint.
 	ActionDPoPProof = "oauth.dpop_proof" // a token request's DPoP proof refused (invalid, replayed, another key, or missing for require_dpop)
+	// parjwt: pushed authorization requests (RFC 9126).
+	ActionPAR       = "oauth.par"        // a pushed authorization request stored or refused
+	ActionPARReplay = "oauth.par_replay" // a request_uri presented after its code was issued, or another client's
 )
 
 // Actions returns the catalogue, in the order above.
@@ -74,5 +77,6 @@ func Actions() []string {
 		ActionMasterKeyRotate,
 		ActionGatewayDenied, ActionGatewayReload,
 		ActionDPoPProof,
+		ActionPAR, ActionPARReplay,
 	}
 }

@@ -53,7 +53,10 @@ func (c *Config) validateClients(bad func(string, string, ...any)) {
 			bad(key+".id", "is defined twice")
 		}
 		seen[cl.ID] = true
+		validateClientAuth(key, cl, bad)
 		switch {
+		case cl.TokenEndpointAuthMethod == AuthMethodPrivateKeyJWT:
+			// checked by validateClientAuth: keys, no secret
 		case cl.Public && (cl.SecretEnv != "" || cl.SecretHash != ""):
 			bad(key, "a public client has no secret; remove secret_env/secret_hash or public: true")
 		case !cl.Public && cl.SecretEnv == "" && cl.SecretHash == "":

@@ -212,11 +212,27 @@ type Client struct {
 	AccessTokenTTL      Duration `yaml:"access_token_ttl"`
 	RefreshTokenTTL     Duration `yaml:"refresh_token_ttl"`
 	RefreshTokenIdleTTL Duration `yaml:"refresh_token_idle_ttl"`
+
+	// parjwt: client authentication method and keys (RFC 7523), PAR (RFC 9126).
+	// TokenEndpointAuthMethod is client_secret_basic, client_secret_post,
+	// private_key_jwt or none; empty means the default of the client's
+	// kind (basic or post for a secret, none for a public client).
+	TokenEndpointAuthMethod string `yaml:"token_endpoint_auth_method"`
+	// JWKS (an inline JWK Set, YAML or JSON) or JWKSURI (https, or http on
+	// a loopback host): the public keys of a private_key_jwt client.
+	JWKS    JWKSet `yaml:"jwks"`
+	JWKSURI string `yaml:"jwks_uri"`
+	// RequirePushedAuthorizationRequests: the client's authorization
+	// requests must come through PAR (RFC 9126 §6).
+	RequirePushedAuthorizationRequests bool `yaml:"require_pushed_authorization_requests"`
 }
 
-// OAuth holds global switches of the authorization server's protocol.
+// OAuth holds global switches of the authorization server.
 type OAuth struct {
 	DPoP DPoP `yaml:"dpop"`
+	// RequirePushedAuthorizationRequests: every client must push its
+	// authorization requests (RFC 9126 §5).
+	RequirePushedAuthorizationRequests bool `yaml:"require_pushed_authorization_requests"`
 }
 
 // DPoP configures DPoP at the token endpoint (RFC 9449).

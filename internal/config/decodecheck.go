@@ -46,6 +46,7 @@ func (c *checker) errs() []error {
 var (
 	durationType  = reflect.TypeFor[Duration]()
 	routeAuthType = reflect.TypeFor[RouteAuth]()
+	jwkSetType    = reflect.TypeFor[JWKSet]()
 )
 
 // check verifies that n can be decoded into a value of type t, recursing
@@ -66,6 +67,10 @@ func (c *checker) check(n *yaml.Node, t reflect.Type, path string) {
 		return // an empty value leaves the field unset: Defaults fills it
 	}
 	switch {
+	case t == jwkSetType:
+		if _, err := jwkSetJSON(n); err != nil {
+			c.add(n.Line, path, "%s", err)
+		}
 	case t == durationType:
 		if _, err := parseDurationNode(n); err != nil {
 			c.add(n.Line, path, "%s", err)

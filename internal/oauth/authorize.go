@@ -38,6 +38,9 @@ type authzContext struct {
 	raw      string // the request's query, to come back to after login
 	canon    string // raw without the login proof: what the proof signs
 	proof    string // the ParamLoginProof value, if any (unverified)
+	// pushed is the pushed request (RFC 9126) whose stored parameters
+	// are req; nil for a plain request.
+	pushed *pushedRef
 }
 
 // maxRawRequest bounds the authorization request carried through the
@@ -48,6 +51,10 @@ const maxRawRequest = 16 << 10
 // means the client or redirect URI could not be verified: show an error
 // page, never redirect (RFC 6749 §4.1.2.1, RFC 9700 §4.11 open
 // redirectors). Otherwise a non-nil *Error is sent to the redirect URI.
+//
+// A request naming a request_uri is a pushed one (RFC 9126 §4): its
+// stored parameters drive the flow (checkPushed). A plain request from a
+// client that must push is refused (RFC 9126 §5, §6).
 func (s *Server) checkAuthorize(ctx context.Context, v url.Values) (*authzContext, *Error, *Error) {
 	// The login proof is the server's own parameter, not part of the
 	// client's request: it is split off before parsing and signing.
@@ -61,6 +68,31 @@ func (s *Server) checkAuthorize(ctx context.Context, v url.Values) (*authzContex
 			clean[k] = vs
 		}
 	}
+	if clean.Has("request_uri") {
+		return s.checkPushed(ctx, clean, proof)
+	}
+	raw := v.Encode()
+	if len(raw) > maxRawRequest {
+		return nil, nil, oerr(ErrInvalidRequest, "the request is too large")
+	}
+	a, redirErr, pageErr := s.validateAuthorize(ctx, clean)
+	if pageErr != nil {
+		return nil, nil, pageErr
+	}
+	a.raw, a.canon, a.proof = raw, clean.Encode(), proof
+	if redirErr == nil && s.mustPush(a.client) {
+		redirErr = oerr(ErrInvalidRequest, "this client must use a pushed authorization request (PAR, RFC 9126)")
+	}
+	return a, redirErr, nil
+}
+
+// validateAuthorize is the one validator of an authorization request's
+// parameters, shared by the authorization endpoint and the pushed
+// authorization request endpoint (RFC 9126 §2.1: a pushed request is
+// checked as the authorization endpoint would). A non-nil page error
+// means the client or redirect URI could not be verified; otherwise a is
+// set and a non-nil redirect error is what the client is told.
+func (s *Server) validateAuthorize(ctx context.Context, clean url.Values) (*authzContext, *Error, *Error) {
 	req, perr := ParseAuthorizeRequest(clean)
 	if perr != nil && !perr.Redirectable {
 		return nil, nil, perr.Error
@@ -76,11 +108,10 @@ func (s *Server) checkAuthorize(ctx context.Context, v url.Values) (*authzContex
 	if redirect == "" {
 		return nil, nil, oerr(ErrInvalidRequest, "the redirect_uri is not registered for this client")
 	}
-	raw := v.Encode()
-	if len(raw) > maxRawRequest {
+	if len(clean.Encode()) > maxRawRequest {
 		return nil, nil, oerr(ErrInvalidRequest, "the request is too large")
 	}
-	a := &authzContext{req: req, client: c, redirect: redirect, raw: raw, canon: clean.Encode(), proof: proof}
+	a := &authzContext{req: req, client: c, redirect: redirect}
 	if perr != nil {
 		return a, perr.Error, nil
 	}
@@ -322,6 +353,9 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, a *authzConte
 		return
 	}
 	now := s.now().UTC()
+	if !s.usePushed(w, r, a, user, now) {
+		return
+	}
 	ac := &AuthCode{
 		Hash: hashToken(code), ClientID: a.client.ID, UserID: user.ID, RedirectURI: a.req.RedirectURI,
 		CodeChallenge: a.req.CodeChallenge, Scopes: a.req.Scopes, Audience: a.audience, Nonce: a.req.Nonce,

@@ -134,6 +134,12 @@ func (r *Registry) Authenticate(ctx context.Context, id, secret string, presente
 	if err != nil {
 		return nil, err
 	}
+	if c.AuthMethod == config.AuthMethodPrivateKeyJWT {
+		// It has no secret and authenticates only with an assertion
+		// (authenticateAssertion): a secret or nothing is refused.
+		verifyHMAC(r.secretKey, r.dummy, secret)
+		return nil, errBadClient
+	}
 	if c.Public {
 		// A public client authenticates with method none: it must not
 		// present a secret (it cannot hold one, RFC 6749 §2.1).
@@ -206,7 +212,9 @@ func ClientFromConfig(c config.Client, secret string, secretKey []byte) *Client 
 		Scopes: slices.Clone(c.Scopes), Audience: slices.Clone(c.Audience),
 		SkipConsent: c.SkipConsent, ResourceServer: c.ResourceServer, RequireDPoP: c.RequireDPoP,
 		AccessTokenTTL: c.AccessTokenTTL.D(), RefreshTokenTTL: c.RefreshTokenTTL.D(), RefreshTokenIdleTTL: c.RefreshTokenIdleTTL.D(),
-		Source: SourceConfig,
+		Source:     SourceConfig,
+		AuthMethod: c.TokenEndpointAuthMethod, JWKS: slices.Clone([]byte(c.JWKS)), JWKSURI: c.JWKSURI,
+		RequirePAR: c.RequirePushedAuthorizationRequests,
 	}
 	switch {
 	case c.SecretEnv != "" && secret != "":
@@ -223,6 +231,9 @@ func ClientFromConfig(c config.Client, secret string, secretKey []byte) *Client 
 // fail alike.
 func CheckClient(c *Client) error {
 	if err := config.CheckClientValues(c.RedirectURIs, c.Scopes, c.Audience); err != nil {
+		return fmt.Errorf("oauth: client %s: %w", c.ID, err)
+	}
+	if err := config.CheckClientAuth(c.AuthMethod, c.Public, c.SecretHash != "", c.JWKS, c.JWKSURI); err != nil {
 		return fmt.Errorf("oauth: client %s: %w", c.ID, err)
 	}
 	return nil

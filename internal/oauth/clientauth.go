@@ -61,6 +61,9 @@ func (s *Server) authenticateClient(ctx context.Context, r *http.Request, form u
 	var a authAttempt
 	id, secret, basic := r.BasicAuth()
 	a.basic = basic
+	if form.Has("client_assertion") || form.Has("client_assertion_type") {
+		return s.authenticateAssertion(ctx, r, form, a)
+	}
 	formID, formSecret := form.Get("client_id"), form.Get("client_secret")
 	presented := false
 	if len(form["client_id"]) > 1 || len(form["client_secret"]) > 1 {
@@ -113,6 +116,13 @@ func (s *Server) authenticateClient(ctx context.Context, r *http.Request, form u
 	if err != nil {
 		return nil, a, serverError(err)
 	}
+	// A method registered explicitly is the only one accepted (RFC 7591
+	// §2): a secret the client sends another way was exposed where it
+	// should not be (a form body in logs, or Basic to a proxy).
+	if (client.AuthMethod == config.AuthMethodSecretBasic && !basic) || (client.AuthMethod == config.AuthMethodSecretPost && basic) {
+		a.reason = reasonAssertionMethod
+		return nil, a, badClient("client authentication failed")
+	}
 	return client, a, nil
 }
 
@@ -130,9 +140,10 @@ func (s *Server) authClient(w http.ResponseWriter, r *http.Request, form url.Val
 	}
 	if e.Code == ErrTemporarilyUnavailable {
 		// Client-secret verification is saturated (its own bounded
-		// hasher): refuse quickly rather than queue, sign-in is not
-		// affected.
-		s.log.WarnContext(r.Context(), "client secret verification saturated", "endpoint", r.URL.Path, "client", s.clientTarget(a.id))
+		// hasher), or a private_key_jwt client's keys cannot be fetched:
+		// refuse quickly rather than queue, sign-in is not affected, and
+		// the client's failure budget is not spent.
+		s.log.WarnContext(r.Context(), "client authentication unavailable", "endpoint", r.URL.Path, "client", s.clientTarget(a.id), "reason", a.reason)
 		s.audit(r, audit.Event{Actor: "anonymous", Action: action, Target: s.clientTarget(a.id), Outcome: audit.OutcomeDenied, Reason: a.reason})
 		writeUnavailable(w, time.Second)
 		return nil, a.basic
@@ -170,5 +181,11 @@ func claimedClientID(r *http.Request, form url.Values) string {
 		}
 		return id
 	}
-	return form.Get("client_id")
+	if id := form.Get("client_id"); id != "" || !form.Has("client_assertion") {
+		return id
+	}
+	if iss, ok := assertionIssuer(form.Get("client_assertion")); ok {
+		return iss
+	}
+	return ""
 }

@@ -115,22 +115,26 @@ func (s *Server) metadata() []byte {
 		}
 	}
 	slices.Sort(scopes[2:])
-	auth := []string{"client_secret_basic", "client_secret_post", "none"}
+	auth := []string{"client_secret_basic", "client_secret_post", "private_key_jwt", "none"}
 	m := map[string]any{
-		"issuer":                                         iss,
-		"authorization_endpoint":                         iss + PathAuthorize,
-		"token_endpoint":                                 iss + PathToken,
-		"jwks_uri":                                       iss + "/.well-known/jwks.json",
-		"userinfo_endpoint":                              iss + PathUserinfo,
-		"revocation_endpoint":                            iss + PathRevoke,
-		"introspection_endpoint":                         iss + PathIntrospect,
-		"response_types_supported":                       []string{"code"},
-		"response_modes_supported":                       []string{"query"},
-		"grant_types_supported":                          []string{GrantAuthorizationCode, GrantClientCredentials, GrantRefreshToken},
-		"code_challenge_methods_supported":               []string{"S256"},
-		"token_endpoint_auth_methods_supported":          auth,
-		"revocation_endpoint_auth_methods_supported":     auth,
-		"introspection_endpoint_auth_methods_supported":  []string{"client_secret_basic", "client_secret_post"},
+		"issuer":                                        iss,
+		"authorization_endpoint":                        iss + PathAuthorize,
+		"token_endpoint":                                iss + PathToken,
+		"jwks_uri":                                      iss + "/.well-known/jwks.json",
+		"userinfo_endpoint":                             iss + PathUserinfo,
+		"revocation_endpoint":                           iss + PathRevoke,
+		"introspection_endpoint":                        iss + PathIntrospect,
+		"response_types_supported":                      []string{"code"},
+		"response_modes_supported":                      []string{"query"},
+		"grant_types_supported":                         []string{GrantAuthorizationCode, GrantClientCredentials, GrantRefreshToken},
+		"code_challenge_methods_supported":              []string{"S256"},
+		"token_endpoint_auth_methods_supported":         auth,
+		"revocation_endpoint_auth_methods_supported":    auth,
+		"introspection_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post", "private_key_jwt"},
+		// parjwt: the algorithms of private_key_jwt assertions (RFC 8414 §2).
+		"token_endpoint_auth_signing_alg_values_supported":         assertionAlgs,
+		"revocation_endpoint_auth_signing_alg_values_supported":    assertionAlgs,
+		"introspection_endpoint_auth_signing_alg_values_supported": assertionAlgs,
 		"scopes_supported":                               scopes,
 		"claims_supported":                               []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "azp", "at_hash", "preferred_username"},
 		"subject_types_supported":                        []string{"public"},
@@ -142,6 +146,9 @@ func (s *Server) metadata() []byte {
 		"request_uri_parameter_supported":                false,
 		// RFC 9449 §5.1: the proof algorithms the token endpoint accepts.
 		"dpop_signing_alg_values_supported": s.proofs.Algorithms(),
+		// parjwt: RFC 9126 §5.
+		"pushed_authorization_request_endpoint": iss + PathPAR,
+		"require_pushed_authorization_requests": s.opts.RequirePAR,
 	}
 	b, _ := json.Marshal(m)
 	return b

@@ -26,6 +26,7 @@ const (
 	ErrConsentRequired         = "consent_required"
 	ErrRequestNotSupported     = "request_not_supported"
 	ErrRequestURINotSupported  = "request_uri_not_supported"
+	ErrInvalidRequestURI       = "invalid_request_uri" // RFC 9101 §7 / RFC 9126 §4
 	ErrUnsupportedTokenType    = "unsupported_token_type"
 	ErrInvalidToken            = "invalid_token"
 	ErrInsufficientScope       = "insufficient_scope"

@@ -131,3 +131,60 @@ func FuzzParseLoginProof(f *testing.F) {
 		}
 	})
 }
+
+// FuzzPARForm: any pushed form either is refused with an error, or yields
+// parameters without client credentials or request_uri whose client_id is
+// exactly the authenticated client's, and which the authorization
+// request parser reads without panicking, as the authorization endpoint
+// will when the request_uri is used.
+func FuzzPARForm(f *testing.F) {
+	f.Add("response_type=code&client_id=app&redirect_uri=https%3A%2F%2Fa.example%2Fcb&code_challenge=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa&code_challenge_method=S256")
+	f.Add("client_id=app&client_id=app")
+	f.Add("client_id=other&redirect_uri=x")
+	f.Add("request_uri=urn%3Aietf%3Aparams%3Aoauth%3Arequest_uri%3Ax&client_id=app")
+	f.Add("client_secret=s&client_assertion=a.b.c&client_assertion_type=x&scope=openid")
+	f.Fuzz(func(t *testing.T, body string) {
+		form, err := url.ParseQuery(body)
+		if err != nil {
+			return
+		}
+		params, e := pushedParams(form, "app")
+		if e != nil {
+			if e.Code == "" || e.Description == "" {
+				t.Fatalf("error without code or description: %+v", e)
+			}
+			return
+		}
+		for _, k := range []string{"client_secret", "client_assertion", "client_assertion_type", "request_uri"} {
+			if params.Has(k) {
+				t.Fatalf("%s kept in the stored request", k)
+			}
+		}
+		if len(params["client_id"]) != 1 || params.Get("client_id") != "app" {
+			t.Fatalf("client_id %q, want the authenticated client", params["client_id"])
+		}
+		again, err := url.ParseQuery(params.Encode())
+		if err != nil || again.Encode() != params.Encode() {
+			t.Fatalf("the stored form does not round-trip: %v", err)
+		}
+		_, _ = ParseAuthorizeRequest(again)
+	})
+}
+
+// FuzzAssertionIssuer: any string is read without panicking; an issuer is
+// returned only from a bounded three-part JWS, and is a valid client id.
+func FuzzAssertionIssuer(f *testing.F) {
+	f.Add("eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJhcHAifQ.c2ln")
+	f.Add("a.b.c")
+	f.Add("..")
+	f.Add("eyJ9.eyJpc3MiOiJhcHAiLCJpc3MiOiJiIn0.x")
+	f.Fuzz(func(t *testing.T, jws string) {
+		iss, ok := assertionIssuer(jws)
+		if !ok {
+			return
+		}
+		if !config.ValidClientID(iss) || len(jws) > maxAssertionBytes {
+			t.Fatalf("accepted issuer %q from %d bytes", iss, len(jws))
+		}
+	})
+}

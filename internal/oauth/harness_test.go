@@ -57,6 +57,7 @@ type env struct {
 	srv      *httptest.Server
 	issuer   string
 	callback string // the callback server's URL (redirect target)
+	jwksURL  string // parjwt: signer-uri's jwks_uri (127.0.0.1)
 	userID   string
 }
 
@@ -118,11 +119,12 @@ func newEnvOpts(t testing.TB, driver string, mutate func(*oauth.Options)) *env {
 	cb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "callback") }))
 	t.Cleanup(cb.Close)
 	e.callback = cb.URL + "/callback"
+	e.jwksURL = startJWKSServer(t) // parjwt: the signer-uri client's keys
 
 	e.srv = httptest.NewUnstartedServer(nil)
 	e.issuer = "http://" + e.srv.Listener.Addr().String()
 	secretKey := mk.Derive(kms.LabelClientSecret)
-	env := map[string]string{"SVC": svcSecret, "OTHER": otherSecret, "APP": appSecret}
+	env := map[string]string{"SVC": svcSecret, "OTHER": otherSecret, "APP": appSecret, "PAR": parSecret}
 	var clients []*oauth.Client
 	for _, cc := range []config.Client{
 		{ID: svcID, SecretEnv: "SVC", GrantTypes: []string{"client_credentials"}, Scopes: []string{"reports:read", "reports:write"}, Audience: []string{apiAud, "https://other.example.test"}},
@@ -138,6 +140,9 @@ func newEnvOpts(t testing.TB, driver string, mutate func(*oauth.Options)) *env {
 		{ID: resAppID, Public: true, GrantTypes: []string{"authorization_code"}, RedirectURIs: []string{e.callback},
 			Scopes: []string{"openid", "notes:read", "notes:write"}, Audience: []string{apiAud, otherAud}},
 	} {
+		clients = append(clients, oauth.ClientFromConfig(cc, env[cc.SecretEnv], secretKey))
+	}
+	for _, cc := range parjwtClients(e) {
 		clients = append(clients, oauth.ClientFromConfig(cc, env[cc.SecretEnv], secretKey))
 	}
 	opts := oauth.Options{

@@ -80,6 +80,15 @@ type Options struct {
 	// endpoint require server nonces (§8; NewDPoPNonces).
 	DPoPReplay jwtauth.ReplayCache
 	DPoPNonces jwtauth.NonceChecker
+	// parjwt: AssertionReplay remembers private_key_jwt assertion ids
+	// (optional: jwtauth.RedisReplayCache when Redis is configured; the
+	// default is the store's conditional insert). JWKSClient fetches
+	// clients' jwks_uri (optional; jwtauth's default client).
+	AssertionReplay jwtauth.ReplayCache
+	JWKSClient      *http.Client
+	// RequirePAR: every client must push its authorization requests
+	// (oauth.require_pushed_authorization_requests, RFC 9126 §5).
+	RequirePAR bool
 
 	// Sleep waits for the progressive login delay (tests inject it).
 	Sleep func(ctx context.Context, d time.Duration) error
@@ -111,6 +120,10 @@ type Server struct {
 	// grants are the token endpoint's handlers by grant_type
 	// (newGrantHandlers).
 	grants map[string]grantHandler
+	// parjwt: private_key_jwt verifiers per client and the jti replay cache.
+	assertionKeys   clientVerifiers
+	assertionReplay jwtauth.ReplayCache
+	pars            parStore // pushed authorization requests (par.go)
 }
 
 // New builds a Server.
@@ -120,7 +133,7 @@ func New(opts Options) (*Server, error) {
 		return nil, errors.New("oauth: incomplete options")
 	}
 	s := &Server{opts: opts, now: opts.Now, rand: opts.Rand, log: opts.Logger,
-		codes: opts.Store, consents: opts.Store, account: opts.Store, refreshes: opts.Store, families: opts.Store}
+		codes: opts.Store, pars: opts.Store, consents: opts.Store, account: opts.Store, refreshes: opts.Store, families: opts.Store}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -138,6 +151,10 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.proofs = proofs
+	s.assertionReplay = opts.AssertionReplay
+	if s.assertionReplay == nil {
+		s.assertionReplay = storeReplay{st: opts.Store, now: s.now}
+	}
 	v, err := jwtauth.New(jwtauth.Config{
 		Issuer:       opts.Issuer,
 		Keys:         &keySource{keys: opts.Keys},
@@ -171,6 +188,7 @@ const (
 	PathToken      = "/oauth2/token" // #nosec G101 -- an endpoint path, not a credential
 	PathRevoke     = "/oauth2/revoke"
 	PathIntrospect = "/oauth2/introspect"
+	PathPAR        = "/oauth2/par"
 	PathUserinfo   = "/oauth2/userinfo"
 	PathConsent    = "/oauth2/consent"
 	PathLogin      = "/login"
@@ -191,6 +209,7 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+PathAccount, s.handleAccount)
 	mux.Handle("POST "+PathAccount+"/consents/revoke", s.cop.Handler(http.HandlerFunc(s.handleRevokeConsent)))
 	mux.HandleFunc("POST "+PathToken, s.handleToken)
+	mux.HandleFunc("POST "+PathPAR, s.handlePAR)
 	mux.HandleFunc("POST "+PathRevoke, s.handleRevoke)
 	mux.HandleFunc("POST "+PathIntrospect, s.handleIntrospect)
 	mux.HandleFunc("GET "+PathUserinfo, s.handleUserinfo)

@@ -35,6 +35,16 @@ type Client struct {
 	AccessTokenTTL      time.Duration
 	RefreshTokenTTL     time.Duration
 	RefreshTokenIdleTTL time.Duration
+	// parjwt: AuthMethod is the token_endpoint_auth_method
+	// (config.AuthMethod*); "" is the default of the client's kind (a
+	// secret in Basic or the form, or none for a public client). JWKS (an
+	// inline JWK Set, JSON) or JWKSURI holds a private_key_jwt client's
+	// public keys (RFC 7523 §3). RequirePAR: its authorization requests
+	// must be pushed (RFC 9126 §6).
+	AuthMethod string
+	JWKS       []byte
+	JWKSURI    string
+	RequirePAR bool
 	// Source is "config" or "cli".
 	Source    string
 	CreatedAt time.Time
@@ -136,6 +146,9 @@ type Store interface {
 	DenyStore   // Revoker (revoker.go)
 	denyChecker // the server's own token verifier (mint.go)
 
+	assertionIDStore // private_key_jwt jti (clientauth_jwt.go)
+	parStore         // pushed authorization requests (par.go)
+
 	familyCreator // families without a code (below)
 	purger        // the purge loop (below)
 }
@@ -170,4 +183,16 @@ type purger interface {
 	// entries that expired before now (minus nothing: callers pass a time
 	// with their own margin) and returns how many rows went.
 	PurgeExpired(ctx context.Context, before time.Time) (int64, error)
+}
+
+// PushedRequest is a pushed authorization request (RFC 9126), stored by
+// the SHA-256 of its request_uri.
+type PushedRequest struct {
+	Hash      []byte // SHA-256 of the request_uri, 32 bytes
+	ClientID  string
+	Params    string // the authorization request, form-encoded
+	CreatedAt time.Time
+	ExpiresAt time.Time // the request_uri must be first used before this
+	OpenedAt  time.Time // the first authorization request naming it
+	UsedAt    time.Time // its code was issued
 }

@@ -19,8 +19,8 @@ import (
 const (
 	forUpdate = " FOR UPDATE"
 
-	clientCols      = `id, secret_hash, public, grant_types, redirect_uris, scopes, audience, skip_consent, resource_server, access_ttl, refresh_ttl, refresh_idle_ttl, source, created_at, updated_at, require_dpop`
-	qInsertClient   = `INSERT INTO oauth_clients (` + clientCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	clientCols      = `id, secret_hash, public, grant_types, redirect_uris, scopes, audience, skip_consent, resource_server, access_ttl, refresh_ttl, refresh_idle_ttl, source, created_at, updated_at, require_dpop, auth_method, jwks, jwks_uri, require_par`
+	qInsertClient   = `INSERT INTO oauth_clients (` + clientCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qSelectClient   = `SELECT ` + clientCols + ` FROM oauth_clients WHERE id = ?`
 	qListClients    = `SELECT ` + clientCols + ` FROM oauth_clients ORDER BY id`
 	qUpdateSecret   = `UPDATE oauth_clients SET secret_hash = ?, updated_at = ? WHERE id = ?` // #nosec G101 -- SQL text, not a credential
@@ -123,6 +123,7 @@ func (s *OAuthStore) PurgeExpired(ctx context.Context, before time.Time) (int64,
 			args []any
 		}{
 			{qPurgeCodes, []any{b}}, {qPurgePrevSecret, []any{b}}, {qPurgeRefresh, []any{b, b}}, {qPurgeAccess, []any{b, b}}, {qPurgeFamilies, []any{b}}, {qPurgeDenied, []any{b}},
+			{qPurgeAssertionIDs, []any{b}}, {qPurgePAR, []any{b, b}},
 		} {
 			res, err := tx.ExecContext(ctx, s.d.Q(q.sql), q.args...)
 			if err != nil {
