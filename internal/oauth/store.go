@@ -128,6 +128,7 @@ type Store interface {
 	denyChecker // the server's own token verifier (mint.go)
 
 	familyCreator // families without a code (below)
+	deviceStore   // the device authorization grant (device.go)
 	purger        // the purge loop (below)
 }
 

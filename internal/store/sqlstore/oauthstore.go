@@ -123,6 +123,7 @@ func (s *OAuthStore) PurgeExpired(ctx context.Context, before time.Time) (int64,
 			args []any
 		}{
 			{qPurgeCodes, []any{b}}, {qPurgeRefresh, []any{b, b}}, {qPurgeAccess, []any{b, b}}, {qPurgeFamilies, []any{b}}, {qPurgeDenied, []any{b}},
+			{qPurgeDevices, []any{b}},
 		} {
 			res, err := tx.ExecContext(ctx, s.d.Q(q.sql), q.args...)
 			if err != nil {
