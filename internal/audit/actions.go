@@ -47,6 +47,11 @@ const (
 	// The gateway.
 	ActionGatewayDenied = "gateway.denied" // a request refused by a route's authentication or authorization
 	ActionGatewayReload = "gateway.reload" // the route table replaced (or a new configuration refused)
+
+	// The device authorization grant (RFC 8628).
+	ActionDeviceAuthorize = "oauth.device_authorize" // a device authorization request (codes given out or refused)
+	ActionDeviceVerify    = "oauth.device_verify"    // a user code entered on the device page (wrong codes and rate limits included)
+	ActionDeviceDecision  = "oauth.device_decision"  // a user allowed or denied a device request
 )
 
 // Actions returns the catalogue, in the order above.
@@ -60,5 +65,6 @@ func Actions() []string {
 		ActionKeyGenerate, ActionKeyActivate, ActionKeyRetire, ActionKeyRemove, ActionKeyRotate, ActionKeyRevoke,
 		ActionMasterKeyRotate,
 		ActionGatewayDenied, ActionGatewayReload,
+		ActionDeviceAuthorize, ActionDeviceVerify, ActionDeviceDecision,
 	}
 }

@@ -69,6 +69,10 @@ type Options struct {
 	// other features).
 	LoginLimiter *ratelimit.Limiter
 	TokenLimiter *ratelimit.Limiter
+	// DeviceLimiter (limits LimitDeviceIP and LimitDeviceGlobal, in that
+	// order, NewDeviceLimiter) bounds user-code submissions on the device
+	// page; nil disables it (tests of other features).
+	DeviceLimiter *ratelimit.Limiter
 	// The client address of limits and audit events is the one
 	// httpx.ClientAddr put in the request context (trusted proxies are
 	// configured there, once for every consumer).
@@ -99,6 +103,7 @@ type Server struct {
 	account   accountStore
 	refreshes refreshReader
 	families  familyRevoker
+	devices   deviceStore
 	// grants are the token endpoint's handlers by grant_type
 	// (newGrantHandlers).
 	grants map[string]grantHandler
@@ -111,7 +116,7 @@ func New(opts Options) (*Server, error) {
 		return nil, errors.New("oauth: incomplete options")
 	}
 	s := &Server{opts: opts, now: opts.Now, rand: opts.Rand, log: opts.Logger,
-		codes: opts.Store, consents: opts.Store, account: opts.Store, refreshes: opts.Store, families: opts.Store}
+		codes: opts.Store, consents: opts.Store, account: opts.Store, refreshes: opts.Store, families: opts.Store, devices: opts.Store}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -173,6 +178,9 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+PathAccount, s.handleAccount)
 	mux.Handle("POST "+PathAccount+"/consents/revoke", s.cop.Handler(http.HandlerFunc(s.handleRevokeConsent)))
 	mux.HandleFunc("POST "+PathToken, s.handleToken)
+	mux.HandleFunc("POST "+PathDeviceAuthorization, s.handleDeviceAuthorization)
+	mux.HandleFunc("GET "+PathDevice, s.handleDevicePage)
+	mux.Handle("POST "+PathDevice, s.cop.Handler(http.HandlerFunc(s.handleDevicePost)))
 	mux.HandleFunc("POST "+PathRevoke, s.handleRevoke)
 	mux.HandleFunc("POST "+PathIntrospect, s.handleIntrospect)
 	mux.HandleFunc("GET "+PathUserinfo, s.handleUserinfo)
