@@ -33,12 +33,18 @@ const loginPass = "a long device password"
 
 // deviceServer runs serve with the device client and a user alice.
 func deviceServer(t *testing.T) string {
+	base, _ := deviceServerConfig(t)
+	return base
+}
+
+// deviceServerConfig is deviceServer that also returns the config path.
+func deviceServerConfig(t *testing.T) (string, string) {
 	t.Helper()
 	base, cfgPath := authServer(t, deviceClients)
 	if code, out, errOut := cli(t, loginPass+"\n", "user", "create", "--config", cfgPath, "--username", "alice", "--password-stdin"); code != 0 {
 		t.Fatalf("user create: %d %s %s", code, out, errOut)
 	}
-	return base
+	return base, cfgPath
 }
 
 // loginRun is `rampart login` running in the background.
@@ -226,9 +232,10 @@ func (p *pageClient) decide(verify, decision string) {
 
 // TestLoginOutputFileAndDenial: --output replaces even a world-readable
 // file with one readable by the owner only and prints nothing on stdout;
-// a denied request exits 1 and says so.
+// a denied request exits 1 and says so (with a client made by `rampart
+// client create`, which carries the device grant like a configured one).
 func TestLoginOutputFileAndDenial(t *testing.T) {
-	base := deviceServer(t)
+	base, cfgPath := deviceServerConfig(t)
 	out := filepath.Join(t.TempDir(), "tokens.json")
 	if err := os.WriteFile(out, []byte("old"), 0o644); err != nil { // #nosec G306 -- the looser mode is the test's point
 		t.Fatal(err)
@@ -247,7 +254,11 @@ func TestLoginOutputFileAndDenial(t *testing.T) {
 		t.Fatalf("output file %q", b)
 	}
 
-	l = startLogin("--issuer", base, "--client-id", "cli")
+	if code, out, errs := cli(t, "", "client", "create", "--config", cfgPath, "--id", "made-cli", "--public",
+		"--grant-type", "urn:ietf:params:oauth:grant-type:device_code", "--scope", "openid"); code != 0 {
+		t.Fatalf("client create: %d %s %s", code, out, errs)
+	}
+	l = startLogin("--issuer", base, "--client-id", "made-cli")
 	newPageClient(t, base).decide(l.verifyURL(t), "deny")
 	if code := l.wait(t); code != 1 || !strings.Contains(l.stderr.String(), "denied") || l.stdout.String() != "" {
 		t.Fatalf("denied login: exit %d stdout %q stderr %q", code, l.stdout.String(), l.stderr.String())

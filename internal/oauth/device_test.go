@@ -161,6 +161,15 @@ func TestDevicePollingAttacks(t *testing.T) {
 		clock.Add(15 * time.Second)
 		st, body = e.devicePoll(tvID, dc)
 		wantError(t, st, body, "authorization_pending", "poll on time")
+		slowed := 0
+		for _, ev := range e.events(audit.ActionToken) {
+			if ev.Reason == "slow_down" {
+				slowed++
+			}
+		}
+		if slowed != 2 {
+			t.Fatalf("%d slow_down events, want 2", slowed)
+		}
 	})
 	t.Run("denied", func(t *testing.T) {
 		e, _ := deviceEnv(t, nil)

@@ -90,6 +90,11 @@ func (g *deviceGrant) grant(r *http.Request, c *Client, req *TokenRequest) (*tok
 		g.fail(r, c, d.UserID, "user_denied")
 		return nil, oerr(ErrAccessDenied, "the user denied the request")
 	case d.Status == DevicePending && slow:
+		// The raised interval is a state change and evidence of a client
+		// ignoring it: audited. A poll on time only moves the last-poll
+		// time and is not (one event per device every 5 s would bury the
+		// trail).
+		g.fail(r, c, "", "slow_down")
 		return nil, oerr(ErrSlowDown, "poll every %d s", int64(d.Interval/time.Second))
 	case d.Status == DevicePending:
 		return nil, oerr(ErrAuthorizationPending, "the user has not decided yet")
