@@ -2,15 +2,21 @@ package oauth_test
 
 import (
 	"context"
+	"fmt"
+	mrand "math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"golang.org/x/oauth2"
 
 	"github.com/rampart-auth/rampart/internal/audit"
+	"github.com/rampart-auth/rampart/internal/config"
 	"github.com/rampart-auth/rampart/internal/oauth"
 	"github.com/rampart-auth/rampart/internal/testkit"
 	"github.com/rampart-auth/rampart/ratelimit"
@@ -342,5 +348,50 @@ func TestDeviceLoginReturn(t *testing.T) {
 	}
 	if p := b.get(oauth.PathLogin + "?" + url.Values{"return": {"/device?user_code=BCDF-GHJK"}}.Encode()); p.status != http.StatusOK {
 		t.Errorf("device return refused: %d", p.status)
+	}
+}
+
+// TestDeviceGuessingLimitAcrossInstances: on Redis, the per-address
+// user-code budget is one for the fleet: guesses spread over two
+// instances (each with its own store and limiter) are counted together.
+// The browser connects from a random loopback address so the bucket is
+// this run's own (Redis outlives test runs).
+func TestDeviceGuessingLimitAcrossInstances(t *testing.T) {
+	u := os.Getenv("RAMPART_TEST_REDIS_URL")
+	if u == "" {
+		t.Skip("set RAMPART_TEST_REDIS_URL=redis://127.0.0.1:6379/0 to run the fleet-wide device limit test")
+	}
+	opts, err := redis.ParseURL(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := redis.NewClient(opts)
+	t.Cleanup(func() { _ = rc.Close() })
+	rl := config.RateLimits{
+		DeviceCodePerIP:  config.RateLimit{Rate: 1, Period: config.Duration(time.Hour), Burst: 3},
+		DeviceCodeGlobal: config.RateLimit{Rate: 1000000, Period: config.Duration(time.Second), Burst: 1000000},
+	}
+	local := &net.TCPAddr{IP: net.IPv4(127, byte(1+mrand.IntN(250)), byte(mrand.IntN(256)), byte(1+mrand.IntN(250)))}
+	var browsers []*browser
+	for range 2 {
+		l, err := oauth.NewDeviceLimiter(rl, rc, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, _ := deviceEnv(t, l)
+		_, uc := startDevice(t, e, tvID, "")
+		b := e.browser()
+		b.client.Transport = &http.Transport{DialContext: (&net.Dialer{LocalAddr: local}).DialContext}
+		b.deviceSignIn(uc)
+		browsers = append(browsers, b)
+	}
+	guess := func(b *browser) int {
+		form := hidden(b.get(oauth.PathDevice).body)
+		form.Set("user_code", "BBBB-BBBB")
+		return b.post(oauth.PathDevice, form).status
+	}
+	got := []int{guess(browsers[0]), guess(browsers[1]), guess(browsers[0]), guess(browsers[1])}
+	if fmt.Sprint(got) != "[400 400 400 429]" {
+		t.Fatalf("statuses %v, want [400 400 400 429]: the budget is not shared", got)
 	}
 }
