@@ -1,17 +1,16 @@
 package oauth
 
 import (
-	"context"
 	"errors"
 	"io"
 	"strings"
 	"time"
 )
 
-// Device authorization grant (RFC 8628): the domain of a device request,
-// its codes and its storage contract. The endpoint is in
-// device_authorize.go, the grant in grant_device_code.go and the page in
-// device_page.go.
+// Device authorization grant (RFC 8628): the domain of a device request
+// and its codes. The endpoint is in device_authorize.go, the grant in
+// grant_device_code.go and the page in device_page.go, each with the
+// slice of storage it consumes (deviceSaver, devicePoller, deviceDecider).
 
 // GrantDeviceCode is the device authorization grant type (RFC 8628 §3.4).
 const GrantDeviceCode = "urn:ietf:params:oauth:grant-type:device_code"
@@ -68,35 +67,6 @@ type DeviceDecision struct {
 	AuthTime time.Time
 	AMR      []string
 	At       time.Time
-}
-
-// deviceStore is the storage of device requests. Every method is atomic
-// and fleet-safe (conditional UPDATEs in one database).
-type deviceStore interface {
-	// SaveDevice stores a new pending request. A live request holding the
-	// same user code is store.ErrConflict (the caller draws another
-	// code); an expired one holding it is deleted first.
-	SaveDevice(ctx context.Context, d *DeviceCode) error
-	// DeviceByUserCode returns the pending, unexpired request with the
-	// normalized user code; store.ErrNotFound otherwise.
-	DeviceByUserCode(ctx context.Context, userCode string, now time.Time) (*DeviceCode, error)
-	// DecideDevice records a decision on the pending, unexpired request
-	// with the user code, once: store.ErrNotFound when there is no such
-	// request (unknown, expired, or already decided).
-	DecideDevice(ctx context.Context, d DeviceDecision) error
-	// PollDevice records a token request for the code with hash by client
-	// at now and returns the request as it is after the poll. When the
-	// previous poll was less than the interval ago, the interval grows by
-	// step (persisted) and slow is true. A request of another client is
-	// returned unchanged (the caller refuses it). store.ErrNotFound if
-	// there is no such code.
-	PollDevice(ctx context.Context, hash []byte, clientID string, now time.Time, step time.Duration) (d *DeviceCode, slow bool, err error)
-	// RedeemDevice marks the approved request redeemed and creates family
-	// f (f.CodeHash = hash, client and user from the request) in one
-	// transaction. When it was already redeemed it returns store.ErrUsed
-	// and changes nothing (the caller revokes with RevokeCodeFamily);
-	// store.ErrNotFound when there is no approved request with the hash.
-	RedeemDevice(ctx context.Context, hash []byte, f *Family, now time.Time) (*DeviceCode, error)
 }
 
 // userCodeAlphabet is RFC 8628 §6.1's example: 20 consonants without

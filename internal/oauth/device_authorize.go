@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -18,6 +19,14 @@ const (
 	PathDeviceAuthorization = "/oauth2/device_authorization"
 	PathDevice              = "/device"
 )
+
+// deviceSaver stores the device requests the endpoint starts.
+type deviceSaver interface {
+	// SaveDevice stores a new pending request. A live request holding the
+	// same user code is store.ErrConflict (the caller draws another
+	// code); an expired one holding it is deleted first.
+	SaveDevice(ctx context.Context, d *DeviceCode) error
+}
 
 // deviceAuthResponse is RFC 8628 §3.2.
 type deviceAuthResponse struct {
@@ -119,7 +128,7 @@ func (s *Server) newDevice(r *http.Request, c *Client, scopes, aud []string) (*d
 		if d.UserCode, err = newUserCode(s.rand); err != nil {
 			return nil, nil, serverError(err)
 		}
-		err = s.devices.SaveDevice(r.Context(), d)
+		err = s.deviceSaves.SaveDevice(r.Context(), d)
 		if err == nil {
 			break
 		}

@@ -1,10 +1,12 @@
 package oauth
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/rampart-auth/rampart/internal/audit"
 	"github.com/rampart-auth/rampart/internal/identity"
@@ -15,6 +17,17 @@ import (
 // The device page (RFC 8628 §3.3): the user signs in first, enters the
 // user code, sees what the device asks for and allows or denies it. Every
 // post that looks a code up spends the user-code limits first (§5.1).
+
+// deviceDecider finds and decides the requests users enter on the page.
+type deviceDecider interface {
+	// DeviceByUserCode returns the pending, unexpired request with the
+	// normalized user code; store.ErrNotFound otherwise.
+	DeviceByUserCode(ctx context.Context, userCode string, now time.Time) (*DeviceCode, error)
+	// DecideDevice records a decision on the pending, unexpired request
+	// with the user code, once: store.ErrNotFound when there is no such
+	// request (unknown, expired, or already decided).
+	DecideDevice(ctx context.Context, d DeviceDecision) error
+}
 
 // maxTypedUserCode bounds the user code carried through the login page
 // and shown back in the form.
@@ -96,7 +109,7 @@ func (s *Server) handleDevicePost(w http.ResponseWriter, r *http.Request) {
 	var d *DeviceCode
 	code, err := NormalizeUserCode(typed)
 	if err == nil {
-		d, err = s.devices.DeviceByUserCode(ctx, code, now)
+		d, err = s.deviceDecisions.DeviceByUserCode(ctx, code, now)
 	}
 	if err != nil && !errors.Is(err, errUserCode) && !errors.Is(err, store.ErrNotFound) {
 		s.log.ErrorContext(ctx, "device page", "err", err)
@@ -162,7 +175,7 @@ func (s *Server) decideDevice(w http.ResponseWriter, r *http.Request, sess *iden
 	if allow {
 		status, outcome = DeviceApproved, audit.OutcomeSuccess
 	}
-	err := s.devices.DecideDevice(r.Context(), DeviceDecision{UserCode: d.UserCode, Status: status, UserID: user.ID, AuthTime: sess.AuthTime.UTC(),
+	err := s.deviceDecisions.DecideDevice(r.Context(), DeviceDecision{UserCode: d.UserCode, Status: status, UserID: user.ID, AuthTime: sess.AuthTime.UTC(),
 		AMR: sessionAMR(sess), At: s.now().UTC()})
 	if errors.Is(err, store.ErrNotFound) {
 		s.audit(r, audit.Event{Actor: "user:" + user.ID, Action: audit.ActionDeviceDecision, Target: "client:" + c.ID, Outcome: audit.OutcomeFailure, Reason: "not_pending"})

@@ -20,8 +20,20 @@ const (
 
 // devicePoller is what the device grant needs of the store.
 type devicePoller interface {
-	PollDevice(ctx context.Context, hash []byte, clientID string, now time.Time, step time.Duration) (*DeviceCode, bool, error)
+	// PollDevice records a token request for the code with hash by client
+	// at now and returns the request as it is after the poll. When the
+	// previous poll was less than the interval ago, the interval grows by
+	// step (persisted) and slow is true. A request of another client is
+	// returned unchanged (the caller refuses it). store.ErrNotFound if
+	// there is no such code.
+	PollDevice(ctx context.Context, hash []byte, clientID string, now time.Time, step time.Duration) (d *DeviceCode, slow bool, err error)
+	// RedeemDevice marks the approved request redeemed and creates family
+	// f (f.CodeHash = hash, client and user from the request) in one
+	// transaction. When it was already redeemed it returns store.ErrUsed
+	// and changes nothing (the caller revokes with RevokeCodeFamily);
+	// store.ErrNotFound when there is no approved request with the hash.
 	RedeemDevice(ctx context.Context, hash []byte, f *Family, now time.Time) (*DeviceCode, error)
+	// RevokeCodeFamily revokes the family made from the code (codeRedeemer).
 	RevokeCodeFamily(ctx context.Context, codeHash []byte, now time.Time) ([]IssuedAccess, error)
 }
 

@@ -98,12 +98,13 @@ type Server struct {
 	revoker  Revoker
 	// The server's slices of the store, each consumed where its
 	// interface is defined.
-	codes     codeSaver
-	consents  consentStore
-	account   accountStore
-	refreshes refreshReader
-	families  familyRevoker
-	devices   deviceStore
+	codes           codeSaver
+	consents        consentStore
+	account         accountStore
+	refreshes       refreshReader
+	families        familyRevoker
+	deviceSaves     deviceSaver
+	deviceDecisions deviceDecider
 	// grants are the token endpoint's handlers by grant_type
 	// (newGrantHandlers).
 	grants map[string]grantHandler
@@ -116,7 +117,7 @@ func New(opts Options) (*Server, error) {
 		return nil, errors.New("oauth: incomplete options")
 	}
 	s := &Server{opts: opts, now: opts.Now, rand: opts.Rand, log: opts.Logger,
-		codes: opts.Store, consents: opts.Store, account: opts.Store, refreshes: opts.Store, families: opts.Store, devices: opts.Store}
+		codes: opts.Store, consents: opts.Store, account: opts.Store, refreshes: opts.Store, families: opts.Store, deviceSaves: opts.Store, deviceDecisions: opts.Store}
 	if s.now == nil {
 		s.now = time.Now
 	}

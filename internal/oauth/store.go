@@ -128,7 +128,9 @@ type Store interface {
 	denyChecker // the server's own token verifier (mint.go)
 
 	familyCreator // families without a code (below)
-	deviceStore   // the device authorization grant (device.go)
+	deviceSaver   // the device authorization endpoint (device_authorize.go)
+	deviceDecider // the device page (device_page.go)
+	devicePoller  // the device_code grant (grant_device_code.go)
 	purger        // the purge loop (below)
 }
 
