@@ -395,3 +395,20 @@ func TestDeviceGuessingLimitAcrossInstances(t *testing.T) {
 		t.Fatalf("statuses %v, want [400 400 400 429]: the budget is not shared", got)
 	}
 }
+
+// TestDevicePageEscapesTypedCode: the code typed or put in the link is
+// shown back only escaped (no script through verification_uri_complete).
+func TestDevicePageEscapesTypedCode(t *testing.T) {
+	e, _ := deviceEnv(t, nil)
+	b := e.browser()
+	evil := `"><script>alert(1)</script>`
+	p := b.deviceSignIn(evil)
+	if strings.Contains(p.body, "<script>") || !strings.Contains(p.body, "&#34;&gt;&lt;script&gt;") {
+		t.Fatalf("typed code not escaped: %.600s", p.body)
+	}
+	form := hidden(p.body)
+	form.Set("user_code", evil)
+	if r := b.post(oauth.PathDevice, form); r.status != http.StatusBadRequest || strings.Contains(r.body, "<script>") {
+		t.Fatalf("posted code: %d %.300s", r.status, r.body)
+	}
+}
