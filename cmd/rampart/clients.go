@@ -110,7 +110,7 @@ func (cc *clientCreate) flags(f *pflag.FlagSet) {
 	sp := &cc.spec
 	f.StringVar(&sp.ID, "id", "", "client id (default: generated)")
 	f.BoolVar(&sp.Public, "public", false, "a public client (browser or native app): no secret, PKCE only")
-	f.StringSliceVar(&sp.GrantTypes, "grant-type", nil, "allowed grant type: authorization_code, client_credentials, refresh_token (repeat or comma-separate)")
+	f.StringSliceVar(&sp.GrantTypes, "grant-type", nil, "allowed grant type: authorization_code, client_credentials, refresh_token, urn:ietf:params:oauth:grant-type:device_code (repeat or comma-separate)")
 	f.StringArrayVar(&sp.RedirectURIs, "redirect-uri", nil, "exact redirect URI (repeat for several)")
 	f.StringSliceVar(&sp.Scopes, "scope", nil, "allowed scope (repeat, comma- or space-separate)")
 	f.StringSliceVar(&sp.Audience, "audience", nil, "allowed access-token audience (repeat or comma-separate)")

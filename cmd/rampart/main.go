@@ -92,6 +92,7 @@ func newRootCommand() *cobra.Command {
 		newClientCommand(),
 		newUserCommand(),
 		jwtcli.Command(),
+		newLoginCommand(),
 	)
 	setUsageErrors(root)
 	return root

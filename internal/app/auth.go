@@ -113,7 +113,12 @@ func newAuthServer(cfg *config.Config, d authDeps) (*oauth.Server, error) {
 			return nil, err
 		}
 	}
+	deviceL, err := oauth.NewDeviceLimiter(cfg.RateLimits, d.redis, d.logger, d.reg)
+	if err != nil {
+		return nil, err
+	}
 	return oauth.New(oauth.Options{
+		DeviceLimiter:       deviceL,
 		LoginLimiter:        loginL,
 		TokenLimiter:        tokenL,
 		Issuer:              cfg.Issuer,

@@ -62,6 +62,10 @@ const (
 	// parjwt: pushed authorization requests (RFC 9126).
 	ActionPAR       = "oauth.par"        // a pushed authorization request stored or refused
 	ActionPARReplay = "oauth.par_replay" // a request_uri presented after its code was issued, or another client's
+	// The device authorization grant (RFC 8628).
+	ActionDeviceAuthorize = "oauth.device_authorize" // a device authorization request (codes given out or refused)
+	ActionDeviceVerify    = "oauth.device_verify"    // a user code entered on the device page (wrong codes and rate limits included)
+	ActionDeviceDecision  = "oauth.device_decision"  // a user allowed or denied a device request
 )
 
 // Actions returns the catalogue, in the order above.
@@ -78,5 +82,6 @@ func Actions() []string {
 		ActionGatewayDenied, ActionGatewayReload,
 		ActionDPoPProof,
 		ActionPAR, ActionPARReplay,
+		ActionDeviceAuthorize, ActionDeviceVerify, ActionDeviceDecision,
 	}
 }

@@ -91,16 +91,16 @@ func (c *Config) validateClients(bad func(string, string, ...any)) {
 			}
 		}
 		if len(cl.GrantTypes) == 0 {
-			bad(key+".grant_types", "is empty, so the client could do nothing; list authorization_code, client_credentials and/or refresh_token")
+			bad(key+".grant_types", "is empty, so the client could do nothing; list authorization_code, client_credentials, refresh_token and/or "+GrantDeviceCode)
 		}
 		grants := map[string]bool{}
 		for _, g := range cl.GrantTypes {
 			switch g {
-			case GrantAuthorizationCode, GrantClientCredentials, GrantRefreshToken:
+			case GrantAuthorizationCode, GrantClientCredentials, GrantRefreshToken, GrantDeviceCode:
 			case "implicit", "password":
 				bad(key+".grant_types", "%s is not supported: OAuth 2.1 removes it (RFC 9700 §2.1.2, §2.4); use authorization_code with PKCE", g)
 			default:
-				bad(key+".grant_types", "%q is not a grant type; use authorization_code, client_credentials or refresh_token", g)
+				bad(key+".grant_types", "%q is not a grant type; use authorization_code, client_credentials, refresh_token or %s", g, GrantDeviceCode)
 			}
 			if grants[g] {
 				bad(key+".grant_types", "lists %s twice", g)
@@ -110,8 +110,8 @@ func (c *Config) validateClients(bad func(string, string, ...any)) {
 		if cl.Public && grants[GrantClientCredentials] {
 			bad(key+".grant_types", "client_credentials needs a confidential client (a public client cannot keep a secret, RFC 6749 §4.4)")
 		}
-		if grants[GrantRefreshToken] && !grants[GrantAuthorizationCode] {
-			bad(key+".grant_types", "refresh_token needs authorization_code: refresh tokens are issued only to the code flow")
+		if grants[GrantRefreshToken] && !grants[GrantAuthorizationCode] && !grants[GrantDeviceCode] {
+			bad(key+".grant_types", "refresh_token needs authorization_code or %s: refresh tokens are issued only to a user's grant", GrantDeviceCode)
 		}
 		if grants[GrantAuthorizationCode] && len(cl.RedirectURIs) == 0 {
 			bad(key+".redirect_uris", "authorization_code needs at least one exact redirect URI")

@@ -174,6 +174,13 @@ type RateLimits struct {
 	// client id from one address; once spent, that id is refused from that
 	// address, whatever the secret, until the budget refills.
 	ClientAuthFailuresPerIP RateLimit `yaml:"client_auth_failures_per_ip"`
+
+	// Device authorization grant (RFC 8628 §5.1, user-code guessing):
+	// DeviceCodePerIP limits user-code submissions on the device page from
+	// one address, DeviceCodeGlobal all of them together (a guesser with
+	// many addresses still gets no more than this).
+	DeviceCodePerIP  RateLimit `yaml:"device_code_per_ip"`
+	DeviceCodeGlobal RateLimit `yaml:"device_code_global"`
 }
 
 // RateLimit is Rate requests per Period with bursts of up to Burst.
@@ -188,6 +195,8 @@ const (
 	GrantAuthorizationCode = "authorization_code"
 	GrantClientCredentials = "client_credentials"
 	GrantRefreshToken      = "refresh_token"
+	// GrantDeviceCode is the device authorization grant (RFC 8628 §3.4).
+	GrantDeviceCode = "urn:ietf:params:oauth:grant-type:device_code"
 )
 
 // Client is a declarative OAuth client. A confidential client names its

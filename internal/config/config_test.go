@@ -43,6 +43,11 @@ func TestParseValid(t *testing.T) {
 				t.Errorf("issuer %q", c.Issuer)
 			}
 		}},
+		{"accept/device-client", "clients: [{id: cli, public: true, grant_types: ['urn:ietf:params:oauth:grant-type:device_code', refresh_token], scopes: [openid]}]\n", func(t *testing.T, c *Config) {
+			if c.Clients[0].GrantTypes[0] != GrantDeviceCode || c.RateLimits.DeviceCodePerIP.Burst != 20 || c.RateLimits.DeviceCodeGlobal.Rate != 600 {
+				t.Errorf("device client or limits: %+v %+v", c.Clients[0], c.RateLimits)
+			}
+		}},
 		{"accept/full", `
 issuer: https://auth.example.com
 data_dir: /var/lib/rampart
@@ -117,6 +122,8 @@ func TestParseRefused(t *testing.T) {
 		{"reject/negative-body-limit", "http: {max_body_bytes: -1}\n", []string{"http.max_body_bytes"}},
 		{"reject/bad-log-level", "log: {level: loud}\n", []string{"log.level"}},
 		{"reject/rate-limit-overflow", "rate_limits: {login_per_ip: {rate: 1, period: 24h, burst: 1000000}}\n", []string{"rate_limits.login_per_ip", "too large"}},
+		{"reject/device-rate-limit-zero", "rate_limits: {device_code_global: {rate: 0, period: 1m, burst: 5}}\n", []string{"rate_limits.device_code_global"}},
+		{"reject/device-client-with-redirect", "clients: [{id: a, public: true, grant_types: ['urn:ietf:params:oauth:grant-type:device_code'], redirect_uris: ['https://a.example/cb']}]\n", []string{"only the authorization_code grant uses redirect URIs"}},
 		{"reject/rate-limit-zero-rate", "rate_limits: {login_per_ip: {rate: 0, period: 1m, burst: 5}}\n", []string{"rate_limits.login_per_ip"}},
 		{"reject/rate-limit-bad-proxy", "rate_limits: {trusted_proxies: [10.0.0.1]}\n", []string{"rate_limits.trusted_proxies", "CIDR"}},
 		{"reject/rate-limit-unknown-key", "rate_limits: {login: {rate: 1}}\n", []string{"unknown key", "rate_limits.login"}},

@@ -115,6 +115,12 @@ func (c *Config) Defaults() {
 	// does not lock itself out at once.
 	setLimit(&c.RateLimits.TokenPerIP, 100, time.Second, 200)
 	setLimit(&c.RateLimits.ClientAuthFailuresPerIP, 30, 10*time.Minute, 30)
+	// User codes (RFC 8628 §5.1): 20 submissions per 10 minutes from one
+	// address is plenty for a person mistyping; 600 a minute for everyone
+	// bounds a distributed guesser to 6000 guesses in a code's 10-minute
+	// life, a chance of 6000/20^8 ≈ 2.3e-7 per live code.
+	setLimit(&c.RateLimits.DeviceCodePerIP, 20, 10*time.Minute, 20)
+	setLimit(&c.RateLimits.DeviceCodeGlobal, 600, time.Minute, 600)
 
 	if c.Audit.BatchSize == 0 {
 		c.Audit.BatchSize = 512

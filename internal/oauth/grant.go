@@ -34,6 +34,7 @@ var (
 	_ grantHandler = (*codeGrant)(nil)
 	_ grantHandler = (*clientCredentialsGrant)(nil)
 	_ grantHandler = (*refreshGrant)(nil)
+	_ grantHandler = (*deviceGrant)(nil)
 )
 
 // newGrantHandlers builds the token endpoint's handlers, keyed by
@@ -54,6 +55,10 @@ func newGrantHandlers(s *Server) map[string]grantHandler {
 		GrantRefreshToken: &refreshGrant{
 			tokens: s.opts.Store, families: s.opts.Store, users: s.opts.Users, mint: mint, revoker: s.revoker,
 			trail: s.trail, log: s.log, now: s.now, rand: s.rand, defaultAudience: s.defaultAudience(),
+		},
+		GrantDeviceCode: &deviceGrant{
+			devices: s.opts.Store, families: s.opts.Store, users: s.opts.Users, mint: mint, revoker: s.revoker,
+			trail: s.trail, now: s.now, rand: s.rand, familyTTL: s.opts.RefreshTokenTTL,
 		},
 	}
 }

@@ -16,7 +16,7 @@ func TestTokenUnknownGrantType(t *testing.T) {
 		form     url.Values
 		id, pass string
 	}{
-		{"reject/confidential-device-code", url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:device_code"}}, svcID, svcSecret},
+		{"reject/confidential-jwt-bearer", url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:jwt-bearer"}}, svcID, svcSecret},
 		{"reject/public-token-exchange", url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:token-exchange"}, "client_id": {webID}}, "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

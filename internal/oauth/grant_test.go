@@ -54,6 +54,7 @@ func TestGrantRegistry(t *testing.T) {
 		GrantAuthorizationCode: (*codeGrant)(nil),
 		GrantClientCredentials: (*clientCredentialsGrant)(nil),
 		GrantRefreshToken:      (*refreshGrant)(nil),
+		GrantDeviceCode:        (*deviceGrant)(nil),
 	}
 	for typ, h := range want {
 		if got := reflect.TypeOf(s.grants[typ]); got != reflect.TypeOf(h) {
@@ -68,7 +69,7 @@ func TestGrantUnknownType(t *testing.T) {
 	s := grantTestServer()
 	r := httptest.NewRequest(http.MethodPost, PathToken, nil)
 	c := &Client{ID: "c", GrantTypes: []string{GrantAuthorizationCode, GrantClientCredentials, GrantRefreshToken, "password"}}
-	for _, typ := range []string{"password", "implicit", "urn:ietf:params:oauth:grant-type:device_code", "Client_Credentials", "client_credentials "} {
+	for _, typ := range []string{"password", "implicit", "urn:ietf:params:oauth:grant-type:token-exchange", "Client_Credentials", "client_credentials "} {
 		resp, e := s.grant(r, c, &TokenRequest{GrantType: typ})
 		if resp != nil || e == nil || e.Code != ErrUnsupportedGrantType || e.Description != "the grant type is not supported" || e.Status != http.StatusBadRequest {
 			t.Errorf("grant_type %q: got %v, %+v", typ, resp, e)

@@ -136,6 +136,9 @@ func newEnvOpts(t testing.TB, driver string, mutate func(*oauth.Options)) *env {
 		{ID: "introspector", SecretEnv: "OTHER", GrantTypes: []string{"client_credentials"}, ResourceServer: true},
 		// dpopSvcID requires DPoP proofs (dpop_test.go).
 		{ID: dpopSvcID, SecretEnv: "SVC", GrantTypes: []string{"client_credentials"}, Scopes: []string{"reports:read"}, Audience: []string{apiAud}, RequireDPoP: true},
+		// Device grant clients (device_test.go): a public CLI and a confidential kiosk.
+		{ID: tvID, Public: true, GrantTypes: []string{config.GrantDeviceCode, "refresh_token"}, Scopes: []string{"openid", "profile", "notes:read"}, Audience: []string{apiAud}},
+		{ID: kioskID, SecretEnv: "APP", GrantTypes: []string{config.GrantDeviceCode}, Scopes: []string{"notes:read"}},
 		// resAppID asks for consent and has two resource servers (reauth_test.go).
 		{ID: resAppID, Public: true, GrantTypes: []string{"authorization_code"}, RedirectURIs: []string{e.callback},
 			Scopes: []string{"openid", "notes:read", "notes:write"}, Audience: []string{apiAud, otherAud}},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/rampart-auth/rampart/internal/audit"
@@ -36,6 +37,12 @@ func returnTarget(ret string) (string, bool) {
 	if len(ret) > maxRawRequest {
 		return "", false
 	}
+	if strings.HasPrefix(ret, "/") {
+		// An authorization request's query never starts with '/' (it is
+		// url.Values.Encode output, which escapes '/' in keys): this is
+		// the device page's return value.
+		return deviceTarget(ret)
+	}
 	v, err := url.ParseQuery(ret)
 	if err != nil {
 		return "", false
@@ -47,6 +54,9 @@ func returnTarget(ret string) (string, bool) {
 // sess: the return value's authorization request with a proof of that
 // sign-in for exactly this request (ParamLoginProof, replacing any).
 func (s *Server) withLoginProof(ret string, sess *identity.Session) string {
+	if t, ok := deviceTarget(ret); ok {
+		return t
+	}
 	v, err := url.ParseQuery(ret)
 	if ret == "" || err != nil {
 		return PathAccount
@@ -54,6 +64,25 @@ func (s *Server) withLoginProof(ret string, sess *identity.Session) string {
 	v.Del(ParamLoginProof)
 	v.Set(ParamLoginProof, s.loginProof(sess, v.Encode()))
 	return PathAuthorize + "?" + v.Encode()
+}
+
+// deviceTarget is the device page to return to after sign-in: exactly
+// PathDevice, optionally with one user_code, re-encoded. Anything else (a
+// host, another path, other parameters) is refused: the value comes from
+// a link anyone can build (no open redirect, RFC 9700 §4.11).
+func deviceTarget(ret string) (string, bool) {
+	path, query, _ := strings.Cut(ret, "?")
+	if path != PathDevice {
+		return "", false
+	}
+	if query == "" {
+		return PathDevice, true
+	}
+	v, err := url.ParseQuery(query)
+	if err != nil || len(v) != 1 || len(v["user_code"]) != 1 || len(v.Get("user_code")) > maxTypedUserCode {
+		return "", false
+	}
+	return PathDevice + "?" + url.Values{"user_code": {v.Get("user_code")}}.Encode(), true
 }
 
 func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, status int, ret, username, msg string) {
@@ -145,7 +174,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.renderLogin(w, r, http.StatusServiceUnavailable, ret, shown, "Sign-in is unavailable right now. Try again shortly.")
 		return
 	}
-	http.Redirect(w, r, s.withLoginProof(ret, sess), http.StatusSeeOther) // #nosec G710 -- target is PathAccount or PathAuthorize with a re-encoded query (withLoginProof): the path is fixed
+	http.Redirect(w, r, s.withLoginProof(ret, sess), http.StatusSeeOther) // #nosec G710 -- target is PathAccount, PathDevice or PathAuthorize with a re-encoded query (withLoginProof, deviceTarget): the path is fixed
 }
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {

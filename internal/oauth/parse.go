@@ -235,6 +235,7 @@ type TokenRequest struct {
 	RedirectURI  string
 	CodeVerifier string
 	RefreshToken string
+	DeviceCode   string // RFC 8628 §3.4
 	Scopes       []string
 	ScopeGiven   bool
 	Resource     string
@@ -258,6 +259,7 @@ func ParseTokenRequest(v url.Values) (*TokenRequest, *Error) {
 		{"redirect_uri", &r.RedirectURI},
 		{"code_verifier", &r.CodeVerifier},
 		{"refresh_token", &r.RefreshToken},
+		{"device_code", &r.DeviceCode},
 		{"client_id", &r.ClientID},
 		{"client_secret", &r.ClientSecret},
 	} {

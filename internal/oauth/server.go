@@ -69,6 +69,10 @@ type Options struct {
 	// other features).
 	LoginLimiter *ratelimit.Limiter
 	TokenLimiter *ratelimit.Limiter
+	// DeviceLimiter (limits LimitDeviceIP and LimitDeviceGlobal, in that
+	// order, NewDeviceLimiter) bounds user-code submissions on the device
+	// page; nil disables it (tests of other features).
+	DeviceLimiter *ratelimit.Limiter
 	// The client address of limits and audit events is the one
 	// httpx.ClientAddr put in the request context (trusted proxies are
 	// configured there, once for every consumer).
@@ -112,11 +116,13 @@ type Server struct {
 	revoker  Revoker
 	// The server's slices of the store, each consumed where its
 	// interface is defined.
-	codes     codeSaver
-	consents  consentStore
-	account   accountStore
-	refreshes refreshReader
-	families  familyRevoker
+	codes           codeSaver
+	consents        consentStore
+	account         accountStore
+	refreshes       refreshReader
+	families        familyRevoker
+	deviceSaves     deviceSaver
+	deviceDecisions deviceDecider
 	// grants are the token endpoint's handlers by grant_type
 	// (newGrantHandlers).
 	grants map[string]grantHandler
@@ -133,7 +139,7 @@ func New(opts Options) (*Server, error) {
 		return nil, errors.New("oauth: incomplete options")
 	}
 	s := &Server{opts: opts, now: opts.Now, rand: opts.Rand, log: opts.Logger,
-		codes: opts.Store, pars: opts.Store, consents: opts.Store, account: opts.Store, refreshes: opts.Store, families: opts.Store}
+		codes: opts.Store, pars: opts.Store, consents: opts.Store, account: opts.Store, refreshes: opts.Store, families: opts.Store, deviceSaves: opts.Store, deviceDecisions: opts.Store}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -210,6 +216,9 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.Handle("POST "+PathAccount+"/consents/revoke", s.cop.Handler(http.HandlerFunc(s.handleRevokeConsent)))
 	mux.HandleFunc("POST "+PathToken, s.handleToken)
 	mux.HandleFunc("POST "+PathPAR, s.handlePAR)
+	mux.HandleFunc("POST "+PathDeviceAuthorization, s.handleDeviceAuthorization)
+	mux.HandleFunc("GET "+PathDevice, s.handleDevicePage)
+	mux.Handle("POST "+PathDevice, s.cop.Handler(http.HandlerFunc(s.handleDevicePost)))
 	mux.HandleFunc("POST "+PathRevoke, s.handleRevoke)
 	mux.HandleFunc("POST "+PathIntrospect, s.handleIntrospect)
 	mux.HandleFunc("GET "+PathUserinfo, s.handleUserinfo)

@@ -150,6 +150,9 @@ type Store interface {
 	parStore         // pushed authorization requests (par.go)
 
 	familyCreator // families without a code (below)
+	deviceSaver   // the device authorization endpoint (device_authorize.go)
+	deviceDecider // the device page (device_page.go)
+	devicePoller  // the device_code grant (grant_device_code.go)
 	purger        // the purge loop (below)
 }
 

@@ -125,6 +125,9 @@ func (s *OAuthStore) DeleteClient(ctx context.Context, id string, now time.Time)
 		if _, err := tx.ExecContext(ctx, s.d.Q(qDropPrevSecret), id); err != nil {
 			return err
 		}
+		if _, err := tx.ExecContext(ctx, s.d.Q(qDeleteDevOf), id); err != nil {
+			return err
+		}
 		_, err = tx.ExecContext(ctx, s.d.Q(qDeleteConsOf), id)
 		return err
 	})

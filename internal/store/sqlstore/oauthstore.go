@@ -123,7 +123,7 @@ func (s *OAuthStore) PurgeExpired(ctx context.Context, before time.Time) (int64,
 			args []any
 		}{
 			{qPurgeCodes, []any{b}}, {qPurgePrevSecret, []any{b}}, {qPurgeRefresh, []any{b, b}}, {qPurgeAccess, []any{b, b}}, {qPurgeFamilies, []any{b}}, {qPurgeDenied, []any{b}},
-			{qPurgeAssertionIDs, []any{b}}, {qPurgePAR, []any{b, b}},
+			{qPurgeAssertionIDs, []any{b}}, {qPurgePAR, []any{b, b}}, {qPurgeDevices, []any{b}},
 		} {
 			res, err := tx.ExecContext(ctx, s.d.Q(q.sql), q.args...)
 			if err != nil {
