@@ -47,6 +47,12 @@ const (
 	// The gateway.
 	ActionGatewayDenied = "gateway.denied" // a request refused by a route's authentication or authorization
 	ActionGatewayReload = "gateway.reload" // the route table replaced (or a new configuration refused)
+
+	// TOTP two-step sign-in (issue 13, MFA).
+	ActionMFAEnroll       = "mfa.enroll"        // TOTP set up (confirmed with a first code) or a set-up refused
+	ActionMFADisable      = "mfa.disable"       // TOTP removed by its user (with a current code) or refused
+	ActionMFAVerify       = "mfa.verify"        // a second-factor attempt at sign-in or step-up (success, failure, lockout)
+	ActionMFARecoveryUsed = "mfa.recovery_used" // a recovery code spent instead of a TOTP code
 )
 
 // Actions returns the catalogue, in the order above.
@@ -60,5 +66,6 @@ func Actions() []string {
 		ActionKeyGenerate, ActionKeyActivate, ActionKeyRetire, ActionKeyRemove, ActionKeyRotate, ActionKeyRevoke,
 		ActionMasterKeyRotate,
 		ActionGatewayDenied, ActionGatewayReload,
+		ActionMFAEnroll, ActionMFADisable, ActionMFAVerify, ActionMFARecoveryUsed,
 	}
 }

@@ -50,8 +50,10 @@ type AuthCode struct {
 	Audience      []string // the audience the access token will carry
 	Nonce         string
 	AuthTime      time.Time
-	CreatedAt     time.Time
-	ExpiresAt     time.Time
+	// AMR are the RFC 8176 methods of the sign-in ("pwd", "otp").
+	AMR       []string
+	CreatedAt time.Time
+	ExpiresAt time.Time
 }
 
 // Family groups every token that descends from one authorization code (or
@@ -77,6 +79,7 @@ type RefreshToken struct {
 	Scopes    []string
 	Audience  []string
 	AuthTime  time.Time
+	AMR       []string // the sign-in's RFC 8176 methods, kept across rotation
 	CreatedAt time.Time
 	ExpiresAt time.Time // idle expiry, never after the family's ExpiresAt
 	UsedAt    time.Time // zero until rotated

@@ -29,8 +29,8 @@ const (
 	qDeleteCodesOf  = `DELETE FROM oauth_codes WHERE client_id = ?`
 	qDeleteConsOf   = `DELETE FROM oauth_consents WHERE client_id = ?`
 
-	codeCols    = `hash, client_id, user_id, redirect_uri, code_challenge, scopes, audience, nonce, auth_time, created_at, expires_at`
-	qInsertCode = `INSERT INTO oauth_codes (` + codeCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	codeCols    = `hash, client_id, user_id, redirect_uri, code_challenge, scopes, audience, nonce, auth_time, created_at, expires_at, amr`
+	qInsertCode = `INSERT INTO oauth_codes (` + codeCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qUseCode    = `UPDATE oauth_codes SET used_at = ? WHERE hash = ? AND used_at = 0`
 	qSelectCode = `SELECT ` + codeCols + ` FROM oauth_codes WHERE hash = ?`
 
@@ -42,10 +42,10 @@ const (
 	qFamilyAccess     = `SELECT jti, expires_at FROM oauth_family_access WHERE family_id = ? AND expires_at > ? ORDER BY jti`
 	qUserClientFamily = `SELECT id FROM oauth_families WHERE user_id = ? AND client_id = ?`
 
-	refreshCols    = `hash, family_id, client_id, user_id, scopes, audience, auth_time, created_at, expires_at, used_at, revoked_at`
-	qInsertRefresh = `INSERT INTO oauth_refresh_tokens (` + refreshCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	refreshCols    = `hash, family_id, client_id, user_id, scopes, audience, auth_time, created_at, expires_at, used_at, revoked_at, amr`
+	qInsertRefresh = `INSERT INTO oauth_refresh_tokens (` + refreshCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qSelectRefresh = `SELECT t.hash, t.family_id, t.client_id, t.user_id, t.scopes, t.audience, t.auth_time, t.created_at, t.expires_at, t.used_at,
-       t.revoked_at, f.revoked_at, f.expires_at
+       t.revoked_at, f.revoked_at, f.expires_at, t.amr
   FROM oauth_refresh_tokens t JOIN oauth_families f ON f.id = t.family_id WHERE t.hash = ?`
 	qLockRefresh  = `SELECT family_id FROM oauth_refresh_tokens WHERE hash = ?`
 	qUseRefresh   = `UPDATE oauth_refresh_tokens SET used_at = ? WHERE hash = ? AND used_at = 0 AND revoked_at = 0`
