@@ -41,6 +41,7 @@ type clientView struct {
 	Audience       []string `json:"audience,omitempty"`
 	SkipConsent    bool     `json:"skip_consent"`
 	ResourceServer bool     `json:"resource_server"`
+	RequireMFA     bool     `json:"require_mfa"`
 	AccessTTL      string   `json:"access_token_ttl,omitempty"`
 	RefreshTTL     string   `json:"refresh_token_ttl,omitempty"`
 	CreatedAt      string   `json:"created_at,omitempty"`
@@ -49,7 +50,7 @@ type clientView struct {
 
 func viewOf(c *oauth.Client) clientView {
 	v := clientView{ID: c.ID, Type: "confidential", Source: c.Source, GrantTypes: c.GrantTypes, RedirectURIs: c.RedirectURIs,
-		Scopes: c.Scopes, Audience: c.Audience, SkipConsent: c.SkipConsent, ResourceServer: c.ResourceServer}
+		Scopes: c.Scopes, Audience: c.Audience, SkipConsent: c.SkipConsent, ResourceServer: c.ResourceServer, RequireMFA: c.RequireMFA}
 	if c.Public {
 		v.Type = "public"
 	}
@@ -78,7 +79,7 @@ func printClient(w io.Writer, v clientView, asJSON bool) error {
 	}
 	fmt.Fprintf(tw, "type:\t%s\nsource:\t%s\ngrant_types:\t%s\n", v.Type, v.Source, strings.Join(v.GrantTypes, " "))
 	fmt.Fprintf(tw, "redirect_uris:\t%s\nscopes:\t%s\naudience:\t%s\n", strings.Join(v.RedirectURIs, " "), strings.Join(v.Scopes, " "), strings.Join(v.Audience, " "))
-	fmt.Fprintf(tw, "skip_consent:\t%v\nresource_server:\t%v\n", v.SkipConsent, v.ResourceServer)
+	fmt.Fprintf(tw, "skip_consent:\t%v\nresource_server:\t%v\nrequire_mfa:\t%v\n", v.SkipConsent, v.ResourceServer, v.RequireMFA)
 	if v.CreatedAt != "" {
 		fmt.Fprintf(tw, "created_at:\t%s\n", v.CreatedAt)
 	}
@@ -133,6 +134,7 @@ func (cc *clientCreate) flags(f *pflag.FlagSet) {
 	f.StringSliceVar(&sp.Scopes, "scope", nil, "allowed scope (repeat, comma- or space-separate)")
 	f.StringSliceVar(&sp.Audience, "audience", nil, "allowed access-token audience (repeat or comma-separate)")
 	f.BoolVar(&sp.SkipConsent, "skip-consent", false, "first-party client: do not ask users for consent")
+	f.BoolVar(&sp.RequireMFA, "require-mfa", false, "every sign-in for the client needs the TOTP second factor")
 	f.BoolVar(&sp.ResourceServer, "resource-server", false, "may introspect every token, not only those for its own audience")
 	f.DurationVar(&sp.AccessTokenTTL, "access-token-ttl", 0, "access token lifetime (default: tokens.access_token_ttl)")
 	f.DurationVar(&sp.RefreshTokenTTL, "refresh-token-ttl", 0, "refresh token family lifetime (default: tokens.refresh_token_ttl)")

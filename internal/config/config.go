@@ -172,6 +172,10 @@ type RateLimits struct {
 	// client id from one address; once spent, that id is refused from that
 	// address, whatever the secret, until the budget refills.
 	ClientAuthFailuresPerIP RateLimit `yaml:"client_auth_failures_per_ip"`
+	// OTPPerUser limits second-factor attempts (TOTP or recovery codes)
+	// on one user, separately from the password limits; once spent, the
+	// sign-in attempt ends and no code is accepted until it refills.
+	OTPPerUser RateLimit `yaml:"otp_per_user"`
 }
 
 // RateLimit is Rate requests per Period with bursts of up to Burst.
@@ -203,6 +207,9 @@ type Client struct {
 	Audience       []string `yaml:"audience"`
 	SkipConsent    bool     `yaml:"skip_consent"`
 	ResourceServer bool     `yaml:"resource_server"`
+	// RequireMFA makes every authorization for the client need a sign-in
+	// with the second factor (amr otp): a session without it steps up.
+	RequireMFA bool `yaml:"require_mfa"`
 	// Lifetimes; empty means the tokens.* default.
 	AccessTokenTTL      Duration `yaml:"access_token_ttl"`
 	RefreshTokenTTL     Duration `yaml:"refresh_token_ttl"`

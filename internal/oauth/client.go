@@ -180,7 +180,7 @@ func ClientFromConfig(c config.Client, secret string, secretKey []byte) *Client 
 		ID: c.ID, Public: c.Public,
 		GrantTypes: slices.Clone(c.GrantTypes), RedirectURIs: slices.Clone(c.RedirectURIs),
 		Scopes: slices.Clone(c.Scopes), Audience: slices.Clone(c.Audience),
-		SkipConsent: c.SkipConsent, ResourceServer: c.ResourceServer,
+		SkipConsent: c.SkipConsent, ResourceServer: c.ResourceServer, RequireMFA: c.RequireMFA,
 		AccessTokenTTL: c.AccessTokenTTL.D(), RefreshTokenTTL: c.RefreshTokenTTL.D(), RefreshTokenIdleTTL: c.RefreshTokenIdleTTL.D(),
 		Source: SourceConfig,
 	}

@@ -57,7 +57,7 @@ type accessToken struct {
 
 // signAccess signs an RFC 9068 access token of client c for subject with
 // key. authTime is the Unix time of the user's sign-in, 0 for none.
-func (t *tokenIssuer) signAccess(key keys.ActiveKey, c *Client, subject string, aud, scopes []string, authTime int64, now time.Time) (accessToken, error) {
+func (t *tokenIssuer) signAccess(key keys.ActiveKey, c *Client, subject string, aud, scopes []string, authTime int64, amr []string, now time.Time) (accessToken, error) {
 	ttl := orDefault(c.AccessTokenTTL, t.accessTTL)
 	jti, err := randomToken(t.rand, 16)
 	if err != nil {
@@ -66,7 +66,7 @@ func (t *tokenIssuer) signAccess(key keys.ActiveKey, c *Client, subject string, 
 	exp := now.Add(ttl)
 	at, err := sign(key, "at+jwt", accessClaims{
 		Issuer: t.issuer, Subject: subject, Audience: aud, Expiry: exp.Unix(), IssuedAt: now.Unix(), NotBef: now.Unix(),
-		ID: jti, ClientID: c.ID, Scope: scopeString(scopes), AuthTime: authTime,
+		ID: jti, ClientID: c.ID, Scope: scopeString(scopes), AuthTime: authTime, AMR: amr, ACR: acrOf(amr),
 	})
 	if err != nil {
 		return accessToken{}, err
@@ -82,6 +82,7 @@ type userGrant struct {
 	familyID     string
 	scopes, aud  []string
 	authTime     time.Time
+	amr          []string // the sign-in's methods (RFC 8176); nil for none
 	nonce        string
 	now          time.Time
 	familyExpiry time.Time
@@ -99,7 +100,7 @@ func (t *tokenIssuer) issue(ctx context.Context, g userGrant) (*tokenResponse, *
 		return nil, serverError(err)
 	}
 	c := g.client
-	at, err := t.signAccess(key, c, g.user.ID, g.aud, g.scopes, g.authTime.Unix(), g.now)
+	at, err := t.signAccess(key, c, g.user.ID, g.aud, g.scopes, g.authTime.Unix(), g.amr, g.now)
 	if err != nil {
 		return nil, serverError(err)
 	}
@@ -127,6 +128,7 @@ func (t *tokenIssuer) idToken(key keys.ActiveKey, g userGrant, at string) (strin
 	claims := idClaims{
 		Issuer: t.issuer, Subject: g.user.ID, Audience: g.client.ID, AZP: g.client.ID, Expiry: g.now.Add(t.idTokenTTL).Unix(),
 		IssuedAt: g.now.Unix(), AuthTime: g.authTime.Unix(), Nonce: g.nonce, AtHash: tokenHashHalf(key.Algorithm, at),
+		AMR: g.amr, ACR: acrOf(g.amr),
 	}
 	if slices.Contains(g.scopes, "profile") {
 		claims.Username = g.user.Username
@@ -142,7 +144,7 @@ func (t *tokenIssuer) refreshToken(ctx context.Context, g userGrant) (string, *E
 	}
 	stored := &RefreshToken{
 		Hash: hashToken(rt), FamilyID: g.familyID, ClientID: g.client.ID, UserID: g.user.ID, Scopes: g.scopes, Audience: g.aud,
-		AuthTime: g.authTime, CreatedAt: g.now, ExpiresAt: minTime(g.now.Add(t.refreshIdleTTLFor(g.client)), g.familyExpiry),
+		AuthTime: g.authTime, AMR: g.amr, CreatedAt: g.now, ExpiresAt: minTime(g.now.Add(t.refreshIdleTTLFor(g.client)), g.familyExpiry),
 	}
 	if err := t.store.SaveRefresh(ctx, stored); err != nil {
 		return "", recordError(err)

@@ -47,6 +47,9 @@ type accessClaims struct {
 	ClientID string   `json:"client_id"`
 	Scope    string   `json:"scope,omitempty"`
 	AuthTime int64    `json:"auth_time,omitempty"`
+	// AMR and ACR: how the user signed in (RFC 8176, RFC 9068 §2.2.1).
+	AMR []string `json:"amr,omitempty"`
+	ACR string   `json:"acr,omitempty"`
 }
 
 // idClaims are the OIDC Core §2 claims of an ID token.
@@ -62,6 +65,9 @@ type idClaims struct {
 	AZP       string `json:"azp"`
 	Username  string `json:"preferred_username,omitempty"`
 	SessionID string `json:"sid,omitempty"`
+	// AMR and ACR: how the user signed in (OIDC Core §2, RFC 8176).
+	AMR []string `json:"amr,omitempty"`
+	ACR string   `json:"acr,omitempty"`
 }
 
 // sign serializes claims as a compact JWS signed with the active key

@@ -25,6 +25,9 @@ type Client struct {
 	Audience     []string
 	// SkipConsent: a first-party client whose users are not asked.
 	SkipConsent bool
+	// RequireMFA: every authorization needs a sign-in with the second
+	// factor (amr otp); a session without it steps up.
+	RequireMFA bool
 	// ResourceServer lets the client introspect every token, not only
 	// those whose audience includes its id.
 	ResourceServer bool

@@ -16,11 +16,11 @@ type scanner interface{ Scan(...any) error }
 func scanClient(r scanner) (*oauth.Client, error) {
 	var (
 		c                                        oauth.Client
-		public, skip, rs                         int64
+		public, skip, rs, mfa                    int64
 		grants, redirects, scopes, aud           string
 		accessTTL, refreshTTL, idleTTL, cAt, uAt int64
 	)
-	if err := r.Scan(&c.ID, &c.SecretHash, &public, &grants, &redirects, &scopes, &aud, &skip, &rs, &accessTTL, &refreshTTL, &idleTTL, &c.Source, &cAt, &uAt); err != nil {
+	if err := r.Scan(&c.ID, &c.SecretHash, &public, &grants, &redirects, &scopes, &aud, &skip, &rs, &accessTTL, &refreshTTL, &idleTTL, &c.Source, &cAt, &uAt, &mfa); err != nil {
 		return nil, err
 	}
 	var err error
@@ -32,7 +32,7 @@ func scanClient(r scanner) (*oauth.Client, error) {
 			return nil, err
 		}
 	}
-	c.Public, c.SkipConsent, c.ResourceServer = public != 0, skip != 0, rs != 0
+	c.Public, c.SkipConsent, c.ResourceServer, c.RequireMFA = public != 0, skip != 0, rs != 0, mfa != 0
 	c.AccessTokenTTL, c.RefreshTokenTTL, c.RefreshTokenIdleTTL = time.Duration(accessTTL), time.Duration(refreshTTL), time.Duration(idleTTL)
 	c.CreatedAt, c.UpdatedAt = fromNanos(cAt), fromNanos(uAt)
 	return &c, nil
@@ -42,7 +42,7 @@ func scanClient(r scanner) (*oauth.Client, error) {
 func (s *OAuthStore) CreateClient(ctx context.Context, c *oauth.Client) error {
 	_, err := s.d.db.ExecContext(ctx, s.d.Q(qInsertClient), c.ID, c.SecretHash, b2i(c.Public), encodeList(c.GrantTypes), encodeList(c.RedirectURIs),
 		encodeList(c.Scopes), encodeList(c.Audience), b2i(c.SkipConsent), b2i(c.ResourceServer), int64(c.AccessTokenTTL), int64(c.RefreshTokenTTL),
-		int64(c.RefreshTokenIdleTTL), c.Source, nanos(c.CreatedAt), nanos(c.UpdatedAt))
+		int64(c.RefreshTokenIdleTTL), c.Source, nanos(c.CreatedAt), nanos(c.UpdatedAt), b2i(c.RequireMFA))
 	if isUnique(err) {
 		return store.ErrConflict
 	}

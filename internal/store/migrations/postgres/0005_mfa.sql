@@ -34,3 +34,6 @@ CREATE TABLE user_recovery_codes (
 ALTER TABLE user_sessions ADD COLUMN amr TEXT NOT NULL DEFAULT '';
 ALTER TABLE oauth_codes ADD COLUMN amr TEXT NOT NULL DEFAULT '';
 ALTER TABLE oauth_refresh_tokens ADD COLUMN amr TEXT NOT NULL DEFAULT '';
+
+-- A client whose authorizations need the second factor (require_mfa).
+ALTER TABLE oauth_clients ADD COLUMN require_mfa INTEGER NOT NULL DEFAULT 0;
