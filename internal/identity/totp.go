@@ -15,6 +15,7 @@ import (
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 
+	"github.com/rampart-auth/rampart/internal/kms"
 	"github.com/rampart-auth/rampart/internal/store"
 )
 
@@ -44,11 +45,6 @@ const (
 	recoveryCodeBytes = 10
 )
 
-// ADTOTPPrefix, followed by the user id, is the associated data of a
-// sealed TOTP secret: a sealed secret copied to another user's row does
-// not open.
-const ADTOTPPrefix = "rampart/totp/v1/"
-
 // Errors of the second factor.
 var (
 	// ErrMFANotEnrolled: the user has no confirmed TOTP.
@@ -63,7 +59,7 @@ var (
 // TOTPRecord is a user's TOTP enrolment as stored.
 type TOTPRecord struct {
 	UserID string
-	// Sealed is the base32 secret sealed with AD ADTOTPPrefix+UserID.
+	// Sealed is the base32 secret sealed with AD kms.TOTPSecretAD(UserID).
 	Sealed      []byte
 	CreatedAt   time.Time
 	ConfirmedAt time.Time // zero until the first code confirmed it
@@ -138,7 +134,9 @@ type Enrolment struct {
 	URI    string
 }
 
-func totpAD(userID string) []byte { return []byte(ADTOTPPrefix + userID) }
+// totpAD is the associated data of a user's sealed secret (kms.TOTPSecretAD:
+// master-key rotation re-wraps it with the same).
+func totpAD(userID string) []byte { return kms.TOTPSecretAD(userID) }
 
 // Status returns the user's enrolment; nil when there is none.
 func (m *MFA) Status(ctx context.Context, userID string) (*TOTPRecord, error) {

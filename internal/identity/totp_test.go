@@ -301,3 +301,51 @@ func TestParseOTPInput(t *testing.T) {
 		})
 	}
 }
+
+func TestTOTPSecretSurvivesMasterKeyRotation(t *testing.T) {
+	for _, d := range storetest.Drivers(t) {
+		t.Run(d, func(t *testing.T) {
+			ctx := context.Background()
+			st := storetest.Open(t, d)
+			mk1, err := kms.LoadMasterKey("", testkit.MasterKeyBase64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mk2, err := kms.LoadMasterKey("", testkit.OtherMasterKeyBase64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			kr1, err := kms.Open(ctx, st.KMS(), mk1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			clock := testkit.NewClock(time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC))
+			u := &identity.User{ID: "u1", Username: "alice", PasswordHash: "x"}
+			if err := st.CreateUser(ctx, u); err != nil {
+				t.Fatal(err)
+			}
+			m1 := identity.NewMFA(st, kr1, "Rampart", clock.Now, nil)
+			en, err := m1.Begin(ctx, u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := m1.Confirm(ctx, u.ID, code(t, en.Secret, clock.Now())); err != nil {
+				t.Fatal(err)
+			}
+			kr2, err := kms.Rotate(ctx, kr1, mk2, kms.RotateOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The secret was re-wrapped in the rotation's transaction: the
+			// new key opens it, and the retired one no longer does.
+			clock.Add(30 * time.Second)
+			if _, err := identity.NewMFA(st, kr2, "Rampart", clock.Now, nil).Verify(ctx, u.ID, code(t, en.Secret, clock.Now()), -1); err != nil {
+				t.Fatalf("after rotation: %v", err)
+			}
+			rec, _ := st.GetTOTP(ctx, u.ID)
+			if kms.CiphertextVersion(rec.Sealed) != kr2.Version() {
+				t.Fatalf("sealed under version %d, want %d", kms.CiphertextVersion(rec.Sealed), kr2.Version())
+			}
+		})
+	}
+}
