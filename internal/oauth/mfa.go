@@ -119,7 +119,8 @@ func (s *Server) openPending(tok, csrf, ret, kind string) (*pendingLogin, bool) 
 	if !ok || len(tok) > maxPendingToken {
 		return nil, false
 	}
-	got, err := base64.RawURLEncoding.DecodeString(mac)
+	// Strict: a MAC has one encoding (no ignored trailing bits).
+	got, err := base64.RawURLEncoding.Strict().DecodeString(mac)
 	if err != nil || !hmac.Equal(got, s.pendingMAC(payload)) {
 		return nil, false
 	}
