@@ -496,9 +496,11 @@ func TestMFAAdminForcedToEnrolBeforeAuthorization(t *testing.T) {
 		if id := jwtClaims(t, str(body, "id_token")); id["acr"] != oauth.ACRMFA {
 			t.Fatalf("admin ID token acr %v", id["acr"])
 		}
-		// Replaying the enrolment post: the set-up is active, so it is
-		// refused and starts nothing.
-		if res := e.browser().post(oauth.PathLoginEnrol, form); res.status != http.StatusForbidden && res.status != http.StatusBadRequest {
+		// Replaying the enrolment post from the same browser (valid CSRF
+		// token, unexpired pending sign-in): the set-up is active, so it is
+		// refused and starts no new session.
+		sess := b.sessionCookie()
+		if res := b.post(oauth.PathLoginEnrol, form); res.status != http.StatusBadRequest || b.sessionCookie() != sess {
 			t.Fatalf("enrolment replay: %d", res.status)
 		}
 		if n := len(e.events("mfa.enroll")); n != 2 { // one failure, one success
@@ -569,6 +571,47 @@ func TestMFARequireMFAClientAndACRValuesStepUp(t *testing.T) {
 		}
 		if res := b2.otpStep(p2, e.totpCode(secret)); res.status != http.StatusSeeOther {
 			t.Fatalf("bob's code: %d", res.status)
+		}
+	})
+}
+
+func TestMFAStepUpOfAPasswordSessionAsksForTheCode(t *testing.T) {
+	forEachMFADriver(t, func(t *testing.T, e *mfaEnv) {
+		// Bob signs in with the password only, then sets up TOTP elsewhere:
+		// this session's amr is still pwd.
+		authURL, _ := e.webAuthURL()
+		b := e.browser()
+		b.codeFrom(b.login(authURL, bobName, bobPass))
+		before := b.sessionCookie()
+		secret, _ := e.enrol(e.bobID, bobName)
+
+		// A hand-built consent post for a request that needs the second
+		// factor does not skip the step-up.
+		_, challenge := pkce()
+		appURL := e.authorizeURL(appID, e.callback, "openid", "s", challenge, "acr_values", oauth.ACRMFA)
+		lp := b.get(appURL)
+		if lp.status != http.StatusOK || !strings.Contains(lp.body, `action="/login/otp"`) {
+			t.Fatalf("acr_values=mfa for the consent client: %d %q", lp.status, lp.location)
+		}
+		u, _ := url.Parse(appURL)
+		forged := url.Values{"csrf_token": {hidden(lp.body).Get("csrf_token")}, "request": {u.RawQuery}, "decision": {"allow"}}
+		if res := b.post(oauth.PathConsent, forged); res.status != http.StatusSeeOther || !strings.HasPrefix(res.location, oauth.PathAuthorize) {
+			t.Fatalf("consent post without the second factor: %d %q", res.status, res.location)
+		}
+
+		// The require_mfa client: the code form, then a new session.
+		_, challenge = pkce()
+		p := b.get(e.authorizeURL(secureID, secureCB, "openid", "s", challenge))
+		if p.status != http.StatusOK || !strings.Contains(p.body, `action="/login/otp"`) {
+			t.Fatalf("step-up with TOTP: %d %q", p.status, p.location)
+		}
+		res := b.otpStep(p, e.totpCode(secret))
+		if res.status != http.StatusSeeOther || b.sessionCookie() == before {
+			t.Fatalf("step-up: %d, session rotated %v", res.status, b.sessionCookie() != before)
+		}
+		final := b.get(res.location)
+		if final.status != http.StatusSeeOther || !strings.HasPrefix(final.location, secureCB) || !strings.Contains(final.location, "code=") {
+			t.Fatalf("after the step-up: %d %q", final.status, final.location)
 		}
 	})
 }
