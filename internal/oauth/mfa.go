@@ -100,9 +100,13 @@ func (s *Server) pendingMAC(payload string) []byte {
 	return m.Sum(nil)
 }
 
-// mintPending signs p (issued now, bound to csrf and ret).
+// mintPending signs p, bound to csrf and ret. A new pending sign-in is
+// issued now; a re-minted one (the page again after a wrong code) keeps
+// its time, so wrong codes cannot stretch it past PendingLoginTTL.
 func (s *Server) mintPending(p pendingLogin, csrf, ret string) string {
-	p.At = s.now().UnixNano()
+	if p.At == 0 {
+		p.At = s.now().UnixNano()
+	}
 	p.Bind = pendingBinding(csrf, ret)
 	b, _ := json.Marshal(p)
 	payload := base64.RawURLEncoding.EncodeToString(b)
