@@ -28,13 +28,12 @@ WHERE user_totp.confirmed_at = 0`
 WHERE user_id = ? AND confirmed_at = 0 AND last_step < ?`
 	qAcceptTOTP = `UPDATE user_totp SET last_step = ?, uses = uses + 1
 WHERE user_id = ? AND confirmed_at <> 0 AND last_step < ? AND uses = ?`
-	qBumpTOTPUses      = `UPDATE user_totp SET uses = uses + 1 WHERE user_id = ?`
-	qBumpTOTPUsesIf    = `UPDATE user_totp SET uses = uses + 1 WHERE user_id = ? AND confirmed_at <> 0 AND uses = ?`
-	qDeleteTOTP        = `DELETE FROM user_totp WHERE user_id = ?`
-	qDeleteRecovery    = `DELETE FROM user_recovery_codes WHERE user_id = ?`
-	qInsertRecovery    = `INSERT INTO user_recovery_codes (user_id, code_hash, created_at) VALUES (?, ?, ?)`
-	qUseRecovery       = `UPDATE user_recovery_codes SET used_at = ? WHERE user_id = ? AND code_hash = ? AND used_at = 0`
-	qCountRecoveryOpen = `SELECT COUNT(*) FROM user_recovery_codes WHERE user_id = ? AND used_at = 0`
+	qBumpTOTPUses   = `UPDATE user_totp SET uses = uses + 1 WHERE user_id = ?`
+	qBumpTOTPUsesIf = `UPDATE user_totp SET uses = uses + 1 WHERE user_id = ? AND confirmed_at <> 0 AND uses = ?`
+	qDeleteTOTP     = `DELETE FROM user_totp WHERE user_id = ?`
+	qDeleteRecovery = `DELETE FROM user_recovery_codes WHERE user_id = ?`
+	qInsertRecovery = `INSERT INTO user_recovery_codes (user_id, code_hash, created_at) VALUES (?, ?, ?)`
+	qUseRecovery    = `UPDATE user_recovery_codes SET used_at = ? WHERE user_id = ? AND code_hash = ? AND used_at = 0`
 )
 
 // PutTOTP stores an unconfirmed enrolment (replacing an unconfirmed one);
@@ -121,15 +120,6 @@ func (s *IdentityStore) UseRecoveryCode(ctx context.Context, userID string, hash
 		return fmt.Errorf("sqlstore: use recovery code: %w", err)
 	}
 	return err
-}
-
-// RecoveryCodesLeft counts the user's unused recovery codes.
-func (s *IdentityStore) RecoveryCodesLeft(ctx context.Context, userID string) (int, error) {
-	var n int
-	if err := s.d.db.QueryRowContext(ctx, s.d.Q(qCountRecoveryOpen), userID).Scan(&n); err != nil {
-		return 0, fmt.Errorf("sqlstore: count recovery codes: %w", err)
-	}
-	return n, nil
 }
 
 // BumpTOTPUses ends every pending sign-in of the user.
