@@ -674,3 +674,27 @@ func TestMFAAccountEnrolAndDisable(t *testing.T) {
 		}
 	})
 }
+
+func TestMFAPromptLoginIsSatisfiedAfterTheCode(t *testing.T) {
+	forEachMFADriver(t, func(t *testing.T, e *mfaEnv) {
+		secret, _ := e.enrol(e.userID, userName)
+		authURL, _ := e.webAuthURL()
+		b := e.browser()
+		if res := b.otpStep(b.passwordStep(authURL, userName, userPass), e.totpCode(secret)); res.status != http.StatusSeeOther {
+			t.Fatalf("first sign-in: %d", res.status)
+		}
+		// prompt=login: both steps again, and the proof the second one
+		// adds satisfies it (no loop back to the login page).
+		e.clock.Add(30 * time.Second)
+		again, _ := e.webAuthURL("prompt", "login")
+		p := b.passwordStep(again, userName, userPass)
+		if p.status != http.StatusOK || !strings.Contains(p.body, `name="otp"`) {
+			t.Fatalf("prompt=login password step: %d", p.status)
+		}
+		res := b.otpStep(p, e.totpCode(secret))
+		if res.status != http.StatusSeeOther || !strings.Contains(res.location, oauth.ParamLoginProof) {
+			t.Fatalf("prompt=login code step: %d %q", res.status, res.location)
+		}
+		b.codeFrom(b.get(res.location))
+	})
+}
