@@ -2,10 +2,13 @@ package oauth_test
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +16,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
+	"github.com/redis/go-redis/v9"
 	"golang.org/x/oauth2"
 
 	"github.com/rampart-auth/rampart/internal/config"
@@ -697,4 +701,41 @@ func TestMFAPromptLoginIsSatisfiedAfterTheCode(t *testing.T) {
 		}
 		b.codeFrom(b.get(res.location))
 	})
+}
+
+// TestOTPLockoutSharedAcrossInstancesOnRedis: two instances on one Redis
+// share a user's second-factor budget, so an attacker cannot multiply it
+// by spreading codes over the fleet.
+func TestOTPLockoutSharedAcrossInstancesOnRedis(t *testing.T) {
+	u := os.Getenv("RAMPART_TEST_REDIS_URL")
+	if u == "" {
+		t.Skip("set RAMPART_TEST_REDIS_URL=redis://127.0.0.1:6379/0 to run the Redis OTP limit test")
+	}
+	opts, err := redis.ParseURL(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := redis.NewClient(opts)
+	t.Cleanup(func() { _ = rc.Close() })
+	rl := config.RateLimits{OTPPerUser: config.RateLimit{Rate: 3, Period: config.Duration(15 * time.Minute), Burst: 3}}
+	a, err := oauth.NewOTPLimiter(rl, rc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := oauth.NewOTPLimiter(rl, rc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := make([]byte, 8)
+	_, _ = rand.Read(raw)
+	user := "otp-test-" + hex.EncodeToString(raw)
+	ctx := context.Background()
+	for i, l := range []*ratelimit.Limiter{a, b, a} {
+		if d, err := l.Allow(ctx, user); err != nil || !d.Allowed {
+			t.Fatalf("attempt %d: %+v %v", i+1, d, err)
+		}
+	}
+	if d, err := b.Allow(ctx, user); err != nil || d.Allowed {
+		t.Fatalf("fourth attempt on the other instance: %+v %v", d, err)
+	}
 }
