@@ -135,6 +135,22 @@ func (e *mfaEnv) enrol(userID, username string) (string, []string) {
 	return en.Secret, codes
 }
 
+// wrongCode is a 6-digit code valid at no step of the accepted window.
+func (e *mfaEnv) wrongCode(secret string) string {
+	e.t.Helper()
+	window := map[string]bool{}
+	for _, d := range []time.Duration{-30 * time.Second, 0, 30 * time.Second} {
+		window[secretCodeAt(e.t, secret, e.clock.Now().Add(d))] = true
+	}
+	for _, c := range []string{"000000", "111111", "222222", "333333"} {
+		if !window[c] {
+			return c
+		}
+	}
+	e.t.Fatal("no wrong code")
+	return ""
+}
+
 // sessionCookie reports whether b holds a session cookie for the issuer.
 func (b *browser) sessionCookie() string {
 	u, _ := url.Parse(b.e.issuer)
@@ -300,7 +316,7 @@ func TestMFAUsedCodeRefusedInItsStep(t *testing.T) {
 	})
 }
 
-func secretCodeAt(t *testing.T, secret string, at time.Time) string {
+func secretCodeAt(t testing.TB, secret string, at time.Time) string {
 	t.Helper()
 	c, err := totp.GenerateCodeCustom(secret, at, totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
 	if err != nil {
@@ -391,10 +407,7 @@ func TestMFAPendingSignInCannotBeForgedReplayedOrAged(t *testing.T) {
 			// A wrong code near the end re-renders the form: the new page's
 			// pending sign-in keeps the first one's time.
 			e.clock.Add(oauth.PendingLoginTTL - 30*time.Second)
-			wrong := "000000"
-			if wrong == e.totpCode(secret) {
-				wrong = "111111"
-			}
+			wrong := e.wrongCode(secret)
 			again := b.otpStep(p, wrong)
 			if again.status != http.StatusUnauthorized {
 				t.Fatalf("wrong code: %d", again.status)
@@ -425,10 +438,7 @@ func TestMFABruteForceLocksOnlyTheOTPStep(t *testing.T) {
 		b := e.browser()
 		p := b.passwordStep(authURL, userName, userPass)
 		good := e.totpCode(secret)
-		wrong := "000000"
-		if wrong == good {
-			wrong = "111111"
-		}
+		wrong := e.wrongCode(secret)
 		var res page
 		for i := range otpBurst {
 			res = b.otpStep(p, wrong)
