@@ -45,6 +45,9 @@ func printClient(w io.Writer, v admin.ClientView, asJSON bool) error {
 	fmt.Fprintf(tw, "type:\t%s\nsource:\t%s\ngrant_types:\t%s\n", v.Type, v.Source, strings.Join(v.GrantTypes, " "))
 	fmt.Fprintf(tw, "redirect_uris:\t%s\nscopes:\t%s\naudience:\t%s\n", strings.Join(v.RedirectURIs, " "), strings.Join(v.Scopes, " "), strings.Join(v.Audience, " "))
 	fmt.Fprintf(tw, "skip_consent:\t%v\nresource_server:\t%v\n", v.SkipConsent, v.ResourceServer)
+	if v.RequireMFA {
+		fmt.Fprintf(tw, "require_mfa:\t%v\n", v.RequireMFA)
+	}
 	if v.RequireDPoP {
 		fmt.Fprintf(tw, "require_dpop:\t%v\n", v.RequireDPoP)
 	}
@@ -115,6 +118,7 @@ func (cc *clientCreate) flags(f *pflag.FlagSet) {
 	f.StringSliceVar(&sp.Scopes, "scope", nil, "allowed scope (repeat, comma- or space-separate)")
 	f.StringSliceVar(&sp.Audience, "audience", nil, "allowed access-token audience (repeat or comma-separate)")
 	f.BoolVar(&sp.SkipConsent, "skip-consent", false, "first-party client: do not ask users for consent")
+	f.BoolVar(&sp.RequireMFA, "require-mfa", false, "every sign-in for the client needs the TOTP second factor")
 	f.BoolVar(&sp.ResourceServer, "resource-server", false, "may introspect every token, not only those for its own audience")
 	f.BoolVar(&sp.RequireDPoP, "require-dpop", false, "token requests must carry a DPoP proof (RFC 9449): every token is sender-constrained")
 	f.DurationVar(&sp.AccessTokenTTL, "access-token-ttl", 0, "access token lifetime (default: tokens.access_token_ttl)")

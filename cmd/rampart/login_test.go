@@ -160,7 +160,6 @@ func TestLoginDeviceFlowInChromium(t *testing.T) {
 	}
 }
 
-var hiddenRE = regexp.MustCompile(`<input type="hidden" name="([a-z_]+)" value="([^"]*)">`)
 
 // pageClient completes the device page with plain HTTP, as a same-origin
 // browser would post it.

@@ -25,6 +25,7 @@ type ClientSpec struct {
 	SkipConsent     bool
 	ResourceServer  bool
 	RequireDPoP     bool
+	RequireMFA      bool
 	AccessTokenTTL  time.Duration
 	RefreshTokenTTL time.Duration
 	// parjwt: AuthMethod (config.AuthMethod*; "" the kind's default),
@@ -47,7 +48,7 @@ func (spec ClientSpec) hasSecret() bool {
 // anything and a mistake never needs the store or the master key.
 func ValidateClient(spec ClientSpec) error {
 	cc := config.Client{ID: spec.ID, Public: spec.Public, GrantTypes: spec.GrantTypes, RedirectURIs: spec.RedirectURIs,
-		Scopes: spec.Scopes, Audience: spec.Audience, SkipConsent: spec.SkipConsent, ResourceServer: spec.ResourceServer, RequireDPoP: spec.RequireDPoP,
+		Scopes: spec.Scopes, Audience: spec.Audience, SkipConsent: spec.SkipConsent, ResourceServer: spec.ResourceServer, RequireDPoP: spec.RequireDPoP, RequireMFA: spec.RequireMFA,
 		AccessTokenTTL: config.Duration(spec.AccessTokenTTL), RefreshTokenTTL: config.Duration(spec.RefreshTokenTTL),
 		TokenEndpointAuthMethod: spec.AuthMethod, JWKS: spec.JWKS, JWKSURI: spec.JWKSURI, RequirePushedAuthorizationRequests: spec.RequirePAR}
 	if spec.hasSecret() {
@@ -69,7 +70,7 @@ func ValidateClient(spec ClientSpec) error {
 
 func (spec ClientSpec) client(now time.Time) *oauth.Client {
 	return &oauth.Client{ID: spec.ID, Public: spec.Public, GrantTypes: spec.GrantTypes, RedirectURIs: spec.RedirectURIs,
-		Scopes: spec.Scopes, Audience: spec.Audience, SkipConsent: spec.SkipConsent, ResourceServer: spec.ResourceServer, RequireDPoP: spec.RequireDPoP,
+		Scopes: spec.Scopes, Audience: spec.Audience, SkipConsent: spec.SkipConsent, ResourceServer: spec.ResourceServer, RequireDPoP: spec.RequireDPoP, RequireMFA: spec.RequireMFA,
 		AccessTokenTTL: spec.AccessTokenTTL, RefreshTokenTTL: spec.RefreshTokenTTL,
 		AuthMethod: spec.AuthMethod, JWKS: spec.JWKS, JWKSURI: spec.JWKSURI, RequirePAR: spec.RequirePAR,
 		Source: oauth.SourceCLI, CreatedAt: now, UpdatedAt: now}

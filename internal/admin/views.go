@@ -27,6 +27,7 @@ type ClientView struct {
 	SkipConsent    bool     `json:"skip_consent"`
 	ResourceServer bool     `json:"resource_server"`
 	RequireDPoP    bool     `json:"require_dpop,omitempty"`
+	RequireMFA     bool     `json:"require_mfa,omitempty"`
 	AuthMethod     string   `json:"token_endpoint_auth_method,omitempty"`
 	JWKSURI        string   `json:"jwks_uri,omitempty"`
 	InlineJWKS     bool     `json:"jwks_inline,omitempty"`
@@ -41,7 +42,7 @@ type ClientView struct {
 // ViewClient returns c's view.
 func ViewClient(c *oauth.Client) ClientView {
 	v := ClientView{ID: c.ID, Type: "confidential", Source: c.Source, GrantTypes: c.GrantTypes, RedirectURIs: c.RedirectURIs,
-		Scopes: c.Scopes, Audience: c.Audience, SkipConsent: c.SkipConsent, ResourceServer: c.ResourceServer, RequireDPoP: c.RequireDPoP,
+		Scopes: c.Scopes, Audience: c.Audience, SkipConsent: c.SkipConsent, ResourceServer: c.ResourceServer, RequireDPoP: c.RequireDPoP, RequireMFA: c.RequireMFA,
 		AuthMethod: c.AuthMethod, JWKSURI: c.JWKSURI, InlineJWKS: len(c.JWKS) > 0, RequirePAR: c.RequirePAR}
 	if c.Public {
 		v.Type = "public"

@@ -18,7 +18,7 @@ const Scope = "rampart:admin"
 // ACRMFA is the acr of a sign-in that passed a second factor: the admin
 // API refuses any other (an administrator's stolen password alone must
 // not administer the server; NIST SP 800-63B §4.2 AAL2).
-const ACRMFA = "urn:rampart:acr:mfa"
+const ACRMFA = oauth.ACRMFA
 
 // authenticate checks the caller: a valid access token of this issuer
 // (Bearer, or DPoP with its proof), meant for this API, with the admin

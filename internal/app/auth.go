@@ -117,10 +117,17 @@ func newAuthServer(cfg *config.Config, d authDeps) (*oauth.Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	otpL, err := oauth.NewOTPLimiter(cfg.RateLimits, d.redis, d.logger)
+	if err != nil {
+		return nil, err
+	}
 	return oauth.New(oauth.Options{
-		DeviceLimiter:       deviceL,
-		LoginLimiter:        loginL,
-		TokenLimiter:        tokenL,
+		DeviceLimiter: deviceL,
+		LoginLimiter:  loginL,
+		TokenLimiter:  tokenL,
+		OTPLimiter:    otpL,
+		// TOTP secrets are sealed with the keyring (AD binds the user).
+		MFA:                 identity.NewMFA(d.db.Identity(), d.kr, "Rampart", nil, nil),
 		Issuer:              cfg.Issuer,
 		Store:               d.db.OAuth(),
 		Clients:             d.parts.Clients,

@@ -66,6 +66,11 @@ const (
 	ActionDeviceAuthorize = "oauth.device_authorize" // a device authorization request (codes given out or refused)
 	ActionDeviceVerify    = "oauth.device_verify"    // a user code entered on the device page (wrong codes and rate limits included)
 	ActionDeviceDecision  = "oauth.device_decision"  // a user allowed or denied a device request
+	// TOTP two-step sign-in (issue 13, MFA).
+	ActionMFAEnroll       = "mfa.enroll"        // TOTP set up (confirmed with a first code) or a set-up refused
+	ActionMFADisable      = "mfa.disable"       // TOTP removed by its user (with a current code) or refused
+	ActionMFAVerify       = "mfa.verify"        // a second-factor attempt at sign-in or step-up (success, failure, lockout)
+	ActionMFARecoveryUsed = "mfa.recovery_used" // a recovery code spent instead of a TOTP code
 )
 
 // Actions returns the catalogue, in the order above.
@@ -83,5 +88,6 @@ func Actions() []string {
 		ActionDPoPProof,
 		ActionPAR, ActionPARReplay,
 		ActionDeviceAuthorize, ActionDeviceVerify, ActionDeviceDecision,
+		ActionMFAEnroll, ActionMFADisable, ActionMFAVerify, ActionMFARecoveryUsed,
 	}
 }

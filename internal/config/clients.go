@@ -119,6 +119,9 @@ func (c *Config) validateClients(bad func(string, string, ...any)) {
 		if !grants[GrantAuthorizationCode] && len(cl.RedirectURIs) > 0 {
 			bad(key+".redirect_uris", "only the authorization_code grant uses redirect URIs")
 		}
+		if cl.RequireMFA && !grants[GrantAuthorizationCode] {
+			bad(key+".require_mfa", "applies to users' sign-ins, and the client has no authorization_code grant; remove it or add the grant")
+		}
 		for _, d := range []struct {
 			name string
 			v    Duration

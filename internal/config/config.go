@@ -181,6 +181,10 @@ type RateLimits struct {
 	// many addresses still gets no more than this).
 	DeviceCodePerIP  RateLimit `yaml:"device_code_per_ip"`
 	DeviceCodeGlobal RateLimit `yaml:"device_code_global"`
+	// OTPPerUser limits second-factor attempts (TOTP or recovery codes)
+	// on one user, separately from the password limits; once spent, the
+	// sign-in attempt ends and no code is accepted until it refills.
+	OTPPerUser RateLimit `yaml:"otp_per_user"`
 }
 
 // RateLimit is Rate requests per Period with bursts of up to Burst.
@@ -217,6 +221,9 @@ type Client struct {
 	// RequireDPoP: the client's token requests must carry a DPoP proof
 	// (RFC 9449 §5); every token it gets is then sender-constrained.
 	RequireDPoP bool `yaml:"require_dpop"`
+	// RequireMFA makes every authorization for the client need a sign-in
+	// with the second factor (amr otp): a session without it steps up.
+	RequireMFA bool `yaml:"require_mfa"`
 	// Lifetimes; empty means the tokens.* default.
 	AccessTokenTTL      Duration `yaml:"access_token_ttl"`
 	RefreshTokenTTL     Duration `yaml:"refresh_token_ttl"`

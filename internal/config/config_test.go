@@ -134,6 +134,8 @@ func TestParseRefused(t *testing.T) {
 		{"reject/client-confidential-without-secret", "clients: [{id: a, grant_types: [client_credentials]}]\n", []string{"secret_env", "secret_hash"}},
 		{"reject/client-secret-in-clear", "clients: [{id: a, secret_hash: hunter2hunter2, grant_types: [client_credentials]}]\n", []string{"argon2id PHC"}},
 		{"reject/client-public-client-credentials", "clients: [{id: a, public: true, grant_types: [client_credentials]}]\n", []string{"confidential"}},
+		{"reject/client-require-mfa-without-code-flow", "clients: [{id: a, secret_env: X, grant_types: [client_credentials], require_mfa: true}]\n", []string{"clients[0] (a).require_mfa", "authorization_code"}},
+		{"reject/otp-limit-zero-burst", "rate_limits: {otp_per_user: {rate: 5, period: 15m, burst: 0}}\n", []string{"rate_limits.otp_per_user"}},
 		{"reject/client-refresh-without-code", "clients: [{id: a, secret_env: X, grant_types: [client_credentials, refresh_token]}]\n", []string{"refresh_token needs authorization_code"}},
 		{"reject/client-code-without-redirect", "clients: [{id: a, public: true, grant_types: [authorization_code]}]\n", []string{"redirect_uris"}},
 		{"reject/client-duplicate-id", "clients: [{id: a, secret_env: X, grant_types: [client_credentials]}, {id: a, secret_env: Y, grant_types: [client_credentials]}]\n", []string{"defined twice"}},

@@ -121,6 +121,11 @@ func (c *Config) Defaults() {
 	// life, a chance of 6000/20^8 ≈ 2.3e-7 per live code.
 	setLimit(&c.RateLimits.DeviceCodePerIP, 20, 10*time.Minute, 20)
 	setLimit(&c.RateLimits.DeviceCodeGlobal, 600, time.Minute, 600)
+	// Second-factor attempts per user: 5 per 15 minutes. A 6-digit code
+	// with ±1 step has 3 valid values in 10^6, so 5 guesses succeed with
+	// probability 1.5e-5 per window (RFC 4226 §7.3 / RFC 6238 §5.2 ask for
+	// throttling); the user's own typos leave room for a retry.
+	setLimit(&c.RateLimits.OTPPerUser, 5, 15*time.Minute, 5)
 
 	if c.Audit.BatchSize == 0 {
 		c.Audit.BatchSize = 512

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/rampart-auth/rampart/internal/store"
@@ -68,6 +69,14 @@ func hashSessionID(v string) []byte {
 // session fixation (OWASP Session Management Cheat Sheet, "Renew the
 // Session ID After Any Privilege Level Change").
 func (m *Sessions) Start(ctx context.Context, w http.ResponseWriter, r *http.Request, userID string) (*Session, error) {
+	return m.StartWith(ctx, w, r, userID, []string{AMRPassword})
+}
+
+// StartWith is Start for a sign-in that used the methods amr (RFC 8176):
+// the two-step sign-in starts its session only after the second factor,
+// with ["pwd", "otp"]. It also rotates the id of a session that steps up
+// from "pwd" to "pwd otp" (a privilege change).
+func (m *Sessions) StartWith(ctx context.Context, w http.ResponseWriter, r *http.Request, userID string, amr []string) (*Session, error) {
 	if c, err := r.Cookie(m.CookieName()); err == nil && c.Value != "" {
 		if err := m.store.DeleteSession(ctx, hashSessionID(c.Value)); err != nil {
 			return nil, err
@@ -79,7 +88,7 @@ func (m *Sessions) Start(ctx context.Context, w http.ResponseWriter, r *http.Req
 	}
 	value := base64.RawURLEncoding.EncodeToString(raw)
 	now := m.now().UTC()
-	s := &Session{IDHash: hashSessionID(value), UserID: userID, AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(m.ttl)}
+	s := &Session{IDHash: hashSessionID(value), UserID: userID, AuthTime: now, AMR: slices.Clone(amr), CreatedAt: now, ExpiresAt: now.Add(m.ttl)}
 	if err := m.store.CreateSession(ctx, s); err != nil {
 		return nil, err
 	}

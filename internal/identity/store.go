@@ -19,9 +19,13 @@ type User struct {
 
 // Session is a browser login, stored by the SHA-256 of the cookie value.
 type Session struct {
-	IDHash    []byte // SHA-256 of the session cookie value, 32 bytes
-	UserID    string
-	AuthTime  time.Time // when the password was checked
+	IDHash   []byte // SHA-256 of the session cookie value, 32 bytes
+	UserID   string
+	AuthTime time.Time // when the user last authenticated (password, or the second factor)
+	// AMR are the RFC 8176 §2 methods the sign-in used: "pwd", and "otp"
+	// after the TOTP step. A session stored before they were recorded
+	// reads back as ["pwd"].
+	AMR       []string
 	CreatedAt time.Time
 	ExpiresAt time.Time
 }

@@ -54,7 +54,14 @@ const (
 	// (kms_data_keys.sealed) to its row: a data key moved to another
 	// purpose does not open.
 	ADDataKeyPrefix = "rampart/data-key/v1/"
+	// ADTOTPPrefix, followed by the user id, binds a sealed TOTP secret
+	// (user_totp.secret_sealed) to its user: a sealed secret copied to
+	// another user's row does not open.
+	ADTOTPPrefix = "rampart/totp/v1/"
 )
+
+// TOTPSecretAD is the associated data of the sealed TOTP secret of user.
+func TOTPSecretAD(userID string) []byte { return []byte(ADTOTPPrefix + userID) }
 
 // SigningKeyAD is the associated data of the sealed signing key kid.
 func SigningKeyAD(kid string) []byte { return []byte(ADSigningKeyPrefix + kid) }

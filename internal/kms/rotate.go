@@ -63,6 +63,9 @@ func Rotate(ctx context.Context, kr *Keyring, next *MasterKey, opts RotateOption
 	if r.DataKeys, err = rewrapAll(kr.kek, to, snap.DataKeys, func(id string) []byte { return DataKeyAD(DataKey(id)) }, "data key"); err != nil {
 		return nil, err
 	}
+	if r.TOTPSecrets, err = rewrapAll(kr.kek, to, snap.TOTPSecrets, TOTPSecretAD, "TOTP secret of user"); err != nil {
+		return nil, err
+	}
 	var pending []Pending
 	err = kr.store.ApplyRotation(ctx, r, func() error {
 		for _, f := range opts.Files {

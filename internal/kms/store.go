@@ -54,6 +54,7 @@ type Snapshot struct {
 	Generation  int64
 	SigningKeys []Sealed // rows whose private key is not wiped
 	DataKeys    []Sealed
+	TOTPSecrets []Sealed // by user id (TOTPSecretAD)
 }
 
 // Rewrap replaces Old by New in the row ID, only if it still holds Old.
@@ -71,6 +72,7 @@ type Rotation struct {
 	New         Version   // recorded as the new current version
 	SigningKeys []Rewrap
 	DataKeys    []Rewrap
+	TOTPSecrets []Rewrap
 }
 
 // ErrConflict is returned by ApplyRotation, having changed nothing, when

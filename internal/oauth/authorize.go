@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/rampart-auth/rampart/internal/audit"
 	"github.com/rampart-auth/rampart/internal/identity"
@@ -282,6 +281,16 @@ func (s *Server) continueAuthorize(w http.ResponseWriter, r *http.Request, a *au
 		s.toLogin(w, r, a)
 		return
 	}
+	if needsMFA(a, user, sess) {
+		if slices.Contains(a.req.Prompt, "none") {
+			s.redirectError(w, r, a, oerr(ErrLoginRequired, "the user must sign in with the second factor"))
+			return
+		}
+		// Step-up: the session has no otp, but the user's role, the
+		// client (require_mfa) or the request (acr_values) needs it.
+		s.stepUp(w, r, a, user)
+		return
+	}
 	if s.needsConsent(ctx, a, user.ID) {
 		if slices.Contains(a.req.Prompt, "none") {
 			s.redirectError(w, r, a, oerr(ErrConsentRequired, "the user has not allowed this client"))
@@ -290,7 +299,7 @@ func (s *Server) continueAuthorize(w http.ResponseWriter, r *http.Request, a *au
 		s.renderConsent(w, r, a, user)
 		return
 	}
-	s.issueCode(w, r, a, user, sess.AuthTime)
+	s.issueCode(w, r, a, user, sess)
 }
 
 // toLogin sends the browser to the login page, to come back with the
@@ -344,7 +353,7 @@ func (s *Server) renderConsent(w http.ResponseWriter, r *http.Request, a *authzC
 }
 
 // issueCode stores a new authorization code and redirects with it.
-func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, a *authzContext, user *identity.User, authTime time.Time) {
+func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, a *authzContext, user *identity.User, sess *identity.Session) {
 	// 256 random bits: far above RFC 6749 §10.10's "infeasible to guess"
 	// and the issue's 128-bit floor. Stored only as its SHA-256.
 	code, err := randomToken(s.rand, 32)
@@ -359,7 +368,7 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, a *authzConte
 	ac := &AuthCode{
 		Hash: hashToken(code), ClientID: a.client.ID, UserID: user.ID, RedirectURI: a.req.RedirectURI,
 		CodeChallenge: a.req.CodeChallenge, Scopes: a.req.Scopes, Audience: a.audience, Nonce: a.req.Nonce,
-		DPoPJKT: a.req.DPoPJKT, AuthTime: authTime.UTC(), CreatedAt: now, ExpiresAt: now.Add(CodeTTL),
+		DPoPJKT: a.req.DPoPJKT, AuthTime: sess.AuthTime.UTC(), AMR: sess.AMR, CreatedAt: now, ExpiresAt: now.Add(CodeTTL),
 	}
 	if err := s.codes.SaveCode(r.Context(), ac); err != nil {
 		s.redirectError(w, r, a, serverError(err))
@@ -417,9 +426,15 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 		s.toLogin(w, r, a)
 		return
 	}
+	// Likewise the second factor: a hand-built consent post for a
+	// require_mfa client must not skip the step-up.
+	if needsMFA(a, user, sess) {
+		http.Redirect(w, r, PathAuthorize+"?"+a.raw, http.StatusSeeOther) // #nosec G710 -- fixed path, re-encoded query of a validated request
+		return
+	}
 	switch r.PostForm.Get("decision") {
 	case "allow":
-		s.allowConsent(w, r, a, user, sess.AuthTime)
+		s.allowConsent(w, r, a, user, sess)
 	case "deny":
 		s.audit(r, audit.Event{Actor: "user:" + user.ID, Action: audit.ActionConsent, Target: "client:" + a.client.ID,
 			Outcome: audit.OutcomeDenied, Reason: "user_denied"})
@@ -431,7 +446,7 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 
 // allowConsent remembers that user allowed the request (merged with what
 // they allowed before, mergeConsent) and issues the code.
-func (s *Server) allowConsent(w http.ResponseWriter, r *http.Request, a *authzContext, user *identity.User, authTime time.Time) {
+func (s *Server) allowConsent(w http.ResponseWriter, r *http.Request, a *authzContext, user *identity.User, sess *identity.Session) {
 	var old *Consent
 	if c, err := s.consents.GetConsent(r.Context(), user.ID, a.client.ID); err == nil {
 		old = c
@@ -443,5 +458,5 @@ func (s *Server) allowConsent(w http.ResponseWriter, r *http.Request, a *authzCo
 	}
 	s.audit(r, audit.Event{Actor: "user:" + user.ID, Action: audit.ActionConsent, Target: "client:" + a.client.ID,
 		Outcome: audit.OutcomeSuccess, Details: map[string]string{"scope": strings.Join(scopes, " "), "resource": strings.Join(resources, " ")}})
-	s.issueCode(w, r, a, user, authTime)
+	s.issueCode(w, r, a, user, sess)
 }

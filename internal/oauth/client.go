@@ -210,7 +210,7 @@ func ClientFromConfig(c config.Client, secret string, secretKey []byte) *Client 
 		ID: c.ID, Public: c.Public,
 		GrantTypes: slices.Clone(c.GrantTypes), RedirectURIs: slices.Clone(c.RedirectURIs),
 		Scopes: slices.Clone(c.Scopes), Audience: slices.Clone(c.Audience),
-		SkipConsent: c.SkipConsent, ResourceServer: c.ResourceServer, RequireDPoP: c.RequireDPoP,
+		SkipConsent: c.SkipConsent, ResourceServer: c.ResourceServer, RequireDPoP: c.RequireDPoP, RequireMFA: c.RequireMFA,
 		AccessTokenTTL: c.AccessTokenTTL.D(), RefreshTokenTTL: c.RefreshTokenTTL.D(), RefreshTokenIdleTTL: c.RefreshTokenIdleTTL.D(),
 		Source:     SourceConfig,
 		AuthMethod: c.TokenEndpointAuthMethod, JWKS: slices.Clone([]byte(c.JWKS)), JWKSURI: c.JWKSURI,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -132,6 +133,13 @@ func (s *Server) handleDevicePost(w http.ResponseWriter, r *http.Request) {
 		s.renderDeviceForm(w, r, http.StatusBadRequest, user, typed, deviceWrongCode)
 		return
 	}
+	// The device request gets the same second factor an authorization
+	// would (every admin, a require_mfa client): a password session steps
+	// up first and comes back here (the sign-in returns to this page).
+	if (user.Role == identity.RoleAdmin || client.RequireMFA) && !slices.Contains(sess.AMR, identity.AMROTP) {
+		s.deviceStepUp(w, r, user, typed)
+		return
+	}
 	switch decision := r.PostForm.Get("decision"); decision {
 	case "":
 		s.audit(r, audit.Event{Actor: "user:" + user.ID, Action: audit.ActionDeviceVerify, Target: "client:" + client.ID, Outcome: audit.OutcomeSuccess,
@@ -198,9 +206,31 @@ func (s *Server) decideDevice(w http.ResponseWriter, r *http.Request, sess *iden
 	web.Render(w, s.log, http.StatusOK, "device_done.html", map[string]string{"Title": title, "Message": msg})
 }
 
-// sessionAMR is how the session's user signed in (RFC 8176): a password;
-// sessions record nothing more yet.
-func sessionAMR(*identity.Session) []string { return []string{"pwd"} }
+// sessionAMR is how the session's user signed in (RFC 8176); a session
+// without methods recorded signed in with the password.
+func sessionAMR(sess *identity.Session) []string {
+	if len(sess.AMR) == 0 {
+		return []string{identity.AMRPassword}
+	}
+	return sess.AMR
+}
+
+// deviceStepUp asks for the second factor (or its enrolment) before a
+// device request that needs it, then returns to the device page with the
+// typed code.
+func (s *Server) deviceStepUp(w http.ResponseWriter, r *http.Request, user *identity.User, typed string) {
+	rec, err := s.opts.MFA.Status(r.Context(), user.ID)
+	if err != nil {
+		s.errorPage(w, r, http.StatusInternalServerError, "Something went wrong", "Try again later.", ErrServerError)
+		return
+	}
+	ret := deviceReturn(typed)
+	if rec != nil && rec.Confirmed() {
+		s.renderOTPStep(w, r, http.StatusOK, ret, "", pendingLogin{User: user.ID, Kind: pendingOTP, Uses: rec.Uses})
+		return
+	}
+	s.beginEnrol(w, r, ret, user, true)
+}
 
 // limitDevice spends one of the address's and one of the global user-code
 // budgets before a code is looked up (RFC 8628 §5.1: the server should

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/rampart-auth/rampart/internal/config"
 )
@@ -187,4 +188,39 @@ func FuzzAssertionIssuer(f *testing.F) {
 			t.Fatalf("accepted issuer %q from %d bytes", iss, len(jws))
 		}
 	})
+}
+
+// FuzzPendingLogin: any pending sign-in text, CSRF token and return value
+// opens without panicking, and only the exact token minted for that CSRF
+// token and return value is accepted: no edit of it (user, kind, use
+// counter, time, MAC, encoding) passes.
+func FuzzPendingLogin(f *testing.F) {
+	s := &Server{pendingKey: pendingKeyFrom(make([]byte, 32)), now: func() time.Time { return time.Unix(1_800_000_000, 0) }}
+	valid := s.mintPending(pendingLogin{User: "u1", Kind: pendingOTP, Uses: 3}, "csrf", "ret")
+	f.Add(valid, "csrf", "ret")
+	f.Add(valid+"A", "csrf", "ret")
+	f.Add(valid, "csrf2", "ret")
+	f.Add("e30.AAAA", "", "")
+	f.Add(".", "", "")
+	f.Fuzz(func(t *testing.T, tok, csrf, ret string) {
+		p, ok := s.openPending(tok, csrf, ret, pendingOTP)
+		if !ok {
+			return
+		}
+		if tok != valid || csrf != "csrf" || ret != "ret" || p.User != "u1" || p.Uses != 3 {
+			t.Fatalf("accepted %q for %q %q: %+v", tok, csrf, ret, p)
+		}
+	})
+}
+
+// BenchmarkOpenPending is the check of every second-factor post.
+func BenchmarkOpenPending(b *testing.B) {
+	s := &Server{pendingKey: pendingKeyFrom(make([]byte, 32)), now: func() time.Time { return time.Unix(1_800_000_000, 0) }}
+	tok := s.mintPending(pendingLogin{User: "u1", Kind: pendingOTP, Uses: 3}, "csrf", "ret")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok := s.openPending(tok, "csrf", "ret", pendingOTP); !ok {
+			b.Fatal("refused")
+		}
+	}
 }

@@ -39,7 +39,7 @@ func (g *clientCredentialsGrant) grant(r *http.Request, c *Client, req *TokenReq
 		return nil, serverError(err)
 	}
 	now := g.now().UTC()
-	at, err := g.mint.signAccess(r.Context(), key, c, c.ID, aud, scopes, 0, now)
+	at, err := g.mint.signAccess(r.Context(), key, c, c.ID, aud, scopes, 0, nil, now)
 	if err != nil {
 		return nil, serverError(err)
 	}

@@ -88,7 +88,7 @@ func (g *codeGrant) grant(r *http.Request, c *Client, req *TokenRequest) (*token
 		return g.spend(r, c, code, familyID, now, "user_unavailable", "the user is no longer active")
 	}
 	resp, e := g.mint.issue(ctx, userGrant{client: c, user: user, familyID: familyID, scopes: code.Scopes, aud: aud,
-		authTime: code.AuthTime, nonce: code.Nonce, now: now, familyExpiry: fam.ExpiresAt, refresh: true})
+		authTime: code.AuthTime, amr: code.AMR, nonce: code.Nonce, now: now, familyExpiry: fam.ExpiresAt, refresh: true})
 	if e != nil {
 		return nil, e
 	}

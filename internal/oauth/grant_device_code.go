@@ -144,7 +144,7 @@ func (g *deviceGrant) redeem(r *http.Request, c *Client, hash []byte, scopes []s
 		return nil, oerr(ErrInvalidGrant, "the user is no longer active")
 	}
 	resp, e := g.mint.issue(ctx, userGrant{client: c, user: user, familyID: familyID, scopes: scopes, aud: d.Audience,
-		authTime: d.AuthTime, now: now, familyExpiry: fam.ExpiresAt, refresh: true})
+		authTime: d.AuthTime, amr: d.AMR, now: now, familyExpiry: fam.ExpiresAt, refresh: true})
 	if e != nil {
 		return nil, e
 	}

@@ -96,7 +96,7 @@ func (g *refreshGrant) grant(r *http.Request, c *Client, req *TokenRequest) (*to
 	}
 	// The access token; the refresh token was rotated above.
 	resp, e := g.mint.issue(ctx, userGrant{client: c, user: user, familyID: old.FamilyID, scopes: scopes, aud: aud,
-		authTime: old.AuthTime, now: now, familyExpiry: familyExpiry})
+		authTime: old.AuthTime, amr: old.AMR, now: now, familyExpiry: familyExpiry})
 	if e != nil {
 		return nil, e
 	}
@@ -154,7 +154,7 @@ func (g *refreshGrant) rotate(r *http.Request, c *Client, old *RefreshToken, has
 		return "", serverError(err)
 	}
 	next := &RefreshToken{
-		Hash: hashToken(rt), ClientID: c.ID, UserID: old.UserID, Scopes: old.Scopes, Audience: old.Audience, AuthTime: old.AuthTime,
+		Hash: hashToken(rt), ClientID: c.ID, UserID: old.UserID, Scopes: old.Scopes, Audience: old.Audience, AuthTime: old.AuthTime, AMR: old.AMR,
 		CreatedAt: now, ExpiresAt: minTime(now.Add(g.mint.refreshIdleTTLFor(c)), familyExpiry), JKT: old.JKT,
 	}
 	if next.JKT == "" {

@@ -153,6 +153,7 @@ func newEnvOpts(t testing.TB, driver string, mutate func(*oauth.Options)) *env {
 		Sessions: identity.NewSessions(e.store, time.Hour, false, nil, nil), Signer: km, Keys: km, Audit: al,
 		CSRF: web.NewCSRF(mk.Derive("csrf"), false, nil), Logger: logger, LoginProofKey: mk.Derive(kms.LabelLoginProof),
 		AccessTokenTTL: 10 * time.Minute, RefreshTokenTTL: 24 * time.Hour, RefreshTokenIdleTTL: time.Hour, IDTokenTTL: time.Hour,
+		MFA: identity.NewMFA(e.store, kek, "Rampart", nil, nil),
 	}
 	if mutate != nil {
 		mutate(&opts)

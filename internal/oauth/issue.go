@@ -57,10 +57,10 @@ type accessToken struct {
 }
 
 // signAccess signs an RFC 9068 access token of client c for subject with
-// key. authTime is the Unix time of the user's sign-in, 0 for none. A
-// token request with a DPoP proof (proofKey of ctx) gets a token bound to
-// the proof's key: cnf.jkt (RFC 9449 §6.1).
-func (t *tokenIssuer) signAccess(ctx context.Context, key keys.ActiveKey, c *Client, subject string, aud, scopes []string, authTime int64, now time.Time) (accessToken, error) {
+// key. authTime is the Unix time of the user's sign-in, 0 for none, amr
+// its methods. A token request with a DPoP proof (proofKey of ctx) gets a
+// token bound to the proof's key: cnf.jkt (RFC 9449 §6.1).
+func (t *tokenIssuer) signAccess(ctx context.Context, key keys.ActiveKey, c *Client, subject string, aud, scopes []string, authTime int64, amr []string, now time.Time) (accessToken, error) {
 	ttl := orDefault(c.AccessTokenTTL, t.accessTTL)
 	jti, err := randomToken(t.rand, 16)
 	if err != nil {
@@ -69,7 +69,7 @@ func (t *tokenIssuer) signAccess(ctx context.Context, key keys.ActiveKey, c *Cli
 	exp := now.Add(ttl)
 	at, err := sign(key, "at+jwt", accessClaims{
 		Issuer: t.issuer, Subject: subject, Audience: aud, Expiry: exp.Unix(), IssuedAt: now.Unix(), NotBef: now.Unix(),
-		ID: jti, ClientID: c.ID, Scope: scopeString(scopes), AuthTime: authTime, Cnf: cnf(proofKey(ctx)),
+		ID: jti, ClientID: c.ID, Scope: scopeString(scopes), AuthTime: authTime, AMR: amr, ACR: acrOf(amr), Cnf: cnf(proofKey(ctx)),
 	})
 	if err != nil {
 		return accessToken{}, err
@@ -85,6 +85,7 @@ type userGrant struct {
 	familyID     string
 	scopes, aud  []string
 	authTime     time.Time
+	amr          []string // the sign-in's methods (RFC 8176); nil for none
 	nonce        string
 	now          time.Time
 	familyExpiry time.Time
@@ -102,7 +103,7 @@ func (t *tokenIssuer) issue(ctx context.Context, g userGrant) (*tokenResponse, *
 		return nil, serverError(err)
 	}
 	c := g.client
-	at, err := t.signAccess(ctx, key, c, g.user.ID, g.aud, g.scopes, g.authTime.Unix(), g.now)
+	at, err := t.signAccess(ctx, key, c, g.user.ID, g.aud, g.scopes, g.authTime.Unix(), g.amr, g.now)
 	if err != nil {
 		return nil, serverError(err)
 	}
@@ -130,6 +131,7 @@ func (t *tokenIssuer) idToken(key keys.ActiveKey, g userGrant, at string) (strin
 	claims := idClaims{
 		Issuer: t.issuer, Subject: g.user.ID, Audience: g.client.ID, AZP: g.client.ID, Expiry: g.now.Add(t.idTokenTTL).Unix(),
 		IssuedAt: g.now.Unix(), AuthTime: g.authTime.Unix(), Nonce: g.nonce, AtHash: tokenHashHalf(key.Algorithm, at),
+		AMR: g.amr, ACR: acrOf(g.amr),
 	}
 	if slices.Contains(g.scopes, "profile") {
 		claims.Username = g.user.Username
@@ -158,7 +160,7 @@ func (t *tokenIssuer) refreshToken(ctx context.Context, g userGrant, jkt string)
 	}
 	stored := &RefreshToken{
 		Hash: hashToken(rt), FamilyID: g.familyID, ClientID: g.client.ID, UserID: g.user.ID, Scopes: g.scopes, Audience: g.aud,
-		AuthTime: g.authTime, CreatedAt: g.now, ExpiresAt: minTime(g.now.Add(t.refreshIdleTTLFor(g.client)), g.familyExpiry), JKT: jkt,
+		AuthTime: g.authTime, AMR: g.amr, CreatedAt: g.now, ExpiresAt: minTime(g.now.Add(t.refreshIdleTTLFor(g.client)), g.familyExpiry), JKT: jkt,
 	}
 	if err := t.store.SaveRefresh(ctx, stored); err != nil {
 		return "", recordError(err)

@@ -86,6 +86,13 @@ func deviceTarget(ret string) (string, bool) {
 }
 
 func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, status int, ret, username, msg string) {
+	s.renderLoginStep(w, r, status, ret, username, msg, nil)
+}
+
+// renderLoginStep renders the login page; with pending non-nil it is the
+// second step (the form with input otp), carrying the pending sign-in
+// pending makes for the page's CSRF token.
+func (s *Server) renderLoginStep(w http.ResponseWriter, r *http.Request, status int, ret, username, msg string, pending func(csrf string) string) {
 	tok, err := s.opts.CSRF.Token(w, r)
 	if err != nil {
 		s.errorPage(w, r, http.StatusInternalServerError, "Something went wrong", "Try again later.", ErrServerError)
@@ -106,9 +113,11 @@ func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, status int,
 			}
 		}
 	}
-	web.Render(w, s.log, status, "login.html", map[string]string{
-		"CSRF": tok, "Return": ret, "Username": username, "Error": msg, "ClientID": clientID,
-	}, target)
+	data := map[string]string{"CSRF": tok, "Return": ret, "Username": username, "Error": msg, "ClientID": clientID}
+	if pending != nil {
+		data["Pending"] = pending(tok)
+	}
+	web.Render(w, s.log, status, "login.html", data, target)
 }
 
 func (s *Server) handleLoginPage(w http.ResponseWriter, r *http.Request) {
@@ -162,16 +171,34 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.renderLogin(w, r, http.StatusServiceUnavailable, ret, shown, "Sign-in is unavailable right now. Try again shortly.")
 		return
 	}
-	sess, err := s.opts.Sessions.Start(r.Context(), w, r, user.ID)
-	if err != nil {
-		s.log.ErrorContext(r.Context(), "login session", "err", err)
-		s.renderLogin(w, r, http.StatusServiceUnavailable, ret, shown, "Sign-in is unavailable right now. Try again shortly.")
+	// A user with TOTP, or an admin (who must have it), continues to the
+	// second step; no session exists until it is done.
+	if s.secondStep(w, r, ret, user) {
 		return
 	}
-	if err := s.mustAudit(r, audit.Event{Actor: "user:" + user.ID, Action: audit.ActionLogin, Target: "user:" + user.ID, Outcome: audit.OutcomeSuccess}); err != nil {
+	s.startSession(w, r, ret, user, []string{identity.AMRPassword}, nil)
+}
+
+// startSession starts the session of a finished sign-in with the methods
+// amr (a new id: Sessions.Start deletes the one the browser had, so a
+// step-up also rotates it), records auth.login, and continues at ret
+// (with a login proof) or, when then is not nil, lets then answer.
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, ret string, user *identity.User, amr []string, then func(sess *identity.Session)) {
+	sess, err := s.opts.Sessions.StartWith(r.Context(), w, r, user.ID, amr)
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "login session", "err", err)
+		s.renderLogin(w, r, http.StatusServiceUnavailable, ret, "", "Sign-in is unavailable right now. Try again shortly.")
+		return
+	}
+	if err := s.mustAudit(r, audit.Event{Actor: "user:" + user.ID, Action: audit.ActionLogin, Target: "user:" + user.ID, Outcome: audit.OutcomeSuccess,
+		Details: map[string]string{"amr": strings.Join(amr, " ")}}); err != nil {
 		_ = s.opts.Sessions.End(r.Context(), w, r)
 		s.log.ErrorContext(r.Context(), "login audit", "err", err)
-		s.renderLogin(w, r, http.StatusServiceUnavailable, ret, shown, "Sign-in is unavailable right now. Try again shortly.")
+		s.renderLogin(w, r, http.StatusServiceUnavailable, ret, "", "Sign-in is unavailable right now. Try again shortly.")
+		return
+	}
+	if then != nil {
+		then(sess)
 		return
 	}
 	http.Redirect(w, r, s.withLoginProof(ret, sess), http.StatusSeeOther) // #nosec G710 -- target is PathAccount, PathDevice or PathAuthorize with a re-encoded query (withLoginProof, deviceTarget): the path is fixed
@@ -209,12 +236,19 @@ func (s *Server) handleAccount(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, http.StatusInternalServerError, "Something went wrong", "Try again later.", ErrServerError)
 		return
 	}
+	rec, err := s.opts.MFA.Status(r.Context(), user.ID)
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "account mfa", "err", err)
+		s.errorPage(w, r, http.StatusInternalServerError, "Something went wrong", "Try again later.", ErrServerError)
+		return
+	}
 	tok, err := s.opts.CSRF.Token(w, r)
 	if err != nil {
 		s.errorPage(w, r, http.StatusInternalServerError, "Something went wrong", "Try again later.", ErrServerError)
 		return
 	}
-	web.Render(w, s.log, http.StatusOK, "account.html", map[string]any{"Username": user.Username, "Consents": consents, "CSRF": tok})
+	web.Render(w, s.log, http.StatusOK, "account.html", map[string]any{"Username": user.Username, "Consents": consents, "CSRF": tok,
+		"MFA": rec != nil && rec.Confirmed(), "MFARequired": user.Role == identity.RoleAdmin})
 }
 
 // handleRevokeConsent withdraws a consent and revokes every token the

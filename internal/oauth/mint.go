@@ -49,6 +49,9 @@ type accessClaims struct {
 	AuthTime int64    `json:"auth_time,omitempty"`
 	// Cnf binds the token to a DPoP key (RFC 9449 §6.1); nil for bearer.
 	Cnf *confirmation `json:"cnf,omitempty"`
+	// AMR and ACR: how the user signed in (RFC 8176, RFC 9068 §2.2.1).
+	AMR []string `json:"amr,omitempty"`
+	ACR string   `json:"acr,omitempty"`
 }
 
 // idClaims are the OIDC Core §2 claims of an ID token.
@@ -64,6 +67,9 @@ type idClaims struct {
 	AZP       string `json:"azp"`
 	Username  string `json:"preferred_username,omitempty"`
 	SessionID string `json:"sid,omitempty"`
+	// AMR and ACR: how the user signed in (OIDC Core §2, RFC 8176).
+	AMR []string `json:"amr,omitempty"`
+	ACR string   `json:"acr,omitempty"`
 }
 
 // sign serializes claims as a compact JWS signed with the active key

@@ -29,9 +29,12 @@ type AuthorizeRequest struct {
 	Nonce               string
 	Prompt              []string
 	MaxAge              int // -1 when absent
-	Resource            string
-	ResponseMode        string
-	DPoPJKT             string // RFC 9449 §10 dpop_jkt
+	// ACRValues is OIDC Core §3.1.2.1 acr_values, space-separated, in
+	// order of preference (ACRMFA asks for the second factor).
+	ACRValues    []string
+	Resource     string
+	ResponseMode string
+	DPoPJKT      string // RFC 9449 §10 dpop_jkt
 
 	HasRequestObject bool // request (RFC 9101), which is not supported
 	HasRequestURI    bool // request_uri (RFC 9101 / PAR), not supported
@@ -130,6 +133,11 @@ func parseAuthorizeParams(v url.Values, r *AuthorizeRequest) *Error {
 	if r.Prompt, e = parsePrompt(prompt); e != nil {
 		return e
 	}
+	acr, e := single(v, "acr_values")
+	if e != nil {
+		return e
+	}
+	r.ACRValues = strings.Fields(acr)
 	maxAge, e := single(v, "max_age")
 	if e != nil {
 		return e

@@ -55,6 +55,12 @@ type Options struct {
 	// kms data key kms.DataKeyLoginProof) signs the proof of a
 	// sign-in made for an authorization request (ParamLoginProof).
 	LoginProofKey []byte
+	// MFA is the TOTP second factor (enrolment, verification). Required:
+	// admins and require_mfa clients cannot be served without it.
+	MFA *identity.MFA
+	// OTPLimiter (one limit, LimitOTPUser, keyed by user id) bounds
+	// second-factor attempts; nil disables it (tests of other features).
+	OTPLimiter *ratelimit.Limiter
 	// Deny also receives revoked access tokens (optional).
 	Deny DenyPublisher
 	// Now and Rand default to time.Now and crypto/rand.
@@ -114,6 +120,8 @@ type Server struct {
 	cop      *http.CrossOriginProtection
 	trail    auditTrail
 	revoker  Revoker
+	// pendingKey signs pending two-step sign-ins (pendingLogin).
+	pendingKey []byte
 	// The server's slices of the store, each consumed where its
 	// interface is defined.
 	codes           codeSaver
@@ -135,7 +143,7 @@ type Server struct {
 // New builds a Server.
 func New(opts Options) (*Server, error) {
 	if opts.Issuer == "" || opts.Store == nil || opts.Clients == nil || opts.Users == nil || opts.Sessions == nil ||
-		opts.Signer == nil || opts.Keys == nil || opts.Audit == nil || opts.CSRF == nil || len(opts.LoginProofKey) < 32 {
+		opts.Signer == nil || opts.Keys == nil || opts.Audit == nil || opts.CSRF == nil || len(opts.LoginProofKey) < 32 || opts.MFA == nil {
 		return nil, errors.New("oauth: incomplete options")
 	}
 	s := &Server{opts: opts, now: opts.Now, rand: opts.Rand, log: opts.Logger,
@@ -150,6 +158,7 @@ func New(opts Options) (*Server, error) {
 		s.log = slog.Default()
 	}
 	s.trail = auditTrail{rec: opts.Audit, log: s.log}
+	s.pendingKey = pendingKeyFrom(opts.LoginProofKey)
 	s.revoker = Revoker{Store: opts.Store, Shared: opts.Deny}
 	s.grants = newGrantHandlers(s)
 	proofs, replay, err := newProofChecker(opts.DPoPReplay, opts.DPoPNonces, s.now)
@@ -214,6 +223,7 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.Handle("POST "+PathLogout, s.cop.Handler(http.HandlerFunc(s.handleLogout)))
 	mux.HandleFunc("GET "+PathAccount, s.handleAccount)
 	mux.Handle("POST "+PathAccount+"/consents/revoke", s.cop.Handler(http.HandlerFunc(s.handleRevokeConsent)))
+	s.registerMFA(mux)
 	mux.HandleFunc("POST "+PathToken, s.handleToken)
 	mux.HandleFunc("POST "+PathPAR, s.handlePAR)
 	mux.HandleFunc("POST "+PathDeviceAuthorization, s.handleDeviceAuthorization)

@@ -25,6 +25,9 @@ type Client struct {
 	Audience     []string
 	// SkipConsent: a first-party client whose users are not asked.
 	SkipConsent bool
+	// RequireMFA: every authorization needs a sign-in with the second
+	// factor (amr otp); a session without it steps up.
+	RequireMFA bool
 	// ResourceServer lets the client introspect every token, not only
 	// those whose audience includes its id.
 	ResourceServer bool
@@ -64,8 +67,10 @@ type AuthCode struct {
 	Nonce         string
 	// DPoPJKT is the authorization request's dpop_jkt (RFC 9449 §10): the
 	// code is redeemed only with a proof of that key. "" for none.
-	DPoPJKT   string
-	AuthTime  time.Time
+	DPoPJKT  string
+	AuthTime time.Time
+	// AMR are the RFC 8176 methods of the sign-in ("pwd", "otp").
+	AMR       []string
 	CreatedAt time.Time
 	ExpiresAt time.Time
 }
@@ -93,6 +98,7 @@ type RefreshToken struct {
 	Scopes    []string
 	Audience  []string
 	AuthTime  time.Time
+	AMR       []string // the sign-in's RFC 8176 methods, kept across rotation
 	CreatedAt time.Time
 	ExpiresAt time.Time // idle expiry, never after the family's ExpiresAt
 	UsedAt    time.Time // zero until rotated

@@ -42,6 +42,17 @@ func StyleHandler() http.Handler {
 // allow the client's redirect URI origin). The response is never cached:
 // it carries a CSRF token and user data.
 func Render(w http.ResponseWriter, logger *slog.Logger, status int, name string, data any, formTargets ...string) {
+	render(w, logger, status, name, data, "'self'", formTargets)
+}
+
+// RenderDataImages is Render for a page with data: images (the TOTP
+// enrolment QR code, a PNG made on the server). An image cannot run
+// script, and only img-src is widened: scripts stay denied.
+func RenderDataImages(w http.ResponseWriter, logger *slog.Logger, status int, name string, data any) {
+	render(w, logger, status, name, data, "'self' data:", nil)
+}
+
+func render(w http.ResponseWriter, logger *slog.Logger, status int, name string, data any, imgSrc string, formTargets []string) {
 	var buf bytes.Buffer
 	if err := pages.ExecuteTemplate(&buf, name, data); err != nil {
 		if logger != nil {
@@ -56,7 +67,7 @@ func Render(w http.ResponseWriter, logger *slog.Logger, status int, name string,
 			formAction += " " + t
 		}
 	}
-	httpx.SetCSP(w, "default-src 'none'; style-src 'self'; img-src 'self'; form-action "+formAction+"; frame-ancestors 'none'; base-uri 'none'")
+	httpx.SetCSP(w, "default-src 'none'; style-src 'self'; img-src "+imgSrc+"; form-action "+formAction+"; frame-ancestors 'none'; base-uri 'none'")
 	httpx.SetNoStore(w)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/rampart-auth/rampart/internal/identity"
@@ -18,8 +19,8 @@ const (
 	qUserByID         = `SELECT ` + userCols + ` FROM users WHERE id = ?`
 	qUpdatePassword   = `UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?` // #nosec G101 -- SQL text, not a credential
 	qCountUsers       = `SELECT COUNT(*) FROM users`
-	qInsertSession    = `INSERT INTO user_sessions (id_hash, user_id, auth_time, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`
-	qSelectSession    = `SELECT id_hash, user_id, auth_time, created_at, expires_at FROM user_sessions WHERE id_hash = ?`
+	qInsertSession    = `INSERT INTO user_sessions (id_hash, user_id, auth_time, created_at, expires_at, amr) VALUES (?, ?, ?, ?, ?, ?)`
+	qSelectSession    = `SELECT id_hash, user_id, auth_time, created_at, expires_at, amr FROM user_sessions WHERE id_hash = ?`
 	qDeleteSession    = `DELETE FROM user_sessions WHERE id_hash = ?`
 	qPurgeSessionsOld = `DELETE FROM user_sessions WHERE expires_at < ?`
 )
@@ -87,7 +88,7 @@ func (s *IdentityStore) CountUsers(ctx context.Context) (int, error) {
 
 // CreateSession stores a login session.
 func (s *IdentityStore) CreateSession(ctx context.Context, sess *identity.Session) error {
-	_, err := s.d.db.ExecContext(ctx, s.d.Q(qInsertSession), sess.IDHash, sess.UserID, nanos(sess.AuthTime), nanos(sess.CreatedAt), nanos(sess.ExpiresAt))
+	_, err := s.d.db.ExecContext(ctx, s.d.Q(qInsertSession), sess.IDHash, sess.UserID, nanos(sess.AuthTime), nanos(sess.CreatedAt), nanos(sess.ExpiresAt), encodeAMR(sess.AMR))
 	if isUnique(err) {
 		return store.ErrConflict
 	}
@@ -101,7 +102,8 @@ func (s *IdentityStore) CreateSession(ctx context.Context, sess *identity.Sessio
 func (s *IdentityStore) GetSession(ctx context.Context, idHash []byte) (*identity.Session, error) {
 	var sess identity.Session
 	var authAt, cAt, expAt int64
-	err := s.d.db.QueryRowContext(ctx, s.d.Q(qSelectSession), idHash).Scan(&sess.IDHash, &sess.UserID, &authAt, &cAt, &expAt)
+	var amr string
+	err := s.d.db.QueryRowContext(ctx, s.d.Q(qSelectSession), idHash).Scan(&sess.IDHash, &sess.UserID, &authAt, &cAt, &expAt, &amr)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound
 	}
@@ -109,6 +111,7 @@ func (s *IdentityStore) GetSession(ctx context.Context, idHash []byte) (*identit
 		return nil, fmt.Errorf("sqlstore: get session: %w", err)
 	}
 	sess.AuthTime, sess.CreatedAt, sess.ExpiresAt = fromNanos(authAt), fromNanos(cAt), fromNanos(expAt)
+	sess.AMR = decodeAMR(amr)
 	return &sess, nil
 }
 
@@ -127,4 +130,17 @@ func (s *IdentityStore) PurgeSessions(ctx context.Context, before time.Time) (in
 		return 0, fmt.Errorf("sqlstore: purge sessions: %w", err)
 	}
 	return res.RowsAffected()
+}
+
+// encodeAMR stores authentication methods space-separated (RFC 8176
+// values never contain a space).
+func encodeAMR(amr []string) string { return strings.Join(amr, " ") }
+
+// decodeAMR reads them back; ” (a row from before methods were recorded)
+// is a password sign-in, the only method there was.
+func decodeAMR(s string) []string {
+	if s == "" {
+		return []string{identity.AMRPassword}
+	}
+	return strings.Fields(s)
 }

@@ -28,6 +28,9 @@ ON CONFLICT DO NOTHING`
 	qSealedSigning = `SELECT kid, private_enc, enc_version FROM signing_keys WHERE LENGTH(private_enc) > 0 ORDER BY kid`
 	qCountSigning  = `SELECT COUNT(*) FROM signing_keys WHERE LENGTH(private_enc) > 0`
 	qCountDataKeys = `SELECT COUNT(*) FROM kms_data_keys`
+	qSealedTOTP    = `SELECT user_id, secret_sealed FROM user_totp ORDER BY user_id`
+	qCountTOTP     = `SELECT COUNT(*) FROM user_totp`
+	qRewrapTOTP    = `UPDATE user_totp SET secret_sealed = ? WHERE user_id = ? AND secret_sealed = ?`
 	qCurrentKEK    = `SELECT version FROM kek_versions WHERE retired_at = 0`
 	qLockKeyRing   = `UPDATE key_ring SET generation = generation WHERE id = 1 AND generation = ?`
 	qRetireKEK     = `UPDATE kek_versions SET retired_at = ? WHERE version = ? AND retired_at = 0`

@@ -40,6 +40,9 @@ func (k *KMSStore) RotationSnapshot(ctx context.Context) (kms.Snapshot, error) {
 	if err := rows.Err(); err != nil {
 		return kms.Snapshot{}, fmt.Errorf("sqlstore: sealed signing keys: %w", err)
 	}
+	if snap.TOTPSecrets, err = k.sealedTOTP(ctx); err != nil {
+		return kms.Snapshot{}, err
+	}
 	dk, err := k.DataKeys(ctx)
 	if err != nil {
 		return kms.Snapshot{}, err
@@ -48,6 +51,27 @@ func (k *KMSStore) RotationSnapshot(ctx context.Context) (kms.Snapshot, error) {
 		snap.DataKeys = append(snap.DataKeys, kms.Sealed{ID: string(p), Value: v})
 	}
 	return snap, nil
+}
+
+// sealedTOTP returns every sealed TOTP secret by user id.
+func (k *KMSStore) sealedTOTP(ctx context.Context) ([]kms.Sealed, error) {
+	rows, err := k.d.db.QueryContext(ctx, qSealedTOTP)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: sealed totp secrets: %w", err)
+	}
+	defer rows.Close()
+	var out []kms.Sealed
+	for rows.Next() {
+		var v kms.Sealed
+		if err := rows.Scan(&v.ID, &v.Value); err != nil {
+			return nil, fmt.Errorf("sqlstore: scan totp secret: %w", err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlstore: sealed totp secrets: %w", err)
+	}
+	return out, nil
 }
 
 // ApplyRotation applies r in one transaction, or nothing: the key ring is
@@ -80,6 +104,9 @@ func (k *KMSStore) ApplyRotation(ctx context.Context, r kms.Rotation, beforeComm
 			return err
 		}
 		if err := rewrapRows(ctx, tx, k.d.Q(qRewrapDataKey), k.d.Q(qCountDataKeys), r.DataKeys); err != nil {
+			return err
+		}
+		if err := rewrapRows(ctx, tx, k.d.Q(qRewrapTOTP), k.d.Q(qCountTOTP), r.TOTPSecrets); err != nil {
 			return err
 		}
 		if beforeCommit != nil {

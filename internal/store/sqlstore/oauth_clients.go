@@ -16,12 +16,12 @@ type scanner interface{ Scan(...any) error }
 func scanClient(r scanner) (*oauth.Client, error) {
 	var (
 		c                                        oauth.Client
-		public, skip, rs, dpop, requirePAR       int64
+		public, skip, rs, dpop, requirePAR, mfa  int64
 		jwks                                     string
 		grants, redirects, scopes, aud           string
 		accessTTL, refreshTTL, idleTTL, cAt, uAt int64
 	)
-	if err := r.Scan(&c.ID, &c.SecretHash, &public, &grants, &redirects, &scopes, &aud, &skip, &rs, &accessTTL, &refreshTTL, &idleTTL, &c.Source, &cAt, &uAt, &dpop, &c.AuthMethod, &jwks, &c.JWKSURI, &requirePAR); err != nil {
+	if err := r.Scan(&c.ID, &c.SecretHash, &public, &grants, &redirects, &scopes, &aud, &skip, &rs, &accessTTL, &refreshTTL, &idleTTL, &c.Source, &cAt, &uAt, &dpop, &c.AuthMethod, &jwks, &c.JWKSURI, &requirePAR, &mfa); err != nil {
 		return nil, err
 	}
 	var err error
@@ -33,7 +33,7 @@ func scanClient(r scanner) (*oauth.Client, error) {
 			return nil, err
 		}
 	}
-	c.Public, c.SkipConsent, c.ResourceServer, c.RequireDPoP, c.RequirePAR = public != 0, skip != 0, rs != 0, dpop != 0, requirePAR != 0
+	c.Public, c.SkipConsent, c.ResourceServer, c.RequireDPoP, c.RequirePAR, c.RequireMFA = public != 0, skip != 0, rs != 0, dpop != 0, requirePAR != 0, mfa != 0
 	if jwks != "" {
 		c.JWKS = []byte(jwks)
 	}
@@ -47,7 +47,7 @@ func (s *OAuthStore) CreateClient(ctx context.Context, c *oauth.Client) error {
 	_, err := s.d.db.ExecContext(ctx, s.d.Q(qInsertClient), c.ID, c.SecretHash, b2i(c.Public), encodeList(c.GrantTypes), encodeList(c.RedirectURIs),
 		encodeList(c.Scopes), encodeList(c.Audience), b2i(c.SkipConsent), b2i(c.ResourceServer), int64(c.AccessTokenTTL), int64(c.RefreshTokenTTL),
 		int64(c.RefreshTokenIdleTTL), c.Source, nanos(c.CreatedAt), nanos(c.UpdatedAt), b2i(c.RequireDPoP),
-		c.AuthMethod, string(c.JWKS), c.JWKSURI, b2i(c.RequirePAR))
+		c.AuthMethod, string(c.JWKS), c.JWKSURI, b2i(c.RequirePAR), b2i(c.RequireMFA))
 	if isUnique(err) {
 		return store.ErrConflict
 	}

@@ -14,7 +14,7 @@ import (
 // SaveCode stores an authorization code.
 func (s *OAuthStore) SaveCode(ctx context.Context, c *oauth.AuthCode) error {
 	_, err := s.d.db.ExecContext(ctx, s.d.Q(qInsertCode), c.Hash, c.ClientID, c.UserID, c.RedirectURI, c.CodeChallenge, encodeList(c.Scopes),
-		encodeList(c.Audience), c.Nonce, nanos(c.AuthTime), nanos(c.CreatedAt), nanos(c.ExpiresAt), c.DPoPJKT)
+		encodeList(c.Audience), c.Nonce, nanos(c.AuthTime), nanos(c.CreatedAt), nanos(c.ExpiresAt), c.DPoPJKT, encodeAMR(c.AMR))
 	if isUnique(err) {
 		return store.ErrConflict
 	}
@@ -29,8 +29,9 @@ func scanCode(r scanner) (*oauth.AuthCode, error) {
 		c                  oauth.AuthCode
 		scopes, aud        string
 		authAt, cAt, expAt int64
+		amr                string
 	)
-	if err := r.Scan(&c.Hash, &c.ClientID, &c.UserID, &c.RedirectURI, &c.CodeChallenge, &scopes, &aud, &c.Nonce, &authAt, &cAt, &expAt, &c.DPoPJKT); err != nil {
+	if err := r.Scan(&c.Hash, &c.ClientID, &c.UserID, &c.RedirectURI, &c.CodeChallenge, &scopes, &aud, &c.Nonce, &authAt, &cAt, &expAt, &c.DPoPJKT, &amr); err != nil {
 		return nil, err
 	}
 	var err error
@@ -41,6 +42,7 @@ func scanCode(r scanner) (*oauth.AuthCode, error) {
 		return nil, err
 	}
 	c.AuthTime, c.CreatedAt, c.ExpiresAt = fromNanos(authAt), fromNanos(cAt), fromNanos(expAt)
+	c.AMR = decodeAMR(amr)
 	return &c, nil
 }
 

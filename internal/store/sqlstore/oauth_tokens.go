@@ -46,7 +46,7 @@ func (s *OAuthStore) lockLiveFamily(ctx context.Context, tx *sql.Tx, id string) 
 
 func insertRefresh(ctx context.Context, s *OAuthStore, tx *sql.Tx, t *oauth.RefreshToken) error {
 	_, err := tx.ExecContext(ctx, s.d.Q(qInsertRefresh), t.Hash, t.FamilyID, t.ClientID, t.UserID, encodeList(t.Scopes), encodeList(t.Audience),
-		nanos(t.AuthTime), nanos(t.CreatedAt), nanos(t.ExpiresAt), nanos(t.UsedAt), nanos(t.RevokedAt), t.JKT)
+		nanos(t.AuthTime), nanos(t.CreatedAt), nanos(t.ExpiresAt), nanos(t.UsedAt), nanos(t.RevokedAt), t.JKT, encodeAMR(t.AMR))
 	if isUnique(err) {
 		return store.ErrConflict
 	}
@@ -94,8 +94,9 @@ func scanRefresh(r scanner) (*oauth.RefreshToken, error) {
 		t                                                 oauth.RefreshToken
 		scopes, aud                                       string
 		authAt, cAt, expAt, usedAt, revAt, famRev, famExp int64
+		amr                                               string
 	)
-	if err := r.Scan(&t.Hash, &t.FamilyID, &t.ClientID, &t.UserID, &scopes, &aud, &authAt, &cAt, &expAt, &usedAt, &revAt, &famRev, &famExp, &t.JKT); err != nil {
+	if err := r.Scan(&t.Hash, &t.FamilyID, &t.ClientID, &t.UserID, &scopes, &aud, &authAt, &cAt, &expAt, &usedAt, &revAt, &famRev, &famExp, &t.JKT, &amr); err != nil {
 		return nil, err
 	}
 	var err error
@@ -110,6 +111,7 @@ func scanRefresh(r scanner) (*oauth.RefreshToken, error) {
 	}
 	t.AuthTime, t.CreatedAt, t.ExpiresAt = fromNanos(authAt), fromNanos(cAt), fromNanos(expAt)
 	t.UsedAt, t.RevokedAt, t.FamilyExpiresAt = fromNanos(usedAt), fromNanos(revAt), fromNanos(famExp)
+	t.AMR = decodeAMR(amr)
 	return &t, nil
 }
 

@@ -31,7 +31,7 @@ func TestClientsRoundTrip(t *testing.T) {
 	forDrivers(t, func(t *testing.T, s *storetest.Store) {
 		ctx := context.Background()
 		c := &oauth.Client{ID: "x'); DROP TABLE users;--", SecretHash: "hmac-sha256$abc", GrantTypes: []string{"client_credentials"},
-			Scopes: []string{"a", "b"}, Audience: []string{"https://api"}, ResourceServer: true, AccessTokenTTL: time.Minute,
+			Scopes: []string{"a", "b"}, Audience: []string{"https://api"}, ResourceServer: true, RequireMFA: true, AccessTokenTTL: time.Minute,
 			Source: oauth.SourceCLI, CreatedAt: t0, UpdatedAt: t0}
 		if err := s.CreateClient(ctx, c); err != nil {
 			t.Fatal(err)
@@ -70,7 +70,7 @@ func TestClientsRoundTrip(t *testing.T) {
 
 func newCode(name string) *oauth.AuthCode {
 	return &oauth.AuthCode{Hash: h(name), ClientID: "web", UserID: "u1", RedirectURI: "https://a/cb", CodeChallenge: "c",
-		Scopes: []string{"openid"}, Audience: []string{"web"}, Nonce: "n", AuthTime: t0, CreatedAt: t0, ExpiresAt: t0.Add(time.Minute)}
+		Scopes: []string{"openid"}, Audience: []string{"web"}, Nonce: "n", AuthTime: t0, AMR: []string{"pwd", "otp"}, CreatedAt: t0, ExpiresAt: t0.Add(time.Minute)}
 }
 
 // TestRedeemCodeRace: of many concurrent redeemers of one code exactly one
@@ -138,7 +138,7 @@ func TestFamilyLifecycle(t *testing.T) {
 			t.Fatal(err)
 		}
 		rt := &oauth.RefreshToken{Hash: h("rt1"), FamilyID: "fam", ClientID: "web", UserID: "u1", Scopes: []string{"openid"},
-			AuthTime: t0, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+			AuthTime: t0, AMR: []string{"pwd", "otp"}, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
 		if err := s.SaveRefresh(ctx, rt); err != nil {
 			t.Fatal(err)
 		}
@@ -246,7 +246,7 @@ func TestDenyListConsentsUsersSessionsPurge(t *testing.T) {
 		if _, err := s.UserByUsername(ctx, "alice' OR '1'='1"); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("injection-shaped username: %v", err)
 		}
-		sess := &identity.Session{IDHash: h("s"), UserID: "id1", AuthTime: t0, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+		sess := &identity.Session{IDHash: h("s"), UserID: "id1", AuthTime: t0, AMR: []string{"pwd", "otp"}, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
 		if err := s.CreateSession(ctx, sess); err != nil {
 			t.Fatal(err)
 		}
