@@ -98,13 +98,14 @@ func newAuthServer(cfg *config.Config, d authDeps) (*oauth.Server, error) {
 		return nil, err
 	}
 	return oauth.New(oauth.Options{
-		LoginLimiter:        loginL,
-		TokenLimiter:        tokenL,
-		Issuer:              cfg.Issuer,
-		Store:               d.db.OAuth(),
-		Clients:             d.parts.Clients,
-		Users:               d.parts.Users,
-		Sessions:            identity.NewSessions(d.db.Identity(), cfg.Login.SessionTTL.D(), secure, nil, nil),
+		LoginLimiter: loginL,
+		TokenLimiter: tokenL,
+		Issuer:       cfg.Issuer,
+		Store:        d.db.OAuth(),
+		Clients:      d.parts.Clients,
+		Users:        d.parts.Users,
+		Sessions: identity.NewSessionsWith(identity.SessionOptions{Store: d.db.Identity(),
+			TTL: cfg.Login.SessionTTL.D(), IdleTTL: cfg.Login.SessionIdleTTL.D(), Secure: secure}),
 		Signer:              d.km,
 		Keys:                d.km,
 		Audit:               d.audit,

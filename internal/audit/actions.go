@@ -47,6 +47,12 @@ const (
 	// The gateway.
 	ActionGatewayDenied = "gateway.denied" // a request refused by a route's authentication or authorization
 	ActionGatewayReload = "gateway.reload" // the route table replaced (or a new configuration refused)
+
+	// Session lifecycle, password change and RP-initiated logout (issue 13, "life").
+	ActionSessionEnd     = "session.end"          // sessions ended: by the user (account page), a password change, or an administrator
+	ActionPasswordChange = "user.password_change" // a user changed their own password
+	ActionUserAccessEnd  = "user.access_end"      // every session and refresh-token family of a user ended at once (EndUserAccess)
+	ActionRPLogout       = "auth.rp_logout"       // an RP-initiated logout request (OpenID Connect RP-Initiated Logout 1.0)
 )
 
 // Actions returns the catalogue, in the order above.
@@ -60,5 +66,7 @@ func Actions() []string {
 		ActionKeyGenerate, ActionKeyActivate, ActionKeyRetire, ActionKeyRemove, ActionKeyRotate, ActionKeyRevoke,
 		ActionMasterKeyRotate,
 		ActionGatewayDenied, ActionGatewayReload,
+		// life
+		ActionSessionEnd, ActionPasswordChange, ActionUserAccessEnd, ActionRPLogout,
 	}
 }

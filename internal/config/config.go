@@ -146,6 +146,8 @@ type Tokens struct {
 type Login struct {
 	// SessionTTL is how long a login session lasts (absolute).
 	SessionTTL Duration `yaml:"session_ttl"`
+	// SessionIdleTTL ends a session unused for that long.
+	SessionIdleTTL Duration `yaml:"session_idle_ttl"`
 }
 
 // RateLimits configures the limits on Rampart's own endpoints.
