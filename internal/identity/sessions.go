@@ -279,3 +279,9 @@ func (m *Sessions) End(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	http.SetCookie(w, m.cookie("", -1))
 	return nil
 }
+
+// DeleteUserSessions ends every session of the user (every browser,
+// this one included) and returns how many there were.
+func (m *Sessions) DeleteUserSessions(ctx context.Context, userID string) (int64, error) {
+	return m.store.DeleteUserSessions(ctx, userID)
+}

@@ -251,6 +251,16 @@ func (s *Server) continueAuthorize(w http.ResponseWriter, r *http.Request, a *au
 		s.toLogin(w, r, a)
 		return
 	}
+	if user.MustChangePassword {
+		// No code for a user who still has to replace a one-time password
+		// (prompt=none cannot show the form: login_required).
+		if slices.Contains(a.req.Prompt, "none") {
+			s.redirectError(w, r, a, oerr(ErrLoginRequired, "the user must sign in"))
+			return
+		}
+		s.toPasswordChange(w, r, a.canon)
+		return
+	}
 	if s.needsConsent(ctx, a, user.ID) {
 		if slices.Contains(a.req.Prompt, "none") {
 			s.redirectError(w, r, a, oerr(ErrConsentRequired, "the user has not allowed this client"))
@@ -381,6 +391,10 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 	// old session.
 	if s.needsLogin(a, sess) {
 		s.toLogin(w, r, a)
+		return
+	}
+	if user.MustChangePassword {
+		s.toPasswordChange(w, r, a.canon)
 		return
 	}
 	switch r.PostForm.Get("decision") {

@@ -145,6 +145,13 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.renderLogin(w, r, http.StatusServiceUnavailable, ret, shown, "Sign-in is unavailable right now. Try again shortly.")
 		return
 	}
+	if user.MustChangePassword {
+		// The one-time password (dev mode) is replaced before anything
+		// else completes; the change rotates the session again and then
+		// continues with ret.
+		s.toPasswordChange(w, r, ret)
+		return
+	}
 	http.Redirect(w, r, s.withLoginProof(ret, sess), http.StatusSeeOther) // #nosec G710 -- target is PathAccount or PathAuthorize with a re-encoded query (withLoginProof): the path is fixed
 }
 
@@ -162,48 +169,17 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, PathLogin, http.StatusSeeOther)
 }
 
-// handleAccount lists the user's consents, each revocable.
-func (s *Server) handleAccount(w http.ResponseWriter, r *http.Request) {
-	sess, err := s.opts.Sessions.Get(r.Context(), r)
-	if err != nil {
-		http.Redirect(w, r, PathLogin, http.StatusSeeOther)
-		return
-	}
-	user, err := s.opts.Users.ByID(r.Context(), sess.UserID)
-	if err != nil {
-		http.Redirect(w, r, PathLogin, http.StatusSeeOther)
-		return
-	}
-	consents, err := s.account.ListConsents(r.Context(), user.ID)
-	if err != nil {
-		s.log.ErrorContext(r.Context(), "account", "err", err)
-		s.errorPage(w, r, http.StatusInternalServerError, "Something went wrong", "Try again later.", ErrServerError)
-		return
-	}
-	tok, err := s.opts.CSRF.Token(w, r)
-	if err != nil {
-		s.errorPage(w, r, http.StatusInternalServerError, "Something went wrong", "Try again later.", ErrServerError)
-		return
-	}
-	web.Render(w, s.log, http.StatusOK, "account.html", map[string]any{"Username": user.Username, "Consents": consents, "CSRF": tok})
-}
-
 // handleRevokeConsent withdraws a consent and revokes every token the
 // client holds for the user.
 func (s *Server) handleRevokeConsent(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil || !s.opts.CSRF.Valid(r) {
-		s.errorPage(w, r, http.StatusForbidden, "Request refused", "The form expired or was not submitted from this site.", "")
-		return
-	}
-	sess, err := s.opts.Sessions.Get(r.Context(), r)
-	if err != nil {
-		http.Redirect(w, r, PathLogin, http.StatusSeeOther)
+	sess, _, ok := s.accountPost(w, r)
+	if !ok {
 		return
 	}
 	clientID := r.PostForm.Get("client_id")
 	// The consent looked up is the session user's own: a user can only
 	// withdraw what they granted (no IDOR through client_id).
-	err = s.account.DeleteConsent(r.Context(), sess.UserID, clientID)
+	err := s.account.DeleteConsent(r.Context(), sess.UserID, clientID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		s.errorPage(w, r, http.StatusInternalServerError, "Something went wrong", "Try again later.", ErrServerError)
 		return

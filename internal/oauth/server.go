@@ -80,6 +80,11 @@ type Options struct {
 	RefreshTokenTTL     time.Duration
 	RefreshTokenIdleTTL time.Duration
 	IDTokenTTL          time.Duration
+
+	// ScopeDescriptions are the configuration's human descriptions of
+	// scopes (oauth.scopes), shown on consent pages (DescribeScopes);
+	// optional.
+	ScopeDescriptions map[string]string
 }
 
 // Server is the authorization server.
@@ -92,6 +97,7 @@ type Server struct {
 	cop      *http.CrossOriginProtection
 	trail    auditTrail
 	revoker  Revoker
+	ender    AccessEnder
 	// The server's slices of the store, each consumed where its
 	// interface is defined.
 	codes     codeSaver
@@ -124,6 +130,7 @@ func New(opts Options) (*Server, error) {
 	s.trail = auditTrail{rec: opts.Audit, log: s.log}
 	s.revoker = Revoker{Store: opts.Store, Shared: opts.Deny}
 	s.grants = newGrantHandlers(s)
+	s.ender = AccessEnder{Sessions: opts.Sessions, Tokens: opts.Store, Revoker: s.revoker, Audit: opts.Audit, Now: s.now}
 	v, err := jwtauth.New(jwtauth.Config{
 		Issuer:       opts.Issuer,
 		Keys:         &keySource{keys: opts.Keys},
@@ -172,6 +179,10 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.Handle("POST "+PathLogout, s.cop.Handler(http.HandlerFunc(s.handleLogout)))
 	mux.HandleFunc("GET "+PathAccount, s.handleAccount)
 	mux.Handle("POST "+PathAccount+"/consents/revoke", s.cop.Handler(http.HandlerFunc(s.handleRevokeConsent)))
+	mux.Handle("POST "+PathAccountSessionEnd, s.cop.Handler(http.HandlerFunc(s.handleEndSession)))
+	mux.Handle("POST "+PathAccountSessionsEnd, s.cop.Handler(http.HandlerFunc(s.handleEndOtherSessions)))
+	mux.HandleFunc("GET "+PathAccountPassword, s.handlePasswordPage)
+	mux.Handle("POST "+PathAccountPassword, s.cop.Handler(http.HandlerFunc(s.handlePasswordChange)))
 	mux.HandleFunc("POST "+PathToken, s.handleToken)
 	mux.HandleFunc("POST "+PathRevoke, s.handleRevoke)
 	mux.HandleFunc("POST "+PathIntrospect, s.handleIntrospect)

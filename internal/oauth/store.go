@@ -32,6 +32,15 @@ type Client struct {
 	AccessTokenTTL      time.Duration
 	RefreshTokenTTL     time.Duration
 	RefreshTokenIdleTTL time.Duration
+	// What pages show of the client (consent, device, account): a
+	// display name and https links to its logo, privacy policy and terms.
+	DisplayName string
+	LogoURI     string
+	PolicyURI   string
+	TOSURI      string
+	// PostLogoutRedirectURIs are where RP-initiated logout may send the
+	// browser afterwards, matched exactly (logout_rp.go).
+	PostLogoutRedirectURIs []string
 	// Source is "config" or "cli".
 	Source    string
 	CreatedAt time.Time
@@ -129,6 +138,8 @@ type Store interface {
 
 	familyCreator // families without a code (below)
 	purger        // the purge loop (below)
+
+	UserTokenRevoker // ending a user's access (access_end.go)
 }
 
 // clientAdmin manages the clients made with the CLI (`rampart client
