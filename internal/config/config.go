@@ -40,6 +40,10 @@ type Config struct {
 	// Gateway configures the identity-aware reverse proxy (docs/gateway.md);
 	// nil runs no gateway listener.
 	Gateway *Gateway `yaml:"gateway"`
+	// OAuth holds global switches of the authorization server.
+	OAuth OAuth `yaml:"oauth"`
+	// UI brands the pages people see.
+	UI UI `yaml:"ui"`
 
 	// Dev is set by `rampart serve --dev` (or serve with no config); it is
 	// never read from the file.
@@ -209,6 +213,31 @@ type Client struct {
 	AccessTokenTTL      Duration `yaml:"access_token_ttl"`
 	RefreshTokenTTL     Duration `yaml:"refresh_token_ttl"`
 	RefreshTokenIdleTTL Duration `yaml:"refresh_token_idle_ttl"`
+	// What the pages show of the client: a name, and https links to its
+	// logo, privacy policy and terms of service.
+	DisplayName string `yaml:"display_name"`
+	LogoURI     string `yaml:"logo_uri"`
+	PolicyURI   string `yaml:"policy_uri"`
+	TOSURI      string `yaml:"tos_uri"`
+	// PostLogoutRedirectURIs are where RP-initiated logout may return the
+	// browser (OpenID Connect RP-Initiated Logout 1.0 §3), exact strings.
+	PostLogoutRedirectURIs []string `yaml:"post_logout_redirect_uris"`
+}
+
+// OAuth holds global switches of the authorization server.
+type OAuth struct {
+	// Scopes describe scopes for people: scope id to a short sentence
+	// shown on consent pages ("Read your notes").
+	Scopes map[string]string `yaml:"scopes"`
+}
+
+// UI brands the pages people see.
+type UI struct {
+	// ProductName replaces "Rampart" in page titles and headers.
+	ProductName string `yaml:"product_name"`
+	// LogoFile is a PNG, JPEG, GIF, WebP or SVG file (at most 256 KiB)
+	// shown at the top of every page, served from Rampart itself.
+	LogoFile string `yaml:"logo_file"`
 }
 
 // Audit configures the audit trail.

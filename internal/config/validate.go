@@ -80,6 +80,7 @@ func (c *Config) Validate() error {
 		bad("login.session_idle_ttl", "%s is out of range; use 1m up to login.session_ttl", t)
 	}
 	c.validateClients(bad)
+	c.validatePages(bad)
 	for _, rl := range []struct {
 		key string
 		l   RateLimit

@@ -155,10 +155,10 @@ func (s *Server) accountPost(w http.ResponseWriter, r *http.Request) (*identity.
 	return s.accountUser(w, r)
 }
 
-// handleEndSession ends one of the user's sessions (named by its handle;
+// handleEndAccountSession ends one of the user's sessions (named by its handle;
 // only the user's own sessions are looked up, so no handle reaches
 // another user's).
-func (s *Server) handleEndSession(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleEndAccountSession(w http.ResponseWriter, r *http.Request) {
 	sess, user, ok := s.accountPost(w, r)
 	if !ok {
 		return

@@ -182,7 +182,9 @@ func ClientFromConfig(c config.Client, secret string, secretKey []byte) *Client 
 		Scopes: slices.Clone(c.Scopes), Audience: slices.Clone(c.Audience),
 		SkipConsent: c.SkipConsent, ResourceServer: c.ResourceServer,
 		AccessTokenTTL: c.AccessTokenTTL.D(), RefreshTokenTTL: c.RefreshTokenTTL.D(), RefreshTokenIdleTTL: c.RefreshTokenIdleTTL.D(),
-		Source: SourceConfig,
+		DisplayName: c.DisplayName, LogoURI: c.LogoURI, PolicyURI: c.PolicyURI, TOSURI: c.TOSURI,
+		PostLogoutRedirectURIs: slices.Clone(c.PostLogoutRedirectURIs),
+		Source:                 SourceConfig,
 	}
 	switch {
 	case c.SecretEnv != "" && secret != "":
@@ -200,6 +202,18 @@ func ClientFromConfig(c config.Client, secret string, secretKey []byte) *Client 
 func CheckClient(c *Client) error {
 	if err := config.CheckClientValues(c.RedirectURIs, c.Scopes, c.Audience); err != nil {
 		return fmt.Errorf("oauth: client %s: %w", c.ID, err)
+	}
+	for _, u := range c.PostLogoutRedirectURIs {
+		if err := config.CheckRedirectURI(u); err != nil {
+			return fmt.Errorf("oauth: client %s: post-logout redirect URI %q: %w", c.ID, u, err)
+		}
+	}
+	for _, u := range []string{c.LogoURI, c.PolicyURI, c.TOSURI} {
+		if u != "" {
+			if err := config.CheckPageURI(u); err != nil {
+				return fmt.Errorf("oauth: client %s: %q: %w", c.ID, u, err)
+			}
+		}
 	}
 	return nil
 }

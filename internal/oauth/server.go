@@ -91,6 +91,7 @@ type Options struct {
 type Server struct {
 	opts     Options
 	verifier *jwtauth.Verifier // our own access tokens
+	idKeys   *keySource        // our own ID tokens (id_token_hint)
 	now      func() time.Time
 	rand     io.Reader
 	log      *slog.Logger
@@ -131,9 +132,10 @@ func New(opts Options) (*Server, error) {
 	s.revoker = Revoker{Store: opts.Store, Shared: opts.Deny}
 	s.grants = newGrantHandlers(s)
 	s.ender = AccessEnder{Sessions: opts.Sessions, Tokens: opts.Store, Revoker: s.revoker, Audit: opts.Audit, Now: s.now}
+	s.idKeys = &keySource{keys: opts.Keys}
 	v, err := jwtauth.New(jwtauth.Config{
 		Issuer:       opts.Issuer,
-		Keys:         &keySource{keys: opts.Keys},
+		Keys:         s.idKeys,
 		SkipAudience: true, // each endpoint checks the audience it needs
 		DenyList:     denyList{store: opts.Store, now: s.now},
 		Clock:        s.now,
@@ -179,10 +181,17 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.Handle("POST "+PathLogout, s.cop.Handler(http.HandlerFunc(s.handleLogout)))
 	mux.HandleFunc("GET "+PathAccount, s.handleAccount)
 	mux.Handle("POST "+PathAccount+"/consents/revoke", s.cop.Handler(http.HandlerFunc(s.handleRevokeConsent)))
-	mux.Handle("POST "+PathAccountSessionEnd, s.cop.Handler(http.HandlerFunc(s.handleEndSession)))
+	mux.Handle("POST "+PathAccountSessionEnd, s.cop.Handler(http.HandlerFunc(s.handleEndAccountSession)))
 	mux.Handle("POST "+PathAccountSessionsEnd, s.cop.Handler(http.HandlerFunc(s.handleEndOtherSessions)))
 	mux.HandleFunc("GET "+PathAccountPassword, s.handlePasswordPage)
 	mux.Handle("POST "+PathAccountPassword, s.cop.Handler(http.HandlerFunc(s.handlePasswordChange)))
+	// RP-initiated logout: the RP's GET or POST comes from another site
+	// (no cross-origin protection there; it ends nothing without the
+	// user's confirmation or a hint naming them); the confirmation is a
+	// same-site, CSRF-protected form.
+	mux.HandleFunc("GET "+PathEndSession, s.handleEndSession)
+	mux.HandleFunc("POST "+PathEndSession, s.handleEndSession)
+	mux.Handle("POST "+PathEndSessionConfirm, s.cop.Handler(http.HandlerFunc(s.handleEndSessionConfirm)))
 	mux.HandleFunc("POST "+PathToken, s.handleToken)
 	mux.HandleFunc("POST "+PathRevoke, s.handleRevoke)
 	mux.HandleFunc("POST "+PathIntrospect, s.handleIntrospect)
