@@ -97,6 +97,11 @@ func newAuthServer(cfg *config.Config, d authDeps) (*oauth.Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	brand, err := loadBranding(cfg.UI)
+	if err != nil {
+		return nil, err
+	}
+	web.SetBranding(brand)
 	return oauth.New(oauth.Options{
 		LoginLimiter: loginL,
 		TokenLimiter: tokenL,
@@ -117,5 +122,6 @@ func newAuthServer(cfg *config.Config, d authDeps) (*oauth.Server, error) {
 		RefreshTokenTTL:     cfg.Tokens.RefreshTokenTTL.D(),
 		RefreshTokenIdleTTL: cfg.Tokens.RefreshTokenIdleTTL.D(),
 		IDTokenTTL:          cfg.Tokens.IDTokenTTL.D(),
+		ScopeDescriptions:   cfg.OAuth.Scopes,
 	})
 }

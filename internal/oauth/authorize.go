@@ -316,10 +316,11 @@ func (s *Server) renderConsent(w http.ResponseWriter, r *http.Request, a *authzC
 		s.redirectError(w, r, a, serverError(err))
 		return
 	}
-	web.Render(w, s.log, http.StatusOK, "consent.html", map[string]any{
-		"ClientID": a.client.ID, "Username": user.Username, "Scopes": a.req.Scopes, "Resources": consentResources(a),
+	client := DisplayClient(a.client)
+	web.RenderWith(w, s.log, http.StatusOK, "consent.html", map[string]any{
+		"Client": client, "Username": user.Username, "Scopes": s.DescribeScopes(a.req.Scopes), "Resources": consentResources(a),
 		"CSRF": tok, "Request": a.raw,
-	}, redirectOrigin(a.redirect))
+	}, web.Policy{FormTargets: []string{redirectOrigin(a.redirect)}, ImageSources: []string{imageOrigin(client.LogoURI)}})
 }
 
 // issueCode stores a new authorization code and redirects with it.

@@ -69,16 +69,23 @@ func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, status int,
 	// redirect URIs: anyone can build a login link, and an unregistered
 	// client_id ("IT-Security password reset") is a phishing text, never
 	// shown (RFC 6749 §10.2, client impersonation).
-	var target, clientID string
+	var target, clientName string
 	if v, err := url.ParseQuery(ret); err == nil && len(v["client_id"]) == 1 && len(v["redirect_uri"]) == 1 {
 		if c, err := s.opts.Clients.Get(r.Context(), v.Get("client_id")); err == nil {
 			if m := c.MatchRedirectURI(v.Get("redirect_uri")); m != "" {
-				target, clientID = redirectOrigin(m), c.ID
+				target, clientName = redirectOrigin(m), DisplayClient(c).Name
 			}
 		}
 	}
+	// After a failed attempt with a username the password field gets the
+	// focus (autofocus, no script: the pages load none), so the user
+	// retypes only what was likely wrong.
+	focus := "username"
+	if msg != "" && username != "" {
+		focus = "password"
+	}
 	web.Render(w, s.log, status, "login.html", map[string]string{
-		"CSRF": tok, "Return": ret, "Username": username, "Error": msg, "ClientID": clientID,
+		"CSRF": tok, "Return": ret, "Username": username, "Error": msg, "ClientName": clientName, "Focus": focus,
 	}, target)
 }
 

@@ -1,6 +1,9 @@
 package oauth
 
-import "net/http"
+import (
+	"net/http"
+	"net/url"
+)
 
 // builtinScopes describe the scopes the server itself defines (OIDC Core
 // §5.4, §11). Configuration (oauth.scopes) may override them.
@@ -52,6 +55,15 @@ func DisplayClient(c *Client) ClientDisplay {
 		name = c.ID
 	}
 	return ClientDisplay{ID: c.ID, Name: name, LogoURI: c.LogoURI, PolicyURI: c.PolicyURI, TOSURI: c.TOSURI}
+}
+
+// imageOrigin is the CSP img-src source of a logo URI ("" if none).
+func imageOrigin(logo string) string {
+	u, err := url.Parse(logo)
+	if logo == "" || err != nil || u.Scheme != "https" || u.Host == "" {
+		return ""
+	}
+	return "https://" + u.Host
 }
 
 // consentView is one row of the account page's consent list.

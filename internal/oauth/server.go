@@ -198,6 +198,8 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+PathUserinfo, s.handleUserinfo)
 	mux.HandleFunc("POST "+PathUserinfo, s.handleUserinfo)
 	mux.Handle("GET "+web.StylePath, web.StyleHandler())
+	mux.Handle("GET "+web.FaviconPath, web.FaviconHandler())
+	mux.Handle("GET "+web.LogoPath, web.LogoHandler())
 }
 
 // audit records e with the request's address and id. A failure is logged;

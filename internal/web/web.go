@@ -22,7 +22,13 @@ var templateFS embed.FS
 //go:embed static/rampart.css
 var stylesheet []byte
 
-var pages = template.Must(template.New("").ParseFS(templateFS, "templates/*.html"))
+// pageFuncs are what every page may call: the branding (brand.go).
+var pageFuncs = template.FuncMap{
+	"product": func() string { return currentBranding().ProductName },
+	"haslogo": func() bool { return len(currentBranding().Logo) > 0 },
+}
+
+var pages = template.Must(template.New("").Funcs(pageFuncs).ParseFS(templateFS, "templates/*.html"))
 
 // StylePath is where the stylesheet is served.
 const StylePath = "/static/rampart.css"
@@ -42,6 +48,23 @@ func StyleHandler() http.Handler {
 // allow the client's redirect URI origin). The response is never cached:
 // it carries a CSRF token and user data.
 func Render(w http.ResponseWriter, logger *slog.Logger, status int, name string, data any, formTargets ...string) {
+	RenderWith(w, logger, status, name, data, Policy{FormTargets: formTargets})
+}
+
+// Policy widens a page's Content Security Policy for what it shows.
+type Policy struct {
+	// FormTargets are extra form-action origins (see Render).
+	FormTargets []string
+	// ImageSources are extra img-src origins (a client's https logo on
+	// the consent page).
+	ImageSources []string
+}
+
+// cspSource reports whether t is safe to paste into a CSP source list.
+func cspSource(t string) bool { return t != "" && !strings.ContainsAny(t, " ;,'\"\n\r\t") }
+
+// RenderWith is Render with a page-specific policy.
+func RenderWith(w http.ResponseWriter, logger *slog.Logger, status int, name string, data any, p Policy) {
 	var buf bytes.Buffer
 	if err := pages.ExecuteTemplate(&buf, name, data); err != nil {
 		if logger != nil {
@@ -51,12 +74,18 @@ func Render(w http.ResponseWriter, logger *slog.Logger, status int, name string,
 		return
 	}
 	formAction := "'self'"
-	for _, t := range formTargets {
-		if t != "" && !strings.ContainsAny(t, " ;,'\"") {
+	for _, t := range p.FormTargets {
+		if cspSource(t) {
 			formAction += " " + t
 		}
 	}
-	httpx.SetCSP(w, "default-src 'none'; style-src 'self'; img-src 'self'; form-action "+formAction+"; frame-ancestors 'none'; base-uri 'none'")
+	imgSrc := "'self'"
+	for _, t := range p.ImageSources {
+		if cspSource(t) {
+			imgSrc += " " + t
+		}
+	}
+	httpx.SetCSP(w, "default-src 'none'; style-src 'self'; img-src "+imgSrc+"; form-action "+formAction+"; frame-ancestors 'none'; base-uri 'none'")
 	httpx.SetNoStore(w)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
