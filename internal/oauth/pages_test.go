@@ -183,4 +183,3 @@ func TestForcedPasswordChange(t *testing.T) {
 		}
 	})
 }
-
