@@ -160,3 +160,30 @@ func TestSessionUserAgentTruncated(t *testing.T) {
 		t.Fatalf("user agent %d bytes %q", len(s.UserAgent), s.UserAgent[:10])
 	}
 }
+
+// BenchmarkSessionGet is the per-request session check of every page
+// (SQLite): a lookup, the timeout checks, and a touch at most once a
+// minute (the injected clock advances 1 ms per request, so about one
+// request in 60000 writes).
+func BenchmarkSessionGet(b *testing.B) {
+	clock := testkit.NewClock(start)
+	st := storetest.Open(b, "sqlite")
+	m := identity.NewSessionsWith(identity.SessionOptions{Store: st, TTL: 720 * time.Hour, IdleTTL: 30 * time.Minute, Now: clock.Now})
+	req := httptest.NewRequest(http.MethodPost, "/login", nil)
+	rec := httptest.NewRecorder()
+	if _, err := m.Start(context.Background(), rec, req, "u1"); err != nil {
+		b.Fatal(err)
+	}
+	next := httptest.NewRequest(http.MethodGet, "/account", nil)
+	for _, c := range rec.Result().Cookies() {
+		next.AddCookie(c)
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		clock.Add(time.Millisecond)
+		if _, err := m.Get(ctx, next); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
