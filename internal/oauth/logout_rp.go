@@ -240,6 +240,16 @@ func (s *Server) handleEndSession(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if r.Method == http.MethodPost {
+		// An RP's form POST is a cross-site POST: the SameSite=Lax session
+		// cookie is not sent with it, so this request cannot see who is
+		// signed in. A 303 turns it into a top-level GET navigation, which
+		// carries the cookie (RFC 6265bis §5.6.7.1, "Lax"); the verified
+		// parameters go along re-encoded.
+		w.Header().Set("Cache-Control", "no-store")
+		http.Redirect(w, r, PathEndSession+"?"+req.encode(), http.StatusSeeOther) // #nosec G710 -- a fixed path with re-encoded, verified parameters
+		return
+	}
 	sess, err := s.opts.Sessions.Get(r.Context(), r)
 	if err != nil && !errors.Is(err, identity.ErrNoSession) {
 		s.log.ErrorContext(r.Context(), "logout", "err", err)

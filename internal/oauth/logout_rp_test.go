@@ -200,9 +200,14 @@ func TestRPLogoutCSRF(t *testing.T) {
 		t.Fatalf("no confirmation page: %d %q", p.status, p.location)
 	}
 	b.stillSignedIn(t)
-	// An RP's cross-site POST of the same request: still only the page.
-	if p := b.post(oauth.PathEndSession, url.Values{"client_id": {webID}}, "Sec-Fetch-Site", "cross-site", "Origin", "https://evil.example"); p.status != http.StatusOK {
-		t.Fatalf("cross-site RP post: %d", p.status)
+	// An RP's cross-site POST of the same request becomes a GET (which
+	// carries the Lax session cookie), and still only shows the page.
+	rp := b.post(oauth.PathEndSession, url.Values{"client_id": {webID}, "state": {"x y"}}, "Sec-Fetch-Site", "cross-site", "Origin", "https://evil.example")
+	if rp.status != http.StatusSeeOther || rp.location != oauth.PathEndSession+"?client_id="+webID+"&state=x+y" {
+		t.Fatalf("cross-site RP post: %d %q", rp.status, rp.location)
+	}
+	if p := b.get(rp.location); p.status != http.StatusOK || !strings.Contains(p.body, `id="logout"`) {
+		t.Fatalf("RP post, then GET: %d", p.status)
 	}
 	b.stillSignedIn(t)
 	form := hidden(p.body)
@@ -249,4 +254,23 @@ func TestRPLogoutOtherUsersHint(t *testing.T) {
 		t.Fatalf("another user's hint: %d %q", p.status, p.location)
 	}
 	b.stillSignedIn(t)
+}
+
+// TestRPLogoutFormPost: an RP's cross-site form POST with the hint ends
+// the session too (through the GET it is turned into, which carries the
+// SameSite=Lax cookie a cross-site POST does not).
+func TestRPLogoutFormPost(t *testing.T) {
+	e := newEnv(t, "sqlite")
+	b, id := e.signedIn(t)
+	p := b.post(oauth.PathEndSession, url.Values{"id_token_hint": {id}, "post_logout_redirect_uri": {e.postLogoutURI()}, "state": {"s1"}},
+		"Sec-Fetch-Site", "cross-site", "Origin", "https://app.example")
+	if p.status != http.StatusSeeOther || !strings.HasPrefix(p.location, oauth.PathEndSession+"?") {
+		t.Fatalf("form post: %d %q", p.status, p.location)
+	}
+	if p := b.get(p.location); p.status != http.StatusSeeOther || p.location != e.postLogoutURI()+"?state=s1" {
+		t.Fatalf("after the post: %d %q", p.status, p.location)
+	}
+	if p := b.get(oauth.PathAccount); p.status != http.StatusSeeOther {
+		t.Fatalf("the session survived: %d", p.status)
+	}
 }
