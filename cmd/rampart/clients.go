@@ -43,13 +43,19 @@ type clientView struct {
 	ResourceServer bool     `json:"resource_server"`
 	AccessTTL      string   `json:"access_token_ttl,omitempty"`
 	RefreshTTL     string   `json:"refresh_token_ttl,omitempty"`
+	DisplayName    string   `json:"display_name,omitempty"`
+	LogoURI        string   `json:"logo_uri,omitempty"`
+	PolicyURI      string   `json:"policy_uri,omitempty"`
+	TOSURI         string   `json:"tos_uri,omitempty"`
+	PostLogout     []string `json:"post_logout_redirect_uris,omitempty"`
 	CreatedAt      string   `json:"created_at,omitempty"`
 	Secret         string   `json:"client_secret,omitempty"`
 }
 
 func viewOf(c *oauth.Client) clientView {
 	v := clientView{ID: c.ID, Type: "confidential", Source: c.Source, GrantTypes: c.GrantTypes, RedirectURIs: c.RedirectURIs,
-		Scopes: c.Scopes, Audience: c.Audience, SkipConsent: c.SkipConsent, ResourceServer: c.ResourceServer}
+		Scopes: c.Scopes, Audience: c.Audience, SkipConsent: c.SkipConsent, ResourceServer: c.ResourceServer,
+		DisplayName: c.DisplayName, LogoURI: c.LogoURI, PolicyURI: c.PolicyURI, TOSURI: c.TOSURI, PostLogout: c.PostLogoutRedirectURIs}
 	if c.Public {
 		v.Type = "public"
 	}
@@ -79,6 +85,12 @@ func printClient(w io.Writer, v clientView, asJSON bool) error {
 	fmt.Fprintf(tw, "type:\t%s\nsource:\t%s\ngrant_types:\t%s\n", v.Type, v.Source, strings.Join(v.GrantTypes, " "))
 	fmt.Fprintf(tw, "redirect_uris:\t%s\nscopes:\t%s\naudience:\t%s\n", strings.Join(v.RedirectURIs, " "), strings.Join(v.Scopes, " "), strings.Join(v.Audience, " "))
 	fmt.Fprintf(tw, "skip_consent:\t%v\nresource_server:\t%v\n", v.SkipConsent, v.ResourceServer)
+	for _, kv := range [][2]string{{"display_name", v.DisplayName}, {"logo_uri", v.LogoURI}, {"policy_uri", v.PolicyURI}, {"tos_uri", v.TOSURI},
+		{"post_logout_redirect_uris", strings.Join(v.PostLogout, " ")}} {
+		if kv[1] != "" {
+			fmt.Fprintf(tw, "%s:\t%s\n", kv[0], kv[1])
+		}
+	}
 	if v.CreatedAt != "" {
 		fmt.Fprintf(tw, "created_at:\t%s\n", v.CreatedAt)
 	}
@@ -136,6 +148,11 @@ func (cc *clientCreate) flags(f *pflag.FlagSet) {
 	f.BoolVar(&sp.ResourceServer, "resource-server", false, "may introspect every token, not only those for its own audience")
 	f.DurationVar(&sp.AccessTokenTTL, "access-token-ttl", 0, "access token lifetime (default: tokens.access_token_ttl)")
 	f.DurationVar(&sp.RefreshTokenTTL, "refresh-token-ttl", 0, "refresh token family lifetime (default: tokens.refresh_token_ttl)")
+	f.StringVar(&sp.DisplayName, "display-name", "", "the name pages show (default: the id)")
+	f.StringVar(&sp.LogoURI, "logo-uri", "", "https URL of the client's logo, shown on the consent page")
+	f.StringVar(&sp.PolicyURI, "policy-uri", "", "https URL of the client's privacy policy")
+	f.StringVar(&sp.TOSURI, "tos-uri", "", "https URL of the client's terms of service")
+	f.StringArrayVar(&sp.PostLogoutRedirectURIs, "post-logout-redirect-uri", nil, "exact URI RP-initiated logout may return to (repeat for several)")
 	f.BoolVar(&cc.asJSON, "json", false, "print JSON")
 	// Plural spellings (as in the YAML keys) are accepted too.
 	f.StringSliceVar(&sp.GrantTypes, "grant-types", nil, "same as --grant-type")
