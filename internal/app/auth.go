@@ -110,7 +110,7 @@ func newAuthServer(cfg *config.Config, d authDeps) (*oauth.Server, error) {
 		Clients:      d.parts.Clients,
 		Users:        d.parts.Users,
 		Sessions: identity.NewSessionsWith(identity.SessionOptions{Store: d.db.Identity(),
-			TTL: cfg.Login.SessionTTL.D(), IdleTTL: cfg.Login.SessionIdleTTL.D(), Secure: secure}),
+			TTL: cfg.Login.SessionTTL.D(), IdleTTL: cfg.Login.SessionIdleTTL.D(), Secure: secure, Audit: d.audit}),
 		Signer:              d.km,
 		Keys:                d.km,
 		Audit:               d.audit,

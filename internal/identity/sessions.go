@@ -14,6 +14,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/rampart-auth/rampart/internal/audit"
 	"github.com/rampart-auth/rampart/internal/httpx"
 	"github.com/rampart-auth/rampart/internal/store"
 )
@@ -35,6 +36,7 @@ var ErrNoSession = errors.New("identity: no session")
 // stored by their SHA-256 so a database reader cannot replay them.
 type Sessions struct {
 	store Store
+	audit Auditor // nil: timeouts are not recorded
 	ttl   time.Duration
 	idle  time.Duration
 	tls   bool
@@ -74,6 +76,9 @@ type SessionOptions struct {
 	Secure bool
 	Now    func() time.Time // nil: time.Now
 	Rand   io.Reader        // nil: crypto/rand
+	// Audit records session.end when Get ends a timed-out session
+	// (optional).
+	Audit Auditor
 }
 
 // NewSessions returns the session manager with the default idle timeout.
@@ -94,7 +99,7 @@ func NewSessionsWith(o SessionOptions) *Sessions {
 	if o.IdleTTL <= 0 {
 		o.IdleTTL = DefaultIdleTTL
 	}
-	return &Sessions{store: o.Store, ttl: o.TTL, idle: o.IdleTTL, tls: o.Secure, now: o.Now, rand: o.Rand}
+	return &Sessions{store: o.Store, audit: o.Audit, ttl: o.TTL, idle: o.IdleTTL, tls: o.Secure, now: o.Now, rand: o.Rand}
 }
 
 // CookieName is the session cookie's name.
@@ -167,9 +172,19 @@ func (m *Sessions) Get(ctx context.Context, r *http.Request) (*Session, error) {
 		return nil, err
 	}
 	now := m.now().UTC()
-	if !now.Before(s.ExpiresAt) || !now.Before(s.lastSeen().Add(m.idle)) {
+	if expired, idle := !now.Before(s.ExpiresAt), !now.Before(s.lastSeen().Add(m.idle)); expired || idle {
 		if err := m.store.DeleteSession(ctx, idHash); err != nil {
 			return nil, err
+		}
+		if m.audit != nil {
+			reason := "idle_timeout"
+			if expired {
+				reason = "absolute_timeout"
+			}
+			// The session is gone either way; a failed record is not a
+			// reason to keep it.
+			_ = m.audit.Record(ctx, audit.Event{Actor: "system", Action: audit.ActionSessionEnd, Target: "user:" + s.UserID,
+				Outcome: audit.OutcomeSuccess, Reason: reason, Details: map[string]string{"sessions": "1", "scope": "one"}})
 		}
 		return nil, ErrNoSession
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rampart-auth/rampart/internal/audit"
 	"github.com/rampart-auth/rampart/internal/identity"
 	"github.com/rampart-auth/rampart/internal/store"
 	"github.com/rampart-auth/rampart/internal/testkit"
@@ -35,6 +36,13 @@ func signIn(t *testing.T, m *identity.Sessions, userID, ua string) (*identity.Se
 	return s, next
 }
 
+type recorder struct{ events []audit.Event }
+
+func (r *recorder) Record(_ context.Context, e audit.Event) error {
+	r.events = append(r.events, e)
+	return nil
+}
+
 func newSessions(t *testing.T, driver string, clock *testkit.Clock) (*identity.Sessions, *storetest.Store) {
 	st := storetest.Open(t, driver)
 	if err := st.CreateUser(context.Background(), &identity.User{ID: "u1", Username: "alice", PasswordHash: "x", CreatedAt: start, UpdatedAt: start}); err != nil {
@@ -49,7 +57,9 @@ func TestSessionIdleTimeout(t *testing.T) {
 	for _, d := range storetest.Drivers(t) {
 		t.Run(d, func(t *testing.T) {
 			clock := testkit.NewClock(start)
-			m, st := newSessions(t, d, clock)
+			st := storetest.Open(t, d)
+			rec := &recorder{}
+			m := identity.NewSessionsWith(identity.SessionOptions{Store: st, TTL: 2 * time.Hour, IdleTTL: 30 * time.Minute, Now: clock.Now, Audit: rec})
 			ctx := context.Background()
 			s, req := signIn(t, m, "u1", "test-browser")
 			for i := 0; i < 4; i++ { // 80 minutes of activity, never 30 idle
@@ -64,6 +74,9 @@ func TestSessionIdleTimeout(t *testing.T) {
 			}
 			if _, err := st.GetSession(ctx, s.IDHash); !errors.Is(err, store.ErrNotFound) {
 				t.Fatalf("idle session not deleted: %v", err)
+			}
+			if len(rec.events) != 1 || rec.events[0].Action != audit.ActionSessionEnd || rec.events[0].Reason != "idle_timeout" {
+				t.Fatalf("timeout not audited: %+v", rec.events)
 			}
 		})
 	}
