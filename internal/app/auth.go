@@ -76,6 +76,7 @@ func configuredClients(cfg *config.Config, secretKey []byte, res *config.Resolve
 
 // authDeps is what the OAuth server is built from.
 type authDeps struct {
+	res    *config.Resolved // ui.logo_file's content (nil: none)
 	db     *sqlstore.DB
 	kr     *kms.Keyring
 	km     *keys.Manager
@@ -97,11 +98,7 @@ func newAuthServer(cfg *config.Config, d authDeps) (*oauth.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	brand, err := loadBranding(cfg.UI)
-	if err != nil {
-		return nil, err
-	}
-	web.SetBranding(brand)
+	web.SetBranding(branding(cfg.UI, d.res))
 	return oauth.New(oauth.Options{
 		LoginLimiter: loginL,
 		TokenLimiter: tokenL,

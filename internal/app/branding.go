@@ -1,9 +1,6 @@
 package app
 
 import (
-	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -11,25 +8,13 @@ import (
 	"github.com/rampart-auth/rampart/internal/web"
 )
 
-// loadBranding reads ui.logo_file (at most config.MaxLogoBytes) for the
-// pages' header; the product name is taken as configured (validated).
-func loadBranding(ui config.UI) (web.Branding, error) {
+// branding is the pages' product name and logo: ui.product_name as
+// configured (validated) and ui.logo_file as Resolve read it (bounded,
+// checked by `config check` too).
+func branding(ui config.UI, res *config.Resolved) web.Branding {
 	b := web.Branding{ProductName: ui.ProductName}
-	if ui.LogoFile == "" {
-		return b, nil
+	if res != nil && len(res.Logo) > 0 {
+		b.Logo, b.LogoType = res.Logo, config.LogoTypes[strings.ToLower(filepath.Ext(ui.LogoFile))]
 	}
-	f, err := os.Open(ui.LogoFile)
-	if err != nil {
-		return b, fmt.Errorf("app: ui.logo_file: %w", err)
-	}
-	defer f.Close()
-	logo, err := io.ReadAll(io.LimitReader(f, config.MaxLogoBytes+1))
-	if err != nil {
-		return b, fmt.Errorf("app: ui.logo_file: %w", err)
-	}
-	if len(logo) > config.MaxLogoBytes {
-		return b, fmt.Errorf("app: ui.logo_file %s is larger than %d KiB; use a smaller image", ui.LogoFile, config.MaxLogoBytes>>10)
-	}
-	b.Logo, b.LogoType = logo, config.LogoTypes[strings.ToLower(filepath.Ext(ui.LogoFile))]
-	return b, nil
+	return b
 }
