@@ -207,3 +207,40 @@ func TestEndSessionOfAnotherUser(t *testing.T) {
 		t.Fatalf("mallory ended alice's session: %d", p.status)
 	}
 }
+
+// TestAttackPasswordChangeGuessing: a thief with a stolen session guesses
+// the current password on the change form; the guesses share the
+// sign-in budget of the user's name, so the form locks like the login
+// form does, the right password included, and nothing changes.
+func TestAttackPasswordChangeGuessing(t *testing.T) {
+	sl := &sleeps{}
+	e := newEnvOpts(t, "sqlite", func(o *oauth.Options) {
+		o.LoginLimiter = loginLimiter(t, 1000, 4)
+		o.Sleep = sl.sleep
+	})
+	thief := e.browser()
+	if p := thief.signInAs(userName, userPass); p.status != http.StatusSeeOther { // one of the 4
+		t.Fatalf("sign in: %d", p.status)
+	}
+	var codes []int
+	for i := 0; i < 3; i++ {
+		codes = append(codes, thief.changePassword("guess number "+itoa64(int64(i))+" of the thief", newPass, newPass).status)
+	}
+	p := thief.changePassword(userPass, newPass, newPass)
+	codes = append(codes, p.status)
+	want := []int{http.StatusUnauthorized, http.StatusUnauthorized, http.StatusUnauthorized, http.StatusTooManyRequests}
+	for i := range want {
+		if codes[i] != want[i] {
+			t.Fatalf("statuses %v, want %v", codes, want)
+		}
+	}
+	if p.header.Get("Retry-After") == "" {
+		t.Fatal("429 without Retry-After")
+	}
+	if ev := e.events(audit.ActionPasswordChange); len(ev) != 4 || ev[3].Reason != "rate_limited" {
+		t.Fatalf("user.password_change events: %+v", ev)
+	}
+	if u, err := e.users.Authenticate(t.Context(), userName, userPass); err != nil || u == nil {
+		t.Fatalf("the password changed under the limit: %v", err)
+	}
+}
