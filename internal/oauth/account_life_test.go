@@ -244,3 +244,38 @@ func TestAttackPasswordChangeGuessing(t *testing.T) {
 		t.Fatalf("the password changed under the limit: %v", err)
 	}
 }
+
+// TestEndUserAccessFromStores: the administrative path (password reset,
+// disabling a user) builds the AccessEnder from the raw stores, as
+// internal/admin will; it ends every session and refresh-token family and
+// denies the live access tokens, and a second run is harmless.
+func TestEndUserAccessFromStores(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, e *env) {
+		code, verifier, b := e.codeFor(t, webID, "openid notes:read")
+		st, tok := e.exchange(code, verifier, webID, "")
+		mustStatus(t, st, http.StatusOK, "exchange", tok)
+		other := e.browser()
+		other.signInAs(userName, userPass)
+		ender := oauth.AccessEnder{Sessions: e.store.IdentityStore, Tokens: e.store.OAuthStore, Revoker: oauth.Revoker{Store: e.store.OAuthStore}, Audit: e.audit}
+		got, err := ender.EndUserAccess(t.Context(), "admin:test", e.userID, "password_reset")
+		if err != nil || got.Sessions != 2 || got.AccessTokens != 1 {
+			t.Fatalf("end access: %+v %v", got, err)
+		}
+		for _, br := range []*browser{b, other} {
+			if p := br.get(oauth.PathAccount); p.status != http.StatusSeeOther {
+				t.Fatalf("a session survived: %d", p.status)
+			}
+		}
+		st, body, _ := e.tokenRequest(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {str(tok, "refresh_token")}, "client_id": {webID}}, "", "")
+		wantOAuthError(t, st, body, http.StatusBadRequest, "invalid_grant")
+		if st := e.userinfoStatus(str(tok, "access_token")); st != http.StatusUnauthorized {
+			t.Fatalf("access token still accepted: %d", st)
+		}
+		if again, err := ender.EndUserAccess(t.Context(), "admin:test", e.userID, "password_reset"); err != nil || again.Sessions != 0 || again.AccessTokens != 0 {
+			t.Fatalf("second run: %+v %v", again, err)
+		}
+		if ev := e.events(audit.ActionUserAccessEnd); len(ev) != 2 || ev[0].Actor != "admin:test" || ev[0].Reason != "password_reset" {
+			t.Fatalf("user.access_end events: %+v", ev)
+		}
+	})
+}
