@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -116,5 +119,52 @@ func TestBrowserForcedPasswordChange(t *testing.T) {
 	}
 	if name != "admin" {
 		t.Fatalf("account page for %q", name)
+	}
+}
+
+// TestBrowserRPLogoutConfirm: in Chromium, an RP's logout link without a
+// hint shows the confirmation; confirming ends the session and returns to
+// the registered post-logout URI with state.
+func TestBrowserRPLogoutConfirm(t *testing.T) {
+	callback := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		_, _ = io.WriteString(w, "<!doctype html><title>bye</title><p id=bye>signed out</p>")
+	}))
+	defer callback.Close()
+	bye := callback.URL + "/bye"
+	base, cfgPath := authServer(t, fmt.Sprintf(`clients:
+  - id: spa
+    public: true
+    display_name: Notes
+    grant_types: [authorization_code]
+    redirect_uris: ['%s/cb']
+    post_logout_redirect_uris: ['%s']
+    scopes: [openid]
+`, callback.URL, bye))
+	if code, out, errOut := cli(t, "a long browser password\n", "user", "create", "--config", cfgPath, "--username", "alice", "--password-stdin"); code != 0 {
+		t.Fatalf("user create: %d %s %s", code, out, errOut)
+	}
+	ctx := browserCtx(t, base+"/login")
+	logout := base + "/oauth2/logout?" + url.Values{"client_id": {"spa"}, "post_logout_redirect_uri": {bye}, "state": {"z9"}}.Encode()
+	if err := chromedp.Do(ctx,
+		chromedp.WaitVisible(chromedp.CSS(`#username`)),
+		chromedp.SendKeys(chromedp.CSS(`#username`), "alice"),
+		chromedp.SendKeys(chromedp.CSS(`#password`), "a long browser password"),
+		chromedp.Click(chromedp.CSS(`#sign-in`)),
+		chromedp.WaitVisible(chromedp.CSS(`#sign-out`)),
+		chromedp.Navigate(logout),
+		chromedp.WaitVisible(chromedp.CSS(`#logout`)),
+		chromedp.Click(chromedp.CSS(`#logout`)),
+		chromedp.WaitVisible(chromedp.CSS(`#bye`)),
+	); err != nil {
+		loc, _ := chromedp.Run(ctx, chromedp.Location())
+		t.Fatalf("browser: %v (at %s)", err, loc)
+	}
+	loc, err := chromedp.Run(ctx, chromedp.Location())
+	if err != nil || loc != bye+"?state=z9" {
+		t.Fatalf("ended at %q: %v", loc, err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/account"), chromedp.WaitVisible(chromedp.CSS(`#sign-in`))); err != nil {
+		t.Fatalf("still signed in after logout: %v", err)
 	}
 }
