@@ -60,6 +60,12 @@ func printClient(w io.Writer, v admin.ClientView, asJSON bool) error {
 	if v.RequirePAR {
 		fmt.Fprintf(tw, "require_pushed_authorization_requests:\ttrue\n")
 	}
+	for _, kv := range [][2]string{{"display_name", v.DisplayName}, {"logo_uri", v.LogoURI}, {"policy_uri", v.PolicyURI}, {"tos_uri", v.TOSURI},
+		{"post_logout_redirect_uris", strings.Join(v.PostLogout, " ")}} {
+		if kv[1] != "" {
+			fmt.Fprintf(tw, "%s:\t%s\n", kv[0], kv[1])
+		}
+	}
 	if v.CreatedAt != "" {
 		fmt.Fprintf(tw, "created_at:\t%s\n", v.CreatedAt)
 	}
@@ -127,6 +133,11 @@ func (cc *clientCreate) flags(f *pflag.FlagSet) {
 	f.StringVar(&cc.jwksURI, "jwks-uri", "", "private_key_jwt: the URL of the client's JWK Set (https, or http on loopback)")
 	f.StringVar(&cc.jwksFile, "jwks-file", "", "private_key_jwt: a file with the client's JWK Set (public keys, JSON)")
 	f.BoolVar(&sp.RequirePAR, "require-par", false, "the client must push its authorization requests (PAR, RFC 9126)")
+	f.StringVar(&sp.DisplayName, "display-name", "", "the name pages show (default: the id)")
+	f.StringVar(&sp.LogoURI, "logo-uri", "", "https URL of the client's logo, shown on the consent page")
+	f.StringVar(&sp.PolicyURI, "policy-uri", "", "https URL of the client's privacy policy")
+	f.StringVar(&sp.TOSURI, "tos-uri", "", "https URL of the client's terms of service")
+	f.StringArrayVar(&sp.PostLogoutRedirectURIs, "post-logout-redirect-uri", nil, "exact URI RP-initiated logout may return to (repeat for several)")
 	f.BoolVar(&cc.asJSON, "json", false, "print JSON")
 	// Plural spellings (as in the YAML keys) are accepted too.
 	f.StringSliceVar(&sp.GrantTypes, "grant-types", nil, "same as --grant-type")

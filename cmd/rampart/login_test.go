@@ -160,7 +160,6 @@ func TestLoginDeviceFlowInChromium(t *testing.T) {
 	}
 }
 
-
 // pageClient completes the device page with plain HTTP, as a same-origin
 // browser would post it.
 type pageClient struct {

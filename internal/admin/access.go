@@ -7,6 +7,7 @@ import (
 
 	"github.com/rampart-auth/rampart/internal/audit"
 	"github.com/rampart-auth/rampart/internal/identity"
+	"github.com/rampart-auth/rampart/internal/oauth"
 	"github.com/rampart-auth/rampart/internal/store"
 )
 
@@ -20,30 +21,21 @@ func (e Ended) details() map[string]string {
 	return map[string]string{"sessions_ended": fmt.Sprint(e.Sessions), "revoked_access_tokens": fmt.Sprint(e.RevokedAccessTokens)}
 }
 
-// endAccess ends everything a user holds: every browser session (a stolen
-// cookie dies with them), every refresh-token family (so no client can
-// mint new access tokens), and every live access token, denied in the
-// store and the shared deny list (OWASP Session Management Cheat Sheet:
-// "the session must be invalidated ... when a privilege change occurs";
-// RFC 9700 §4.14: revoke refresh tokens when the credentials change). It
-// is the one step disabling a user and resetting a password share; it
-// records nothing (its callers' events carry what it did).
-func (s *Service) endAccess(ctx context.Context, userID string) (Ended, error) {
-	if s.o.Sessions == nil || s.o.Grants == nil || s.o.Revoker == nil {
+// UserAccessEnder ends every session, refresh-token family and live access
+// token of a user, and records it (oauth.AccessEnder: the one step a
+// password change, a password reset and disabling a user share).
+type UserAccessEnder interface {
+	EndUserAccess(ctx context.Context, actor, userID, reason string) (oauth.EndedAccess, error)
+}
+
+// endAccess ends everything the user holds through the shared
+// oauth.AccessEnder (which records session.end and user.access_end).
+func (s *Service) endAccess(ctx context.Context, actor, userID, reason string) (Ended, error) {
+	if s.o.Ender == nil {
 		return Ended{}, ErrUnavailable
 	}
-	n, err := s.o.Sessions.DeleteUserSessions(ctx, userID)
-	if err != nil {
-		return Ended{}, err
-	}
-	tokens, err := s.o.Grants.RevokeUser(ctx, userID, s.o.Now().UTC())
-	if err != nil {
-		return Ended{Sessions: n}, err
-	}
-	if err := s.o.Revoker.Revoke(ctx, tokens); err != nil {
-		return Ended{Sessions: n}, fmt.Errorf("refresh tokens revoked, but denying the access tokens failed: %w", err)
-	}
-	return Ended{Sessions: n, RevokedAccessTokens: len(tokens)}, nil
+	e, err := s.o.Ender.EndUserAccess(ctx, actor, userID, reason)
+	return Ended{Sessions: e.Sessions, RevokedAccessTokens: e.AccessTokens}, err
 }
 
 // DisableUser disables a user (sign-in, refresh and userinfo all refuse a
@@ -67,7 +59,7 @@ func (s *Service) DisableUser(ctx context.Context, actor, id string) (Ended, err
 	}
 	// The flag is set first: a sign-in racing with this call is refused
 	// from here on, so what endAccess ends cannot be re-created.
-	ended, err := s.endAccess(ctx, id)
+	ended, err := s.endAccess(ctx, actor, id, "user_disabled")
 	if err != nil {
 		return ended, err
 	}

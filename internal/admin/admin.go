@@ -73,12 +73,6 @@ type SessionStore interface {
 	DeleteUserSessions(ctx context.Context, userID string) (int64, error)
 }
 
-// UserGrants revokes every refresh-token family a user holds and returns
-// the live access tokens to deny (sqlstore.OAuthStore).
-type UserGrants interface {
-	RevokeUser(ctx context.Context, userID string, now time.Time) ([]oauth.IssuedAccess, error)
-}
-
 // AuditReader answers audit queries (sqlstore.AuditStore).
 type AuditReader interface {
 	QueryAudit(ctx context.Context, q audit.Query) ([]audit.Record, error)
@@ -96,12 +90,13 @@ type Options struct {
 	Users     *identity.Users
 	Directory UserDirectory
 	Sessions  SessionStore
-	Grants    UserGrants
-	Keys      KeyRing
-	AuditLog  AuditReader
-	Audit     Auditor
-	Now       func() time.Time // default time.Now
-	Rand      io.Reader        // default crypto/rand
+	// Ender ends everything a user holds (oauth.AccessEnder).
+	Ender    UserAccessEnder
+	Keys     KeyRing
+	AuditLog AuditReader
+	Audit    Auditor
+	Now      func() time.Time // default time.Now
+	Rand     io.Reader        // default crypto/rand
 }
 
 // Service runs the administrative use cases.

@@ -69,7 +69,10 @@ func EnsureDevAdmin(ctx context.Context, users *identity.Users) (string, error) 
 	if err != nil {
 		return "", err
 	}
-	if _, err := users.Create(ctx, identity.NewUser{Actor: "system", Username: DevAdminName, Password: pw, Role: identity.RoleAdmin, Dev: true}); err != nil {
+	if _, err := users.Create(ctx, identity.NewUser{Actor: "system", Username: DevAdminName, Password: pw, Role: identity.RoleAdmin, Dev: true,
+		// The printed one-time password must be replaced at the first
+		// sign-in: it has been on a terminal and maybe in a log.
+		MustChangePassword: true}); err != nil {
 		return "", err
 	}
 	return pw, nil

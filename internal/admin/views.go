@@ -32,6 +32,11 @@ type ClientView struct {
 	JWKSURI        string   `json:"jwks_uri,omitempty"`
 	InlineJWKS     bool     `json:"jwks_inline,omitempty"`
 	RequirePAR     bool     `json:"require_pushed_authorization_requests,omitempty"`
+	DisplayName    string   `json:"display_name,omitempty"`
+	LogoURI        string   `json:"logo_uri,omitempty"`
+	PolicyURI      string   `json:"policy_uri,omitempty"`
+	TOSURI         string   `json:"tos_uri,omitempty"`
+	PostLogout     []string `json:"post_logout_redirect_uris,omitempty"`
 	AccessTTL      string   `json:"access_token_ttl,omitempty"`
 	RefreshTTL     string   `json:"refresh_token_ttl,omitempty"`
 	CreatedAt      string   `json:"created_at,omitempty"`
@@ -43,7 +48,8 @@ type ClientView struct {
 func ViewClient(c *oauth.Client) ClientView {
 	v := ClientView{ID: c.ID, Type: "confidential", Source: c.Source, GrantTypes: c.GrantTypes, RedirectURIs: c.RedirectURIs,
 		Scopes: c.Scopes, Audience: c.Audience, SkipConsent: c.SkipConsent, ResourceServer: c.ResourceServer, RequireDPoP: c.RequireDPoP, RequireMFA: c.RequireMFA,
-		AuthMethod: c.AuthMethod, JWKSURI: c.JWKSURI, InlineJWKS: len(c.JWKS) > 0, RequirePAR: c.RequirePAR}
+		AuthMethod: c.AuthMethod, JWKSURI: c.JWKSURI, InlineJWKS: len(c.JWKS) > 0, RequirePAR: c.RequirePAR,
+		DisplayName: c.DisplayName, LogoURI: c.LogoURI, PolicyURI: c.PolicyURI, TOSURI: c.TOSURI, PostLogout: c.PostLogoutRedirectURIs}
 	if c.Public {
 		v.Type = "public"
 	}

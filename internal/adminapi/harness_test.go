@@ -99,8 +99,9 @@ func newFixture(t *testing.T, driver string) *fixture {
 	users := identity.NewUsers(db.IdentityStore, h, al, nil, nil)
 	f := &fixture{t: t, db: db, users: users, auth: fakeAuth{}, keys: &fakeKeys{}, revoker: &recordingRevoker{}}
 	svc := admin.New(admin.Options{Clients: db.OAuthStore, Configured: reg, SecretKey: secretKey, Revoker: f.revoker,
-		Users: users, Directory: db.IdentityStore, Sessions: db.IdentityStore, Grants: db.OAuthStore,
-		Keys: f.keys, AuditLog: db.AuditStore, Audit: al})
+		Users: users, Directory: db.IdentityStore, Sessions: db.IdentityStore,
+		Ender: oauth.AccessEnder{Sessions: db.IdentityStore, Tokens: db.OAuthStore, Revoker: oauth.Revoker{Store: db.OAuthStore}, Audit: al},
+		Keys:  f.keys, AuditLog: db.AuditStore, Audit: al})
 	api, err := adminapi.New(adminapi.Options{Issuer: issuer, Service: svc, Auth: f.auth, Users: users, Audit: al})
 	if err != nil {
 		t.Fatal(err)

@@ -28,8 +28,15 @@ type ClientRequest struct {
 	JWKS            json.RawMessage `json:"jwks"`
 	JWKSURI         string          `json:"jwks_uri"`
 	RequirePAR      bool            `json:"require_pushed_authorization_requests"`
+	RequireMFA      bool            `json:"require_mfa"`
 	AccessTokenTTL  string          `json:"access_token_ttl"`
 	RefreshTokenTTL string          `json:"refresh_token_ttl"`
+	// What pages show of the client, and its RP-initiated logout targets.
+	DisplayName            string   `json:"display_name"`
+	LogoURI                string   `json:"logo_uri"`
+	PolicyURI              string   `json:"policy_uri"`
+	TOSURI                 string   `json:"tos_uri"`
+	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris"`
 }
 
 func (a *API) listClients(w http.ResponseWriter, r *http.Request) {
@@ -57,7 +64,8 @@ func (a *API) createClient(w http.ResponseWriter, r *http.Request) {
 	}
 	spec := admin.ClientSpec{ID: req.ID, Public: req.Public, GrantTypes: req.GrantTypes, RedirectURIs: req.RedirectURIs,
 		Scopes: req.Scopes, Audience: req.Audience, SkipConsent: req.SkipConsent, ResourceServer: req.ResourceServer, RequireDPoP: req.RequireDPoP,
-		AuthMethod: req.AuthMethod, JWKSURI: req.JWKSURI, RequirePAR: req.RequirePAR}
+		AuthMethod: req.AuthMethod, JWKSURI: req.JWKSURI, RequirePAR: req.RequirePAR, RequireMFA: req.RequireMFA,
+		DisplayName: req.DisplayName, LogoURI: req.LogoURI, PolicyURI: req.PolicyURI, TOSURI: req.TOSURI, PostLogoutRedirectURIs: req.PostLogoutRedirectURIs}
 	if len(req.JWKS) > 0 && string(req.JWKS) != "null" {
 		spec.JWKS = []byte(req.JWKS)
 	}

@@ -19,11 +19,13 @@ func newAdminService(db *sqlstore.DB, parts *AuthParts, rdb redis.UniversalClien
 	if rdb != nil {
 		shared = jwtauth.NewRedisDenyList(rdb, oauth.DenyListPrefix)
 	}
+	revoker := oauth.Revoker{Store: db.OAuth(), Shared: shared}
 	opts := admin.Options{Clients: db.OAuth(), Configured: parts.Clients, SecretKey: parts.SecretKey,
-		Revoker: oauth.Revoker{Store: db.OAuth(), Shared: shared}, Users: parts.Users,
-		Directory: db.Identity(), Sessions: db.Identity(), Grants: db.OAuth(), AuditLog: db.Audit()}
+		Revoker: revoker, Users: parts.Users,
+		Directory: db.Identity(), Sessions: db.Identity(), AuditLog: db.Audit()}
 	if al != nil {
 		opts.Audit = al
+		opts.Ender = oauth.AccessEnder{Sessions: db.Identity(), Tokens: db.OAuth(), Revoker: revoker, Audit: al}
 	}
 	if km != nil {
 		opts.Keys = km

@@ -76,6 +76,7 @@ func configuredClients(cfg *config.Config, secretKey []byte, res *config.Resolve
 
 // authDeps is what the OAuth server is built from.
 type authDeps struct {
+	res    *config.Resolved // ui.logo_file's content (nil: none)
 	db     *sqlstore.DB
 	kr     *kms.Keyring
 	km     *keys.Manager
@@ -121,18 +122,20 @@ func newAuthServer(cfg *config.Config, d authDeps) (*oauth.Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	web.SetBranding(branding(cfg.UI, d.res))
 	return oauth.New(oauth.Options{
 		DeviceLimiter: deviceL,
 		LoginLimiter:  loginL,
 		TokenLimiter:  tokenL,
 		OTPLimiter:    otpL,
 		// TOTP secrets are sealed with the keyring (AD binds the user).
-		MFA:                 identity.NewMFA(d.db.Identity(), d.kr, "Rampart", nil, nil),
-		Issuer:              cfg.Issuer,
-		Store:               d.db.OAuth(),
-		Clients:             d.parts.Clients,
-		Users:               d.parts.Users,
-		Sessions:            identity.NewSessions(d.db.Identity(), cfg.Login.SessionTTL.D(), secure, nil, nil),
+		MFA:     identity.NewMFA(d.db.Identity(), d.kr, "Rampart", nil, nil),
+		Issuer:  cfg.Issuer,
+		Store:   d.db.OAuth(),
+		Clients: d.parts.Clients,
+		Users:   d.parts.Users,
+		Sessions: identity.NewSessionsWith(identity.SessionOptions{Store: d.db.Identity(),
+			TTL: cfg.Login.SessionTTL.D(), IdleTTL: cfg.Login.SessionIdleTTL.D(), Secure: secure, Audit: d.audit}),
 		Signer:              d.km,
 		Keys:                d.km,
 		Audit:               d.audit,
@@ -148,5 +151,6 @@ func newAuthServer(cfg *config.Config, d authDeps) (*oauth.Server, error) {
 		RefreshTokenTTL:     cfg.Tokens.RefreshTokenTTL.D(),
 		RefreshTokenIdleTTL: cfg.Tokens.RefreshTokenIdleTTL.D(),
 		IDTokenTTL:          cfg.Tokens.IDTokenTTL.D(),
+		ScopeDescriptions:   cfg.OAuth.Scopes,
 	})
 }

@@ -71,6 +71,11 @@ const (
 	ActionMFADisable      = "mfa.disable"       // TOTP removed by its user (with a current code) or refused
 	ActionMFAVerify       = "mfa.verify"        // a second-factor attempt at sign-in or step-up (success, failure, lockout)
 	ActionMFARecoveryUsed = "mfa.recovery_used" // a recovery code spent instead of a TOTP code
+	// Session lifecycle, password change and RP-initiated logout (issue 13, "life").
+	ActionSessionEnd     = "session.end"          // sessions ended: by the user (account page), a password change, or an administrator
+	ActionPasswordChange = "user.password_change" // a user changed their own password
+	ActionUserAccessEnd  = "user.access_end"      // every session and refresh-token family of a user ended at once (EndUserAccess)
+	ActionRPLogout       = "auth.rp_logout"       // an RP-initiated logout request (OpenID Connect RP-Initiated Logout 1.0)
 )
 
 // Actions returns the catalogue, in the order above.
@@ -89,5 +94,7 @@ func Actions() []string {
 		ActionPAR, ActionPARReplay,
 		ActionDeviceAuthorize, ActionDeviceVerify, ActionDeviceDecision,
 		ActionMFAEnroll, ActionMFADisable, ActionMFAVerify, ActionMFARecoveryUsed,
+		// life
+		ActionSessionEnd, ActionPasswordChange, ActionUserAccessEnd, ActionRPLogout,
 	}
 }

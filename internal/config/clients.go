@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/rampart-auth/rampart/internal/identity"
 )
@@ -78,6 +81,24 @@ func (c *Config) validateClients(bad func(string, string, ...any)) {
 		for j, u := range cl.RedirectURIs {
 			if err := CheckRedirectURI(u); err != nil {
 				bad(fmt.Sprintf("%s.redirect_uris[%d]", key, j), "%q: %v", u, err)
+			}
+		}
+		for j, u := range cl.PostLogoutRedirectURIs {
+			if err := CheckRedirectURI(u); err != nil {
+				bad(fmt.Sprintf("%s.post_logout_redirect_uris[%d]", key, j), "%q: %v", u, err)
+			}
+		}
+		if len(cl.PostLogoutRedirectURIs) > 0 && !slices.Contains(cl.GrantTypes, GrantAuthorizationCode) {
+			bad(key+".post_logout_redirect_uris", "only a client that signs users in (authorization_code) has a logout to return from")
+		}
+		if len(cl.DisplayName) > 64 || !utf8.ValidString(cl.DisplayName) || strings.ContainsFunc(cl.DisplayName, unicode.IsControl) {
+			bad(key+".display_name", "use at most 64 bytes of printable text")
+		}
+		for _, u := range []struct{ name, v string }{{"logo_uri", cl.LogoURI}, {"policy_uri", cl.PolicyURI}, {"tos_uri", cl.TOSURI}} {
+			if u.v != "" {
+				if err := CheckPageURI(u.v); err != nil {
+					bad(key+"."+u.name, "%q: %v", u.v, err)
+				}
 			}
 		}
 		for j, sc := range cl.Scopes {
@@ -266,4 +287,23 @@ func validEnvName(s string) bool {
 		}
 	}
 	return true
+}
+
+// CheckPageURI checks a link or image a page shows for a client (logo,
+// policy, terms): an absolute https URL with a host and no user info.
+// Anything else (javascript:, data:, http) could run script, mix content
+// or leak the page; html/template would neutralize an unsafe scheme, but
+// the configuration refuses it outright so no page ever renders one.
+func CheckPageURI(s string) error {
+	if len(s) > 2000 {
+		return errors.New("longer than 2000 characters")
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme != "https" || u.Host == "" {
+		return errors.New("use an absolute https URL")
+	}
+	if u.User != nil {
+		return errors.New("must not carry user info")
+	}
+	return nil
 }

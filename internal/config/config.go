@@ -42,6 +42,8 @@ type Config struct {
 	// Gateway configures the identity-aware reverse proxy (docs/gateway.md);
 	// nil runs no gateway listener.
 	Gateway *Gateway `yaml:"gateway"`
+	// UI brands the pages people see.
+	UI UI `yaml:"ui"`
 
 	// Dev is set by `rampart serve --dev` (or serve with no config); it is
 	// never read from the file.
@@ -148,6 +150,8 @@ type Tokens struct {
 type Login struct {
 	// SessionTTL is how long a login session lasts (absolute).
 	SessionTTL Duration `yaml:"session_ttl"`
+	// SessionIdleTTL ends a session unused for that long.
+	SessionIdleTTL Duration `yaml:"session_idle_ttl"`
 }
 
 // RateLimits configures the limits on Rampart's own endpoints.
@@ -241,6 +245,15 @@ type Client struct {
 	// RequirePushedAuthorizationRequests: the client's authorization
 	// requests must come through PAR (RFC 9126 §6).
 	RequirePushedAuthorizationRequests bool `yaml:"require_pushed_authorization_requests"`
+	// What the pages show of the client: a name, and https links to its
+	// logo, privacy policy and terms of service.
+	DisplayName string `yaml:"display_name"`
+	LogoURI     string `yaml:"logo_uri"`
+	PolicyURI   string `yaml:"policy_uri"`
+	TOSURI      string `yaml:"tos_uri"`
+	// PostLogoutRedirectURIs are where RP-initiated logout may return the
+	// browser (OpenID Connect RP-Initiated Logout 1.0 §3), exact strings.
+	PostLogoutRedirectURIs []string `yaml:"post_logout_redirect_uris"`
 }
 
 // OAuth holds global switches of the authorization server.
@@ -249,6 +262,9 @@ type OAuth struct {
 	// RequirePushedAuthorizationRequests: every client must push its
 	// authorization requests (RFC 9126 §5).
 	RequirePushedAuthorizationRequests bool `yaml:"require_pushed_authorization_requests"`
+	// Scopes describe scopes for people: scope id to a short sentence
+	// shown on consent pages ("Read your notes").
+	Scopes map[string]string `yaml:"scopes"`
 }
 
 // DPoP configures DPoP at the token endpoint (RFC 9449).
@@ -257,6 +273,15 @@ type DPoP struct {
 	// (RFC 9449 §8), answered with use_dpop_nonce and a DPoP-Nonce header
 	// otherwise. Default false; FAPI 2.0 deployments turn it on.
 	Nonce bool `yaml:"nonce"`
+}
+
+// UI brands the pages people see.
+type UI struct {
+	// ProductName replaces "Rampart" in page titles and headers.
+	ProductName string `yaml:"product_name"`
+	// LogoFile is a PNG, JPEG, GIF, WebP or SVG file (at most 256 KiB)
+	// shown at the top of every page, served from Rampart itself.
+	LogoFile string `yaml:"logo_file"`
 }
 
 // Audit configures the audit trail.

@@ -96,6 +96,11 @@ func (c *Config) Defaults() {
 	// A login session lasts a working day (OWASP Session Management Cheat
 	// Sheet: absolute timeouts of a few hours for most applications).
 	setDur(&c.Login.SessionTTL, 12*time.Hour)
+	// Idle timeout: the upper end of OWASP's 15-30 minutes for low-risk
+	// applications (Session Management Cheat Sheet, "Session
+	// Expiration"); identity.DefaultIdleTTL explains why it fits an
+	// identity provider's session. Never longer than the absolute one.
+	setDur(&c.Login.SessionIdleTTL, min(30*time.Minute, c.Login.SessionTTL.D()))
 	// Sign-in: 30 attempts a minute per address stops spraying from one
 	// host; 10 attempts per 15 minutes per username stops guessing one
 	// account from many hosts (OWASP Authentication Cheat Sheet, "Account

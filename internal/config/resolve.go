@@ -50,7 +50,7 @@ type Needs struct {
 	Redis         bool // redis.url / redis.url_env
 	MasterKey     bool // master_key_file / RAMPART_MASTER_KEY / the dev key
 	ClientSecrets bool // clients[].secret_env
-	TLSFiles      bool // http.tls and gateway.tls cert_file / key_file, gateway upstream_tls files
+	TLSFiles      bool // http.tls and gateway.tls cert_file / key_file, gateway upstream_tls files, ui.logo_file
 }
 
 // NeedAll is what `rampart serve` uses, and so what `rampart config check`
@@ -74,6 +74,9 @@ type Resolved struct {
 	DevMasterKeyFile string
 	// ClientSecrets maps a client id to the secret in its secret_env.
 	ClientSecrets map[string]string
+	// Logo is the content of ui.logo_file (with TLSFiles, the files serve
+	// reads at start); nil without one.
+	Logo []byte
 }
 
 // Resolve reads every *_env and *_file the command needs, exactly once,
@@ -153,6 +156,16 @@ func (c *Config) Resolve(env Env, need Needs) (*Resolved, error) {
 		// before any side effect.
 		checkTLSFiles("http.tls", c.HTTP.TLS, env, bad)
 		c.checkGatewayFiles(env, bad)
+		if f := c.UI.LogoFile; f != "" {
+			switch b, err := env.ReadFile(f); {
+			case err != nil:
+				bad("ui.logo_file", "cannot read %s: %v", f, unwrapPath(err))
+			case len(b) > MaxLogoBytes:
+				bad("ui.logo_file", "%s is larger than %d KiB; use a smaller image", f, MaxLogoBytes>>10)
+			default:
+				res.Logo = b
+			}
+		}
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)

@@ -76,7 +76,11 @@ func (c *Config) Validate() error {
 	if t := c.Login.SessionTTL.D(); t < time.Minute || t > 720*time.Hour {
 		bad("login.session_ttl", "%s is out of range; use 1m to 720h", t)
 	}
+	if t := c.Login.SessionIdleTTL.D(); t < time.Minute || t > c.Login.SessionTTL.D() && c.Login.SessionTTL.D() >= time.Minute {
+		bad("login.session_idle_ttl", "%s is out of range; use 1m up to login.session_ttl", t)
+	}
 	c.validateClients(bad)
+	c.validatePages(bad)
 	for _, rl := range []struct {
 		key string
 		l   RateLimit

@@ -13,8 +13,12 @@ type User struct {
 	PasswordHash string // argon2id PHC string
 	Role         string // "" or "admin"
 	Disabled     bool
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// MustChangePassword: the user chooses a new password at the next
+	// sign-in before anything else completes (the dev-mode admin's
+	// one-time password).
+	MustChangePassword bool
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
 }
 
 // Session is a browser login, stored by the SHA-256 of the cookie value.
@@ -27,7 +31,12 @@ type Session struct {
 	// reads back as ["pwd"].
 	AMR       []string
 	CreatedAt time.Time
-	ExpiresAt time.Time
+	ExpiresAt time.Time // absolute end (login.session_ttl)
+	// LastSeenAt is when the session was last used, recorded at most once
+	// a minute (TouchInterval); the idle timeout counts from it.
+	LastSeenAt time.Time
+	UserAgent  string // the browser's User-Agent at sign-in, truncated (MaxUserAgent)
+	ClientAddr string // the client address at sign-in
 }
 
 // Store is the persistence identity needs.
@@ -47,4 +56,19 @@ type Store interface {
 	DeleteSession(ctx context.Context, idHash []byte) error // no error if absent
 	// PurgeSessions deletes sessions that expired before the time.
 	PurgeSessions(ctx context.Context, before time.Time) (int64, error)
+
+	// TouchSession sets last_seen_at to seen unless the stored value is
+	// after notAfter (absent is fine).
+	TouchSession(ctx context.Context, idHash []byte, seen, notAfter time.Time) error
+	// ListUserSessions returns the user's sessions not expired at now,
+	// oldest first.
+	ListUserSessions(ctx context.Context, userID string, now time.Time) ([]Session, error)
+	// DeleteUserSession deletes the user's session with that hash;
+	// store.ErrNotFound if the user has none.
+	DeleteUserSession(ctx context.Context, userID string, idHash []byte) error
+	// DeleteUserSessions deletes every session of the user.
+	DeleteUserSessions(ctx context.Context, userID string) (int64, error)
+	// SetPassword replaces the hash and sets the must-change flag;
+	// store.ErrNotFound if no such user.
+	SetPassword(ctx context.Context, id, hash string, mustChange bool, now time.Time) error
 }

@@ -99,6 +99,9 @@ type NewUser struct {
 	Role     string
 	// Dev marks the dev-mode admin in the audit event.
 	Dev bool
+	// MustChangePassword makes the user choose a new password at the
+	// first sign-in (User.MustChangePassword).
+	MustChangePassword bool
 }
 
 // NewID returns a random 128-bit identifier in base64url (22 characters).
@@ -137,7 +140,7 @@ func (u *Users) Create(ctx context.Context, nu NewUser) (*User, error) {
 		return nil, err
 	}
 	now := u.now().UTC()
-	user := &User{ID: id, Username: name, PasswordHash: hash, Role: role, CreatedAt: now, UpdatedAt: now}
+	user := &User{ID: id, Username: name, PasswordHash: hash, Role: role, MustChangePassword: nu.MustChangePassword, CreatedAt: now, UpdatedAt: now}
 	if err := u.store.CreateUser(ctx, user); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return nil, fmt.Errorf("identity: the username %q is taken: %w", name, store.ErrConflict)
@@ -199,3 +202,53 @@ func (u *Users) ByID(ctx context.Context, id string) (*User, error) { return u.s
 
 // Count returns how many users exist.
 func (u *Users) Count(ctx context.Context) (int, error) { return u.store.CountUsers(ctx) }
+
+// ErrSamePassword refuses a "new" password equal to the current one: a
+// forced change (User.MustChangePassword) must replace the password.
+var ErrSamePassword = errors.New("identity: the new password must differ from the current one")
+
+// ChangePassword replaces the user's password after checking the current
+// one (ErrInvalidCredentials when wrong: a stolen session alone cannot
+// take over the account, OWASP Authentication Cheat Sheet, "Change
+// Password Feature"), applies CheckPassword to the new one, clears
+// MustChangePassword and records user.password_change. Ending the user's
+// other access is the caller's step (oauth.AccessEnder.EndUserAccess).
+func (u *Users) ChangePassword(ctx context.Context, userID, current, next string) error {
+	if u.audit == nil {
+		return errors.New("identity: internal error: no audit log to record the change in")
+	}
+	user, err := u.store.UserByID(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if len(current) > MaxPasswordBytes {
+		u.hasher.VerifyDummy(ctx, current)
+		return ErrInvalidCredentials
+	}
+	ok, _, err := u.hasher.Verify(ctx, current, user.PasswordHash)
+	if err != nil && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if err != nil || !ok || user.Disabled {
+		return ErrInvalidCredentials
+	}
+	if err := CheckPassword(next); err != nil {
+		return err
+	}
+	if next == current {
+		return ErrSamePassword
+	}
+	hash, err := u.hasher.Hash(ctx, next)
+	if err != nil {
+		return err
+	}
+	if err := u.store.SetPassword(ctx, userID, hash, false, u.now().UTC()); err != nil {
+		return err
+	}
+	details := map[string]string{}
+	if user.MustChangePassword {
+		details["forced"] = "true"
+	}
+	return u.audit.Record(ctx, audit.Event{Actor: "user:" + userID, Action: audit.ActionPasswordChange, Target: "user:" + userID,
+		Outcome: audit.OutcomeSuccess, Details: details})
+}

@@ -8,27 +8,6 @@ import (
 	"github.com/rampart-auth/rampart/internal/identity"
 )
 
-// accountUser is the signed-in user of an account-page form post, after
-// the CSRF check. ok is false when it answered (a redirect to the login
-// page, or a refusal).
-func (s *Server) accountUser(w http.ResponseWriter, r *http.Request) (*identity.User, *identity.Session, bool) {
-	if err := r.ParseForm(); err != nil || !s.opts.CSRF.Valid(r) {
-		s.errorPage(w, r, http.StatusForbidden, "Request refused", "The form expired or was not submitted from this site.", "")
-		return nil, nil, false
-	}
-	sess, err := s.opts.Sessions.Get(r.Context(), r)
-	if err != nil {
-		http.Redirect(w, r, PathLogin, http.StatusSeeOther)
-		return nil, nil, false
-	}
-	user, err := s.opts.Users.ByID(r.Context(), sess.UserID)
-	if err != nil || user.Disabled {
-		http.Redirect(w, r, PathLogin, http.StatusSeeOther)
-		return nil, nil, false
-	}
-	return user, sess, true
-}
-
 // accountRefusal renders a refusal on the account flow.
 func (s *Server) accountRefusal(w http.ResponseWriter, r *http.Request) func(int, string) {
 	return func(status int, msg string) { s.errorPage(w, r, status, "Two-step sign-in", msg, "") }
@@ -37,7 +16,7 @@ func (s *Server) accountRefusal(w http.ResponseWriter, r *http.Request) func(int
 // handleMFASetup starts a TOTP set-up from the account page ("Set up
 // two-step sign-in"): inactive until its first code is confirmed.
 func (s *Server) handleMFASetup(w http.ResponseWriter, r *http.Request) {
-	user, _, ok := s.accountUser(w, r)
+	_, user, ok := s.accountPost(w, r)
 	if !ok {
 		return
 	}
@@ -59,7 +38,7 @@ func (s *Server) handleMFASetup(w http.ResponseWriter, r *http.Request) {
 // privilege change: OWASP Session Management Cheat Sheet, "Renew the
 // Session ID After Any Privilege Level Change").
 func (s *Server) handleMFAConfirm(w http.ResponseWriter, r *http.Request) {
-	user, _, ok := s.accountUser(w, r)
+	_, user, ok := s.accountPost(w, r)
 	if !ok {
 		return
 	}
@@ -81,7 +60,7 @@ func (s *Server) handleMFAConfirm(w http.ResponseWriter, r *http.Request) {
 // code): a session alone, stolen or left open, cannot remove the second
 // factor. Admins cannot: their role requires it.
 func (s *Server) handleMFADisable(w http.ResponseWriter, r *http.Request) {
-	user, _, ok := s.accountUser(w, r)
+	_, user, ok := s.accountPost(w, r)
 	if !ok {
 		return
 	}

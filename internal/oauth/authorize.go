@@ -281,6 +281,16 @@ func (s *Server) continueAuthorize(w http.ResponseWriter, r *http.Request, a *au
 		s.toLogin(w, r, a)
 		return
 	}
+	if user.MustChangePassword {
+		// No code for a user who still has to replace a one-time password
+		// (prompt=none cannot show the form: login_required).
+		if slices.Contains(a.req.Prompt, "none") {
+			s.redirectError(w, r, a, oerr(ErrLoginRequired, "the user must sign in"))
+			return
+		}
+		s.toPasswordChange(w, r, a.canon)
+		return
+	}
 	if needsMFA(a, user, sess) {
 		if slices.Contains(a.req.Prompt, "none") {
 			s.redirectError(w, r, a, oerr(ErrLoginRequired, "the user must sign in with the second factor"))
@@ -346,10 +356,11 @@ func (s *Server) renderConsent(w http.ResponseWriter, r *http.Request, a *authzC
 		s.redirectError(w, r, a, serverError(err))
 		return
 	}
-	web.Render(w, s.log, http.StatusOK, "consent.html", map[string]any{
-		"ClientID": a.client.ID, "Username": user.Username, "Scopes": a.req.Scopes, "Resources": consentResources(a),
+	client := DisplayClient(a.client)
+	web.RenderWith(w, s.log, http.StatusOK, "consent.html", map[string]any{
+		"Client": client, "Username": user.Username, "Scopes": s.DescribeScopes(a.req.Scopes), "Resources": consentResources(a),
 		"CSRF": tok, "Request": a.raw,
-	}, redirectOrigin(a.redirect))
+	}, web.Policy{FormTargets: []string{redirectOrigin(a.redirect)}, ImageSources: []string{imageOrigin(client.LogoURI)}})
 }
 
 // issueCode stores a new authorization code and redirects with it.
@@ -424,6 +435,10 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 	// old session.
 	if s.needsLogin(a, sess) {
 		s.toLogin(w, r, a)
+		return
+	}
+	if user.MustChangePassword {
+		s.toPasswordChange(w, r, a.canon)
 		return
 	}
 	// Likewise the second factor: a hand-built consent post for a

@@ -212,8 +212,10 @@ func ClientFromConfig(c config.Client, secret string, secretKey []byte) *Client 
 		Scopes: slices.Clone(c.Scopes), Audience: slices.Clone(c.Audience),
 		SkipConsent: c.SkipConsent, ResourceServer: c.ResourceServer, RequireDPoP: c.RequireDPoP, RequireMFA: c.RequireMFA,
 		AccessTokenTTL: c.AccessTokenTTL.D(), RefreshTokenTTL: c.RefreshTokenTTL.D(), RefreshTokenIdleTTL: c.RefreshTokenIdleTTL.D(),
-		Source:     SourceConfig,
-		AuthMethod: c.TokenEndpointAuthMethod, JWKS: slices.Clone([]byte(c.JWKS)), JWKSURI: c.JWKSURI,
+		DisplayName: c.DisplayName, LogoURI: c.LogoURI, PolicyURI: c.PolicyURI, TOSURI: c.TOSURI,
+		PostLogoutRedirectURIs: slices.Clone(c.PostLogoutRedirectURIs),
+		Source:                 SourceConfig,
+		AuthMethod:             c.TokenEndpointAuthMethod, JWKS: slices.Clone([]byte(c.JWKS)), JWKSURI: c.JWKSURI,
 		RequirePAR: c.RequirePushedAuthorizationRequests,
 	}
 	switch {
@@ -235,6 +237,18 @@ func CheckClient(c *Client) error {
 	}
 	if err := config.CheckClientAuth(c.AuthMethod, c.Public, c.SecretHash != "", c.JWKS, c.JWKSURI); err != nil {
 		return fmt.Errorf("oauth: client %s: %w", c.ID, err)
+	}
+	for _, u := range c.PostLogoutRedirectURIs {
+		if err := config.CheckRedirectURI(u); err != nil {
+			return fmt.Errorf("oauth: client %s: post-logout redirect URI %q: %w", c.ID, u, err)
+		}
+	}
+	for _, u := range []string{c.LogoURI, c.PolicyURI, c.TOSURI} {
+		if u != "" {
+			if err := config.CheckPageURI(u); err != nil {
+				return fmt.Errorf("oauth: client %s: %q: %w", c.ID, u, err)
+			}
+		}
 	}
 	return nil
 }

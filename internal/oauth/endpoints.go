@@ -124,6 +124,7 @@ func (s *Server) metadata() []byte {
 		"userinfo_endpoint":                             iss + PathUserinfo,
 		"revocation_endpoint":                           iss + PathRevoke,
 		"introspection_endpoint":                        iss + PathIntrospect,
+		"end_session_endpoint":                          iss + PathEndSession,
 		"device_authorization_endpoint":                 iss + PathDeviceAuthorization,
 		"response_types_supported":                      []string{"code"},
 		"response_modes_supported":                      []string{"query"},

@@ -224,3 +224,38 @@ func BenchmarkOpenPending(b *testing.B) {
 		}
 	}
 }
+
+// FuzzParseLogoutRequest: any query parses without panicking; an accepted
+// request has every parameter at most once and within its bound, and a
+// printable state, and survives its own encoding unchanged.
+func FuzzParseLogoutRequest(f *testing.F) {
+	f.Add("id_token_hint=a.b.c&client_id=web&post_logout_redirect_uri=https%3A%2F%2Fa.example%2Fbye&state=xyz")
+	f.Add("post_logout_redirect_uri=a&post_logout_redirect_uri=b")
+	f.Add("state=%00%ff&client_id=%22")
+	f.Fuzz(func(t *testing.T, q string) {
+		v, err := url.ParseQuery(q)
+		if err != nil {
+			return
+		}
+		r, err := ParseLogoutRequest(v)
+		if err != nil {
+			return
+		}
+		if len(r.IDTokenHint) > maxIDTokenHint || len(r.State) > maxLogoutState || len(r.ClientID) > 256 || len(r.PostLogoutRedirectURI) > 2000 {
+			t.Fatalf("unbounded field in %+v", r)
+		}
+		for _, k := range []string{"id_token_hint", "client_id", "post_logout_redirect_uri", "state"} {
+			if len(v[k]) > 1 {
+				t.Fatalf("repeated %s accepted", k)
+			}
+		}
+		back, err := url.ParseQuery(r.encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		r2, err := ParseLogoutRequest(back)
+		if err != nil || *r2 != *r {
+			t.Fatalf("round trip: %+v -> %+v (%v)", r, r2, err)
+		}
+	})
+}

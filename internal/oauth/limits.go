@@ -321,3 +321,28 @@ func writeUnavailable(w http.ResponseWriter, after time.Duration) {
 	w.Header().Set("Retry-After", strconv.FormatInt(retrySecs(after), 10))
 	writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "temporarily_unavailable", "error_description": "try again shortly"})
 }
+
+// limitPasswordCheck applies the sign-in limits (per address, per
+// username) to a password change's check of the current password, so a
+// stolen session cannot guess the password faster than the login form
+// allows. It writes the refusal and returns false when limited.
+func (s *Server) limitPasswordCheck(w http.ResponseWriter, r *http.Request, user *identity.User, ret string) bool {
+	l := s.opts.LoginLimiter
+	if l == nil {
+		return true
+	}
+	var res [2]ratelimit.Result
+	d, err := l.Decide(r.Context(), 1, res[:], s.addrKey(r), user.Username)
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "password rate limiter", "err", err)
+		s.renderPassword(w, r, http.StatusServiceUnavailable, user, ret, "The password could not be changed right now. Try again shortly.")
+		return false
+	}
+	if !d.Allowed {
+		s.audit(r, audit.Event{Actor: "user:" + user.ID, Action: audit.ActionPasswordChange, Target: "user:" + user.ID, Outcome: audit.OutcomeDenied, Reason: "rate_limited"})
+		w.Header().Set("Retry-After", strconv.FormatInt(retrySecs(d.RetryAfter), 10))
+		s.renderPassword(w, r, http.StatusTooManyRequests, user, ret, "Too many attempts. Try again later.")
+		return false
+	}
+	return true
+}

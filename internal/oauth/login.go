@@ -105,15 +105,22 @@ func (s *Server) renderLoginStep(w http.ResponseWriter, r *http.Request, status 
 	// redirect URIs: anyone can build a login link, and an unregistered
 	// client_id ("IT-Security password reset") is a phishing text, never
 	// shown (RFC 6749 §10.2, client impersonation).
-	var target, clientID string
+	var target, clientName string
 	if v, err := url.ParseQuery(ret); err == nil && len(v["client_id"]) == 1 && len(v["redirect_uri"]) == 1 {
 		if c, err := s.opts.Clients.Get(r.Context(), v.Get("client_id")); err == nil {
 			if m := c.MatchRedirectURI(v.Get("redirect_uri")); m != "" {
-				target, clientID = redirectOrigin(m), c.ID
+				target, clientName = redirectOrigin(m), DisplayClient(c).Name
 			}
 		}
 	}
-	data := map[string]string{"CSRF": tok, "Return": ret, "Username": username, "Error": msg, "ClientID": clientID}
+	// After a failed attempt with a username the password field gets the
+	// focus (autofocus, no script: the pages load none), so the user
+	// retypes only what was likely wrong.
+	focus := "username"
+	if msg != "" && username != "" {
+		focus = "password"
+	}
+	data := map[string]string{"CSRF": tok, "Return": ret, "Username": username, "Error": msg, "ClientName": clientName, "Focus": focus}
 	if pending != nil {
 		data["Pending"] = pending(tok)
 	}
@@ -201,6 +208,13 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, ret string
 		then(sess)
 		return
 	}
+	if user.MustChangePassword {
+		// The one-time password (dev mode) is replaced before anything
+		// else completes; the change rotates the session again and then
+		// continues with ret.
+		s.toPasswordChange(w, r, ret)
+		return
+	}
 	http.Redirect(w, r, s.withLoginProof(ret, sess), http.StatusSeeOther) // #nosec G710 -- target is PathAccount, PathDevice or PathAuthorize with a re-encoded query (withLoginProof, deviceTarget): the path is fixed
 }
 
@@ -218,55 +232,17 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, PathLogin, http.StatusSeeOther)
 }
 
-// handleAccount lists the user's consents, each revocable.
-func (s *Server) handleAccount(w http.ResponseWriter, r *http.Request) {
-	sess, err := s.opts.Sessions.Get(r.Context(), r)
-	if err != nil {
-		http.Redirect(w, r, PathLogin, http.StatusSeeOther)
-		return
-	}
-	user, err := s.opts.Users.ByID(r.Context(), sess.UserID)
-	if err != nil {
-		http.Redirect(w, r, PathLogin, http.StatusSeeOther)
-		return
-	}
-	consents, err := s.account.ListConsents(r.Context(), user.ID)
-	if err != nil {
-		s.log.ErrorContext(r.Context(), "account", "err", err)
-		s.errorPage(w, r, http.StatusInternalServerError, "Something went wrong", "Try again later.", ErrServerError)
-		return
-	}
-	rec, err := s.opts.MFA.Status(r.Context(), user.ID)
-	if err != nil {
-		s.log.ErrorContext(r.Context(), "account mfa", "err", err)
-		s.errorPage(w, r, http.StatusInternalServerError, "Something went wrong", "Try again later.", ErrServerError)
-		return
-	}
-	tok, err := s.opts.CSRF.Token(w, r)
-	if err != nil {
-		s.errorPage(w, r, http.StatusInternalServerError, "Something went wrong", "Try again later.", ErrServerError)
-		return
-	}
-	web.Render(w, s.log, http.StatusOK, "account.html", map[string]any{"Username": user.Username, "Consents": consents, "CSRF": tok,
-		"MFA": rec != nil && rec.Confirmed(), "MFARequired": user.Role == identity.RoleAdmin})
-}
-
 // handleRevokeConsent withdraws a consent and revokes every token the
 // client holds for the user.
 func (s *Server) handleRevokeConsent(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil || !s.opts.CSRF.Valid(r) {
-		s.errorPage(w, r, http.StatusForbidden, "Request refused", "The form expired or was not submitted from this site.", "")
-		return
-	}
-	sess, err := s.opts.Sessions.Get(r.Context(), r)
-	if err != nil {
-		http.Redirect(w, r, PathLogin, http.StatusSeeOther)
+	sess, _, ok := s.accountPost(w, r)
+	if !ok {
 		return
 	}
 	clientID := r.PostForm.Get("client_id")
 	// The consent looked up is the session user's own: a user can only
 	// withdraw what they granted (no IDOR through client_id).
-	err = s.account.DeleteConsent(r.Context(), sess.UserID, clientID)
+	err := s.account.DeleteConsent(r.Context(), sess.UserID, clientID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		s.errorPage(w, r, http.StatusInternalServerError, "Something went wrong", "Try again later.", ErrServerError)
 		return

@@ -107,6 +107,11 @@ type Options struct {
 	RefreshTokenTTL     time.Duration
 	RefreshTokenIdleTTL time.Duration
 	IDTokenTTL          time.Duration
+
+	// ScopeDescriptions are the configuration's human descriptions of
+	// scopes (oauth.scopes), shown on consent pages (DescribeScopes);
+	// optional.
+	ScopeDescriptions map[string]string
 }
 
 // Server is the authorization server.
@@ -114,6 +119,7 @@ type Server struct {
 	opts     Options
 	verifier *jwtauth.Verifier     // our own access tokens
 	proofs   *jwtauth.ProofChecker // DPoP proofs at the token endpoint (dpop.go)
+	idKeys   *keySource            // our own ID tokens (id_token_hint)
 	now      func() time.Time
 	rand     io.Reader
 	log      *slog.Logger
@@ -122,6 +128,7 @@ type Server struct {
 	revoker  Revoker
 	// pendingKey signs pending two-step sign-ins (pendingLogin).
 	pendingKey []byte
+	ender      AccessEnder
 	// The server's slices of the store, each consumed where its
 	// interface is defined.
 	codes           codeSaver
@@ -170,9 +177,11 @@ func New(opts Options) (*Server, error) {
 	if s.assertionReplay == nil {
 		s.assertionReplay = storeReplay{st: opts.Store, now: s.now}
 	}
+	s.ender = AccessEnder{Sessions: opts.Sessions, Tokens: opts.Store, Revoker: s.revoker, Audit: opts.Audit, Now: s.now}
+	s.idKeys = &keySource{keys: opts.Keys}
 	v, err := jwtauth.New(jwtauth.Config{
 		Issuer:       opts.Issuer,
-		Keys:         &keySource{keys: opts.Keys},
+		Keys:         s.idKeys,
 		SkipAudience: true, // each endpoint checks the audience it needs
 		DenyList:     denyList{store: opts.Store, now: s.now},
 		Clock:        s.now,
@@ -224,6 +233,17 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+PathAccount, s.handleAccount)
 	mux.Handle("POST "+PathAccount+"/consents/revoke", s.cop.Handler(http.HandlerFunc(s.handleRevokeConsent)))
 	s.registerMFA(mux)
+	mux.Handle("POST "+PathAccountSessionEnd, s.cop.Handler(http.HandlerFunc(s.handleEndAccountSession)))
+	mux.Handle("POST "+PathAccountSessionsEnd, s.cop.Handler(http.HandlerFunc(s.handleEndOtherSessions)))
+	mux.HandleFunc("GET "+PathAccountPassword, s.handlePasswordPage)
+	mux.Handle("POST "+PathAccountPassword, s.cop.Handler(http.HandlerFunc(s.handlePasswordChange)))
+	// RP-initiated logout: the RP's GET or POST comes from another site
+	// (no cross-origin protection there; it ends nothing without the
+	// user's confirmation or a hint naming them); the confirmation is a
+	// same-site, CSRF-protected form.
+	mux.HandleFunc("GET "+PathEndSession, s.handleEndSession)
+	mux.HandleFunc("POST "+PathEndSession, s.handleEndSession)
+	mux.Handle("POST "+PathEndSessionConfirm, s.cop.Handler(http.HandlerFunc(s.handleEndSessionConfirm)))
 	mux.HandleFunc("POST "+PathToken, s.handleToken)
 	mux.HandleFunc("POST "+PathPAR, s.handlePAR)
 	mux.HandleFunc("POST "+PathDeviceAuthorization, s.handleDeviceAuthorization)
@@ -234,6 +254,8 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+PathUserinfo, s.handleUserinfo)
 	mux.HandleFunc("POST "+PathUserinfo, s.handleUserinfo)
 	mux.Handle("GET "+web.StylePath, web.StyleHandler())
+	mux.Handle("GET "+web.FaviconPath, web.FaviconHandler())
+	mux.Handle("GET "+web.LogoPath, web.LogoHandler())
 }
 
 // audit records e with the request's address and id. A failure is logged;

@@ -48,6 +48,15 @@ type Client struct {
 	JWKS       []byte
 	JWKSURI    string
 	RequirePAR bool
+	// What pages show of the client (consent, device, account): a
+	// display name and https links to its logo, privacy policy and terms.
+	DisplayName string
+	LogoURI     string
+	PolicyURI   string
+	TOSURI      string
+	// PostLogoutRedirectURIs are where RP-initiated logout may send the
+	// browser afterwards, matched exactly (logout_rp.go).
+	PostLogoutRedirectURIs []string
 	// Source is "config" or "cli".
 	Source    string
 	CreatedAt time.Time
@@ -160,6 +169,8 @@ type Store interface {
 	deviceDecider // the device page (device_page.go)
 	devicePoller  // the device_code grant (grant_device_code.go)
 	purger        // the purge loop (below)
+
+	UserTokenRevoker // ending a user's access (access_end.go)
 }
 
 // clientAdmin manages the clients made with the CLI (`rampart client

@@ -22,7 +22,13 @@ var templateFS embed.FS
 //go:embed static/rampart.css
 var stylesheet []byte
 
-var pages = template.Must(template.New("").ParseFS(templateFS, "templates/*.html"))
+// pageFuncs are what every page may call: the branding (brand.go).
+var pageFuncs = template.FuncMap{
+	"product": func() string { return currentBranding().ProductName },
+	"haslogo": func() bool { return len(currentBranding().Logo) > 0 },
+}
+
+var pages = template.Must(template.New("").Funcs(pageFuncs).ParseFS(templateFS, "templates/*.html"))
 
 // StylePath is where the stylesheet is served.
 const StylePath = "/static/rampart.css"
@@ -42,17 +48,30 @@ func StyleHandler() http.Handler {
 // allow the client's redirect URI origin). The response is never cached:
 // it carries a CSRF token and user data.
 func Render(w http.ResponseWriter, logger *slog.Logger, status int, name string, data any, formTargets ...string) {
-	render(w, logger, status, name, data, "'self'", formTargets)
+	RenderWith(w, logger, status, name, data, Policy{FormTargets: formTargets})
 }
+
+// Policy widens a page's Content Security Policy for what it shows.
+type Policy struct {
+	// FormTargets are extra form-action origins (see Render).
+	FormTargets []string
+	// ImageSources are extra img-src origins (a client's https logo on
+	// the consent page).
+	ImageSources []string
+}
+
+// cspSource reports whether t is safe to paste into a CSP source list.
+func cspSource(t string) bool { return t != "" && !strings.ContainsAny(t, " ;,'\"\n\r\t") }
 
 // RenderDataImages is Render for a page with data: images (the TOTP
 // enrolment QR code, a PNG made on the server). An image cannot run
 // script, and only img-src is widened: scripts stay denied.
 func RenderDataImages(w http.ResponseWriter, logger *slog.Logger, status int, name string, data any) {
-	render(w, logger, status, name, data, "'self' data:", nil)
+	RenderWith(w, logger, status, name, data, Policy{ImageSources: []string{"data:"}})
 }
 
-func render(w http.ResponseWriter, logger *slog.Logger, status int, name string, data any, imgSrc string, formTargets []string) {
+// RenderWith is Render with a page-specific policy.
+func RenderWith(w http.ResponseWriter, logger *slog.Logger, status int, name string, data any, p Policy) {
 	var buf bytes.Buffer
 	if err := pages.ExecuteTemplate(&buf, name, data); err != nil {
 		if logger != nil {
@@ -62,9 +81,15 @@ func render(w http.ResponseWriter, logger *slog.Logger, status int, name string,
 		return
 	}
 	formAction := "'self'"
-	for _, t := range formTargets {
-		if t != "" && !strings.ContainsAny(t, " ;,'\"") {
+	for _, t := range p.FormTargets {
+		if cspSource(t) {
 			formAction += " " + t
+		}
+	}
+	imgSrc := "'self'"
+	for _, t := range p.ImageSources {
+		if cspSource(t) {
+			imgSrc += " " + t
 		}
 	}
 	httpx.SetCSP(w, "default-src 'none'; style-src 'self'; img-src "+imgSrc+"; form-action "+formAction+"; frame-ancestors 'none'; base-uri 'none'")

@@ -14,7 +14,7 @@ import (
 const (
 	qListUsers          = `SELECT ` + userCols + ` FROM users WHERE username > ? ORDER BY username LIMIT ?`
 	qSetUserDisabled    = `UPDATE users SET disabled = ?, updated_at = ? WHERE id = ?`
-	qListUserSessions   = `SELECT id_hash, user_id, auth_time, created_at, expires_at FROM user_sessions WHERE user_id = ? AND expires_at > ? ORDER BY created_at`
+	qListUserSessions   = `SELECT ` + sessionCols + ` FROM user_sessions WHERE user_id = ? AND expires_at > ? ORDER BY created_at`
 	qDeleteUserSessions = `DELETE FROM user_sessions WHERE user_id = ?`
 	qSetUserRole        = `UPDATE users SET role = ?, updated_at = ? WHERE id = ?`
 )
@@ -67,13 +67,11 @@ func (s *IdentityStore) ListUserSessions(ctx context.Context, userID string, now
 	defer rows.Close()
 	var out []identity.Session
 	for rows.Next() {
-		var sess identity.Session
-		var authAt, cAt, expAt int64
-		if err := rows.Scan(&sess.IDHash, &sess.UserID, &authAt, &cAt, &expAt); err != nil {
+		sess, err := scanSession(rows)
+		if err != nil {
 			return nil, fmt.Errorf("sqlstore: list sessions: %w", err)
 		}
-		sess.AuthTime, sess.CreatedAt, sess.ExpiresAt = fromNanos(authAt), fromNanos(cAt), fromNanos(expAt)
-		out = append(out, sess)
+		out = append(out, *sess)
 	}
 	return out, rows.Err()
 }

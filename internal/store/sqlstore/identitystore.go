@@ -13,31 +13,32 @@ import (
 )
 
 const (
-	userCols          = `id, username, password_hash, role, disabled, created_at, updated_at`
-	qInsertUser       = `INSERT INTO users (` + userCols + `) VALUES (?, ?, ?, ?, ?, ?, ?)`
+	userCols          = `id, username, password_hash, role, disabled, created_at, updated_at, must_change_password`
+	qInsertUser       = `INSERT INTO users (` + userCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 	qUserByName       = `SELECT ` + userCols + ` FROM users WHERE username = ?`
 	qUserByID         = `SELECT ` + userCols + ` FROM users WHERE id = ?`
 	qUpdatePassword   = `UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?` // #nosec G101 -- SQL text, not a credential
 	qCountUsers       = `SELECT COUNT(*) FROM users`
-	qInsertSession    = `INSERT INTO user_sessions (id_hash, user_id, auth_time, created_at, expires_at, amr) VALUES (?, ?, ?, ?, ?, ?)`
-	qSelectSession    = `SELECT id_hash, user_id, auth_time, created_at, expires_at, amr FROM user_sessions WHERE id_hash = ?`
+	sessionCols       = `id_hash, user_id, auth_time, created_at, expires_at, last_seen_at, user_agent, client_addr, amr`
+	qInsertSession    = `INSERT INTO user_sessions (` + sessionCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qSelectSession    = `SELECT ` + sessionCols + ` FROM user_sessions WHERE id_hash = ?`
 	qDeleteSession    = `DELETE FROM user_sessions WHERE id_hash = ?`
 	qPurgeSessionsOld = `DELETE FROM user_sessions WHERE expires_at < ?`
 )
 
 func scanUser(r scanner) (*identity.User, error) {
 	var u identity.User
-	var disabled, cAt, uAt int64
-	if err := r.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Role, &disabled, &cAt, &uAt); err != nil {
+	var disabled, cAt, uAt, mustChange int64
+	if err := r.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Role, &disabled, &cAt, &uAt, &mustChange); err != nil {
 		return nil, err
 	}
-	u.Disabled, u.CreatedAt, u.UpdatedAt = disabled != 0, fromNanos(cAt), fromNanos(uAt)
+	u.Disabled, u.CreatedAt, u.UpdatedAt, u.MustChangePassword = disabled != 0, fromNanos(cAt), fromNanos(uAt), mustChange != 0
 	return &u, nil
 }
 
 // CreateUser stores a user; a taken id or username is store.ErrConflict.
 func (s *IdentityStore) CreateUser(ctx context.Context, u *identity.User) error {
-	_, err := s.d.db.ExecContext(ctx, s.d.Q(qInsertUser), u.ID, u.Username, u.PasswordHash, u.Role, b2i(u.Disabled), nanos(u.CreatedAt), nanos(u.UpdatedAt))
+	_, err := s.d.db.ExecContext(ctx, s.d.Q(qInsertUser), u.ID, u.Username, u.PasswordHash, u.Role, b2i(u.Disabled), nanos(u.CreatedAt), nanos(u.UpdatedAt), b2i(u.MustChangePassword))
 	if isUnique(err) {
 		return store.ErrConflict
 	}
@@ -88,7 +89,8 @@ func (s *IdentityStore) CountUsers(ctx context.Context) (int, error) {
 
 // CreateSession stores a login session.
 func (s *IdentityStore) CreateSession(ctx context.Context, sess *identity.Session) error {
-	_, err := s.d.db.ExecContext(ctx, s.d.Q(qInsertSession), sess.IDHash, sess.UserID, nanos(sess.AuthTime), nanos(sess.CreatedAt), nanos(sess.ExpiresAt), encodeAMR(sess.AMR))
+	_, err := s.d.db.ExecContext(ctx, s.d.Q(qInsertSession), sess.IDHash, sess.UserID, nanos(sess.AuthTime), nanos(sess.CreatedAt), nanos(sess.ExpiresAt),
+		nanos(sess.LastSeenAt), sess.UserAgent, sess.ClientAddr, encodeAMR(sess.AMR))
 	if isUnique(err) {
 		return store.ErrConflict
 	}
@@ -100,19 +102,14 @@ func (s *IdentityStore) CreateSession(ctx context.Context, sess *identity.Sessio
 
 // GetSession returns a session by the hash of its id.
 func (s *IdentityStore) GetSession(ctx context.Context, idHash []byte) (*identity.Session, error) {
-	var sess identity.Session
-	var authAt, cAt, expAt int64
-	var amr string
-	err := s.d.db.QueryRowContext(ctx, s.d.Q(qSelectSession), idHash).Scan(&sess.IDHash, &sess.UserID, &authAt, &cAt, &expAt, &amr)
+	sess, err := scanSession(s.d.db.QueryRowContext(ctx, s.d.Q(qSelectSession), idHash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: get session: %w", err)
 	}
-	sess.AuthTime, sess.CreatedAt, sess.ExpiresAt = fromNanos(authAt), fromNanos(cAt), fromNanos(expAt)
-	sess.AMR = decodeAMR(amr)
-	return &sess, nil
+	return sess, nil
 }
 
 // DeleteSession removes a session (absent is fine).

@@ -17,18 +17,19 @@ func scanClient(r scanner) (*oauth.Client, error) {
 	var (
 		c                                        oauth.Client
 		public, skip, rs, dpop, requirePAR, mfa  int64
-		jwks                                     string
+		jwks, logout                             string
 		grants, redirects, scopes, aud           string
 		accessTTL, refreshTTL, idleTTL, cAt, uAt int64
 	)
-	if err := r.Scan(&c.ID, &c.SecretHash, &public, &grants, &redirects, &scopes, &aud, &skip, &rs, &accessTTL, &refreshTTL, &idleTTL, &c.Source, &cAt, &uAt, &dpop, &c.AuthMethod, &jwks, &c.JWKSURI, &requirePAR, &mfa); err != nil {
+	if err := r.Scan(&c.ID, &c.SecretHash, &public, &grants, &redirects, &scopes, &aud, &skip, &rs, &accessTTL, &refreshTTL, &idleTTL, &c.Source, &cAt, &uAt,
+		&dpop, &c.AuthMethod, &jwks, &c.JWKSURI, &requirePAR, &mfa, &c.DisplayName, &c.LogoURI, &c.PolicyURI, &c.TOSURI, &logout); err != nil {
 		return nil, err
 	}
 	var err error
 	for _, f := range []struct {
 		dst *[]string
 		src string
-	}{{&c.GrantTypes, grants}, {&c.RedirectURIs, redirects}, {&c.Scopes, scopes}, {&c.Audience, aud}} {
+	}{{&c.GrantTypes, grants}, {&c.RedirectURIs, redirects}, {&c.Scopes, scopes}, {&c.Audience, aud}, {&c.PostLogoutRedirectURIs, logout}} {
 		if *f.dst, err = decodeList(f.src); err != nil {
 			return nil, err
 		}
@@ -47,7 +48,8 @@ func (s *OAuthStore) CreateClient(ctx context.Context, c *oauth.Client) error {
 	_, err := s.d.db.ExecContext(ctx, s.d.Q(qInsertClient), c.ID, c.SecretHash, b2i(c.Public), encodeList(c.GrantTypes), encodeList(c.RedirectURIs),
 		encodeList(c.Scopes), encodeList(c.Audience), b2i(c.SkipConsent), b2i(c.ResourceServer), int64(c.AccessTokenTTL), int64(c.RefreshTokenTTL),
 		int64(c.RefreshTokenIdleTTL), c.Source, nanos(c.CreatedAt), nanos(c.UpdatedAt), b2i(c.RequireDPoP),
-		c.AuthMethod, string(c.JWKS), c.JWKSURI, b2i(c.RequirePAR), b2i(c.RequireMFA))
+		c.AuthMethod, string(c.JWKS), c.JWKSURI, b2i(c.RequirePAR), b2i(c.RequireMFA),
+		c.DisplayName, c.LogoURI, c.PolicyURI, c.TOSURI, encodeList(c.PostLogoutRedirectURIs))
 	if isUnique(err) {
 		return store.ErrConflict
 	}
