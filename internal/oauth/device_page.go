@@ -152,14 +152,14 @@ func (s *Server) handleDevicePost(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// deviceView is how the confirmation page names the client, the scopes and
-// the time of the request (RFC 8628 §5.4: the user must be able to tell a
-// request they did not start). The one place to show display names and
-// scope descriptions later.
-func deviceView(c *Client, d *DeviceCode) map[string]any {
+// deviceView is how the confirmation page names the client (its display
+// name and logo, the id beside a display name), the scopes (their
+// descriptions) and the time of the request (RFC 8628 §5.4: the user must
+// be able to tell a request they did not start).
+func (s *Server) deviceView(c *Client, d *DeviceCode) map[string]any {
 	return map[string]any{
-		"Client":      c.ID,
-		"Scopes":      d.Scopes,
+		"Client":      DisplayClient(c),
+		"Scopes":      s.DescribeScopes(d.Scopes),
 		"RequestedAt": d.CreatedAt.UTC().Format("2006-01-02 15:04:05 MST"),
 		"UserCode":    displayUserCode(d.UserCode),
 	}
@@ -171,9 +171,9 @@ func (s *Server) renderDeviceConfirm(w http.ResponseWriter, r *http.Request, use
 		s.errorPage(w, r, http.StatusInternalServerError, "Something went wrong", "Try again later.", ErrServerError)
 		return
 	}
-	data := deviceView(c, d)
+	data := s.deviceView(c, d)
 	data["CSRF"], data["Username"] = tok, user.Username
-	web.Render(w, s.log, http.StatusOK, "device_confirm.html", data)
+	web.RenderWith(w, s.log, http.StatusOK, "device_confirm.html", data, web.Policy{ImageSources: []string{imageOrigin(c.LogoURI)}})
 }
 
 // decideDevice records the user's decision, once (a conditional UPDATE: a

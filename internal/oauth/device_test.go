@@ -17,6 +17,7 @@ import (
 
 	"github.com/rampart-auth/rampart/internal/audit"
 	"github.com/rampart-auth/rampart/internal/config"
+	"github.com/rampart-auth/rampart/internal/kms"
 	"github.com/rampart-auth/rampart/internal/oauth"
 	"github.com/rampart-auth/rampart/internal/testkit"
 	"github.com/rampart-auth/rampart/ratelimit"
@@ -410,5 +411,45 @@ func TestDevicePageEscapesTypedCode(t *testing.T) {
 	form.Set("user_code", evil)
 	if r := b.post(oauth.PathDevice, form); r.status != http.StatusBadRequest || strings.Contains(r.body, "<script>") {
 		t.Fatalf("posted code: %d %.300s", r.status, r.body)
+	}
+}
+
+// TestDeviceConfirmationShowsClientAndScopes: the confirmation page names
+// the client by its display name (with its id), its logo and policy link,
+// and the scopes by their descriptions, all as escaped text, so a user can
+// tell what they allow (RFC 8628 §5.4).
+func TestDeviceConfirmationShowsClientAndScopes(t *testing.T) {
+	key := testMasterKey(t).Derive(kms.LabelClientSecret)
+	e := newEnvOpts(t, "sqlite", func(o *oauth.Options) {
+		named := oauth.ClientFromConfig(config.Client{ID: "telly", Public: true, GrantTypes: []string{config.GrantDeviceCode},
+			Scopes: []string{"notes:read"}, DisplayName: `Living-room <script>alert(1)</script> TV`,
+			LogoURI: "https://cdn.example.test/tv.png", PolicyURI: "https://tv.example.test/privacy"}, "", key)
+		o.Clients = oauth.NewRegistry([]*oauth.Client{named}, o.Store, key, nil)
+		o.ScopeDescriptions = map[string]string{"notes:read": `Read your notes <b>now</b>`}
+	})
+	st, body := e.deviceStart("telly", "", "notes:read")
+	mustStatus(t, st, http.StatusOK, "device authorization", body)
+	b := e.browser()
+	b.deviceSignIn(str(body, "user_code"))
+	fp := b.get(oauth.PathDevice)
+	form := hidden(fp.body)
+	form.Set("user_code", str(body, "user_code"))
+	cp := b.post(oauth.PathDevice, form)
+	for _, want := range []string{
+		`id="device-client">Living-room &lt;script&gt;alert(1)&lt;/script&gt; TV</strong>`,
+		`id="client-id">(telly)</small>`,
+		`<img src="https://cdn.example.test/tv.png"`,
+		`href="https://tv.example.test/privacy"`,
+		`Read your notes &lt;b&gt;now&lt;/b&gt; <small class="muted"><code>notes:read</code></small>`,
+	} {
+		if !strings.Contains(cp.body, want) {
+			t.Fatalf("confirmation page lacks %q:\n%s", want, cp.body)
+		}
+	}
+	if strings.Contains(cp.body, "<script>alert") {
+		t.Fatal("the display name reached the page as markup")
+	}
+	if csp := cp.header.Get("Content-Security-Policy"); !strings.Contains(csp, "img-src 'self' https://cdn.example.test") {
+		t.Fatalf("CSP does not allow the logo's origin only: %q", csp)
 	}
 }
