@@ -78,9 +78,12 @@ func TestCallerRefused(t *testing.T) {
 	if len(recs) != len(cases) {
 		t.Fatalf("%d admin.request events for %d calls", len(recs), len(cases))
 	}
-	for _, r := range recs {
-		if r.Outcome != audit.OutcomeDenied || r.Reason == "" || r.Target != "api:POST /admin/api/v1/users" {
-			t.Fatalf("event %+v", r.Event)
+	for i, r := range recs {
+		// A missing or forged token is anonymous; a genuine token that is
+		// not enough names its subject.
+		wantAnon := cases[i].tok == "" || cases[i].tok == "forged"
+		if r.Outcome != audit.OutcomeDenied || r.Reason == "" || r.Target != "api:POST /admin/api/v1/users" || (r.Actor == "anonymous") != wantAnon {
+			t.Fatalf("event %d %+v", i, r.Event)
 		}
 	}
 	if n := len(f.records(audit.ActionUserCreate)); n != 3 { // root, plain and gone, by the fixture

@@ -38,6 +38,9 @@ func (a *API) authenticate(w http.ResponseWriter, r *http.Request, call *callInf
 		challenge(w, r, http.StatusUnauthorized, "invalid_token", "the access token is invalid")
 		return "", false
 	}
+	// From here the token is genuine: a refusal names who presented it
+	// (the evidence of an attempt, not an anonymous one).
+	call.actor = tokenActor(claims.Subject, claims.ClientID)
 	// The audience: a token minted for another resource server must not
 	// administer this one (RFC 9068 §4; RFC 8707). The API accepts its own
 	// audience, and the issuer's default one (what a client registered
@@ -86,4 +89,13 @@ func challenge(w http.ResponseWriter, r *http.Request, status int, code, desc st
 	w.Header().Add("WWW-Authenticate", "Bearer "+params)
 	w.Header().Add("WWW-Authenticate", "DPoP "+params)
 	httpx.WriteProblem(w, r, status, "", desc)
+}
+
+// tokenActor names the subject of a verified token for the audit trail: a
+// client-credentials token's subject is its client.
+func tokenActor(sub, clientID string) string {
+	if sub == clientID {
+		return "client:" + sub
+	}
+	return "user:" + sub
 }
