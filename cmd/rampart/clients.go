@@ -57,6 +57,9 @@ func printClient(w io.Writer, v admin.ClientView, asJSON bool) error {
 	if v.RequirePAR {
 		fmt.Fprintf(tw, "require_pushed_authorization_requests:\ttrue\n")
 	}
+	if v.Profile != "" {
+		fmt.Fprintf(tw, "profile:\t%s\n", v.Profile)
+	}
 	if v.CreatedAt != "" {
 		fmt.Fprintf(tw, "created_at:\t%s\n", v.CreatedAt)
 	}
@@ -123,6 +126,7 @@ func (cc *clientCreate) flags(f *pflag.FlagSet) {
 	f.StringVar(&cc.jwksURI, "jwks-uri", "", "private_key_jwt: the URL of the client's JWK Set (https, or http on loopback)")
 	f.StringVar(&cc.jwksFile, "jwks-file", "", "private_key_jwt: a file with the client's JWK Set (public keys, JSON)")
 	f.BoolVar(&sp.RequirePAR, "require-par", false, "the client must push its authorization requests (PAR, RFC 9126)")
+	f.StringVar(&sp.Profile, "profile", "", "fapi2: the client follows the FAPI 2.0 Security Profile (private_key_jwt, PAR, DPoP, https redirect URIs)")
 	f.BoolVar(&cc.asJSON, "json", false, "print JSON")
 	// Plural spellings (as in the YAML keys) are accepted too.
 	f.StringSliceVar(&sp.GrantTypes, "grant-types", nil, "same as --grant-type")

@@ -31,6 +31,7 @@ type ClientView struct {
 	JWKSURI        string   `json:"jwks_uri,omitempty"`
 	InlineJWKS     bool     `json:"jwks_inline,omitempty"`
 	RequirePAR     bool     `json:"require_pushed_authorization_requests,omitempty"`
+	Profile        string   `json:"profile,omitempty"` // fapi: "" or fapi2
 	AccessTTL      string   `json:"access_token_ttl,omitempty"`
 	RefreshTTL     string   `json:"refresh_token_ttl,omitempty"`
 	CreatedAt      string   `json:"created_at,omitempty"`
@@ -42,7 +43,8 @@ type ClientView struct {
 func ViewClient(c *oauth.Client) ClientView {
 	v := ClientView{ID: c.ID, Type: "confidential", Source: c.Source, GrantTypes: c.GrantTypes, RedirectURIs: c.RedirectURIs,
 		Scopes: c.Scopes, Audience: c.Audience, SkipConsent: c.SkipConsent, ResourceServer: c.ResourceServer, RequireDPoP: c.RequireDPoP,
-		AuthMethod: c.AuthMethod, JWKSURI: c.JWKSURI, InlineJWKS: len(c.JWKS) > 0, RequirePAR: c.RequirePAR}
+		AuthMethod: c.AuthMethod, JWKSURI: c.JWKSURI, InlineJWKS: len(c.JWKS) > 0, RequirePAR: c.RequirePAR,
+		Profile: c.Profile}
 	if c.Public {
 		v.Type = "public"
 	}

@@ -185,7 +185,8 @@ func (c *Client) CreateClient(ctx context.Context, spec admin.ClientSpec) (admin
 	in := map[string]any{"client_id": spec.ID, "public": spec.Public, "grant_types": spec.GrantTypes,
 		"redirect_uris": spec.RedirectURIs, "scopes": spec.Scopes, "audience": spec.Audience,
 		"skip_consent": spec.SkipConsent, "resource_server": spec.ResourceServer, "require_dpop": spec.RequireDPoP,
-		"token_endpoint_auth_method": spec.AuthMethod, "jwks_uri": spec.JWKSURI, "require_pushed_authorization_requests": spec.RequirePAR}
+		"token_endpoint_auth_method": spec.AuthMethod, "jwks_uri": spec.JWKSURI, "require_pushed_authorization_requests": spec.RequirePAR,
+		"profile": spec.Profile}
 	if len(spec.JWKS) > 0 {
 		in["jwks"] = json.RawMessage(spec.JWKS)
 	}

@@ -234,6 +234,11 @@ type Client struct {
 	// RequirePushedAuthorizationRequests: the client's authorization
 	// requests must come through PAR (RFC 9126 §6).
 	RequirePushedAuthorizationRequests bool `yaml:"require_pushed_authorization_requests"`
+
+	// fapi: Profile is "" (none) or "fapi2": the client follows the FAPI
+	// 2.0 Security Profile (clients_fapi.go), which validation enforces
+	// and the authorization server applies at run time.
+	Profile string `yaml:"profile"`
 }
 
 // OAuth holds global switches of the authorization server.

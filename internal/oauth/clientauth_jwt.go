@@ -171,7 +171,7 @@ func (s *Server) authenticateAssertion(ctx context.Context, r *http.Request, for
 	if err != nil {
 		return nil, a, serverError(err)
 	}
-	if c.AuthMethod != config.AuthMethodPrivateKeyJWT {
+	if !c.usesPrivateKeyJWT() {
 		// A client registered for a secret cannot switch to assertions
 		// (nor the reverse, Registry.Authenticate): the method is pinned
 		// per client (RFC 7591 §2 token_endpoint_auth_method).

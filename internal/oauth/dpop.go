@@ -125,7 +125,7 @@ func (s *Server) checkTokenProof(r *http.Request, c *Client) (string, *Error) {
 		return "", e
 	}
 	if proof == "" {
-		if c.RequireDPoP {
+		if c.requiresDPoP() {
 			// RFC 9449 §5: a server requiring DPoP answers a request
 			// without a proof with invalid_dpop_proof.
 			s.auditProof(r, c, "proof_required")

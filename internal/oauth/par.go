@@ -51,8 +51,8 @@ type pushedRef struct {
 
 // mustPush reports whether c's authorization requests must be pushed:
 // the global switch (oauth.require_pushed_authorization_requests, RFC
-// 9126 §5) or the client's own (§6).
-func (s *Server) mustPush(c *Client) bool { return s.opts.RequirePAR || c.RequirePAR }
+// 9126 §5) or the client's own (§6, or its fapi2 profile).
+func (s *Server) mustPush(c *Client) bool { return s.opts.RequirePAR || c.requiresPAR() }
 
 // handlePAR is the pushed authorization request endpoint (RFC 9126 §2):
 // the client authenticates as at the token endpoint (the same

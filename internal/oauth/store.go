@@ -45,6 +45,9 @@ type Client struct {
 	JWKS       []byte
 	JWKSURI    string
 	RequirePAR bool
+	// fapi: Profile is "" or config.ProfileFAPI2 (fapi.go: what the FAPI
+	// 2.0 Security Profile changes at run time).
+	Profile string
 	// Source is "config" or "cli".
 	Source    string
 	CreatedAt time.Time
@@ -139,6 +142,7 @@ type Store interface {
 
 	codeRedeemer   // the authorization_code grant (grant_code.go)
 	refreshRotator // the refresh_token grant (grant_refresh.go)
+	refreshKeeper  // the refresh_token grant without rotation (fapi.go)
 	grantRecorder  // minting in a family (issue.go)
 	familyRevoker  // the grants and revocation (grant.go)
 	refreshReader  // revocation and introspection (revoke.go)

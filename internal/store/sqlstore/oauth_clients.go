@@ -21,7 +21,7 @@ func scanClient(r scanner) (*oauth.Client, error) {
 		grants, redirects, scopes, aud           string
 		accessTTL, refreshTTL, idleTTL, cAt, uAt int64
 	)
-	if err := r.Scan(&c.ID, &c.SecretHash, &public, &grants, &redirects, &scopes, &aud, &skip, &rs, &accessTTL, &refreshTTL, &idleTTL, &c.Source, &cAt, &uAt, &dpop, &c.AuthMethod, &jwks, &c.JWKSURI, &requirePAR); err != nil {
+	if err := r.Scan(&c.ID, &c.SecretHash, &public, &grants, &redirects, &scopes, &aud, &skip, &rs, &accessTTL, &refreshTTL, &idleTTL, &c.Source, &cAt, &uAt, &dpop, &c.AuthMethod, &jwks, &c.JWKSURI, &requirePAR, &c.Profile); err != nil {
 		return nil, err
 	}
 	var err error
@@ -47,7 +47,7 @@ func (s *OAuthStore) CreateClient(ctx context.Context, c *oauth.Client) error {
 	_, err := s.d.db.ExecContext(ctx, s.d.Q(qInsertClient), c.ID, c.SecretHash, b2i(c.Public), encodeList(c.GrantTypes), encodeList(c.RedirectURIs),
 		encodeList(c.Scopes), encodeList(c.Audience), b2i(c.SkipConsent), b2i(c.ResourceServer), int64(c.AccessTokenTTL), int64(c.RefreshTokenTTL),
 		int64(c.RefreshTokenIdleTTL), c.Source, nanos(c.CreatedAt), nanos(c.UpdatedAt), b2i(c.RequireDPoP),
-		c.AuthMethod, string(c.JWKS), c.JWKSURI, b2i(c.RequirePAR))
+		c.AuthMethod, string(c.JWKS), c.JWKSURI, b2i(c.RequirePAR), c.Profile)
 	if isUnique(err) {
 		return store.ErrConflict
 	}
