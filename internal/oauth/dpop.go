@@ -133,7 +133,14 @@ func (s *Server) checkTokenProof(r *http.Request, c *Client) (string, *Error) {
 		}
 		return "", nil
 	}
-	jkt, err := s.proofs.Check(r.Context(), proof, http.MethodPost, s.opts.Issuer+PathToken)
+	return s.checkProof(r, c, proof, s.opts.Issuer+PathToken)
+}
+
+// checkProof checks a DPoP proof of client c for POST to htu (an
+// endpoint URL as the issuer identifier names it) with the server's one
+// ProofChecker: the thumbprint of its key, or the error to answer.
+func (s *Server) checkProof(r *http.Request, c *Client, proof, htu string) (string, *Error) {
+	jkt, err := s.proofs.Check(r.Context(), proof, http.MethodPost, htu)
 	if err == nil {
 		return jkt, nil
 	}

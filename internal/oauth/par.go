@@ -60,6 +60,7 @@ func (s *Server) mustPush(c *Client) bool { return s.opts.RequirePAR || c.requir
 // authorization endpoint's own validator (validateAuthorize), stored,
 // and named by a request_uri of 256 random bits valid PARTTL.
 func (s *Server) handlePAR(w http.ResponseWriter, r *http.Request) {
+	s.setNonce(w) // the PAR request may carry a DPoP proof (par_dpop.go)
 	r.Body = http.MaxBytesReader(w, r.Body, maxPARBody)
 	form, e := readForm(r)
 	if e != nil {
@@ -81,6 +82,9 @@ func (s *Server) handlePAR(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, e, basic)
 	}
 	params, e := pushedParams(form, client.ID)
+	if e == nil {
+		e = s.bindPushedKey(r, client, params)
+	}
 	if e != nil {
 		refuse(e)
 		return
