@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/url"
+	"slices"
 )
 
 // Client profiles (clients[].profile).
@@ -12,6 +13,12 @@ const (
 	// authorization requests, PKCE S256 and DPoP-bound tokens.
 	ProfileFAPI2 = "fapi2"
 )
+
+// FAPIAlgorithms are the only JWS algorithms of the FAPI 2.0 Security
+// Profile (§5.4.1: "shall use PS256, ES256, or EdDSA (using the Ed25519
+// variant)"), for what a fapi2 client signs (assertions, DPoP proofs) and
+// what the server signs (keys.algorithm).
+var FAPIAlgorithms = []string{"PS256", "ES256", "EdDSA"}
 
 // ValidProfile reports whether p is a client profile ("" is none).
 func ValidProfile(p string) bool { return p == "" || p == ProfileFAPI2 }
@@ -56,6 +63,16 @@ func CheckProfile(profile string, public bool, authMethod string, hasSecret bool
 	}
 	if len(jwks) == 0 && jwksURI == "" {
 		add("jwks", "a fapi2 client needs jwks or jwks_uri: its private_key_jwt assertions are checked with those keys (FAPI 2.0 SP §5.3.2.1)")
+	}
+	if keys, err := CheckJWKS(jwks); len(jwks) > 0 && err == nil {
+		// §5.4.1: clients sign with PS256, ES256 or EdDSA only; a key
+		// pinned to another algorithm could sign nothing acceptable.
+		// (The keys of a jwks_uri are held to it at run time.)
+		for i, k := range keys {
+			if !slices.Contains(FAPIAlgorithms, k.Algorithm) {
+				add(fmt.Sprintf("jwks.keys[%d]", i), "alg %s is not allowed for a fapi2 client: use PS256, ES256 or EdDSA (FAPI 2.0 SP §5.4.1)", k.Algorithm)
+			}
+		}
 	}
 	for i, u := range redirectURIs {
 		// §5.3.2.2: authorization responses never travel unencrypted.

@@ -1,9 +1,23 @@
 package config
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
+	"math/big"
 	"strings"
 	"testing"
 )
+
+// rsaJWK is a fresh RSA public key pinned to alg.
+func rsaJWK(t *testing.T, alg string) string {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b64 := base64.RawURLEncoding.EncodeToString
+	return `{"kty":"RSA","kid":"r","alg":"` + alg + `","use":"sig","n":"` + b64(k.N.Bytes()) + `","e":"` + b64(big.NewInt(int64(k.E)).Bytes()) + `"}`
+}
 
 // TestFAPIProfileConfig: a fapi2 client that follows the profile parses
 // (an empty token_endpoint_auth_method means private_key_jwt); each
@@ -17,10 +31,13 @@ func TestFAPIProfileConfig(t *testing.T) {
 	}
 	const keysURI = "    jwks_uri: https://bank.example.com/jwks.json\n"
 	const redirect = "    redirect_uris: [https://bank.example.com/cb]\n"
+	rs256, ps256 := rsaJWK(t, "RS256"), rsaJWK(t, "PS256")
 	for _, tc := range []struct {
 		name, yaml string
 		want       []string // nil = valid
 	}{
+		{"accept/ps256-client-key", client(redirect + "    jwks: {keys: [" + ps256 + "]}\n"), nil},
+		{"reject/rs256-client-key", client(redirect + "    jwks: {keys: [" + rs256 + "]}\n"), []string{"(bank).jwks.keys[0]", "RS256", "§5.4.1"}},
 		{"accept/default-method", client(keysURI + redirect), nil},
 		{"accept/explicit-method", client(keysURI + redirect + "    token_endpoint_auth_method: private_key_jwt\n"), nil},
 		{"accept/inline-keys", client(redirect + "    jwks: {keys: [" + ecJWK + "]}\n"), nil},

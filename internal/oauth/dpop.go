@@ -141,6 +141,10 @@ func (s *Server) checkTokenProof(r *http.Request, c *Client) (string, *Error) {
 // ProofChecker: the thumbprint of its key, or the error to answer.
 func (s *Server) checkProof(r *http.Request, c *Client, proof, htu string) (string, *Error) {
 	jkt, err := s.proofs.Check(r.Context(), proof, http.MethodPost, htu)
+	if err == nil && !c.proofAlgAllowed(proof) {
+		s.auditProof(r, c, "alg_not_allowed")
+		return "", oerr(ErrInvalidDPoPProof, "the DPoP proof's algorithm is not allowed for this client: use PS256, ES256 or EdDSA (FAPI 2.0 SP §5.4.1)")
+	}
 	if err == nil {
 		return jkt, nil
 	}

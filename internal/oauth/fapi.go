@@ -2,6 +2,10 @@ package oauth
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/rampart-auth/rampart/internal/config"
@@ -55,6 +59,49 @@ func (c *Client) usesPrivateKeyJWT() bool {
 // access tokens, so a stolen refresh token alone is useless (RFC 9700
 // §4.14.2 lists sender-constraining as the alternative to rotation).
 func (c *Client) rotatesRefresh() bool { return !c.FAPI2() }
+
+// assertionAlgorithms are the algorithms c's private_key_jwt assertions
+// may use: a fapi2 client's only PS256, ES256 or EdDSA (FAPI 2.0 SP
+// §5.4.1), every other client's the asymmetric assertionAlgs.
+func (c *Client) assertionAlgorithms() []string {
+	if c.FAPI2() {
+		return config.FAPIAlgorithms
+	}
+	return assertionAlgs
+}
+
+// proofAlgAllowed reports whether a DPoP proof that jwtauth accepted may
+// be used by c: a fapi2 client's proofs are signed with PS256, ES256 or
+// EdDSA only (FAPI 2.0 SP §5.4.1; jwtauth's default list also has
+// RS256). alg is read from the proof's protected header, which jwtauth
+// verified with that algorithm.
+func (c *Client) proofAlgAllowed(proof string) bool {
+	return !c.FAPI2() || slices.Contains(config.FAPIAlgorithms, jwsAlg(proof))
+}
+
+// maxJWSHeader bounds the header jwsAlg decodes (a DPoP proof's header
+// holds the public key: an RSA-4096 JWK is under 1 KiB).
+const maxJWSHeader = 8 << 10
+
+// jwsAlg is the alg of a compact JWS's protected header, "" when it
+// cannot be read.
+func jwsAlg(jws string) string {
+	head, _, ok := strings.Cut(jws, ".")
+	if !ok || len(head) > maxJWSHeader {
+		return ""
+	}
+	b, err := base64.RawURLEncoding.DecodeString(head)
+	if err != nil {
+		return ""
+	}
+	var h struct {
+		Alg string `json:"alg"`
+	}
+	if json.Unmarshal(b, &h) != nil {
+		return ""
+	}
+	return h.Alg
+}
 
 // refreshKeeper extends refresh tokens that are not rotated.
 type refreshKeeper interface {

@@ -2,11 +2,15 @@ package oauth_test
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,13 +29,62 @@ import (
 const (
 	fapiID       = "fapi-bank"
 	fapiSecretID = "fapi-with-secret"
+	fapiRSAID    = "fapi-rsa" // one RSA key registered twice: kid rs (RS256) and ps (PS256)
 )
+
+var (
+	fapiRSAOnce sync.Once
+	fapiRSAKey  *rsa.PrivateKey
+)
+
+func fapiRSA() *rsa.PrivateKey {
+	fapiRSAOnce.Do(func() {
+		var err error
+		if fapiRSAKey, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+			panic(err)
+		}
+	})
+	return fapiRSAKey
+}
+
+// fapiRSAJWKS registers fapiRSA's public key for RS256 and for PS256.
+func fapiRSAJWKS() []byte {
+	pub := &fapiRSA().PublicKey
+	b, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: pub, KeyID: "rs", Algorithm: "RS256", Use: "sig"}, {Key: pub, KeyID: "ps", Algorithm: "PS256", Use: "sig"}}})
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// rsaProof is a DPoP proof signed by fapiRSA with alg.
+func rsaProof(t *testing.T, alg jose.SignatureAlgorithm, htu string) string {
+	t.Helper()
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	payload, _ := json.Marshal(map[string]any{"jti": hex.EncodeToString(b), "htm": "POST", "htu": htu, "iat": time.Now().Unix()})
+	opts := (&jose.SignerOptions{ExtraHeaders: map[jose.HeaderKey]any{"jwk": jose.JSONWebKey{Key: &fapiRSA().PublicKey}}}).WithType("dpop+jwt")
+	sig, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: fapiRSA()}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jws, err := sig.Sign(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := jws.CompactSerialize()
+	return out
+}
 
 func fapiClients(e *env) []config.Client {
 	return []config.Client{
 		{ID: fapiID, Profile: config.ProfileFAPI2, JWKS: assertJWKS(), GrantTypes: []string{"authorization_code", "refresh_token"},
 			RedirectURIs: []string{e.callback}, Scopes: []string{"openid", "notes:read"}, SkipConsent: true},
 		{ID: fapiSecretID, Profile: config.ProfileFAPI2, SecretEnv: "PAR", GrantTypes: []string{"authorization_code", "refresh_token"},
+			RedirectURIs: []string{e.callback}, Scopes: []string{"openid"}, SkipConsent: true},
+		// Validation refuses an inline RS256 key for fapi2 (§5.4.1); keys
+		// from a jwks_uri are only seen at run time, which this stands for.
+		{ID: fapiRSAID, Profile: config.ProfileFAPI2, JWKS: fapiRSAJWKS(), GrantTypes: []string{"authorization_code"},
 			RedirectURIs: []string{e.callback}, Scopes: []string{"openid"}, SkipConsent: true},
 	}
 }
@@ -162,6 +215,11 @@ func TestFAPIFlowWithOAuth2Client(t *testing.T) {
 			}
 			seen[at] = true
 		}
+		// The refresh token is still sender-constrained through the
+		// client: without a DPoP proof it is refused (require DPoP).
+		form := fapiAuth(t, e, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}, time.Now())
+		st, body := e.dpopPost(oauth.PathToken, form)
+		wantOAuthError(t, st, body, http.StatusBadRequest, oauth.ErrInvalidDPoPProof)
 		if ev := e.events("oauth.refresh_reuse"); len(ev) != 0 {
 			t.Fatalf("a kept refresh token was taken for a replay: %+v", ev)
 		}
@@ -174,11 +232,6 @@ func TestFAPIFlowWithOAuth2Client(t *testing.T) {
 		if kept != 2 {
 			t.Errorf("%d audited refreshes without rotation, want 2", kept)
 		}
-		// The refresh token is still sender-constrained through the
-		// client: without a DPoP proof it is refused (require DPoP).
-		form := fapiAuth(t, e, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}, time.Now())
-		st, body := e.dpopPost(oauth.PathToken, form)
-		wantOAuthError(t, st, body, http.StatusBadRequest, oauth.ErrInvalidDPoPProof)
 	})
 }
 
@@ -383,4 +436,41 @@ func TestFAPIPARProofForOtherClients(t *testing.T) {
 	wantOAuthError(t, st, body, http.StatusBadRequest, "invalid_grant")
 	st, body, _ = e.postJSON(oauth.PathPAR, form, parID, parSecret)
 	mustStatus(t, st, http.StatusCreated, "push without a proof", body)
+}
+
+// TestFAPIAlgorithms: a fapi2 client's assertions and DPoP proofs use
+// PS256, ES256 or EdDSA only (FAPI 2.0 SP §5.4.1): with the same RSA key
+// registered for both, a PS256 assertion authenticates and an RS256 one
+// does not; an RS256 DPoP proof is refused for the fapi2 client, a PS256
+// one accepted, and an RS256 proof still works for a client without the
+// profile.
+func TestFAPIAlgorithms(t *testing.T) {
+	e := newEnv(t, "sqlite")
+	_, ch := pkce()
+	params := url.Values{"response_type": {"code"}, "redirect_uri": {e.callback}, "scope": {"openid"}, "code_challenge": {ch}, "code_challenge_method": {"S256"}}
+	assert := func(kid string, alg jose.SignatureAlgorithm) url.Values {
+		out := url.Values{"client_assertion_type": {oauth.ClientAssertionTypeJWT},
+			"client_assertion": {signAssertion(t, fapiRSA(), kid, alg, assertionClaims(fapiRSAID, e.issuer))}}
+		for k, v := range params {
+			out[k] = v
+		}
+		return out
+	}
+	parURL := e.issuer + oauth.PathPAR
+	st, body := e.dpopPost(oauth.PathPAR, assert("ps", jose.PS256), rsaProof(t, jose.PS256, parURL))
+	mustStatus(t, st, http.StatusCreated, "PS256 assertion and proof", body)
+	st, body = e.dpopPost(oauth.PathPAR, assert("rs", jose.RS256), rsaProof(t, jose.PS256, parURL))
+	wantOAuthError(t, st, body, http.StatusUnauthorized, oauth.ErrInvalidClient)
+	st, body = e.dpopPost(oauth.PathPAR, assert("ps", jose.PS256), rsaProof(t, jose.RS256, parURL))
+	wantOAuthError(t, st, body, http.StatusBadRequest, oauth.ErrInvalidDPoPProof)
+	// Other clients keep jwtauth's default algorithms.
+	st, body, _ = e.dpopToken(ccForm, svcID, svcSecret, rsaProof(t, jose.RS256, e.issuer+oauth.PathToken))
+	mustStatus(t, st, http.StatusOK, "RS256 proof of a client without the profile", body)
+	found := false
+	for _, ev := range e.events(audit.ActionDPoPProof) {
+		found = found || (ev.Reason == "alg_not_allowed" && ev.Target == "client:"+fapiRSAID)
+	}
+	if !found {
+		t.Error("the refused RS256 proof was not audited")
+	}
 }
