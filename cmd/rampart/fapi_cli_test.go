@@ -88,3 +88,22 @@ func TestConfigCheckFAPI2(t *testing.T) {
 		t.Fatalf("bad: exit %d, stderr %s", code, errOut)
 	}
 }
+
+// TestClientCreateFAPI2RS256: with keys.algorithm RS256 the store refuses
+// a new fapi2 client as the file does (FAPI 2.0 SP §5.4.1).
+func TestClientCreateFAPI2RS256(t *testing.T) {
+	dir := t.TempDir()
+	keyFile := writeFile(t, dir, "master.key", testkit.MasterKeyHex+"\n")
+	cfg := writeFile(t, dir, "rampart.yaml", fmt.Sprintf("issuer: http://127.0.0.1:8080\ndata_dir: %s\nmaster_key_file: %s\nkeys: {algorithm: RS256}\n", filepath.Join(dir, "data"), keyFile))
+	if code, out, errOut := cli(t, "", "migrate", "--config", cfg); code != 0 {
+		t.Fatalf("migrate: %d %s %s", code, out, errOut)
+	}
+	code, out, errOut := cli(t, "", "client", "create", "--config", cfg, "--id", "bank", "--profile", "fapi2", "--grant-type", "authorization_code",
+		"--redirect-uri", "https://bank.example.com/cb", "--jwks-uri", "https://bank.example.com/jwks.json")
+	if code == 0 || !strings.Contains(errOut, "keys.algorithm is RS256") {
+		t.Fatalf("fapi2 client with RS256 keys: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if code, out, errOut := cli(t, "", "client", "create", "--config", cfg, "--id", "plain", "--grant-type", "client_credentials"); code != 0 {
+		t.Fatalf("a client without the profile: exit %d\n%s\n%s", code, out, errOut)
+	}
+}

@@ -102,6 +102,12 @@ func (s *Service) CreateClient(ctx context.Context, actor string, spec ClientSpe
 	if err := ValidateClient(spec); err != nil {
 		return nil, "", err
 	}
+	if spec.Profile == config.ProfileFAPI2 && s.o.SigningAlgorithm == config.AlgRS256 {
+		// The server would sign the client's tokens with RS256, which
+		// FAPI 2.0 SP §5.4.1 excludes (as config validation refuses it
+		// for a fapi2 client in the file).
+		return nil, "", invalid(errors.New("keys.algorithm is RS256: a fapi2 client needs PS256, ES256 or EdDSA (FAPI 2.0 SP §5.4.1); change keys.algorithm first"))
+	}
 	if s.o.Configured.IsConfigured(spec.ID) {
 		return nil, "", conflict(fmt.Errorf("client %s is defined in the configuration file; choose another id", spec.ID))
 	}

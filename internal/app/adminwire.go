@@ -21,7 +21,8 @@ func newAdminService(db *sqlstore.DB, parts *AuthParts, rdb redis.UniversalClien
 	}
 	opts := admin.Options{Clients: db.OAuth(), Configured: parts.Clients, SecretKey: parts.SecretKey,
 		Revoker: oauth.Revoker{Store: db.OAuth(), Shared: shared}, Users: parts.Users,
-		Directory: db.Identity(), Sessions: db.Identity(), Grants: db.OAuth(), AuditLog: db.Audit()}
+		Directory: db.Identity(), Sessions: db.Identity(), Grants: db.OAuth(), AuditLog: db.Audit(),
+		SigningAlgorithm: parts.SigningAlgorithm}
 	if al != nil {
 		opts.Audit = al
 	}

@@ -474,3 +474,27 @@ func TestFAPIAlgorithms(t *testing.T) {
 		t.Error("the refused RS256 proof was not audited")
 	}
 }
+
+// TestFAPIPARNonce: with server nonces required (oauth.dpop.nonce), a PAR
+// proof without the nonce gets use_dpop_nonce and a DPoP-Nonce header
+// (RFC 9449 §8), and the retry with it is accepted.
+func TestFAPIPARNonce(t *testing.T) {
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	nonces, err := oauth.NewDPoPNonces(key, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnvOpts(t, "sqlite", func(o *oauth.Options) { o.DPoPNonces = nonces })
+	k := newDPoPKey(t)
+	_, params := fapiRequest(t, e, oauth2.GenerateVerifier())
+	parURL := e.issuer + oauth.PathPAR
+	proofHeader := func(p string) func(*http.Request) { return func(r *http.Request) { r.Header.Set("DPoP", p) } }
+	st, body, h := e.postJSONWith(oauth.PathPAR, fapiAuth(t, e, params, time.Now()), proofHeader(k.proof("POST", parURL, proofOpts{})))
+	nonce := h.Get("DPoP-Nonce")
+	if st != http.StatusBadRequest || str(body, "error") != oauth.ErrUseDPoPNonce || nonce == "" {
+		t.Fatalf("PAR proof without nonce: %d %v nonce %q", st, body, nonce)
+	}
+	st, body, _ = e.postJSONWith(oauth.PathPAR, fapiAuth(t, e, params, time.Now()), proofHeader(k.proof("POST", parURL, proofOpts{nonce: nonce})))
+	mustStatus(t, st, http.StatusCreated, "PAR proof with the nonce", body)
+}
