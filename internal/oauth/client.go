@@ -213,7 +213,7 @@ func ClientFromConfig(c config.Client, secret string, secretKey []byte) *Client 
 		SkipConsent: c.SkipConsent, ResourceServer: c.ResourceServer, RequireDPoP: c.RequireDPoP,
 		AccessTokenTTL: c.AccessTokenTTL.D(), RefreshTokenTTL: c.RefreshTokenTTL.D(), RefreshTokenIdleTTL: c.RefreshTokenIdleTTL.D(),
 		Source:     SourceConfig,
-		AuthMethod: c.TokenEndpointAuthMethod, JWKS: slices.Clone([]byte(c.JWKS)), JWKSURI: c.JWKSURI,
+		AuthMethod: c.EffectiveAuthMethod(), JWKS: slices.Clone([]byte(c.JWKS)), JWKSURI: c.JWKSURI,
 		RequirePAR: c.RequirePushedAuthorizationRequests, Profile: c.Profile,
 	}
 	switch {
