@@ -66,6 +66,9 @@ func printClient(w io.Writer, v admin.ClientView, asJSON bool) error {
 			fmt.Fprintf(tw, "%s:\t%s\n", kv[0], kv[1])
 		}
 	}
+	if v.Profile != "" {
+		fmt.Fprintf(tw, "profile:\t%s\n", v.Profile)
+	}
 	if v.CreatedAt != "" {
 		fmt.Fprintf(tw, "created_at:\t%s\n", v.CreatedAt)
 	}
@@ -138,6 +141,7 @@ func (cc *clientCreate) flags(f *pflag.FlagSet) {
 	f.StringVar(&sp.PolicyURI, "policy-uri", "", "https URL of the client's privacy policy")
 	f.StringVar(&sp.TOSURI, "tos-uri", "", "https URL of the client's terms of service")
 	f.StringArrayVar(&sp.PostLogoutRedirectURIs, "post-logout-redirect-uri", nil, "exact URI RP-initiated logout may return to (repeat for several)")
+	f.StringVar(&sp.Profile, "profile", "", "fapi2: the client follows the FAPI 2.0 Security Profile (private_key_jwt, PAR, DPoP, https redirect URIs)")
 	f.BoolVar(&cc.asJSON, "json", false, "print JSON")
 	// Plural spellings (as in the YAML keys) are accepted too.
 	f.StringSliceVar(&sp.GrantTypes, "grant-types", nil, "same as --grant-type")

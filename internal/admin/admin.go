@@ -95,8 +95,11 @@ type Options struct {
 	Keys     KeyRing
 	AuditLog AuditReader
 	Audit    Auditor
-	Now      func() time.Time // default time.Now
-	Rand     io.Reader        // default crypto/rand
+	// fapi: SigningAlgorithm is the configuration's keys.algorithm; a
+	// fapi2 client is refused while it is RS256 (FAPI 2.0 SP §5.4.1).
+	SigningAlgorithm string
+	Now              func() time.Time // default time.Now
+	Rand             io.Reader        // default crypto/rand
 }
 
 // Service runs the administrative use cases.

@@ -37,6 +37,7 @@ type ClientView struct {
 	PolicyURI      string   `json:"policy_uri,omitempty"`
 	TOSURI         string   `json:"tos_uri,omitempty"`
 	PostLogout     []string `json:"post_logout_redirect_uris,omitempty"`
+	Profile        string   `json:"profile,omitempty"` // fapi: "" or fapi2
 	AccessTTL      string   `json:"access_token_ttl,omitempty"`
 	RefreshTTL     string   `json:"refresh_token_ttl,omitempty"`
 	CreatedAt      string   `json:"created_at,omitempty"`
@@ -49,7 +50,8 @@ func ViewClient(c *oauth.Client) ClientView {
 	v := ClientView{ID: c.ID, Type: "confidential", Source: c.Source, GrantTypes: c.GrantTypes, RedirectURIs: c.RedirectURIs,
 		Scopes: c.Scopes, Audience: c.Audience, SkipConsent: c.SkipConsent, ResourceServer: c.ResourceServer, RequireDPoP: c.RequireDPoP, RequireMFA: c.RequireMFA,
 		AuthMethod: c.AuthMethod, JWKSURI: c.JWKSURI, InlineJWKS: len(c.JWKS) > 0, RequirePAR: c.RequirePAR,
-		DisplayName: c.DisplayName, LogoURI: c.LogoURI, PolicyURI: c.PolicyURI, TOSURI: c.TOSURI, PostLogout: c.PostLogoutRedirectURIs}
+		DisplayName: c.DisplayName, LogoURI: c.LogoURI, PolicyURI: c.PolicyURI, TOSURI: c.TOSURI, PostLogout: c.PostLogoutRedirectURIs,
+		Profile: c.Profile}
 	if c.Public {
 		v.Type = "public"
 	}

@@ -24,13 +24,15 @@ type ClientRequest struct {
 	// AuthMethod is client_secret_basic, client_secret_post,
 	// private_key_jwt or none ("" the kind's default); a private_key_jwt
 	// client registers JWKS (a JWK Set object) or JWKSURI.
-	AuthMethod      string          `json:"token_endpoint_auth_method"`
-	JWKS            json.RawMessage `json:"jwks"`
-	JWKSURI         string          `json:"jwks_uri"`
-	RequirePAR      bool            `json:"require_pushed_authorization_requests"`
-	RequireMFA      bool            `json:"require_mfa"`
-	AccessTokenTTL  string          `json:"access_token_ttl"`
-	RefreshTokenTTL string          `json:"refresh_token_ttl"`
+	AuthMethod string          `json:"token_endpoint_auth_method"`
+	JWKS       json.RawMessage `json:"jwks"`
+	JWKSURI    string          `json:"jwks_uri"`
+	RequirePAR bool            `json:"require_pushed_authorization_requests"`
+	RequireMFA bool            `json:"require_mfa"`
+	// Profile is "" or fapi2 (the FAPI 2.0 Security Profile).
+	Profile         string `json:"profile"`
+	AccessTokenTTL  string `json:"access_token_ttl"`
+	RefreshTokenTTL string `json:"refresh_token_ttl"`
 	// What pages show of the client, and its RP-initiated logout targets.
 	DisplayName            string   `json:"display_name"`
 	LogoURI                string   `json:"logo_uri"`
@@ -65,7 +67,8 @@ func (a *API) createClient(w http.ResponseWriter, r *http.Request) {
 	spec := admin.ClientSpec{ID: req.ID, Public: req.Public, GrantTypes: req.GrantTypes, RedirectURIs: req.RedirectURIs,
 		Scopes: req.Scopes, Audience: req.Audience, SkipConsent: req.SkipConsent, ResourceServer: req.ResourceServer, RequireDPoP: req.RequireDPoP,
 		AuthMethod: req.AuthMethod, JWKSURI: req.JWKSURI, RequirePAR: req.RequirePAR, RequireMFA: req.RequireMFA,
-		DisplayName: req.DisplayName, LogoURI: req.LogoURI, PolicyURI: req.PolicyURI, TOSURI: req.TOSURI, PostLogoutRedirectURIs: req.PostLogoutRedirectURIs}
+		DisplayName: req.DisplayName, LogoURI: req.LogoURI, PolicyURI: req.PolicyURI, TOSURI: req.TOSURI, PostLogoutRedirectURIs: req.PostLogoutRedirectURIs,
+		Profile: req.Profile}
 	if len(req.JWKS) > 0 && string(req.JWKS) != "null" {
 		spec.JWKS = []byte(req.JWKS)
 	}

@@ -187,7 +187,8 @@ func (c *Client) CreateClient(ctx context.Context, spec admin.ClientSpec) (admin
 		"skip_consent": spec.SkipConsent, "resource_server": spec.ResourceServer, "require_dpop": spec.RequireDPoP,
 		"token_endpoint_auth_method": spec.AuthMethod, "jwks_uri": spec.JWKSURI, "require_pushed_authorization_requests": spec.RequirePAR,
 		"require_mfa": spec.RequireMFA, "display_name": spec.DisplayName, "logo_uri": spec.LogoURI, "policy_uri": spec.PolicyURI,
-		"tos_uri": spec.TOSURI, "post_logout_redirect_uris": spec.PostLogoutRedirectURIs}
+		"tos_uri": spec.TOSURI, "post_logout_redirect_uris": spec.PostLogoutRedirectURIs,
+		"profile": spec.Profile}
 	if len(spec.JWKS) > 0 {
 		in["jwks"] = json.RawMessage(spec.JWKS)
 	}

@@ -22,7 +22,8 @@ func newAdminService(db *sqlstore.DB, parts *AuthParts, rdb redis.UniversalClien
 	revoker := oauth.Revoker{Store: db.OAuth(), Shared: shared}
 	opts := admin.Options{Clients: db.OAuth(), Configured: parts.Clients, SecretKey: parts.SecretKey,
 		Revoker: revoker, Users: parts.Users,
-		Directory: db.Identity(), Sessions: db.Identity(), AuditLog: db.Audit()}
+		Directory: db.Identity(), Sessions: db.Identity(), AuditLog: db.Audit(),
+		SigningAlgorithm: parts.SigningAlgorithm}
 	if al != nil {
 		opts.Audit = al
 		opts.Ender = oauth.AccessEnder{Sessions: db.Identity(), Tokens: db.OAuth(), Revoker: revoker, Audit: al}

@@ -28,6 +28,8 @@ type AuthParts struct {
 	SecretKey []byte
 	// SecretHasher checks argon2id client secrets (identity.NewClientSecretHasher).
 	SecretHasher *identity.Hasher
+	// SigningAlgorithm is keys.algorithm (fapi: admin.Options).
+	SigningAlgorithm string
 }
 
 // NewAuthParts builds them. res carries the client secrets (nil for CLI
@@ -55,6 +57,8 @@ func NewAuthParts(cfg *config.Config, db *sqlstore.DB, kr *kms.Keyring, res *con
 		Hasher:       h,
 		SecretKey:    secretKey,
 		SecretHasher: sh,
+
+		SigningAlgorithm: cfg.Keys.Algorithm,
 	}, nil
 }
 

@@ -22,7 +22,7 @@ const (
 	ActionConsentRevoke = "oauth.consent_revoke" // a consent withdrawn by the user
 	ActionToken         = "oauth.token"          // #nosec G101 -- an audit action name, not a credential: a token request (every grant)
 	ActionCodeReplay    = "oauth.code_replay"    // an authorization code presented twice
-	ActionRefresh       = "oauth.refresh"        // a refresh-token rotation
+	ActionRefresh       = "oauth.refresh"        // a refresh: rotation, or (fapi2) kept with details rotated=false
 	ActionRefreshReuse  = "oauth.refresh_reuse"  // a rotated refresh token presented again
 	ActionRevoke        = "oauth.revoke"         // an RFC 7009 revocation request
 	ActionIntrospect    = "oauth.introspect"     // an RFC 7662 introspection request

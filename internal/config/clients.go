@@ -57,8 +57,9 @@ func (c *Config) validateClients(bad func(string, string, ...any)) {
 		}
 		seen[cl.ID] = true
 		validateClientAuth(key, cl, bad)
+		validateClientProfile(key, cl, bad)
 		switch {
-		case cl.TokenEndpointAuthMethod == AuthMethodPrivateKeyJWT:
+		case cl.EffectiveAuthMethod() == AuthMethodPrivateKeyJWT:
 			// checked by validateClientAuth: keys, no secret
 		case cl.Public && (cl.SecretEnv != "" || cl.SecretHash != ""):
 			bad(key, "a public client has no secret; remove secret_env/secret_hash or public: true")

@@ -169,7 +169,7 @@ func CheckClientAuth(method string, public, hasSecret bool, jwks []byte, jwksURI
 
 // validateClientAuth is the parjwt part of validateClients.
 func validateClientAuth(key string, cl Client, bad func(string, string, ...any)) {
-	if err := CheckClientAuth(cl.TokenEndpointAuthMethod, cl.Public, cl.SecretEnv != "" || cl.SecretHash != "", cl.JWKS, cl.JWKSURI); err != nil {
+	if err := CheckClientAuth(cl.EffectiveAuthMethod(), cl.Public, cl.SecretEnv != "" || cl.SecretHash != "", cl.JWKS, cl.JWKSURI); err != nil {
 		bad(key, "%v", err)
 	}
 }

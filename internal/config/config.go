@@ -254,6 +254,11 @@ type Client struct {
 	// PostLogoutRedirectURIs are where RP-initiated logout may return the
 	// browser (OpenID Connect RP-Initiated Logout 1.0 §3), exact strings.
 	PostLogoutRedirectURIs []string `yaml:"post_logout_redirect_uris"`
+
+	// fapi: Profile is "" (none) or "fapi2": the client follows the FAPI
+	// 2.0 Security Profile (clients_fapi.go), which validation enforces
+	// and the authorization server applies at run time.
+	Profile string `yaml:"profile"`
 }
 
 // OAuth holds global switches of the authorization server.

@@ -174,6 +174,7 @@ func (c *Config) validateKeys(bad func(string, string, ...any)) {
 		// every verifier mint tokens (RFC 8725 §3.2, DESIGN principle 1).
 		bad("keys.algorithm", "%q is not supported; use ES256, EdDSA, RS256 or PS256", c.Keys.Algorithm)
 	}
+	validateFAPIKeys(c, bad)
 	if c.Keys.RSABits < MinRSABits {
 		bad("keys.rsa_bits", "%d is too short; RSA keys must be at least %d bits (3072 recommended)", c.Keys.RSABits, MinRSABits)
 	} else if c.Keys.RSABits > MaxRSABits || c.Keys.RSABits%8 != 0 {

@@ -134,7 +134,7 @@ func (r *Registry) Authenticate(ctx context.Context, id, secret string, presente
 	if err != nil {
 		return nil, err
 	}
-	if c.AuthMethod == config.AuthMethodPrivateKeyJWT {
+	if c.usesPrivateKeyJWT() {
 		// It has no secret and authenticates only with an assertion
 		// (authenticateAssertion): a secret or nothing is refused.
 		verifyHMAC(r.secretKey, r.dummy, secret)
@@ -215,8 +215,8 @@ func ClientFromConfig(c config.Client, secret string, secretKey []byte) *Client 
 		DisplayName: c.DisplayName, LogoURI: c.LogoURI, PolicyURI: c.PolicyURI, TOSURI: c.TOSURI,
 		PostLogoutRedirectURIs: slices.Clone(c.PostLogoutRedirectURIs),
 		Source:                 SourceConfig,
-		AuthMethod:             c.TokenEndpointAuthMethod, JWKS: slices.Clone([]byte(c.JWKS)), JWKSURI: c.JWKSURI,
-		RequirePAR: c.RequirePushedAuthorizationRequests,
+		AuthMethod:             c.EffectiveAuthMethod(), JWKS: slices.Clone([]byte(c.JWKS)), JWKSURI: c.JWKSURI,
+		RequirePAR: c.RequirePushedAuthorizationRequests, Profile: c.Profile,
 	}
 	switch {
 	case c.SecretEnv != "" && secret != "":
@@ -235,7 +235,11 @@ func CheckClient(c *Client) error {
 	if err := config.CheckClientValues(c.RedirectURIs, c.Scopes, c.Audience); err != nil {
 		return fmt.Errorf("oauth: client %s: %w", c.ID, err)
 	}
-	if err := config.CheckClientAuth(c.AuthMethod, c.Public, c.SecretHash != "", c.JWKS, c.JWKSURI); err != nil {
+	method := c.AuthMethod
+	if c.usesPrivateKeyJWT() {
+		method = config.AuthMethodPrivateKeyJWT
+	}
+	if err := config.CheckClientAuth(method, c.Public, c.SecretHash != "", c.JWKS, c.JWKSURI); err != nil {
 		return fmt.Errorf("oauth: client %s: %w", c.ID, err)
 	}
 	for _, u := range c.PostLogoutRedirectURIs {
@@ -249,6 +253,11 @@ func CheckClient(c *Client) error {
 				return fmt.Errorf("oauth: client %s: %q: %w", c.ID, u, err)
 			}
 		}
+	}
+	// fapi: a stored client's profile is held to the same rules as a
+	// configured one's (config.CheckProfile).
+	if ps := config.CheckProfile(c.Profile, c.Public, c.AuthMethod, c.SecretHash != "", c.JWKS, c.JWKSURI, c.GrantTypes, c.RedirectURIs); len(ps) > 0 {
+		return fmt.Errorf("oauth: client %s: %s: %s", c.ID, ps[0].Key, ps[0].Problem)
 	}
 	return nil
 }

@@ -83,6 +83,7 @@ func (s *Server) assertionVerifier(c *Client) (*jwtauth.Verifier, error) {
 		sum := sha256.Sum256(c.JWKS)
 		fp = "jwks:" + hex.EncodeToString(sum[:])
 	}
+	fp += "|profile:" + c.Profile // fapi: the profile narrows the algorithms
 	cv := &s.assertionKeys
 	cv.mu.Lock()
 	defer cv.mu.Unlock()
@@ -110,7 +111,7 @@ func (s *Server) assertionVerifier(c *Client) (*jwtauth.Verifier, error) {
 	v, err := jwtauth.New(jwtauth.Config{
 		Issuer:     c.ID, // RFC 7523 §3 item 1: iss is the client_id
 		Keys:       keys,
-		Algorithms: assertionAlgs,
+		Algorithms: c.assertionAlgorithms(),
 		// aud is checked below, strictly (checkAssertionAudience).
 		SkipAudience: true,
 		// RFC 7523 defines no typ; clients send JWT or nothing.
@@ -171,7 +172,7 @@ func (s *Server) authenticateAssertion(ctx context.Context, r *http.Request, for
 	if err != nil {
 		return nil, a, serverError(err)
 	}
-	if c.AuthMethod != config.AuthMethodPrivateKeyJWT {
+	if !c.usesPrivateKeyJWT() {
 		// A client registered for a secret cannot switch to assertions
 		// (nor the reverse, Registry.Authenticate): the method is pinned
 		// per client (RFC 7591 §2 token_endpoint_auth_method).

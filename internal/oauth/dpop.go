@@ -125,7 +125,7 @@ func (s *Server) checkTokenProof(r *http.Request, c *Client) (string, *Error) {
 		return "", e
 	}
 	if proof == "" {
-		if c.RequireDPoP {
+		if c.requiresDPoP() {
 			// RFC 9449 §5: a server requiring DPoP answers a request
 			// without a proof with invalid_dpop_proof.
 			s.auditProof(r, c, "proof_required")
@@ -133,7 +133,18 @@ func (s *Server) checkTokenProof(r *http.Request, c *Client) (string, *Error) {
 		}
 		return "", nil
 	}
-	jkt, err := s.proofs.Check(r.Context(), proof, http.MethodPost, s.opts.Issuer+PathToken)
+	return s.checkProof(r, c, proof, s.opts.Issuer+PathToken)
+}
+
+// checkProof checks a DPoP proof of client c for POST to htu (an
+// endpoint URL as the issuer identifier names it) with the server's one
+// ProofChecker: the thumbprint of its key, or the error to answer.
+func (s *Server) checkProof(r *http.Request, c *Client, proof, htu string) (string, *Error) {
+	jkt, err := s.proofs.Check(r.Context(), proof, http.MethodPost, htu)
+	if err == nil && !c.proofAlgAllowed(proof) {
+		s.auditProof(r, c, "alg_not_allowed")
+		return "", oerr(ErrInvalidDPoPProof, "the DPoP proof's algorithm is not allowed for this client: use PS256, ES256 or EdDSA (FAPI 2.0 SP §5.4.1)")
+	}
 	if err == nil {
 		return jkt, nil
 	}

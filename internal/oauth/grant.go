@@ -53,7 +53,7 @@ func newGrantHandlers(s *Server) map[string]grantHandler {
 		},
 		GrantClientCredentials: &clientCredentialsGrant{mint: mint, trail: s.trail, now: s.now, defaultAudience: s.defaultAudience()},
 		GrantRefreshToken: &refreshGrant{
-			tokens: s.opts.Store, families: s.opts.Store, users: s.opts.Users, mint: mint, revoker: s.revoker,
+			tokens: s.opts.Store, keeper: s.opts.Store, families: s.opts.Store, users: s.opts.Users, mint: mint, revoker: s.revoker,
 			trail: s.trail, log: s.log, now: s.now, rand: s.rand, defaultAudience: s.defaultAudience(),
 		},
 		GrantDeviceCode: &deviceGrant{

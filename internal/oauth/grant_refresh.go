@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/rampart-auth/rampart/internal/audit"
@@ -27,9 +28,12 @@ type refreshRotator interface {
 
 // refreshGrant is RFC 6749 §6 with rotation (OAuth 2.1 §4.3.1): a refresh
 // token is spent for new tokens and a new refresh token of its family; a
-// spent one presented again revokes the family.
+// spent one presented again revokes the family. A client that does not
+// rotate (Client.rotatesRefresh: the fapi2 profile) keeps its refresh
+// token instead (keep).
 type refreshGrant struct {
 	tokens          refreshRotator
+	keeper          refreshKeeper
 	families        familyRevoker
 	users           userFinder
 	mint            *tokenIssuer
@@ -90,11 +94,18 @@ func (g *refreshGrant) grant(r *http.Request, c *Client, req *TokenRequest) (*to
 	if familyExpiry.IsZero() {
 		familyExpiry = old.ExpiresAt
 	}
-	rt, e := g.rotate(r, c, old, hash, now, familyExpiry)
+	rt, rotated := "", c.rotatesRefresh()
+	if rotated {
+		rt, e = g.rotate(r, c, old, hash, now, familyExpiry)
+	} else {
+		e = g.keep(r, c, old, hash, now, familyExpiry)
+	}
 	if e != nil {
 		return nil, e
 	}
-	// The access token; the refresh token was rotated above.
+	// The access token; the refresh token was rotated or kept above (a
+	// kept one is not sent again: RFC 6749 §5.1, the response's
+	// refresh_token is optional and the client keeps the one it has).
 	resp, e := g.mint.issue(ctx, userGrant{client: c, user: user, familyID: old.FamilyID, scopes: scopes, aud: aud,
 		authTime: old.AuthTime, amr: old.AMR, now: now, familyExpiry: familyExpiry})
 	if e != nil {
@@ -102,7 +113,7 @@ func (g *refreshGrant) grant(r *http.Request, c *Client, req *TokenRequest) (*to
 	}
 	resp.RefreshToken = rt
 	if err := g.trail.must(r, audit.Event{Actor: "client:" + c.ID, Action: audit.ActionRefresh, Target: "user:" + user.ID, Outcome: audit.OutcomeSuccess,
-		Details: map[string]string{"scope": scopeString(scopes), "family": old.FamilyID}}); err != nil {
+		Details: map[string]string{"scope": scopeString(scopes), "family": old.FamilyID, "rotated": strconv.FormatBool(rotated)}}); err != nil {
 		return nil, serverError(err)
 	}
 	return resp, nil
@@ -173,6 +184,25 @@ func (g *refreshGrant) rotate(r *http.Request, c *Client, old *RefreshToken, has
 		return "", serverError(err)
 	}
 	return rt, nil
+}
+
+// keep answers a refresh without rotation (FAPI 2.0 SP §5.3.2.1: "shall
+// not use refresh token rotation unless [...] retrying the request (with
+// the previous refresh token) will succeed"): the token stays unspent and
+// valid, its idle expiry extended as a rotation would set it, never past
+// its family's absolute expiry. The update is conditional, so a token
+// revoked meanwhile (on any instance) is refused, not revived.
+func (g *refreshGrant) keep(r *http.Request, c *Client, old *RefreshToken, hash []byte, now, familyExpiry time.Time) *Error {
+	err := g.keeper.KeepRefresh(r.Context(), hash, minTime(now.Add(g.mint.refreshIdleTTLFor(c)), familyExpiry), now)
+	if errors.Is(err, store.ErrNotFound) {
+		g.trail.record(r, audit.Event{Actor: "client:" + c.ID, Action: audit.ActionRefresh, Target: "user:" + old.UserID, Outcome: audit.OutcomeFailure,
+			Reason: "revoked", Details: map[string]string{"family": old.FamilyID}})
+		return errBadRefresh()
+	}
+	if err != nil {
+		return serverError(err)
+	}
+	return nil
 }
 
 // revokeStolen handles a refresh token presented after it was rotated, or

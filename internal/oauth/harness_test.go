@@ -149,6 +149,9 @@ func newEnvOpts(t testing.TB, driver string, mutate func(*oauth.Options)) *env {
 	for _, cc := range parjwtClients(e) {
 		clients = append(clients, oauth.ClientFromConfig(cc, env[cc.SecretEnv], secretKey))
 	}
+	for _, cc := range fapiClients(e) { // fapi: fapi_test.go
+		clients = append(clients, oauth.ClientFromConfig(cc, env[cc.SecretEnv], secretKey))
+	}
 	opts := oauth.Options{
 		Issuer: e.issuer, Store: e.store, Clients: oauth.NewRegistry(clients, e.store, secretKey, hasher), Users: e.users,
 		Sessions: identity.NewSessions(e.store, time.Hour, false, nil, nil), Signer: km, Keys: km, Audit: al,

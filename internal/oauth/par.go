@@ -51,8 +51,8 @@ type pushedRef struct {
 
 // mustPush reports whether c's authorization requests must be pushed:
 // the global switch (oauth.require_pushed_authorization_requests, RFC
-// 9126 §5) or the client's own (§6).
-func (s *Server) mustPush(c *Client) bool { return s.opts.RequirePAR || c.RequirePAR }
+// 9126 §5) or the client's own (§6, or its fapi2 profile).
+func (s *Server) mustPush(c *Client) bool { return s.opts.RequirePAR || c.requiresPAR() }
 
 // handlePAR is the pushed authorization request endpoint (RFC 9126 §2):
 // the client authenticates as at the token endpoint (the same
@@ -60,6 +60,7 @@ func (s *Server) mustPush(c *Client) bool { return s.opts.RequirePAR || c.Requir
 // authorization endpoint's own validator (validateAuthorize), stored,
 // and named by a request_uri of 256 random bits valid PARTTL.
 func (s *Server) handlePAR(w http.ResponseWriter, r *http.Request) {
+	s.setNonce(w) // the PAR request may carry a DPoP proof (par_dpop.go)
 	r.Body = http.MaxBytesReader(w, r.Body, maxPARBody)
 	form, e := readForm(r)
 	if e != nil {
@@ -81,6 +82,9 @@ func (s *Server) handlePAR(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, e, basic)
 	}
 	params, e := pushedParams(form, client.ID)
+	if e == nil {
+		e = s.bindPushedKey(r, client, params)
+	}
 	if e != nil {
 		refuse(e)
 		return

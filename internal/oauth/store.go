@@ -57,6 +57,9 @@ type Client struct {
 	// PostLogoutRedirectURIs are where RP-initiated logout may send the
 	// browser afterwards, matched exactly (logout_rp.go).
 	PostLogoutRedirectURIs []string
+	// fapi: Profile is "" or config.ProfileFAPI2 (fapi.go: what the FAPI
+	// 2.0 Security Profile changes at run time).
+	Profile string
 	// Source is "config" or "cli".
 	Source    string
 	CreatedAt time.Time
@@ -154,6 +157,7 @@ type Store interface {
 
 	codeRedeemer   // the authorization_code grant (grant_code.go)
 	refreshRotator // the refresh_token grant (grant_refresh.go)
+	refreshKeeper  // the refresh_token grant without rotation (fapi.go)
 	grantRecorder  // minting in a family (issue.go)
 	familyRevoker  // the grants and revocation (grant.go)
 	refreshReader  // revocation and introspection (revoke.go)

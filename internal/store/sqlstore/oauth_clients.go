@@ -22,7 +22,7 @@ func scanClient(r scanner) (*oauth.Client, error) {
 		accessTTL, refreshTTL, idleTTL, cAt, uAt int64
 	)
 	if err := r.Scan(&c.ID, &c.SecretHash, &public, &grants, &redirects, &scopes, &aud, &skip, &rs, &accessTTL, &refreshTTL, &idleTTL, &c.Source, &cAt, &uAt,
-		&dpop, &c.AuthMethod, &jwks, &c.JWKSURI, &requirePAR, &mfa, &c.DisplayName, &c.LogoURI, &c.PolicyURI, &c.TOSURI, &logout); err != nil {
+		&dpop, &c.AuthMethod, &jwks, &c.JWKSURI, &requirePAR, &mfa, &c.DisplayName, &c.LogoURI, &c.PolicyURI, &c.TOSURI, &logout, &c.Profile); err != nil {
 		return nil, err
 	}
 	var err error
@@ -49,7 +49,7 @@ func (s *OAuthStore) CreateClient(ctx context.Context, c *oauth.Client) error {
 		encodeList(c.Scopes), encodeList(c.Audience), b2i(c.SkipConsent), b2i(c.ResourceServer), int64(c.AccessTokenTTL), int64(c.RefreshTokenTTL),
 		int64(c.RefreshTokenIdleTTL), c.Source, nanos(c.CreatedAt), nanos(c.UpdatedAt), b2i(c.RequireDPoP),
 		c.AuthMethod, string(c.JWKS), c.JWKSURI, b2i(c.RequirePAR), b2i(c.RequireMFA),
-		c.DisplayName, c.LogoURI, c.PolicyURI, c.TOSURI, encodeList(c.PostLogoutRedirectURIs))
+		c.DisplayName, c.LogoURI, c.PolicyURI, c.TOSURI, encodeList(c.PostLogoutRedirectURIs), c.Profile)
 	if isUnique(err) {
 		return store.ErrConflict
 	}
