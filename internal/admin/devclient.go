@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/rampart-auth/rampart/internal/config"
 )
 
 // DevNotesClient is the confidential client `rampart serve --dev` creates
@@ -34,4 +36,28 @@ func (s *Service) EnsureDevClient(ctx context.Context, spec ClientSpec) (string,
 		return "", fmt.Errorf("cannot create the dev client %s: %w", spec.ID, err)
 	}
 	return secret, nil
+}
+
+// DevCLIClient is the public client `rampart serve --dev` registers for
+// `rampart login` (the device flow) and the CLI's --issuer commands.
+const DevCLIClient = "rampart-cli"
+
+// EnsureDevCLIClient registers the dev-mode CLI client on the first dev
+// start (audited client.create) and leaves it alone afterwards. It may ask
+// for the admin scope: what a token can do with it is still the admin
+// API's check (an administrator's sign-in with MFA).
+func (s *Service) EnsureDevCLIClient(ctx context.Context) error {
+	if s.o.Clients == nil {
+		return ErrUnavailable
+	}
+	if _, err := s.o.Clients.GetClient(ctx, DevCLIClient); err == nil {
+		return nil
+	}
+	_, _, err := s.CreateClient(ctx, "system", ClientSpec{ID: DevCLIClient, Public: true,
+		GrantTypes: []string{config.GrantDeviceCode}, Scopes: []string{"openid", "profile", "rampart:admin"},
+		DisplayName: "Rampart command line"})
+	if err != nil {
+		return fmt.Errorf("cannot create the dev CLI client %s: %w", DevCLIClient, err)
+	}
+	return nil
 }

@@ -163,7 +163,7 @@ func (s *server) devClient(ctx context.Context) error {
 		return err
 	}
 	s.devSecret = secret
-	return nil
+	return svc.EnsureDevCLIClient(ctx)
 }
 
 // printWalkthrough tells a new user how to see the gateway work.
@@ -184,6 +184,9 @@ func (s *server) printWalkthrough() {
   4. See a 429 (10 reads in a burst per user):
        for i in $(seq 12); do curl -s -o /dev/null -w '%%{http_code} ' -H "Authorization: Bearer $TOKEN" %s/api/notes; done; echo
   Without a token: curl -i %s/api/notes  (401)
+  5. Administer from a terminal as admin (the device flow; admin signs in
+     with TOTP): rampart login --issuer %s --client-id %s --scope 'openid rampart:admin' --output token.json
+     then: rampart client list --issuer %s --token-file token.json
 
-`, admin.DevNotesClient, admin.DevNotesClient, s.devSecret, main, gw, gw, gw, gw, gw)
+`, admin.DevNotesClient, admin.DevNotesClient, s.devSecret, main, gw, gw, gw, gw, gw, main, admin.DevCLIClient, main)
 }

@@ -38,6 +38,19 @@ func TestServeDevWalkthrough(t *testing.T) {
 		t.Fatalf("no walk-through printed: %s", out.String())
 	}
 	main, gw := "http://"+addrs["main"].String(), "http://"+addrs["gateway"].String()
+	// The walk-through's last step: the CLI's public device-flow client
+	// exists and is named with the command that uses it.
+	if !strings.Contains(out.String(), "rampart login --issuer "+main+" --client-id rampart-cli") {
+		t.Fatalf("no rampart login step in the walk-through: %s", out.String())
+	}
+	dv, err := http.PostForm(main+"/oauth2/device_authorization", url.Values{"client_id": {"rampart-cli"}, "scope": {"openid rampart:admin"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = dv.Body.Close()
+	if dv.StatusCode != http.StatusOK {
+		t.Fatalf("the dev CLI client cannot start the device flow: %d", dv.StatusCode)
+	}
 	alice := devToken(t, main, "notes-cli", m[1])
 	mallory := devToken(t, main, "mallory", devMallorySecret)
 	call := func(tok, method, path, body string) (int, string) {
