@@ -57,6 +57,9 @@ type Client struct {
 	// PostLogoutRedirectURIs are where RP-initiated logout may send the
 	// browser afterwards, matched exactly (logout_rp.go).
 	PostLogoutRedirectURIs []string
+	// Disabled: an administrator disabled the stored client (`rampart
+	// client disable`); the registry refuses it everywhere (client.go).
+	Disabled bool
 	// Source is "config" or "cli".
 	Source    string
 	CreatedAt time.Time
