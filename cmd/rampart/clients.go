@@ -66,6 +66,9 @@ func printClient(w io.Writer, v admin.ClientView, asJSON bool) error {
 			fmt.Fprintf(tw, "%s:\t%s\n", kv[0], kv[1])
 		}
 	}
+	if v.Disabled {
+		fmt.Fprintf(tw, "disabled:\ttrue\n")
+	}
 	if v.CreatedAt != "" {
 		fmt.Fprintf(tw, "created_at:\t%s\n", v.CreatedAt)
 	}
@@ -87,7 +90,8 @@ func idArg(flagID string, args []string) (string, error) {
 
 func newClientCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "client", Short: "Manage OAuth clients"}
-	cmd.AddCommand(newClientCreate(), newClientList(), newClientShow(), newClientDelete(), newClientRotate(), newClientRetire())
+	cmd.AddCommand(newClientCreate(), newClientList(), newClientShow(), newClientDelete(), newClientRotate(), newClientRetire(),
+		newClientToggle(true), newClientToggle(false))
 	return cmd
 }
 
