@@ -3,6 +3,7 @@ package oauth_test
 import (
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/rampart-auth/rampart/internal/admin"
 	"github.com/rampart-auth/rampart/internal/audit"
+	"github.com/rampart-auth/rampart/internal/config"
 	"github.com/rampart-auth/rampart/internal/kms"
 	"github.com/rampart-auth/rampart/internal/oauth"
 )
@@ -139,11 +141,11 @@ func TestAdminPasswordResetRefusals(t *testing.T) {
 // storedClient registers a confidential client in the store (as `rampart
 // client create` does) for the code, refresh and client-credentials
 // grants, PAR and introspection.
-func (e *env) storedClient(t *testing.T) {
+func (e *env) storedClient(t testing.TB) {
 	t.Helper()
 	now := time.Now().UTC()
 	c := &oauth.Client{ID: storedID, SecretHash: oauth.HashSecret(testMasterKey(t).Derive(kms.LabelClientSecret), storedSecret),
-		GrantTypes:   []string{"authorization_code", "refresh_token", "client_credentials"},
+		GrantTypes:   []string{"authorization_code", "refresh_token", "client_credentials", config.GrantDeviceCode},
 		RedirectURIs: []string{e.callback}, Scopes: []string{"openid", "notes:read"}, Audience: []string{apiAud}, SkipConsent: true,
 		Source: oauth.SourceCLI, CreatedAt: now, UpdatedAt: now}
 	if err := e.store.CreateClient(t.Context(), c); err != nil {
@@ -159,7 +161,8 @@ func (e *env) clientCredentials(t *testing.T) (int, map[string]any) {
 
 // TestDisabledClientRefusedEverywhere performs what a disabled client (or
 // whoever stole its secret) would try: client credentials, refresh with
-// a token issued before, introspection, a pushed authorization request,
+// a token issued before, introspection, a pushed authorization request, a
+// device authorization request (and polling a device code from before),
 // an authorization request (plain and with a request_uri pushed before),
 // revocation; each fails with invalid_client (the authorization endpoint
 // with its error page, never a redirect), and the access tokens issued
@@ -170,6 +173,8 @@ func TestDisabledClientRefusedEverywhere(t *testing.T) {
 		e.storedClient(t)
 		st, cc := e.clientCredentials(t)
 		mustStatus(t, st, http.StatusOK, "client credentials before", cc)
+		st, dev, _ := e.postJSON(oauth.PathDeviceAuthorization, url.Values{"scope": {"notes:read"}}, storedID, storedSecret)
+		mustStatus(t, st, http.StatusOK, "device authorization before", dev)
 		code, verifier, _ := e.codeFor(t, storedID, "openid notes:read")
 		st, tok := e.exchange(code, verifier, storedID, storedSecret)
 		mustStatus(t, st, http.StatusOK, "exchange before", tok)
@@ -204,6 +209,8 @@ func TestDisabledClientRefusedEverywhere(t *testing.T) {
 			wantOAuthError(t, st, body, http.StatusUnauthorized, "invalid_client")
 			st, body = e.push(conf, storedSecret, oauth2.S256ChallengeOption(ch))
 			wantOAuthError(t, st, body, http.StatusUnauthorized, "invalid_client")
+			st, body, _ = e.postJSON(oauth.PathDeviceAuthorization, url.Values{"scope": {"notes:read"}}, storedID, storedSecret)
+			wantOAuthError(t, st, body, http.StatusUnauthorized, "invalid_client")
 			for name, u := range map[string]string{
 				"plain":       e.authorizeURL(storedID, e.callback, "openid", "st", ch),
 				"request_uri": e.parAuthorizeURL(storedID, str(pushed, "request_uri")),
@@ -215,6 +222,12 @@ func TestDisabledClientRefusedEverywhere(t *testing.T) {
 			}
 		}
 		refused("disabled")
+		// The device code issued before is gone: polling it fails even once
+		// the client is enabled again (below).
+		devicePoll := func() (int, map[string]any) {
+			st, body, _ := e.tokenRequest(url.Values{"grant_type": {config.GrantDeviceCode}, "device_code": {str(dev, "device_code")}}, storedID, storedSecret)
+			return st, body
+		}
 		for _, at := range []string{str(cc, "access_token"), str(tok, "access_token")} {
 			if e.introspectActive(t, at) {
 				t.Fatal("an access token issued before the disable introspects active")
@@ -231,6 +244,8 @@ func TestDisabledClientRefusedEverywhere(t *testing.T) {
 		st, fresh := e.clientCredentials(t)
 		mustStatus(t, st, http.StatusOK, "client credentials after enable", fresh)
 		st, body, _ := e.tokenRequest(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {str(tok, "refresh_token")}}, storedID, storedSecret)
+		wantOAuthError(t, st, body, http.StatusBadRequest, "invalid_grant")
+		st, body = devicePoll()
 		wantOAuthError(t, st, body, http.StatusBadRequest, "invalid_grant")
 		if e.introspectActive(t, str(tok, "access_token")) {
 			t.Fatal("enabling the client revived an access token from before the disable")
@@ -265,4 +280,32 @@ func TestDisableClientRefusals(t *testing.T) {
 	}
 	st, body, _ := e.tokenRequest(url.Values{"grant_type": {"client_credentials"}, "scope": {"reports:read"}}, svcID, svcSecret)
 	mustStatus(t, st, http.StatusOK, "configured client after a refused disable", body)
+}
+
+// BenchmarkTokenStoredClientCredentials is
+// BenchmarkTokenEndpointClientCredentials for a stored client: the
+// registry reads the client (and its disabled flag) from the store on
+// every request.
+// go test -run '^$' -bench 'TokenStoredClientCredentials|TokenEndpointClientCredentials' -benchmem ./internal/oauth/
+func BenchmarkTokenStoredClientCredentials(b *testing.B) {
+	e := newEnv(b, "sqlite")
+	e.storedClient(b)
+	h := e.srv.Config.Handler
+	body := "grant_type=client_credentials&scope=notes%3Aread"
+	b.ReportAllocs()
+	b.SetParallelism(256)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req, _ := http.NewRequest(http.MethodPost, e.issuer+"/oauth2/token", strings.NewReader(body))
+			req.RemoteAddr = "192.0.2.1:1234"
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.SetBasicAuth(storedID, storedSecret)
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK {
+				b.Fatalf("status %d: %s", rec.Code, rec.Body)
+			}
+		}
+	})
 }
