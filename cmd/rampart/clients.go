@@ -241,9 +241,9 @@ func newClientList() *cobra.Command {
 				return enc.Encode(views) // #nosec G117 -- Secret is empty in list output; omitempty
 			}
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "CLIENT_ID\tTYPE\tSOURCE\tGRANT_TYPES\tSCOPES")
+			fmt.Fprintln(tw, "CLIENT_ID\tTYPE\tSOURCE\tGRANT_TYPES\tSCOPES\tDISABLED")
 			for _, v := range views {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.ID, v.Type, v.Source, strings.Join(v.GrantTypes, ","), strings.Join(v.Scopes, ","))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\n", v.ID, v.Type, v.Source, strings.Join(v.GrantTypes, ","), strings.Join(v.Scopes, ","), v.Disabled)
 			}
 			return tw.Flush()
 		},

@@ -42,6 +42,15 @@ func TestLifecycleCommandsOnStore(t *testing.T) {
 	if code, out, _ := cli(t, "", "client", "show", "svc", "--config", cfg, "--json"); code != 0 || !strings.Contains(out, `"disabled": true`) {
 		t.Fatalf("client show after disable: %d %s", code, out)
 	}
+	code, out, _ = cli(t, "", "client", "list", "--config", cfg)
+	disabled := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n")[1:] {
+		f := strings.Fields(line)
+		disabled[f[0]] = f[len(f)-1]
+	}
+	if code != 0 || disabled["svc"] != "true" || disabled["from-config"] != "false" {
+		t.Fatalf("client list after disable: %d %s", code, out)
+	}
 	if code, out, errOut := cli(t, "", "client", "enable", "--id", "svc", "--config", cfg); code != 0 {
 		t.Fatalf("client enable: %d %s %s", code, out, errOut)
 	}
