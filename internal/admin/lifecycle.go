@@ -25,7 +25,9 @@ import (
 // here: they change it on the account page, which asks for the current
 // one (a stolen admin token alone must not set a new password).
 func (s *Service) ResetPassword(ctx context.Context, actor, userID, newPassword string) (Ended, error) {
-	if s.o.Users == nil {
+	if s.o.Users == nil || s.o.Ender == nil {
+		// Checked before the password changes: a reset that could not end
+		// the old access must not happen halfway.
 		return Ended{}, ErrUnavailable
 	}
 	if actor == "user:"+userID {
