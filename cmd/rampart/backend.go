@@ -24,6 +24,14 @@ type adminBackend interface {
 	RotateClientSecret(ctx context.Context, id string, overlap time.Duration) (string, error)
 	RetireClientSecret(ctx context.Context, id string) (bool, error)
 	CreateUser(ctx context.Context, username, password, role string) (admin.UserView, error)
+	// lifecycle2: client disabling, user disable/enable/list, password reset.
+	DisableClient(ctx context.Context, id string) (int, error)
+	EnableClient(ctx context.Context, id string) error
+	ListUsers(ctx context.Context, after string, limit int) ([]admin.UserView, error)
+	UserByName(ctx context.Context, username string) (admin.UserView, error)
+	DisableUser(ctx context.Context, id string) (admin.Ended, error)
+	EnableUser(ctx context.Context, id string) error
+	ResetPassword(ctx context.Context, id, password string) (admin.Ended, error)
 	Close(ctx context.Context)
 }
 
@@ -108,6 +116,34 @@ func (l localBackend) CreateUser(ctx context.Context, username, password, role s
 	return admin.ViewUser(u), nil
 }
 
+func (l localBackend) DisableClient(ctx context.Context, id string) (int, error) {
+	return l.env.Admin.DisableClient(ctx, l.actor, id)
+}
+
+func (l localBackend) EnableClient(ctx context.Context, id string) error {
+	return l.env.Admin.EnableClient(ctx, l.actor, id)
+}
+
+func (l localBackend) ListUsers(ctx context.Context, after string, limit int) ([]admin.UserView, error) {
+	return l.env.Admin.ListUsers(ctx, after, limit)
+}
+
+func (l localBackend) UserByName(ctx context.Context, username string) (admin.UserView, error) {
+	return l.env.Admin.GetUserByName(ctx, username)
+}
+
+func (l localBackend) DisableUser(ctx context.Context, id string) (admin.Ended, error) {
+	return l.env.Admin.DisableUser(ctx, l.actor, id)
+}
+
+func (l localBackend) EnableUser(ctx context.Context, id string) error {
+	return l.env.Admin.EnableUser(ctx, l.actor, id)
+}
+
+func (l localBackend) ResetPassword(ctx context.Context, id, password string) (admin.Ended, error) {
+	return l.env.Admin.ResetPassword(ctx, l.actor, id, password)
+}
+
 func (l localBackend) Close(ctx context.Context) { l.env.Close(ctx) }
 
 // remoteBackend calls the admin API.
@@ -139,6 +175,34 @@ func (r remoteBackend) RetireClientSecret(ctx context.Context, id string) (bool,
 
 func (r remoteBackend) CreateUser(ctx context.Context, username, password, role string) (admin.UserView, error) {
 	return r.c.CreateUser(ctx, username, password, role)
+}
+
+func (r remoteBackend) DisableClient(ctx context.Context, id string) (int, error) {
+	return r.c.DisableClient(ctx, id)
+}
+
+func (r remoteBackend) EnableClient(ctx context.Context, id string) error {
+	return r.c.EnableClient(ctx, id)
+}
+
+func (r remoteBackend) ListUsers(ctx context.Context, after string, limit int) ([]admin.UserView, error) {
+	return r.c.ListUsers(ctx, after, limit)
+}
+
+func (r remoteBackend) UserByName(ctx context.Context, username string) (admin.UserView, error) {
+	return r.c.UserByName(ctx, username)
+}
+
+func (r remoteBackend) DisableUser(ctx context.Context, id string) (admin.Ended, error) {
+	return r.c.DisableUser(ctx, id)
+}
+
+func (r remoteBackend) EnableUser(ctx context.Context, id string) error {
+	return r.c.EnableUser(ctx, id)
+}
+
+func (r remoteBackend) ResetPassword(ctx context.Context, id, password string) (admin.Ended, error) {
+	return r.c.ResetPassword(ctx, id, password)
 }
 
 func (remoteBackend) Close(context.Context) {}

@@ -69,6 +69,9 @@ func printClient(w io.Writer, v admin.ClientView, asJSON bool) error {
 	if v.Profile != "" {
 		fmt.Fprintf(tw, "profile:\t%s\n", v.Profile)
 	}
+	if v.Disabled {
+		fmt.Fprintf(tw, "disabled:\ttrue\n")
+	}
 	if v.CreatedAt != "" {
 		fmt.Fprintf(tw, "created_at:\t%s\n", v.CreatedAt)
 	}
@@ -90,7 +93,8 @@ func idArg(flagID string, args []string) (string, error) {
 
 func newClientCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "client", Short: "Manage OAuth clients"}
-	cmd.AddCommand(newClientCreate(), newClientList(), newClientShow(), newClientDelete(), newClientRotate(), newClientRetire())
+	cmd.AddCommand(newClientCreate(), newClientList(), newClientShow(), newClientDelete(), newClientRotate(), newClientRetire(),
+		newClientToggle(true), newClientToggle(false))
 	return cmd
 }
 
@@ -241,9 +245,9 @@ func newClientList() *cobra.Command {
 				return enc.Encode(views) // #nosec G117 -- Secret is empty in list output; omitempty
 			}
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "CLIENT_ID\tTYPE\tSOURCE\tGRANT_TYPES\tSCOPES")
+			fmt.Fprintln(tw, "CLIENT_ID\tTYPE\tSOURCE\tGRANT_TYPES\tSCOPES\tDISABLED")
 			for _, v := range views {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.ID, v.Type, v.Source, strings.Join(v.GrantTypes, ","), strings.Join(v.Scopes, ","))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\n", v.ID, v.Type, v.Source, strings.Join(v.GrantTypes, ","), strings.Join(v.Scopes, ","), v.Disabled)
 			}
 			return tw.Flush()
 		},

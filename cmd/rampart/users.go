@@ -63,7 +63,7 @@ func newUserCommand() *cobra.Command {
 	create.Flags().StringVar(&username, "username", "", "username (1-64 of a-z 0-9 . _ - @ +, case-insensitive)")
 	create.Flags().StringVar(&role, "role", "", "role: admin, or empty for a regular user")
 	create.Flags().BoolVar(&fromStdin, "password-stdin", false, "read the password from stdin")
-	cmd.AddCommand(create)
+	cmd.AddCommand(create, newUserList(), newUserToggle(true), newUserToggle(false), newUserResetPassword())
 	return cmd
 }
 

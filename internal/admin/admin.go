@@ -34,6 +34,12 @@ type ClientStore interface {
 	RetireClientSecret(ctx context.Context, id string) (bool, error)
 	DeleteClient(ctx context.Context, id string, now time.Time) ([]oauth.IssuedAccess, error)
 	ListClients(ctx context.Context) ([]oauth.Client, error)
+	// SetClientDisabled sets or clears a stored client's disabled flag.
+	SetClientDisabled(ctx context.Context, id string, disabled bool, now time.Time) error
+	// RevokeClient revokes the client's refresh-token families, deletes
+	// its pending codes, device codes and PAR requests, and returns the
+	// live access tokens to deny.
+	RevokeClient(ctx context.Context, id string, now time.Time) ([]oauth.IssuedAccess, error)
 }
 
 // ConfiguredClients tells whether a client id belongs to the configuration

@@ -41,6 +41,8 @@ type ClientView struct {
 	AccessTTL      string   `json:"access_token_ttl,omitempty"`
 	RefreshTTL     string   `json:"refresh_token_ttl,omitempty"`
 	CreatedAt      string   `json:"created_at,omitempty"`
+	// Disabled: `rampart client disable` (only stored clients).
+	Disabled bool `json:"disabled"`
 	// Secret is set only in the answer that generated it.
 	Secret string `json:"client_secret,omitempty"` // #nosec G117 -- shown once to the operator who created it, by design
 }
@@ -51,7 +53,7 @@ func ViewClient(c *oauth.Client) ClientView {
 		Scopes: c.Scopes, Audience: c.Audience, SkipConsent: c.SkipConsent, ResourceServer: c.ResourceServer, RequireDPoP: c.RequireDPoP, RequireMFA: c.RequireMFA,
 		AuthMethod: c.AuthMethod, JWKSURI: c.JWKSURI, InlineJWKS: len(c.JWKS) > 0, RequirePAR: c.RequirePAR,
 		DisplayName: c.DisplayName, LogoURI: c.LogoURI, PolicyURI: c.PolicyURI, TOSURI: c.TOSURI, PostLogout: c.PostLogoutRedirectURIs,
-		Profile: c.Profile}
+		Profile: c.Profile, Disabled: c.Disabled}
 	if c.Public {
 		v.Type = "public"
 	}

@@ -238,3 +238,62 @@ func (c *Client) CreateUser(ctx context.Context, username, password, role string
 	in := map[string]string{"username": username, "password": password, "role": role}
 	return out, c.do(ctx, http.MethodPost, "/users", in, &out)
 }
+
+// DisableClient disables a stored client and returns how many live
+// access tokens were denied.
+func (c *Client) DisableClient(ctx context.Context, id string) (int, error) {
+	var out struct {
+		N int `json:"revoked_access_tokens"`
+	}
+	return out.N, c.do(ctx, http.MethodPost, "/clients/"+url.PathEscape(id)+"/disable", nil, &out)
+}
+
+// EnableClient enables a disabled stored client.
+func (c *Client) EnableClient(ctx context.Context, id string) error {
+	return c.do(ctx, http.MethodPost, "/clients/"+url.PathEscape(id)+"/enable", nil, nil)
+}
+
+// ListUsers returns up to limit users whose username sorts after after.
+func (c *Client) ListUsers(ctx context.Context, after string, limit int) ([]admin.UserView, error) {
+	var out struct {
+		Users []admin.UserView `json:"users"`
+	}
+	q := url.Values{"limit": {fmt.Sprint(limit)}}
+	if after != "" {
+		q.Set("after", after)
+	}
+	return out.Users, c.do(ctx, http.MethodGet, "/users?"+q.Encode(), nil, &out)
+}
+
+// UserByName returns the user with exactly that username; an *Error with
+// status 404 when there is none.
+func (c *Client) UserByName(ctx context.Context, username string) (admin.UserView, error) {
+	var out struct {
+		Users []admin.UserView `json:"users"`
+	}
+	if err := c.do(ctx, http.MethodGet, "/users?"+url.Values{"username": {username}}.Encode(), nil, &out); err != nil {
+		return admin.UserView{}, err
+	}
+	if len(out.Users) != 1 {
+		return admin.UserView{}, &Error{Status: http.StatusNotFound, Title: http.StatusText(http.StatusNotFound), Detail: "no user " + username}
+	}
+	return out.Users[0], nil
+}
+
+// DisableUser disables a user and ends everything they hold.
+func (c *Client) DisableUser(ctx context.Context, id string) (admin.Ended, error) {
+	var out admin.Ended
+	return out, c.do(ctx, http.MethodPost, "/users/"+url.PathEscape(id)+"/disable", nil, &out)
+}
+
+// EnableUser enables a disabled user.
+func (c *Client) EnableUser(ctx context.Context, id string) error {
+	return c.do(ctx, http.MethodPost, "/users/"+url.PathEscape(id)+"/enable", nil, nil)
+}
+
+// ResetPassword sets a user's password (they must change it at the next
+// sign-in) and ends everything they hold.
+func (c *Client) ResetPassword(ctx context.Context, id, password string) (admin.Ended, error) {
+	var out admin.Ended
+	return out, c.do(ctx, http.MethodPost, "/users/"+url.PathEscape(id)+"/reset-password", map[string]string{"password": password}, &out)
+}

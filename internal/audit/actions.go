@@ -76,6 +76,10 @@ const (
 	ActionPasswordChange = "user.password_change" // a user changed their own password
 	ActionUserAccessEnd  = "user.access_end"      // every session and refresh-token family of a user ended at once (EndUserAccess)
 	ActionRPLogout       = "auth.rp_logout"       // an RP-initiated logout request (OpenID Connect RP-Initiated Logout 1.0)
+	// Admin password reset and client disabling (issue 13, "lifecycle2").
+	ActionPasswordReset = "user.password_reset" // an administrator set a user's password (must change at next sign-in); their access ended
+	ActionClientDisable = "client.disable"      // a stored client disabled: its refresh tokens revoked, access tokens denied, pending codes gone
+	ActionClientEnable  = "client.enable"       // a disabled stored client enabled again (its old tokens stay revoked)
 )
 
 // Actions returns the catalogue, in the order above.
@@ -96,5 +100,7 @@ func Actions() []string {
 		ActionMFAEnroll, ActionMFADisable, ActionMFAVerify, ActionMFARecoveryUsed,
 		// life
 		ActionSessionEnd, ActionPasswordChange, ActionUserAccessEnd, ActionRPLogout,
+		// lifecycle2
+		ActionPasswordReset, ActionClientDisable, ActionClientEnable,
 	}
 }

@@ -200,6 +200,36 @@ func (u *Users) Authenticate(ctx context.Context, username, password string) (*U
 // ByID returns a user.
 func (u *Users) ByID(ctx context.Context, id string) (*User, error) { return u.store.UserByID(ctx, id) }
 
+// ByUsername returns a user by username (normalized as at sign-in);
+// store.ErrNotFound if there is none.
+func (u *Users) ByUsername(ctx context.Context, username string) (*User, error) {
+	name, err := NormalizeUsername(username)
+	if err != nil {
+		return nil, err
+	}
+	return u.store.UserByUsername(ctx, name)
+}
+
+// ResetPassword replaces a user's password with one an administrator
+// chose, after CheckPassword, and sets MustChangePassword: the password
+// has been seen by someone other than its user, so the user must choose
+// their own at the next sign-in (NIST SP 800-63B §6.1.2.3, OWASP
+// Forgot Password Cheat Sheet). Recording the reset and ending the user's
+// access are the caller's steps (admin.ResetPassword).
+func (u *Users) ResetPassword(ctx context.Context, userID, next string) error {
+	if err := CheckPassword(next); err != nil {
+		return err
+	}
+	if _, err := u.store.UserByID(ctx, userID); err != nil {
+		return err
+	}
+	hash, err := u.hasher.Hash(ctx, next)
+	if err != nil {
+		return err
+	}
+	return u.store.SetPassword(ctx, userID, hash, true, u.now().UTC())
+}
+
 // Count returns how many users exist.
 func (u *Users) Count(ctx context.Context) (int, error) { return u.store.CountUsers(ctx) }
 

@@ -107,7 +107,8 @@ func (r *Registry) Configured() []*Client {
 // IsConfigured reports whether id is a configuration client.
 func (r *Registry) IsConfigured(id string) bool { _, ok := r.fromConfig[id]; return ok }
 
-// Get returns a client; store.ErrNotFound if there is none.
+// Get returns a client; store.ErrNotFound if there is none or it is
+// disabled.
 func (r *Registry) Get(ctx context.Context, id string) (*Client, error) {
 	if c, ok := r.fromConfig[id]; ok {
 		return c, nil
@@ -115,7 +116,19 @@ func (r *Registry) Get(ctx context.Context, id string) (*Client, error) {
 	if !config.ValidClientID(id) {
 		return nil, store.ErrNotFound
 	}
-	return r.store.GetClient(ctx, id)
+	c, err := r.store.GetClient(ctx, id)
+	if err == nil && c.Disabled {
+		// A disabled client is, to every endpoint, a client that does not
+		// exist: this is the one check, so the token, PAR, device,
+		// introspection and revocation endpoints answer invalid_client
+		// (RFC 6749 §5.2), the authorization endpoint shows its error page
+		// and never redirects (RFC 6749 §4.1.2.1: the client is not
+		// trusted), Authenticate spends the unknown client's dummy HMAC,
+		// and introspection calls the client's tokens inactive (RFC 7662
+		// §2.2).
+		return nil, store.ErrNotFound
+	}
+	return c, err
 }
 
 // errBadClient is the single answer for an unknown client or a wrong

@@ -60,6 +60,9 @@ type Client struct {
 	// fapi: Profile is "" or config.ProfileFAPI2 (fapi.go: what the FAPI
 	// 2.0 Security Profile changes at run time).
 	Profile string
+	// Disabled: an administrator disabled the stored client (`rampart
+	// client disable`); the registry refuses it everywhere (client.go).
+	Disabled bool
 	// Source is "config" or "cli".
 	Source    string
 	CreatedAt time.Time

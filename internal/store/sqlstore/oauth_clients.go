@@ -17,12 +17,13 @@ func scanClient(r scanner) (*oauth.Client, error) {
 	var (
 		c                                        oauth.Client
 		public, skip, rs, dpop, requirePAR, mfa  int64
+		disabled                                 int64
 		jwks, logout                             string
 		grants, redirects, scopes, aud           string
 		accessTTL, refreshTTL, idleTTL, cAt, uAt int64
 	)
 	if err := r.Scan(&c.ID, &c.SecretHash, &public, &grants, &redirects, &scopes, &aud, &skip, &rs, &accessTTL, &refreshTTL, &idleTTL, &c.Source, &cAt, &uAt,
-		&dpop, &c.AuthMethod, &jwks, &c.JWKSURI, &requirePAR, &mfa, &c.DisplayName, &c.LogoURI, &c.PolicyURI, &c.TOSURI, &logout, &c.Profile); err != nil {
+		&dpop, &c.AuthMethod, &jwks, &c.JWKSURI, &requirePAR, &mfa, &c.DisplayName, &c.LogoURI, &c.PolicyURI, &c.TOSURI, &logout, &c.Profile, &disabled); err != nil {
 		return nil, err
 	}
 	var err error
@@ -35,6 +36,7 @@ func scanClient(r scanner) (*oauth.Client, error) {
 		}
 	}
 	c.Public, c.SkipConsent, c.ResourceServer, c.RequireDPoP, c.RequirePAR, c.RequireMFA = public != 0, skip != 0, rs != 0, dpop != 0, requirePAR != 0, mfa != 0
+	c.Disabled = disabled != 0
 	if jwks != "" {
 		c.JWKS = []byte(jwks)
 	}
@@ -49,7 +51,7 @@ func (s *OAuthStore) CreateClient(ctx context.Context, c *oauth.Client) error {
 		encodeList(c.Scopes), encodeList(c.Audience), b2i(c.SkipConsent), b2i(c.ResourceServer), int64(c.AccessTokenTTL), int64(c.RefreshTokenTTL),
 		int64(c.RefreshTokenIdleTTL), c.Source, nanos(c.CreatedAt), nanos(c.UpdatedAt), b2i(c.RequireDPoP),
 		c.AuthMethod, string(c.JWKS), c.JWKSURI, b2i(c.RequirePAR), b2i(c.RequireMFA),
-		c.DisplayName, c.LogoURI, c.PolicyURI, c.TOSURI, encodeList(c.PostLogoutRedirectURIs), c.Profile)
+		c.DisplayName, c.LogoURI, c.PolicyURI, c.TOSURI, encodeList(c.PostLogoutRedirectURIs), c.Profile, b2i(c.Disabled))
 	if isUnique(err) {
 		return store.ErrConflict
 	}
@@ -110,24 +112,10 @@ func (s *OAuthStore) DeleteClient(ctx context.Context, id string, now time.Time)
 		if err := oneRow(res, store.ErrNotFound); err != nil {
 			return err
 		}
-		fams, err := s.familyIDs(ctx, tx, s.d.Q(qClientFamilies), id)
-		if err != nil {
-			return err
-		}
-		for _, f := range fams {
-			acc, err := s.revokeFamilyTx(ctx, tx, f, now)
-			if err != nil {
-				return err
-			}
-			out = append(out, acc...)
-		}
-		if _, err := tx.ExecContext(ctx, s.d.Q(qDeleteCodesOf), id); err != nil {
+		if out, err = s.revokeClientTx(ctx, tx, id, now); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, s.d.Q(qDropPrevSecret), id); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, s.d.Q(qDeleteDevOf), id); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, s.d.Q(qDeleteConsOf), id)
@@ -137,6 +125,58 @@ func (s *OAuthStore) DeleteClient(ctx context.Context, id string, now time.Time)
 		return nil, fmt.Errorf("sqlstore: delete client: %w", err)
 	}
 	return out, err
+}
+
+// SetClientDisabled sets or clears a stored client's disabled flag;
+// store.ErrNotFound when there is no such client.
+func (s *OAuthStore) SetClientDisabled(ctx context.Context, id string, disabled bool, now time.Time) error {
+	res, err := s.d.db.ExecContext(ctx, s.d.Q(qSetClientDisabled), b2i(disabled), nanos(now), id)
+	if err != nil {
+		return fmt.Errorf("sqlstore: set client disabled: %w", err)
+	}
+	return oneRow(res, store.ErrNotFound)
+}
+
+// RevokeClient revokes every refresh-token family of a client and deletes
+// its pending authorization codes, device codes and pushed authorization
+// requests, in one transaction; it returns the families' live access
+// tokens for the caller to deny (oauth.Revoker). The client itself, its
+// consents and its secrets stay (disabling, not deleting). A rerun is
+// harmless: nothing is left to revoke.
+func (s *OAuthStore) RevokeClient(ctx context.Context, id string, now time.Time) ([]oauth.IssuedAccess, error) {
+	var out []oauth.IssuedAccess
+	err := s.d.Tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		out, err = s.revokeClientTx(ctx, tx, id, now)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: revoke client: %w", err)
+	}
+	return out, nil
+}
+
+// revokeClientTx is what deleting and disabling a client share: its
+// families revoked, its pending codes, device codes and PAR requests gone.
+func (s *OAuthStore) revokeClientTx(ctx context.Context, tx *sql.Tx, id string, now time.Time) ([]oauth.IssuedAccess, error) {
+	var out []oauth.IssuedAccess
+	fams, err := s.familyIDs(ctx, tx, s.d.Q(qClientFamilies), id)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range fams {
+		acc, err := s.revokeFamilyTx(ctx, tx, f, now)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, acc...)
+	}
+	for _, q := range []string{qDeleteCodesOf, qDeleteDevOf, qDeletePAROf} {
+		if _, err := tx.ExecContext(ctx, s.d.Q(q), id); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 func (s *OAuthStore) familyIDs(ctx context.Context, tx *sql.Tx, q string, args ...any) ([]string, error) {

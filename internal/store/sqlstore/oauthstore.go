@@ -19,15 +19,17 @@ import (
 const (
 	forUpdate = " FOR UPDATE"
 
-	clientCols      = `id, secret_hash, public, grant_types, redirect_uris, scopes, audience, skip_consent, resource_server, access_ttl, refresh_ttl, refresh_idle_ttl, source, created_at, updated_at, require_dpop, auth_method, jwks, jwks_uri, require_par, require_mfa, display_name, logo_uri, policy_uri, tos_uri, post_logout_redirect_uris, profile`
-	qInsertClient   = `INSERT INTO oauth_clients (` + clientCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	qSelectClient   = `SELECT ` + clientCols + ` FROM oauth_clients WHERE id = ?`
-	qListClients    = `SELECT ` + clientCols + ` FROM oauth_clients ORDER BY id`
-	qUpdateSecret   = `UPDATE oauth_clients SET secret_hash = ?, updated_at = ? WHERE id = ?` // #nosec G101 -- SQL text, not a credential
-	qDeleteClient   = `DELETE FROM oauth_clients WHERE id = ?`
-	qClientFamilies = `SELECT id FROM oauth_families WHERE client_id = ?`
-	qDeleteCodesOf  = `DELETE FROM oauth_codes WHERE client_id = ?`
-	qDeleteConsOf   = `DELETE FROM oauth_consents WHERE client_id = ?`
+	clientCols         = `id, secret_hash, public, grant_types, redirect_uris, scopes, audience, skip_consent, resource_server, access_ttl, refresh_ttl, refresh_idle_ttl, source, created_at, updated_at, require_dpop, auth_method, jwks, jwks_uri, require_par, require_mfa, display_name, logo_uri, policy_uri, tos_uri, post_logout_redirect_uris, profile, disabled`
+	qInsertClient      = `INSERT INTO oauth_clients (` + clientCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qSelectClient      = `SELECT ` + clientCols + ` FROM oauth_clients WHERE id = ?`
+	qListClients       = `SELECT ` + clientCols + ` FROM oauth_clients ORDER BY id`
+	qUpdateSecret      = `UPDATE oauth_clients SET secret_hash = ?, updated_at = ? WHERE id = ?` // #nosec G101 -- SQL text, not a credential
+	qDeleteClient      = `DELETE FROM oauth_clients WHERE id = ?`
+	qClientFamilies    = `SELECT id FROM oauth_families WHERE client_id = ? AND revoked_at = 0`
+	qDeleteCodesOf     = `DELETE FROM oauth_codes WHERE client_id = ?`
+	qDeleteConsOf      = `DELETE FROM oauth_consents WHERE client_id = ?`
+	qDeletePAROf       = `DELETE FROM oauth_par_requests WHERE client_id = ?`
+	qSetClientDisabled = `UPDATE oauth_clients SET disabled = ?, updated_at = ? WHERE id = ?`
 
 	codeCols    = `hash, client_id, user_id, redirect_uri, code_challenge, scopes, audience, nonce, auth_time, created_at, expires_at, dpop_jkt, amr`
 	qInsertCode = `INSERT INTO oauth_codes (` + codeCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`

@@ -1,0 +1,3 @@
+-- 0012 (lifecycle2): an administrator can disable a stored client without
+-- deleting it; client authentication and the registry refuse it.
+ALTER TABLE oauth_clients ADD COLUMN disabled BIGINT NOT NULL DEFAULT 0;
