@@ -27,7 +27,7 @@ func scanSession(r scanner) (*identity.Session, error) {
 	}
 	// amr '' (a session from before migration 0009) reads as the password.
 	sess.AMR = decodeAMR(amr)
-	// last_seen_at 0 (a session from before migration 0005) is the zero
+	// last_seen_at 0 (a session from before migration 0010) is the zero
 	// time; identity counts idleness from CreatedAt then.
 	sess.AuthTime, sess.CreatedAt, sess.ExpiresAt, sess.LastSeenAt = fromNanos(authAt), fromNanos(cAt), fromNanos(expAt), fromNanos(seenAt)
 	return &sess, nil

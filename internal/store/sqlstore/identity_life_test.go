@@ -11,7 +11,7 @@ import (
 	"github.com/rampart-auth/rampart/internal/testkit/storetest"
 )
 
-// TestSessionLifecycleStore: the columns of migration 0005 round-trip, a
+// TestSessionLifecycleStore: the columns of migration 0010 round-trip, a
 // touch writes only past its bound, one user cannot delete another's
 // session, and a password change sets and clears the must-change flag.
 func TestSessionLifecycleStore(t *testing.T) {

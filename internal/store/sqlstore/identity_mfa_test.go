@@ -10,7 +10,7 @@ import (
 )
 
 // TestSessionFromBeforeAMRReadsAsPassword: a session row written before
-// migration 0005 (amr ”) was a password sign-in, the only method there
+// migration 0009 (amr ”) was a password sign-in, the only method there
 // was, and reads back as ["pwd"], never as a second factor.
 func TestSessionFromBeforeAMRReadsAsPassword(t *testing.T) {
 	forDrivers(t, func(t *testing.T, s *storetest.Store) {
