@@ -58,50 +58,8 @@ func (c *Config) validateClients(bad func(string, string, ...any)) {
 		seen[cl.ID] = true
 		validateClientAuth(key, cl, bad)
 		validateClientProfile(key, cl, bad)
-		switch {
-		case cl.EffectiveAuthMethod() == AuthMethodPrivateKeyJWT:
-			// checked by validateClientAuth: keys, no secret
-		case cl.Public && (cl.SecretEnv != "" || cl.SecretHash != ""):
-			bad(key, "a public client has no secret; remove secret_env/secret_hash or public: true")
-		case !cl.Public && cl.SecretEnv == "" && cl.SecretHash == "":
-			bad(key, "a confidential client needs secret_env (an environment variable with the secret) or secret_hash (an argon2id PHC string); or set public: true for a browser or native app")
-		case cl.SecretEnv != "" && cl.SecretHash != "":
-			bad(key, "set secret_env or secret_hash, not both")
-		case cl.SecretHash != "" && !strings.HasPrefix(cl.SecretHash, "$argon2id$"):
-			bad(key+".secret_hash", "must be an argon2id PHC string ($argon2id$v=19$m=...,t=...,p=...$salt$hash); never put the secret itself in the file")
-		case cl.SecretHash != "":
-			// The same strict parser that verifies the secret at the token
-			// endpoint: a hash it cannot read would make the client unusable.
-			if _, _, _, err := identity.ParsePHC(cl.SecretHash); err != nil {
-				bad(key+".secret_hash", "is not a valid argon2id PHC string (%v); generate it again, e.g. with `argon2 SALT -id -e`", err)
-			}
-		}
-		if cl.SecretEnv != "" && !validEnvName(cl.SecretEnv) {
-			bad(key+".secret_env", "%q is not an environment variable name; use letters, digits and _ (e.g. WEB_CLIENT_SECRET)", cl.SecretEnv)
-		}
-		for j, u := range cl.RedirectURIs {
-			if err := CheckRedirectURI(u); err != nil {
-				bad(fmt.Sprintf("%s.redirect_uris[%d]", key, j), "%q: %v", u, err)
-			}
-		}
-		for j, u := range cl.PostLogoutRedirectURIs {
-			if err := CheckRedirectURI(u); err != nil {
-				bad(fmt.Sprintf("%s.post_logout_redirect_uris[%d]", key, j), "%q: %v", u, err)
-			}
-		}
-		if len(cl.PostLogoutRedirectURIs) > 0 && !slices.Contains(cl.GrantTypes, GrantAuthorizationCode) {
-			bad(key+".post_logout_redirect_uris", "only a client that signs users in (authorization_code) has a logout to return from")
-		}
-		if len(cl.DisplayName) > 64 || !utf8.ValidString(cl.DisplayName) || strings.ContainsFunc(cl.DisplayName, unicode.IsControl) {
-			bad(key+".display_name", "use at most 64 bytes of printable text")
-		}
-		for _, u := range []struct{ name, v string }{{"logo_uri", cl.LogoURI}, {"policy_uri", cl.PolicyURI}, {"tos_uri", cl.TOSURI}} {
-			if u.v != "" {
-				if err := CheckPageURI(u.v); err != nil {
-					bad(key+"."+u.name, "%q: %v", u.v, err)
-				}
-			}
-		}
+		validateClientSecret(key, cl, bad)
+		validateClientURIs(key, cl, bad)
 		for j, sc := range cl.Scopes {
 			if !ValidScopeToken(sc) {
 				bad(fmt.Sprintf("%s.scopes[%d]", key, j), "%q is not a scope (RFC 6749 §3.3: 1 to 128 printable ASCII characters without space, quote or backslash)", sc)
@@ -112,50 +70,115 @@ func (c *Config) validateClients(bad func(string, string, ...any)) {
 				bad(fmt.Sprintf("%s.audience[%d]", key, j), "%q: %v", a, err)
 			}
 		}
-		if len(cl.GrantTypes) == 0 {
-			bad(key+".grant_types", "is empty, so the client could do nothing; list authorization_code, client_credentials, refresh_token and/or "+GrantDeviceCode)
+		validateClientGrants(key, cl, bad)
+		validateClientTTLs(key, cl, bad)
+	}
+}
+
+// validateClientSecret checks how a client proves itself: a public
+// client has no secret, a confidential one exactly one readable secret
+// reference (private_key_jwt keys: validateClientAuth).
+func validateClientSecret(key string, cl Client, bad func(string, string, ...any)) {
+	switch {
+	case cl.EffectiveAuthMethod() == AuthMethodPrivateKeyJWT:
+		// checked by validateClientAuth: keys, no secret
+	case cl.Public && (cl.SecretEnv != "" || cl.SecretHash != ""):
+		bad(key, "a public client has no secret; remove secret_env/secret_hash or public: true")
+	case !cl.Public && cl.SecretEnv == "" && cl.SecretHash == "":
+		bad(key, "a confidential client needs secret_env (an environment variable with the secret) or secret_hash (an argon2id PHC string); or set public: true for a browser or native app")
+	case cl.SecretEnv != "" && cl.SecretHash != "":
+		bad(key, "set secret_env or secret_hash, not both")
+	case cl.SecretHash != "" && !strings.HasPrefix(cl.SecretHash, "$argon2id$"):
+		bad(key+".secret_hash", "must be an argon2id PHC string ($argon2id$v=19$m=...,t=...,p=...$salt$hash); never put the secret itself in the file")
+	case cl.SecretHash != "":
+		// The same strict parser that verifies the secret at the token
+		// endpoint: a hash it cannot read would make the client unusable.
+		if _, _, _, err := identity.ParsePHC(cl.SecretHash); err != nil {
+			bad(key+".secret_hash", "is not a valid argon2id PHC string (%v); generate it again, e.g. with `argon2 SALT -id -e`", err)
 		}
-		grants := map[string]bool{}
-		for _, g := range cl.GrantTypes {
-			switch g {
-			case GrantAuthorizationCode, GrantClientCredentials, GrantRefreshToken, GrantDeviceCode:
-			case "implicit", "password":
-				bad(key+".grant_types", "%s is not supported: OAuth 2.1 removes it (RFC 9700 §2.1.2, §2.4); use authorization_code with PKCE", g)
-			default:
-				bad(key+".grant_types", "%q is not a grant type; use authorization_code, client_credentials, refresh_token or %s", g, GrantDeviceCode)
+	}
+	if cl.SecretEnv != "" && !validEnvName(cl.SecretEnv) {
+		bad(key+".secret_env", "%q is not an environment variable name; use letters, digits and _ (e.g. WEB_CLIENT_SECRET)", cl.SecretEnv)
+	}
+}
+
+// validateClientURIs checks the URIs a client registers: redirect and
+// post-logout targets (exact, RFC 9700 §4.1) and the https page links.
+func validateClientURIs(key string, cl Client, bad func(string, string, ...any)) {
+	for j, u := range cl.RedirectURIs {
+		if err := CheckRedirectURI(u); err != nil {
+			bad(fmt.Sprintf("%s.redirect_uris[%d]", key, j), "%q: %v", u, err)
+		}
+	}
+	for j, u := range cl.PostLogoutRedirectURIs {
+		if err := CheckRedirectURI(u); err != nil {
+			bad(fmt.Sprintf("%s.post_logout_redirect_uris[%d]", key, j), "%q: %v", u, err)
+		}
+	}
+	if len(cl.PostLogoutRedirectURIs) > 0 && !slices.Contains(cl.GrantTypes, GrantAuthorizationCode) {
+		bad(key+".post_logout_redirect_uris", "only a client that signs users in (authorization_code) has a logout to return from")
+	}
+	if len(cl.DisplayName) > 64 || !utf8.ValidString(cl.DisplayName) || strings.ContainsFunc(cl.DisplayName, unicode.IsControl) {
+		bad(key+".display_name", "use at most 64 bytes of printable text")
+	}
+	for _, u := range []struct{ name, v string }{{"logo_uri", cl.LogoURI}, {"policy_uri", cl.PolicyURI}, {"tos_uri", cl.TOSURI}} {
+		if u.v != "" {
+			if err := CheckPageURI(u.v); err != nil {
+				bad(key+"."+u.name, "%q: %v", u.v, err)
 			}
-			if grants[g] {
-				bad(key+".grant_types", "lists %s twice", g)
-			}
-			grants[g] = true
 		}
-		if cl.Public && grants[GrantClientCredentials] {
-			bad(key+".grant_types", "client_credentials needs a confidential client (a public client cannot keep a secret, RFC 6749 §4.4)")
+	}
+}
+
+// validateClientGrants checks the grant types and what depends on them.
+func validateClientGrants(key string, cl Client, bad func(string, string, ...any)) {
+	if len(cl.GrantTypes) == 0 {
+		bad(key+".grant_types", "is empty, so the client could do nothing; list authorization_code, client_credentials, refresh_token and/or "+GrantDeviceCode)
+	}
+	grants := map[string]bool{}
+	for _, g := range cl.GrantTypes {
+		switch g {
+		case GrantAuthorizationCode, GrantClientCredentials, GrantRefreshToken, GrantDeviceCode:
+		case "implicit", "password":
+			bad(key+".grant_types", "%s is not supported: OAuth 2.1 removes it (RFC 9700 §2.1.2, §2.4); use authorization_code with PKCE", g)
+		default:
+			bad(key+".grant_types", "%q is not a grant type; use authorization_code, client_credentials, refresh_token or %s", g, GrantDeviceCode)
 		}
-		if grants[GrantRefreshToken] && !grants[GrantAuthorizationCode] && !grants[GrantDeviceCode] {
-			bad(key+".grant_types", "refresh_token needs authorization_code or %s: refresh tokens are issued only to a user's grant", GrantDeviceCode)
+		if grants[g] {
+			bad(key+".grant_types", "lists %s twice", g)
 		}
-		if grants[GrantAuthorizationCode] && len(cl.RedirectURIs) == 0 {
-			bad(key+".redirect_uris", "authorization_code needs at least one exact redirect URI")
-		}
-		if !grants[GrantAuthorizationCode] && len(cl.RedirectURIs) > 0 {
-			bad(key+".redirect_uris", "only the authorization_code grant uses redirect URIs")
-		}
-		if cl.RequireMFA && !grants[GrantAuthorizationCode] {
-			bad(key+".require_mfa", "applies to users' sign-ins, and the client has no authorization_code grant; remove it or add the grant")
-		}
-		for _, d := range []struct {
-			name string
-			v    Duration
-			max  time.Duration
-		}{
-			{"access_token_ttl", cl.AccessTokenTTL, 24 * time.Hour},
-			{"refresh_token_ttl", cl.RefreshTokenTTL, 8760 * time.Hour},
-			{"refresh_token_idle_ttl", cl.RefreshTokenIdleTTL, 8760 * time.Hour},
-		} {
-			if d.v != 0 && (d.v.D() < time.Minute || d.v.D() > d.max) {
-				bad(key+"."+d.name, "%s is out of range; use 1m to %s", d.v.D(), d.max)
-			}
+		grants[g] = true
+	}
+	if cl.Public && grants[GrantClientCredentials] {
+		bad(key+".grant_types", "client_credentials needs a confidential client (a public client cannot keep a secret, RFC 6749 §4.4)")
+	}
+	if grants[GrantRefreshToken] && !grants[GrantAuthorizationCode] && !grants[GrantDeviceCode] {
+		bad(key+".grant_types", "refresh_token needs authorization_code or %s: refresh tokens are issued only to a user's grant", GrantDeviceCode)
+	}
+	if grants[GrantAuthorizationCode] && len(cl.RedirectURIs) == 0 {
+		bad(key+".redirect_uris", "authorization_code needs at least one exact redirect URI")
+	}
+	if !grants[GrantAuthorizationCode] && len(cl.RedirectURIs) > 0 {
+		bad(key+".redirect_uris", "only the authorization_code grant uses redirect URIs")
+	}
+	if cl.RequireMFA && !grants[GrantAuthorizationCode] && !grants[GrantDeviceCode] {
+		bad(key+".require_mfa", "applies to users' sign-ins, and the client has neither authorization_code nor the device grant; remove it or add a grant")
+	}
+}
+
+// validateClientTTLs checks the per-client token lifetimes.
+func validateClientTTLs(key string, cl Client, bad func(string, string, ...any)) {
+	for _, d := range []struct {
+		name string
+		v    Duration
+		max  time.Duration
+	}{
+		{"access_token_ttl", cl.AccessTokenTTL, 24 * time.Hour},
+		{"refresh_token_ttl", cl.RefreshTokenTTL, 8760 * time.Hour},
+		{"refresh_token_idle_ttl", cl.RefreshTokenIdleTTL, 8760 * time.Hour},
+	} {
+		if d.v != 0 && (d.v.D() < time.Minute || d.v.D() > d.max) {
+			bad(key+"."+d.name, "%s is out of range; use 1m to %s", d.v.D(), d.max)
 		}
 	}
 }

@@ -48,6 +48,12 @@ func TestParseValid(t *testing.T) {
 				t.Errorf("device client or limits: %+v %+v", c.Clients[0], c.RateLimits)
 			}
 		}},
+		{"accept/device-client-require-mfa", "clients: [{id: cli, public: true, grant_types: ['urn:ietf:params:oauth:grant-type:device_code'], require_mfa: true}]\n", func(t *testing.T, c *Config) {
+			// The device page steps up like the authorization endpoint.
+			if !c.Clients[0].RequireMFA {
+				t.Error("require_mfa lost")
+			}
+		}},
 		{"accept/full", `
 issuer: https://auth.example.com
 data_dir: /var/lib/rampart

@@ -453,3 +453,31 @@ func TestDeviceConfirmationShowsClientAndScopes(t *testing.T) {
 		t.Fatalf("CSP does not allow the logo's origin only: %q", csp)
 	}
 }
+
+// TestDeviceRequireMFAStepsUp: a require_mfa client's device request is not
+// confirmed from a password-only session: the page asks for the second
+// factor (here its set-up, the user has none) before any decision.
+func TestDeviceRequireMFAStepsUp(t *testing.T) {
+	key := testMasterKey(t).Derive(kms.LabelClientSecret)
+	e := newEnvOpts(t, "sqlite", func(o *oauth.Options) {
+		c := oauth.ClientFromConfig(config.Client{ID: "strict-tv", Public: true, GrantTypes: []string{config.GrantDeviceCode},
+			Scopes: []string{"notes:read"}, RequireMFA: true}, "", key)
+		o.Clients = oauth.NewRegistry([]*oauth.Client{c}, o.Store, key, nil)
+	})
+	st, body := e.deviceStart("strict-tv", "", "notes:read")
+	mustStatus(t, st, http.StatusOK, "device authorization", body)
+	b := e.browser()
+	b.deviceSignIn(str(body, "user_code"))
+	form := hidden(b.get(oauth.PathDevice).body)
+	form.Set("user_code", str(body, "user_code"))
+	for _, decision := range []string{"", "allow"} {
+		form.Set("decision", decision)
+		p := b.post(oauth.PathDevice, form)
+		if strings.Contains(p.body, "someone may have sent you this code") || !strings.Contains(p.body, `id="mfa-required"`) {
+			t.Fatalf("decision %q from a password-only session: %d %.300s", decision, p.status, p.body)
+		}
+	}
+	if st, poll := e.devicePoll("strict-tv", str(body, "device_code")); st != http.StatusBadRequest || str(poll, "error") != "authorization_pending" {
+		t.Fatalf("poll after refused decisions: %d %v", st, poll)
+	}
+}
