@@ -95,11 +95,11 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Answers describe one caller's view of the system: never cached by a
 	// browser or a shared cache (OWASP REST Security Cheat Sheet).
 	w.Header().Set("Cache-Control", "no-store")
-	rec := &statusRecorder{ResponseWriter: w}
+	rec, status := httpx.StatusRecorder(w)
 	call := &callInfo{actor: "anonymous"}
 	r = r.WithContext(context.WithValue(r.Context(), callKey{}, call))
 	a.serve(rec, r, call)
-	a.recordCall(r, call, rec.status())
+	a.recordCall(r, call, status())
 }
 
 func (a *API) serve(w http.ResponseWriter, r *http.Request, call *callInfo) {
@@ -171,32 +171,3 @@ func callOf(r *http.Request) *callInfo {
 
 // actorOf returns the authenticated actor of the request ("user:<id>").
 func actorOf(r *http.Request) string { return callOf(r).actor }
-
-// statusRecorder remembers the status of the answer.
-type statusRecorder struct {
-	http.ResponseWriter
-	code int
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	if s.code == 0 {
-		s.code = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusRecorder) Write(p []byte) (int, error) {
-	if s.code == 0 {
-		s.code = http.StatusOK
-	}
-	return s.ResponseWriter.Write(p)
-}
-
-func (s *statusRecorder) status() int {
-	if s.code == 0 {
-		return http.StatusOK
-	}
-	return s.code
-}
-
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }

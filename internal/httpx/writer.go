@@ -61,3 +61,12 @@ func (w *respWriter) statusOr() int {
 	}
 	return w.status
 }
+
+// StatusRecorder returns a writer that records the final status of what
+// is written through it, and a function reading it (200 when nothing was
+// written). It is the recorder AccessLog and Metrics use, reused when w
+// already is one.
+func StatusRecorder(w http.ResponseWriter) (http.ResponseWriter, func() int) {
+	rw := wrapWriter(w)
+	return rw, rw.statusOr
+}
