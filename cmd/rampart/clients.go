@@ -258,158 +258,110 @@ func newClientList() *cobra.Command {
 	return cmd
 }
 
-func newClientShow() *cobra.Command {
+// clientCommand is a command acting on one client named by an argument
+// or --id, on the store (--config) or a running server (--issuer): it
+// checks the id, opens the backend with need and hands both to run.
+// Callers add their own flags to the returned command.
+func clientCommand(use, short string, need app.CLINeeds, run func(cmd *cobra.Command, be adminBackend, id string) error) *cobra.Command {
 	var (
 		path, id string
 		remote   remoteFlags
-		asJSON   bool
 	)
 	cmd := &cobra.Command{
-		Use:   "show ID [--json]",
-		Short: "Show a client",
+		Use:   use,
+		Short: short,
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cid, err := idArg(id, args)
 			if err != nil {
 				return err
 			}
-			be, err := openBackend(cmd, path, remote, needStore)
+			be, err := openBackend(cmd, path, remote, need)
 			if err != nil {
 				return err
 			}
 			defer be.Close(cmd.Context())
-			v, err := be.GetClient(cmd.Context(), cid)
-			if err != nil {
-				return err
-			}
-			return printClient(cmd.OutOrStdout(), v, asJSON)
+			return run(cmd, be, cid)
 		},
 	}
 	addConfigFlag(cmd, &path)
 	addRemoteFlags(cmd, &remote)
 	cmd.Flags().StringVar(&id, "id", "", "client id")
+	return cmd
+}
+
+func newClientShow() *cobra.Command {
+	var asJSON bool
+	cmd := clientCommand("show ID [--json]", "Show a client", needStore, func(cmd *cobra.Command, be adminBackend, id string) error {
+		v, err := be.GetClient(cmd.Context(), id)
+		if err != nil {
+			return err
+		}
+		return printClient(cmd.OutOrStdout(), v, asJSON)
+	})
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }
 
 func newClientDelete() *cobra.Command {
-	var (
-		path, id string
-		remote   remoteFlags
-	)
-	cmd := &cobra.Command{
-		Use:   "delete ID",
-		Short: "Delete a client and revoke every token it holds",
-		Args:  cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			cid, err := idArg(id, args)
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			be, err := openBackend(cmd, path, remote, needRevoke)
-			if err != nil {
-				return err
-			}
-			defer be.Close(ctx)
-			n, err := be.DeleteClient(ctx, cid)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "deleted client %s; revoked its refresh tokens and %d live access tokens\n", cid, n)
-			return nil
-		},
-	}
-	addConfigFlag(cmd, &path)
-	addRemoteFlags(cmd, &remote)
-	cmd.Flags().StringVar(&id, "id", "", "client id")
-	return cmd
+	return clientCommand("delete ID", "Delete a client and revoke every token it holds", needRevoke, func(cmd *cobra.Command, be adminBackend, id string) error {
+		n, err := be.DeleteClient(cmd.Context(), id)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "deleted client %s; revoked its refresh tokens and %d live access tokens\n", id, n)
+		return nil
+	})
 }
 
 func newClientRotate() *cobra.Command {
 	var (
-		path, id string
-		remote   remoteFlags
-		asJSON   bool
-		overlap  time.Duration
+		asJSON  bool
+		overlap time.Duration
 	)
-	cmd := &cobra.Command{
-		Use:   "rotate-secret ID [--overlap 24h] [--json]",
-		Short: "Replace a confidential client's secret; the new one is printed once, the old one stops at once or after --overlap",
-		Args:  cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			cid, err := idArg(id, args)
-			if err != nil {
-				return err
-			}
-			if overlap < 0 || overlap > admin.MaxSecretOverlap {
-				return usageError{fmt.Errorf("--overlap must be from 0 to %s", admin.MaxSecretOverlap)}
-			}
-			ctx := cmd.Context()
-			be, err := openBackend(cmd, path, remote, needMasterKey)
-			if err != nil {
-				return err
-			}
-			defer be.Close(ctx)
-			secret, err := be.RotateClientSecret(ctx, cid, overlap)
+	cmd := clientCommand("rotate-secret ID [--overlap 24h] [--json]",
+		"Replace a confidential client's secret; the new one is printed once, the old one stops at once or after --overlap",
+		needMasterKey, func(cmd *cobra.Command, be adminBackend, id string) error {
+			secret, err := be.RotateClientSecret(cmd.Context(), id, overlap)
 			if err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
-				return json.NewEncoder(out).Encode(map[string]string{"client_id": cid, "client_secret": secret})
+				return json.NewEncoder(out).Encode(map[string]string{"client_id": id, "client_secret": secret})
 			}
-			fmt.Fprintf(out, "client_id:      %s\nclient_secret:  %s\n", cid, secret)
+			fmt.Fprintf(out, "client_id:      %s\nclient_secret:  %s\n", id, secret)
 			if overlap > 0 {
-				fmt.Fprintf(cmd.ErrOrStderr(), "The secret is shown only now; the previous secret keeps working for %s (end it sooner with `rampart client retire-secret %s`).\n", overlap, cid)
+				fmt.Fprintf(cmd.ErrOrStderr(), "The secret is shown only now; the previous secret keeps working for %s (end it sooner with `rampart client retire-secret %s`).\n", overlap, id)
 			} else {
 				fmt.Fprintln(cmd.ErrOrStderr(), "The secret is shown only now; the previous secret no longer works.")
 			}
 			return nil
-		},
-	}
-	addConfigFlag(cmd, &path)
-	addRemoteFlags(cmd, &remote)
-	cmd.Flags().StringVar(&id, "id", "", "client id")
+		})
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.Flags().DurationVar(&overlap, "overlap", 0, "keep the old secret valid this long (e.g. 24h, at most 168h) so deployments can move to the new one")
+	// A bad --overlap is refused before anything is opened (exit 2).
+	cmd.PreRunE = func(*cobra.Command, []string) error {
+		if overlap < 0 || overlap > admin.MaxSecretOverlap {
+			return usageError{fmt.Errorf("--overlap must be from 0 to %s", admin.MaxSecretOverlap)}
+		}
+		return nil
+	}
 	return cmd
 }
 
 func newClientRetire() *cobra.Command {
-	var (
-		path, id string
-		remote   remoteFlags
-	)
-	cmd := &cobra.Command{
-		Use:   "retire-secret ID",
-		Short: "End the overlap of a client's previous secret now (after rotate-secret --overlap)",
-		Args:  cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			cid, err := idArg(id, args)
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			be, err := openBackend(cmd, path, remote, needMasterKey)
-			if err != nil {
-				return err
-			}
-			defer be.Close(ctx)
-			had, err := be.RetireClientSecret(ctx, cid)
+	return clientCommand("retire-secret ID", "End the overlap of a client's previous secret now (after rotate-secret --overlap)", needMasterKey,
+		func(cmd *cobra.Command, be adminBackend, id string) error {
+			had, err := be.RetireClientSecret(cmd.Context(), id)
 			if err != nil {
 				return err
 			}
 			if had {
-				fmt.Fprintf(cmd.OutOrStdout(), "retired the previous secret of client %s; only the current one works\n", cid)
+				fmt.Fprintf(cmd.OutOrStdout(), "retired the previous secret of client %s; only the current one works\n", id)
 			} else {
-				fmt.Fprintf(cmd.OutOrStdout(), "client %s had no previous secret in its overlap window; nothing changed\n", cid)
+				fmt.Fprintf(cmd.OutOrStdout(), "client %s had no previous secret in its overlap window; nothing changed\n", id)
 			}
 			return nil
-		},
-	}
-	addConfigFlag(cmd, &path)
-	addRemoteFlags(cmd, &remote)
-	cmd.Flags().StringVar(&id, "id", "", "client id")
-	return cmd
+		})
 }

@@ -20,54 +20,27 @@ import (
 
 // newClientToggle is `client disable ID` (disable true) or `client enable ID`.
 func newClientToggle(disable bool) *cobra.Command {
-	var (
-		path, id string
-		remote   remoteFlags
-	)
-	use, short := "enable ID", "Enable a disabled stored client again (its old tokens stay revoked)"
-	if disable {
-		use, short = "disable ID", "Disable a stored client: every endpoint refuses it, its refresh tokens are revoked and its live access tokens denied"
-	}
-	cmd := &cobra.Command{
-		Use:   use,
-		Short: short,
-		Args:  cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			cid, err := idArg(id, args)
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			// Disabling denies access tokens fleet-wide (Redis); enabling
-			// only records its event (the audit log needs the master key).
-			need := needMasterKey
-			if disable {
-				need = needRevoke
-			}
-			be, err := openBackend(cmd, path, remote, need)
-			if err != nil {
-				return err
-			}
-			defer be.Close(ctx)
-			if !disable {
-				if err := be.EnableClient(ctx, cid); err != nil {
+	if !disable {
+		// Enabling only records its event (the audit log needs the master key).
+		return clientCommand("enable ID", "Enable a disabled stored client again (its old tokens stay revoked)", needMasterKey,
+			func(cmd *cobra.Command, be adminBackend, id string) error {
+				if err := be.EnableClient(cmd.Context(), id); err != nil {
 					return err
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "enabled client %s\n", cid)
+				fmt.Fprintf(cmd.OutOrStdout(), "enabled client %s\n", id)
 				return nil
-			}
-			n, err := be.DisableClient(ctx, cid)
+			})
+	}
+	// Disabling denies access tokens fleet-wide (Redis).
+	return clientCommand("disable ID", "Disable a stored client: every endpoint refuses it, its refresh tokens are revoked and its live access tokens denied", needRevoke,
+		func(cmd *cobra.Command, be adminBackend, id string) error {
+			n, err := be.DisableClient(cmd.Context(), id)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "disabled client %s; revoked its refresh tokens and %d live access tokens\n", cid, n)
+			fmt.Fprintf(cmd.OutOrStdout(), "disabled client %s; revoked its refresh tokens and %d live access tokens\n", id, n)
 			return nil
-		},
-	}
-	addConfigFlag(cmd, &path)
-	addRemoteFlags(cmd, &remote)
-	cmd.Flags().StringVar(&id, "id", "", "client id")
-	return cmd
+		})
 }
 
 // userTarget is the --username / --id pair of the user commands.
