@@ -12,34 +12,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/rampart-auth/rampart/internal/config"
 	"github.com/rampart-auth/rampart/internal/testkit"
 )
-
-// browserCtx starts headless Chromium (skipping without one) and returns
-// a context for steps with a timeout.
-func browserCtx(t *testing.T, first string) context.Context {
-	t.Helper()
-	chrome := chromiumPath(t)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chrome), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true), chromedp.UserDataDir(t.TempDir()))
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancelAlloc)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(cancel)
-	if err := chromedp.Do(ctx, chromedp.Navigate(first)); err != nil { // starts the browser, no timeout
-		t.Fatalf("browser: %v", err)
-	}
-	tctx, cancelT := context.WithTimeout(ctx, 60*time.Second)
-	t.Cleanup(cancelT)
-	return tctx
-}
 
 // TestBrowserLoginErrorFocus: after a wrong password, Chromium puts the
 // focus in the password field (server-side autofocus, no script).

@@ -88,27 +88,13 @@ func idTokenACR(t *testing.T, conf oauth2.Config, code, verifier string) string 
 // secret, is shown ten recovery codes once, and only then reaches the
 // client with a code whose ID token says acr mfa, amr pwd+otp.
 func TestBrowserAdminSignInForcedThroughTOTP(t *testing.T) {
-	chrome := chromiumPath(t)
+	chromiumPath(t) // skip before any server starts
 	base, conf := mfaServer(t)
 	verifier := oauth2.GenerateVerifier()
 	authURL := conf.AuthCodeURL("mfa-state", oauth2.S256ChallengeOption(verifier))
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chrome), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true), chromedp.UserDataDir(t.TempDir()),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	// The first call starts the browser; its context carries no timeout
-	// (a timeout there would stop the whole browser, see chromedp.Run).
-	if err := chromedp.Do(ctx, chromedp.Navigate(authURL)); err != nil {
-		t.Fatalf("browser: %v", err)
-	}
-	tctx, cancelT := context.WithTimeout(ctx, 60*time.Second)
-	defer cancelT()
+	tctx := browserCtx(t, authURL)
+	ctx := tctx
 	fail := func(step string, err error) {
 		t.Helper()
 		loc, _ := chromedp.Run(ctx, chromedp.Location())

@@ -77,6 +77,27 @@ func chromiumPath(t *testing.T) string {
 	return ""
 }
 
+// browserCtx starts headless Chromium (skipping without one) and returns
+// a context for steps with a timeout.
+func browserCtx(t *testing.T, first string) context.Context {
+	t.Helper()
+	chrome := chromiumPath(t)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chrome), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true), chromedp.UserDataDir(t.TempDir()))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(cancel)
+	if err := chromedp.Do(ctx, chromedp.Navigate(first)); err != nil { // starts the browser, no timeout
+		t.Fatalf("browser: %v", err)
+	}
+	tctx, cancelT := context.WithTimeout(ctx, 60*time.Second)
+	t.Cleanup(cancelT)
+	return tctx
+}
+
 // TestBrowserLoginConsentCode drives the real login and consent pages in
 // headless Chromium: sign in, allow, and land on the client's callback
 // with a code, which a real OAuth client then redeems.

@@ -95,27 +95,15 @@ func (l *loginRun) wait(t *testing.T) int {
 // prefilled from verification_uri_complete, the phishing warning, Allow):
 // the command prints the token response on stdout and exits 0.
 func TestLoginDeviceFlowInChromium(t *testing.T) {
-	chrome := chromiumPath(t)
+	chromiumPath(t) // skip before any server starts
 	base := deviceServer(t)
 	l := startLogin("--issuer", base, "--client-id", "cli", "--scope", "openid notes:read")
 	verify := l.verifyURL(t)
 	if !strings.HasPrefix(verify, base+"/device?user_code=") {
 		t.Fatalf("verification_uri_complete %q", verify)
 	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chrome), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true), chromedp.UserDataDir(t.TempDir()),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	if err := chromedp.Do(ctx, chromedp.Navigate(verify)); err != nil {
-		t.Fatalf("browser: %v", err)
-	}
-	tctx, cancelT := context.WithTimeout(ctx, 60*time.Second)
-	defer cancelT()
+	tctx := browserCtx(t, verify)
+	ctx := tctx
 	fail := func(step string, err error) {
 		t.Helper()
 		loc, _ := chromedp.Run(ctx, chromedp.Location())

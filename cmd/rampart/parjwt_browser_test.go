@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 	"golang.org/x/oauth2"
@@ -22,7 +21,7 @@ import (
 // pushed one is completed in headless Chromium (sign-in and consent carry
 // only the request_uri) and redeemed by golang.org/x/oauth2.
 func TestBrowserPAR(t *testing.T) {
-	chrome := chromiumPath(t)
+	chromiumPath(t) // skip before any server starts
 	callback := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/html")
 		_, _ = io.WriteString(w, "<!doctype html><title>callback</title><p id=done>signed in</p>")
@@ -82,25 +81,8 @@ clients:
 	}
 	authURL := base + "/oauth2/authorize?" + url.Values{"client_id": {"spa"}, "request_uri": {pushed.RequestURI}}.Encode()
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chrome),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	if err := chromedp.Do(ctx, chromedp.Navigate(authURL)); err != nil {
-		t.Fatalf("browser: %v", err)
-	}
-	tctx, cancelT := context.WithTimeout(ctx, 60*time.Second)
-	defer cancelT()
+	tctx := browserCtx(t, authURL)
+	ctx := tctx
 	if err := chromedp.Do(tctx,
 		chromedp.WaitVisible(chromedp.CSS(`#username`)),
 		chromedp.SendKeys(chromedp.CSS(`#username`), "alice"),
