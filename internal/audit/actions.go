@@ -80,6 +80,15 @@ const (
 	ActionPasswordReset = "user.password_reset" // an administrator set a user's password (must change at next sign-in); their access ended
 	ActionClientDisable = "client.disable"      // a stored client disabled: its refresh tokens revoked, access tokens denied, pending codes gone
 	ActionClientEnable  = "client.enable"       // a disabled stored client enabled again (its old tokens stay revoked)
+	// The internal CA and service mTLS (issue 14).
+	ActionCAInit       = "ca.init"       // the CA hierarchy created (root generated or imported, first intermediate)
+	ActionCARotate     = "ca.rotate"     // a new intermediate published (signs once its activation time passes)
+	ActionCARegister   = "ca.register"   // a registration created or replaced (identity to SPIFFE ID); clears a revoked ID
+	ActionCAUnregister = "ca.unregister" // a registration deleted
+	ActionCAJoinToken  = "ca.join_token" // #nosec G101 -- an audit action name, not a credential: a one-time join token created
+	ActionCASVIDIssue  = "ca.svid_issue" // an SVID issued (join token, client credentials, admin) or the request refused
+	ActionCASVIDRenew  = "ca.svid_renew" // an SVID renewed over mTLS with the current SVID, or the renewal refused
+	ActionCARevoke     = "ca.revoke"     // SVIDs revoked by serial or by SPIFFE ID
 )
 
 // Actions returns the catalogue, in the order above.
@@ -102,5 +111,8 @@ func Actions() []string {
 		ActionSessionEnd, ActionPasswordChange, ActionUserAccessEnd, ActionRPLogout,
 		// lifecycle2
 		ActionPasswordReset, ActionClientDisable, ActionClientEnable,
+		// ca (issue 14)
+		ActionCAInit, ActionCARotate, ActionCARegister, ActionCAUnregister, ActionCAJoinToken,
+		ActionCASVIDIssue, ActionCASVIDRenew, ActionCARevoke,
 	}
 }
