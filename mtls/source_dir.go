@@ -57,7 +57,7 @@ func NewDirSource(dir string, opts ...SourceOption) (*DirSource, error) {
 	o := newSourceOptions(DefaultDirReloadInterval, opts)
 	s := &DirSource{dir: dir, opts: o,
 		h: stateHolder{policy: revocationPolicy{requireFresh: o.requireFreshCRL, now: o.now, logger: o.logger}}}
-	s.h.st.Store(&trustState{})
+	s.h.store(&trustState{})
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.reload(true); err != nil {
@@ -85,6 +85,11 @@ func (s *DirSource) X509Authorities(td spiffeid.TrustDomain) ([]*x509.Certificat
 func (s *DirSource) IsRevoked(td spiffeid.TrustDomain, cert *x509.Certificate) bool {
 	s.maybeReload()
 	return s.h.isRevoked(td, cert)
+}
+
+func (s *DirSource) rootPool(td spiffeid.TrustDomain) (*x509.CertPool, bool) {
+	s.maybeReload()
+	return s.h.rootPool(td)
 }
 
 func (s *DirSource) checkChain(td spiffeid.TrustDomain, chain []*x509.Certificate) error {
@@ -177,7 +182,7 @@ func (s *DirSource) reload(initial bool) error {
 		}
 	}
 	if changed {
-		s.h.st.Store(&next)
+		s.h.store(&next)
 	}
 	return nil
 }

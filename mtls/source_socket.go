@@ -58,7 +58,7 @@ func NewSocketSource(ctx context.Context, path string, opts ...SourceOption) (*S
 	s := &SocketSource{path: path, opts: o,
 		h:    stateHolder{policy: revocationPolicy{requireFresh: o.requireFreshCRL, now: o.now, logger: o.logger}},
 		done: make(chan struct{})}
-	s.h.st.Store(&trustState{})
+	s.h.store(&trustState{})
 	dialer := &net.Dialer{Timeout: 5 * time.Second}
 	s.client = &http.Client{
 		Transport: &http.Transport{
@@ -115,6 +115,10 @@ func (s *SocketSource) X509Authorities(td spiffeid.TrustDomain) ([]*x509.Certifi
 // WithRequireFreshCRL, whether td's CRL is missing or stale).
 func (s *SocketSource) IsRevoked(td spiffeid.TrustDomain, cert *x509.Certificate) bool {
 	return s.h.isRevoked(td, cert)
+}
+
+func (s *SocketSource) rootPool(td spiffeid.TrustDomain) (*x509.CertPool, bool) {
+	return s.h.rootPool(td)
 }
 
 func (s *SocketSource) checkChain(td spiffeid.TrustDomain, chain []*x509.Certificate) error {
@@ -212,7 +216,7 @@ func (s *SocketSource) poll(ctx context.Context, longPoll bool) error {
 			next.crls = map[spiffeid.TrustDomain]*crlInfo{sr.id.TrustDomain(): info}
 		}
 	}
-	s.h.st.Store(next)
+	s.h.store(next)
 	s.version = sr.version
 	return nil
 }

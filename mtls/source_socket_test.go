@@ -229,6 +229,8 @@ func TestSocketSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = src.Close() // idempotent
+	// A request sent just before Close may still reach the handler.
+	time.Sleep(100 * time.Millisecond)
 	n = agent.reqs()
 	time.Sleep(400 * time.Millisecond)
 	if agent.reqs() != n {

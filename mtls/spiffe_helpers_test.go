@@ -117,7 +117,8 @@ type leafSpec struct {
 	eku      []x509.ExtKeyUsage
 	ekuSet   bool
 	noSAN    bool
-	selfSign bool // signed by its own key, not the intermediate
+	selfSign bool     // signed by its own key, not the intermediate
+	dns      []string // DNS SANs after the URI
 }
 
 // leaf issues an SVID chain [leaf, intermediate] with its key.
@@ -150,7 +151,7 @@ func (ca *testCA) leaf(t testing.TB, s leafSpec) *tls.Certificate {
 		BasicConstraintsValid: true, IsCA: s.isCA,
 	}
 	if len(s.uris) > 0 {
-		tmpl.ExtraExtensions = []pkix.Extension{{Id: oidSubjectAltName, Critical: true, Value: rawSAN(t, s.uris)}}
+		tmpl.ExtraExtensions = []pkix.Extension{{Id: oidSubjectAltName, Critical: true, Value: rawSAN(t, s.uris, s.dns...)}}
 	}
 	parent, signer := ca.inter, ca.interKey
 	if s.selfSign {
@@ -167,12 +168,15 @@ func (ca *testCA) leaf(t testing.TB, s leafSpec) *tls.Certificate {
 	return cert
 }
 
-// rawSAN encodes a subjectAltName of URI names exactly as given.
-func rawSAN(t testing.TB, uris []string) []byte {
+// rawSAN encodes a subjectAltName of URI and DNS names exactly as given.
+func rawSAN(t testing.TB, uris []string, dns ...string) []byte {
 	t.Helper()
 	var names []asn1.RawValue
 	for _, u := range uris {
 		names = append(names, asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 6, Bytes: []byte(u)})
+	}
+	for _, d := range dns {
+		names = append(names, asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 2, Bytes: []byte(d)})
 	}
 	b, err := asn1.Marshal(names)
 	if err != nil {

@@ -89,6 +89,16 @@ func TestVerifySVID(t *testing.T) {
 	crossLoose := loose.leaf(t, leafSpec{uris: []string{"spiffe://example.test/svc/a"}})
 	// A root with name constraints and a leaf under it outside them.
 	violating := a.leaf(t, leafSpec{uris: []string{"spiffe://evil.test/svc/a"}})
+	// The root's own constraint, with an unconstrained intermediate and a
+	// bundle of the root alone: crypto/x509 applies the root's
+	// PermittedURIDomains to the whole chain.
+	rootOnly := newTestCA(t, "example.test", true)
+	rootOnly.inter = mustCert(t, &x509.Certificate{SerialNumber: randSerial(t), Subject: rootOnly.inter.Subject,
+		NotBefore: rootOnly.inter.NotBefore, NotAfter: rootOnly.inter.NotAfter, IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign}, rootOnly.root, &rootOnly.interKey.PublicKey, rootOnly.rootKey)
+	violatingRoot := rootOnly.leaf(t, leafSpec{uris: []string{"spiffe://evil.test/svc/a"}})
+	evilRootBundle := NewStaticSource(nil, map[spiffeid.TrustDomain][]*x509.Certificate{
+		spiffeid.RequireTrustDomainFromString("evil.test"): {rootOnly.root}})
 	zone := a.leaf(t, leafSpec{uris: []string{"spiffe://[fe80::1%25eth0]/x"}})
 	rawNUL := a.leaf(t, leafSpec{uris: []string{"spiffe://example.test/a\x00b"}})
 	expired := a.leaf(t, leafSpec{nb: now.Add(-2 * time.Hour), na: now.Add(-time.Hour)})
@@ -114,7 +124,8 @@ func TestVerifySVID(t *testing.T) {
 		{"reject/cross-domain-ca-constrained", crossConstrained.Certificate, src, "does not verify"},
 		{"reject/cross-domain-ca-unconstrained", crossLoose.Certificate, src, "does not verify"},
 		{"reject/name-constraint-violation", violating.Certificate, NewStaticSource(nil, map[spiffeid.TrustDomain][]*x509.Certificate{
-			spiffeid.RequireTrustDomainFromString("evil.test"): a.bundle()}), "does not verify"},
+			spiffeid.RequireTrustDomainFromString("evil.test"): a.bundle()}), "not permitted"},
+		{"reject/root-name-constraint-violation", violatingRoot.Certificate, evilRootBundle, "not permitted"},
 		{"reject/ipv6-zone-under-constrained-root", zone.Certificate, src, "not canonical"},
 		{"reject/raw-nul", rawNUL.Certificate, src, "certificate 0"},
 		{"reject/unknown-trust-domain", b.leaf(t, leafSpec{}).Certificate, NewStaticSource(nil, a.bundles()), "no trust bundle"},
