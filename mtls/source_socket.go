@@ -2,6 +2,7 @@ package mtls
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -43,7 +44,8 @@ type SocketSource struct {
 	client *http.Client
 	h      stateHolder
 
-	version   uint64 // of the state held; written by the poll goroutine only
+	version   uint64   // of the state held; written by the poll goroutine only
+	bodySum   [32]byte // SHA-256 of the answer held, to tell a restarted agent's state apart
 	cancel    context.CancelFunc
 	done      chan struct{}
 	closeOnce sync.Once
@@ -131,8 +133,13 @@ func (s *SocketSource) Stale() bool { return s.h.stale() }
 func (s *SocketSource) loop(ctx context.Context) {
 	defer close(s.done)
 	backoff := socketMinBackoff
+	longPoll := true
 	for ctx.Err() == nil {
-		if err := s.poll(ctx, true); err != nil {
+		err := s.poll(ctx, longPoll)
+		// After a failure (often an agent restart) ask at once, without
+		// waiting for a version the new agent may never reach.
+		longPoll = err == nil
+		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}
@@ -186,14 +193,12 @@ func (s *SocketSource) poll(ctx context.Context, longPoll bool) error {
 		return errors.New("mtls: agent socket response too large")
 	}
 	old := s.h.load()
-	if longPoll && old.svid != nil {
-		// A timed-out long poll answers the same version: nothing to do.
-		var v struct {
-			Version uint64 `json:"version"`
-		}
-		if err := json.Unmarshal(body, &v); err == nil && v.Version <= s.version {
-			return nil
-		}
+	sum := sha256.Sum256(body)
+	if old.svid != nil && sum == s.bodySum {
+		// A timed-out long poll answers the same state: nothing to do. A
+		// lower or equal version with other content is a restarted agent
+		// (its versions start again) and is applied.
+		return nil
 	}
 	sr, err := decodeSocketResponse(body, s.opts.now())
 	if err != nil {
@@ -217,7 +222,7 @@ func (s *SocketSource) poll(ctx context.Context, longPoll bool) error {
 		}
 	}
 	s.h.store(next)
-	s.version = sr.version
+	s.version, s.bodySum = sr.version, sum
 	return nil
 }
 

@@ -221,6 +221,9 @@ func TestSocketSource(t *testing.T) {
 		t.Fatal("state lost while the agent was down")
 	}
 	agent.listen(t)
+	agent.mu.Lock()
+	agent.version = 0 // a restarted agent counts from the start again
+	agent.mu.Unlock()
 	fourth := ca.leaf(t, leafSpec{})
 	agent.set(t, fourth, bundles, nil)
 	testkit.WaitFor(t, "reconnect", 15*time.Second, func() bool { c, _ := src.SVID(); return c != nil && c.Leaf.Equal(fourth.Leaf) })
