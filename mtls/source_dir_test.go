@@ -173,16 +173,28 @@ func TestDirSourceReload(t *testing.T) {
 		t.Error("forged CRL not logged")
 	}
 	// A newer real CRL applies.
-	writeAtomic(t, dir, dirCRLFile, crlPEM(ca.crl(t, time.Hour, second.Leaf.SerialNumber)), 5)
+	newer := ca.crl(t, time.Hour, second.Leaf.SerialNumber)
+	writeAtomic(t, dir, dirCRLFile, crlPEM(newer), 5)
 	tick()
 	if !src.IsRevoked(ca.td, second.Leaf) {
 		t.Fatal("newer CRL not applied")
 	}
+	// The agent rewrites the same CRL with every renewal: not an error.
+	failures := strings.Count(logs.String(), "reload failed")
+	writeAtomic(t, dir, dirCRLFile, crlPEM(newer), 6)
+	tick()
+	src.IsRevoked(ca.td, second.Leaf)
+	if strings.Count(logs.String(), "reload failed") != failures {
+		t.Error("the same CRL rewritten was logged as a failure")
+	}
 	// reject/older-crl-replay: an older CRL (without the serial) is ignored.
-	writeAtomic(t, dir, dirCRLFile, crlPEM(ca.crlWith(t, ca.root, ca.rootKey, 1, time.Now().Add(time.Hour))), 6)
+	writeAtomic(t, dir, dirCRLFile, crlPEM(ca.crlWith(t, ca.root, ca.rootKey, 1, time.Now().Add(time.Hour))), 7)
 	tick()
 	if !src.IsRevoked(ca.td, second.Leaf) {
 		t.Fatal("older CRL un-revoked the leaf")
+	}
+	if !strings.Contains(logs.String(), "replayed CRL") {
+		t.Error("older CRL not logged")
 	}
 
 	// Stale: past nextUpdate the CRL is still applied, reported and warned.

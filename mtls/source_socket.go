@@ -74,17 +74,21 @@ func NewSocketSource(ctx context.Context, path string, opts ...SourceOption) (*S
 		Timeout: socketPollTimeout + 5*time.Second,
 	}
 	backoff := socketMinBackoff
+	var lastErr error // the agent's last answer, not the deadline cutting a request short
 	for {
 		err := s.poll(ctx, false)
 		if err == nil {
 			break
+		}
+		if ctx.Err() == nil || lastErr == nil {
+			lastErr = err
 		}
 		t := time.NewTimer(backoff)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			s.client.CloseIdleConnections()
-			return nil, fmt.Errorf("mtls: agent socket %s: no SVID: %w", path, errors.Join(err, ctx.Err()))
+			return nil, fmt.Errorf("mtls: agent socket %s: no SVID: %w", path, errors.Join(lastErr, ctx.Err()))
 		case <-t.C:
 		}
 		backoff = nextBackoff(backoff)
@@ -209,16 +213,18 @@ func (s *SocketSource) poll(ctx context.Context, longPoll bool) error {
 		s.opts.logger.Error("mtls: agent CRL ignored", slog.String("socket", s.path), slog.String("error", sr.crlErr.Error()))
 	}
 	if sr.crl != nil {
-		info, err := verifyCRL(sr.crl, sr.bundles[sr.id.TrustDomain()])
-		if err == nil && !info.replaces(old.crls[sr.id.TrustDomain()]) {
-			err = errCRLNotNewer
+		td := sr.id.TrustDomain()
+		info, err := verifyCRL(sr.crl, sr.bundles[td])
+		if err == nil {
+			err = info.replaceErr(old.crls[td])
 		}
-		if err != nil {
-			if old.crls[sr.id.TrustDomain()] == nil || !errors.Is(err, errCRLNotNewer) {
-				s.opts.logger.Error("mtls: agent CRL ignored", slog.String("socket", s.path), slog.String("error", err.Error()))
-			}
-		} else {
-			next.crls = map[spiffeid.TrustDomain]*crlInfo{sr.id.TrustDomain(): info}
+		switch {
+		case err == nil:
+			next.crls = map[spiffeid.TrustDomain]*crlInfo{td: info}
+		case errors.Is(err, errCRLNotNewer) && !errors.Is(err, errCRLOlder):
+			// The CRL already held, sent again with the new SVID.
+		default:
+			s.opts.logger.Error("mtls: agent CRL ignored", slog.String("socket", s.path), slog.String("error", err.Error()))
 		}
 	}
 	s.h.store(next)

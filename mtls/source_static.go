@@ -108,8 +108,8 @@ func (s *StaticSource) SetCRL(rl *x509.RevocationList) error {
 			lastErr = err
 			continue
 		}
-		if !info.replaces(st.crls[td]) {
-			return errCRLNotNewer
+		if err := info.replaceErr(st.crls[td]); err != nil {
+			return err
 		}
 		st.crls = cloneCRLs(st.crls)
 		st.crls[td] = info
