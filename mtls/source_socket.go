@@ -275,7 +275,9 @@ func decodeSocketResponse(body []byte, now time.Time) (*socketResponse, error) {
 	bundles := make(bundleMap, len(raw.Bundles))
 	for name, p := range raw.Bundles {
 		td, err := spiffeid.TrustDomainFromString(name)
-		if err != nil || td.Name() != name {
+		// The contract keys bundles by trust domain name; its ID form
+		// (spiffe://td) is accepted too, other spellings are not.
+		if err != nil || (td.Name() != name && td.IDString() != name) {
 			return nil, fmt.Errorf("mtls: agent socket response: bad trust domain %q", name)
 		}
 		certs, err := parseBundlePEM([]byte(p))

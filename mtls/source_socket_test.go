@@ -288,3 +288,45 @@ func TestDecodeSocketResponse(t *testing.T) {
 		})
 	}
 }
+
+// TestSocketSourceHandshake: a server on a SocketSource serves the SVID the
+// agent renews from the next handshake on and applies the agent's CRL;
+// an open connection stays.
+func TestSocketSourceHandshake(t *testing.T) {
+	ca := newTestCA(t, "example.test", true)
+	agent := startAgent(t)
+	bundles := map[string][]*x509.Certificate{"spiffe://example.test": ca.bundle()}
+	first := ca.leaf(t, leafSpec{path: "/svc/server"})
+	agent.set(t, first, bundles, crlPEM(ca.crl(t, time.Hour)))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	src, err := NewSocketSource(ctx, agent.path, WithLogger(jsonLogger(&logBuf{}, slog.LevelError)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	srv := startEcho(t, SPIFFEServerConfig(src, AuthorizeMemberOf(ca.td)))
+	client := ca.leaf(t, leafSpec{path: "/svc/client"})
+	cfg := SPIFFEClientConfig(NewStaticSource(client, ca.bundles()), AuthorizeMemberOf(ca.td))
+	open, err := dial(t, srv.addr, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := ca.leaf(t, leafSpec{path: "/svc/server"})
+	agent.set(t, second, bundles, crlPEM(ca.crl(t, time.Hour, client.Leaf.SerialNumber)))
+	testkit.WaitFor(t, "renewal", 5*time.Second, func() bool { c, _ := src.SVID(); return c != nil && c.Leaf.Equal(second.Leaf) })
+	if _, err := dial(t, srv.addr, cfg); err == nil {
+		t.Fatal("revoked client connected")
+	}
+	other := SPIFFEClientConfig(NewStaticSource(ca.leaf(t, leafSpec{path: "/svc/other"}), ca.bundles()), AuthorizeMemberOf(ca.td))
+	c, err := dial(t, srv.addr, other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.ConnectionState().PeerCertificates[0].Equal(second.Leaf) {
+		t.Fatal("renewed SVID not served")
+	}
+	if _, err := open.echo("still"); err != nil {
+		t.Fatalf("open connection dropped: %v", err)
+	}
+}
