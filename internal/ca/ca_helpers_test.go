@@ -206,3 +206,4 @@ func pool(certs ...*x509.Certificate) *x509.CertPool {
 func mustID(s string) spiffeid.ID { return spiffeid.RequireFromString(s) }
 
 func asError(err error, target **ca.Error) bool { return errors.As(err, target) }
+
