@@ -207,3 +207,15 @@ func mustID(s string) spiffeid.ID { return spiffeid.RequireFromString(s) }
 
 func asError(err error, target **ca.Error) bool { return errors.As(err, target) }
 
+
+type urlT = url.URL
+
+func mustURL(s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return u
+}
+
+func last[T any](s []T) T { return s[len(s)-1] }
