@@ -91,7 +91,7 @@ func Init(ctx context.Context, o Options, imp *ImportedRoot) (*Authority, error)
 	if err := a.Reload(ctx); err != nil {
 		return nil, err
 	}
-	if err := a.audit(ctx, auditEvent("cli", audit.ActionCAInit, "ca:"+o.TrustDomain.Name(), map[string]string{
+	if err := a.audit(ctx, auditEvent("system", audit.ActionCAInit, "ca:"+o.TrustDomain.Name(), map[string]string{
 		"root": root.rec.ID, "root_source": source, "intermediate": inter.rec.ID,
 		"root_not_after": root.cert.NotAfter.UTC().Format(time.RFC3339),
 	})); err != nil {
