@@ -12,6 +12,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
 	"github.com/rampart-auth/rampart/jwtauth"
+	"github.com/rampart-auth/rampart/mtls"
 )
 
 // TLS is a route's upstream TLS: CAFile (PEM roots; empty: the system
@@ -73,6 +74,10 @@ type Options struct {
 	// Shard, when set, confines each tenant to its shard of URLs
 	// (gateway.NewSharder over the same URLs, in the same order).
 	Shard Sharder
+
+	// SPIFFE is the gateway's own SVID and trust bundles, for
+	// TLS.SPIFFEID (required then; unused otherwise).
+	SPIFFE mtls.Source
 
 	MaxIdleConnsPerHost   int
 	ResponseHeaderTimeout time.Duration
