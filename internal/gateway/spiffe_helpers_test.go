@@ -226,8 +226,9 @@ const (
 )
 
 type mtlsOpts struct {
-	required bool
-	src      mtls.Source // the gateway's source; default: a StaticSource
+	required  bool
+	src       mtls.Source // the gateway's source; default: a StaticSource
+	serverTLS *tls.Config // the listener's config; default: SPIFFEServerConfig over src
 }
 
 // newMTLSHarness starts the gateway with no routes; load gives it some.
@@ -255,6 +256,9 @@ func newMTLSHarness(t testing.TB, ca *testCA, o mtlsOpts) *mtlsHarness {
 		opts = append(opts, mtls.WithOptionalClientCert())
 	}
 	cfg := mtls.SPIFFEServerConfig(o.src, mtls.AuthorizeMemberOf(ca.td), opts...)
+	if o.serverTLS != nil {
+		cfg = o.serverTLS
+	}
 	addr := serveSPIFFE(t, httpx.Chain(gw, httpx.ClientAddr(nil, ""), httpx.RequestID, httpx.Recover(d.Logger)), cfg)
 	h.cfg = &config.Config{Issuer: hIssuer, Gateway: &config.Gateway{Listen: addr, TLS: config.TLS{Mode: config.TLSSPIFFE}}}
 	return &mtlsHarness{harness: h, ca: ca, gwID: ca.id(gwPath), gwSrc: o.src, addr: addr}
