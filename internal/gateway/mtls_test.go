@@ -9,6 +9,7 @@ import (
 	"net/http/httptrace"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rampart-auth/rampart/internal/audit"
 	"github.com/rampart-auth/rampart/internal/config"
@@ -409,5 +410,35 @@ func TestCertThumbprint(t *testing.T) {
 				t.Errorf("certBound = %v", !tc.ok)
 			}
 		})
+	}
+}
+
+// TestMTLSSubjectKey: on an mTLS-only route the subject a limit counts by
+// is the verified peer's SPIFFE ID, so each service has its own budget and
+// one cannot spend another's; a token route on the same listener serves a
+// client without a certificate (optional client certificates).
+func TestMTLSSubjectKey(t *testing.T) {
+	ca := newTestCA(t, tdName)
+	m := newMTLSHarness(t, ca, mtlsOpts{})
+	up := newEcho(t, m.harness)
+	rc := route("billing", "/billing", []string{up.srv.URL}, mtlsAuth(ca.id(pathOrd).String(), ca.id(pathRep).String()))
+	rc.RateLimits = []config.RouteLimit{{Name: "per-service", Key: config.RouteKeySubject, Rate: 1, Period: config.Duration(time.Minute), Burst: 1}}
+	m.load(t, rc, route("notes", "/notes", []string{up.srv.URL}, selfAuth()))
+	orders := spiffeClient(t, ca.source(t, pathOrd), m.gwID)
+	reports := spiffeClient(t, ca.source(t, pathRep), m.gwID)
+	for i, want := range []struct {
+		c    *http.Client
+		code int
+	}{{orders, http.StatusOK}, {orders, http.StatusTooManyRequests}, {reports, http.StatusOK}, {reports, http.StatusTooManyRequests}} {
+		if resp := m.mustGet(t, want.c, "/billing/x", ""); resp.StatusCode != want.code {
+			t.Errorf("request %d: %d, want %d", i, resp.StatusCode, want.code)
+		}
+	}
+	anon := anonClient(t, ca.source(t, pathOrd), m.gwID)
+	if resp := m.mustGet(t, anon, "/notes/1", m.token(t, nil)); resp.StatusCode != http.StatusOK {
+		t.Errorf("token route without a client certificate: %d", resp.StatusCode)
+	}
+	if v := up.last(t).Header.Values(HeaderPeerID); len(v) != 0 {
+		t.Errorf("token route forwarded X-Rampart-Peer-Id %q", v)
 	}
 }
