@@ -442,3 +442,37 @@ func TestMTLSSubjectKey(t *testing.T) {
 		t.Errorf("token route forwarded X-Rampart-Peer-Id %q", v)
 	}
 }
+
+// TestMTLSRevokedClient: a client SVID revoked while it holds a
+// connection is refused at its next handshake as soon as the gateway's
+// source has the new CRL (an allowlisted ID does not help), while an
+// unrevoked service keeps connecting.
+func TestMTLSRevokedClient(t *testing.T) {
+	ca := newTestCA(t, tdName)
+	gwSrc := ca.source(t, gwPath)
+	m := newMTLSHarness(t, ca, mtlsOpts{src: gwSrc})
+	up := newEcho(t, m.harness)
+	m.load(t, route("billing", "/billing", []string{up.srv.URL}, mtlsAuth(ca.id(pathOrd).String(), ca.id(pathRep).String())))
+	ordSrc := ca.source(t, pathOrd)
+	ordCert, _ := ordSrc.SVID()
+	if resp := m.mustGet(t, spiffeClient(t, ordSrc, m.gwID), "/billing/x", ""); resp.StatusCode != http.StatusOK {
+		t.Fatalf("before revocation: %d", resp.StatusCode)
+	}
+	if err := gwSrc.SetCRL(ca.crl(t, 1, ordCert)); err != nil {
+		t.Fatal(err)
+	}
+	n := up.count()
+	cfg := mtls.SPIFFEClientConfig(ordSrc, mtls.AuthorizeID(m.gwID))
+	if err := tlsExchange(m.addr, cfg); !isAlert(err) {
+		t.Errorf("revoked SVID, raw TLS: %v; want the server's alert", err)
+	}
+	if resp, err := m.get(t, clientWith(t, cfg), "/billing/x", ""); err == nil {
+		t.Errorf("revoked SVID answered %d; want the handshake refused", resp.StatusCode)
+	}
+	if up.count() != n {
+		t.Error("the revoked service reached the upstream")
+	}
+	if resp := m.mustGet(t, spiffeClient(t, ca.source(t, pathRep), m.gwID), "/billing/x", ""); resp.StatusCode != http.StatusOK {
+		t.Errorf("unrevoked service: %d", resp.StatusCode)
+	}
+}

@@ -369,3 +369,23 @@ func isAlert(err error) bool {
 	var alert tls.AlertError
 	return err != nil && (errors.As(err, &alert) || strings.Contains(err.Error(), "remote error: tls:"))
 }
+
+// crl is a CRL of the trust domain, signed by the root, listing serials.
+func (c *testCA) crl(t testing.TB, number int64, certs ...*tls.Certificate) *x509.RevocationList {
+	t.Helper()
+	now := time.Now()
+	tmpl := &x509.RevocationList{Number: big.NewInt(number), ThisUpdate: now.Add(-time.Minute), NextUpdate: now.Add(10 * time.Minute)}
+	for _, cert := range certs {
+		tmpl.RevokedCertificateEntries = append(tmpl.RevokedCertificateEntries,
+			x509.RevocationListEntry{SerialNumber: cert.Leaf.SerialNumber, RevocationTime: now})
+	}
+	der, err := x509.CreateRevocationList(rand.Reader, tmpl, c.cert, c.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rl, err := x509.ParseRevocationList(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rl
+}
