@@ -34,16 +34,27 @@ import (
 	"github.com/rampart-auth/rampart/ratelimit"
 )
 
-// testCA is a trust domain's root, built in the test as the issue 14
-// contract describes one: ECDSA P-256, URI SAN spiffe://<td>, CA with
-// certSign|cRLSign, name-constrained to the trust domain's URIs.
+// testCA is a trust domain's hierarchy, built in the test as the issue 14
+// contract describes it: an ECDSA P-256 root and an intermediate
+// (MaxPathLen 0), both with URI SAN spiffe://<td>, certSign|cRLSign and
+// name constraints to the trust domain's URIs; SVIDs are signed by the
+// intermediate and sent as [leaf, intermediate]; the bundle holds both.
 type testCA struct {
-	td   spiffeid.TrustDomain
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
+	td            spiffeid.TrustDomain
+	cert, inter   *x509.Certificate // root, intermediate
+	key, interKey *ecdsa.PrivateKey
 }
 
 func newTestCA(t testing.TB, td string) *testCA {
+	t.Helper()
+	c := &testCA{td: spiffeid.RequireTrustDomainFromString(td)}
+	c.cert, c.key = caCert(t, td, "root", nil, nil)
+	c.inter, c.interKey = caCert(t, td, "intermediate", c.cert, c.key)
+	return c
+}
+
+// caCert makes a CA certificate of td, self-signed when parent is nil.
+func caCert(t testing.TB, td, name string, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*x509.Certificate, *ecdsa.PrivateKey) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -52,7 +63,7 @@ func newTestCA(t testing.TB, td string) *testCA {
 	now := time.Now()
 	tmpl := &x509.Certificate{
 		SerialNumber:                randSerial(t),
-		Subject:                     pkix.Name{Organization: []string{"Rampart"}, CommonName: "test root " + td},
+		Subject:                     pkix.Name{Organization: []string{"Rampart"}, CommonName: "test " + name + " " + td},
 		NotBefore:                   now.Add(-time.Hour),
 		NotAfter:                    now.Add(24 * time.Hour),
 		IsCA:                        true,
@@ -62,7 +73,12 @@ func newTestCA(t testing.TB, td string) *testCA {
 		PermittedURIDomains:         []string{td},
 		PermittedDNSDomainsCritical: true,
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if parent == nil {
+		parent, parentKey = tmpl, key
+	} else {
+		tmpl.MaxPathLen, tmpl.MaxPathLenZero = 0, true
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +86,7 @@ func newTestCA(t testing.TB, td string) *testCA {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testCA{td: spiffeid.RequireTrustDomainFromString(td), cert: cert, key: key}
+	return cert, key
 }
 
 func randSerial(t testing.TB) *big.Int {
@@ -111,7 +127,7 @@ func (c *testCA) svid(t testing.TB, path string) *tls.Certificate {
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
 		URIs:                  []*url.URL{id.URL()},
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.cert, &key.PublicKey, c.key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.inter, &key.PublicKey, c.interKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,13 +135,19 @@ func (c *testCA) svid(t testing.TB, path string) *tls.Certificate {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
+	return &tls.Certificate{Certificate: [][]byte{der, c.inter.Raw}, PrivateKey: key, Leaf: leaf}
+}
+
+// bundle is the trust domain's X.509 authorities: the root and the
+// intermediate.
+func (c *testCA) bundle() map[spiffeid.TrustDomain][]*x509.Certificate {
+	return map[spiffeid.TrustDomain][]*x509.Certificate{c.td: {c.cert, c.inter}}
 }
 
 // source is a StaticSource holding an SVID for path and the CA's bundle.
 func (c *testCA) source(t testing.TB, path string) *mtls.StaticSource {
 	t.Helper()
-	return mtls.NewStaticSource(c.svid(t, path), map[spiffeid.TrustDomain][]*x509.Certificate{c.td: {c.cert}})
+	return mtls.NewStaticSource(c.svid(t, path), c.bundle())
 }
 
 // writeDir writes an SVID for path and the bundle in the agent's --out
@@ -145,8 +167,10 @@ func (c *testCA) writeDir(t testing.TB, dir, path string, bump int) *tls.Certifi
 		pem  []byte
 	}{
 		{"svid.key", 0o600, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})},
-		{"svid.pem", 0o644, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]})},
-		{"bundle.pem", 0o644, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.cert.Raw})},
+		{"svid.pem", 0o644, append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]}),
+			pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.inter.Raw})...)},
+		{"bundle.pem", 0o644, append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.cert.Raw}),
+			pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.inter.Raw})...)},
 	}
 	ts := time.Now().Add(time.Duration(bump) * time.Second)
 	for _, f := range files {
