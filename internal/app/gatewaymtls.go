@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
@@ -22,11 +23,16 @@ type gatewayTrust struct {
 	closer io.Closer // nil for a DirSource (nothing runs in the background)
 }
 
+// gatewaySocketWait bounds how long serve waits at start for the agent's
+// socket to deliver a first valid SVID: an agent that is down must stop
+// the start with a message, not hang it.
+const gatewaySocketWait = 30 * time.Second
+
 // openGatewayTrust opens gateway.spiffe: the agent's directory
-// (mtls.NewDirSource) or socket (mtls.NewSocketSource, which waits for a
-// first valid SVID). The trust domain is the current SVID's: the listener
-// admits clients of that trust domain only. Nil when there is no
-// gateway.spiffe.
+// (mtls.NewDirSource) or socket (mtls.NewSocketSource, which waits up to
+// gatewaySocketWait for a first valid SVID). The trust domain is the
+// current SVID's: the listener admits clients of that trust domain only.
+// Nil when there is no gateway.spiffe.
 func openGatewayTrust(ctx context.Context, gc *config.Gateway, logger *slog.Logger) (*gatewayTrust, error) {
 	s := gc.SPIFFE
 	if s == nil {
@@ -41,7 +47,9 @@ func openGatewayTrust(ctx context.Context, gc *config.Gateway, logger *slog.Logg
 		}
 		t.src = src
 	} else {
-		src, err := mtls.NewSocketSource(ctx, s.Socket, opts...)
+		wctx, cancel := context.WithTimeout(ctx, gatewaySocketWait)
+		src, err := mtls.NewSocketSource(wctx, s.Socket, opts...)
+		cancel()
 		if err != nil {
 			return nil, fmt.Errorf("gateway.spiffe.socket: %w", err)
 		}
