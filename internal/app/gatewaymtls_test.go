@@ -7,9 +7,11 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"io"
 	"math/big"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -151,4 +153,68 @@ func TestServeGatewaySPIFFE(t *testing.T) {
 			t.Fatalf("serve: %v; want a refusal naming gateway.spiffe.dir", err)
 		}
 	})
+}
+
+// fakeAgentSocket serves the agent's `GET /v1/svid` for path on a unix
+// socket (contract: JSON with version, spiffe_id, svid, key, bundles); a
+// long poll (`?after=N`) waits until the client gives up, as an agent
+// with nothing new does.
+func fakeAgentSocket(t *testing.T, ca *svidCA, path string) string {
+	t.Helper()
+	cert := ca.svid(t, path)
+	keyDER, _ := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
+	body, err := json.Marshal(map[string]any{
+		"version": 1, "spiffe_id": cert.Leaf.URIs[0].String(),
+		"svid":       string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]})),
+		"key":        string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})),
+		"bundles":    map[string]string{ca.td.Name(): string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.cert.Raw}))},
+		"expires_at": cert.Leaf.NotAfter.UTC().Format(time.RFC3339),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Has("after") {
+			<-r.Context().Done()
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		_, _ = w.Write(body)
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return sock
+}
+
+// TestServeGatewaySPIFFESocket: the gateway's SVID from the agent's socket
+// (gateway.spiffe.socket) serves the mTLS listener, and serve stops
+// cleanly with the socket source's long poll open.
+func TestServeGatewaySPIFFESocket(t *testing.T) {
+	t.Setenv("RAMPART_TEST_GW_SECRET", gwTestSecret)
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "master.key")
+	testkit.WriteFile(t, keyFile, []byte(testkit.MasterKeyBase64+"\n"))
+	ca := newSVIDCA(t, "example.test")
+	sock := fakeAgentSocket(t, ca, "/gateway")
+	up := newGWUpstream(t)
+	y := strings.Replace(spiffeGatewayConfig(dir, keyFile, "X", up.srv.URL, ""), "spiffe: {dir: X}", "spiffe: {socket: "+sock+", require_client_cert: true}", 1)
+	cfg, err := config.Parse([]byte(y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs := startServe(t, cfg, io.Discard)
+	resp, err := ca.client(t, "/svc/orders").Get("https://" + addrs["gateway"].String() + "/billing/1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || up.last().Get("X-Rampart-Peer-Id") != "spiffe://example.test/svc/orders" {
+		t.Fatalf("status %d, peer %q", resp.StatusCode, up.last().Get("X-Rampart-Peer-Id"))
+	}
 }
