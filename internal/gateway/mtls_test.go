@@ -375,6 +375,7 @@ func TestMTLSLoadRefusals(t *testing.T) {
 	bad("reject/upstream-spiffe-without-source", rc, h.gw, "gateway.spiffe")
 	m := newMTLSHarness(t, ca, mtlsOpts{})
 	bad("reject/allow-outside-trust-domain", route("r", "/r", []string{"http://127.0.0.1:1"}, mtlsAuth("spiffe://other.test/svc/orders")), m.gw, "not in the gateway's trust domain")
+	bad("reject/allow-empty", route("r", "/r", []string{"http://127.0.0.1:1"}, mtlsAuth()), m.gw, "allow is empty")
 	bad("reject/allow-not-canonical", route("r", "/r", []string{"http://127.0.0.1:1"}, mtlsAuth("spiffe://example.test/svc/../x")), m.gw, "canonical")
 }
 

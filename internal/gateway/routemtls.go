@@ -35,6 +35,9 @@ func (g *Gateway) mtlsStage(name string, allow []string, next http.Handler) (htt
 		// SVIDs would make this route refuse every request.
 		return nil, fmt.Errorf("route %s: auth.mtls needs the gateway listener in tls mode spiffe (restart the gateway after changing gateway.tls)", name)
 	}
+	if len(allow) == 0 {
+		return nil, fmt.Errorf("route %s: auth.mtls.allow is empty; list the SPIFFE IDs that may call the route", name)
+	}
 	ids := make([]spiffeid.ID, 0, len(allow))
 	for _, s := range allow {
 		id, err := spiffeid.FromString(s)
