@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"strconv"
@@ -23,8 +24,9 @@ const (
 )
 
 // newGateway builds the gateway over the process's key manager, deny list
-// and stores, and loads the configured route table.
-func (s *server) newGateway() (*gateway.Gateway, error) {
+// and stores, and the gateway's SPIFFE identity when it has one, and loads
+// the configured route table.
+func (s *server) newGateway(trust *gatewayTrust) (*gateway.Gateway, error) {
 	gc := s.cfg.Gateway
 	d := gateway.Deps{
 		Issuer:      s.cfg.Issuer,
@@ -37,6 +39,10 @@ func (s *server) newGateway() (*gateway.Gateway, error) {
 		Audit:       s.audit,
 		Logger:      s.logger.With("listener", "gateway"),
 		Registerer:  s.reg,
+	}
+	if trust != nil {
+		d.SPIFFE = trust.src
+		d.MTLSListener, d.TrustDomain = gc.TLS.Mode == config.TLSSPIFFE, trust.td
 	}
 	if s.redis != nil {
 		// One fleet: revocations, limits and DPoP proof ids are shared, so
@@ -58,16 +64,27 @@ func (s *server) newGateway() (*gateway.Gateway, error) {
 }
 
 // gatewayListener builds the listener of gateway.listen.
-func (s *server) gatewayListener(context.Context) (Component, error) {
+func (s *server) gatewayListener(ctx context.Context) (Component, error) {
 	gc := s.cfg.Gateway
-	gw, err := s.newGateway()
+	trust, err := openGatewayTrust(ctx, gc, s.logger.With("listener", "gateway"))
 	if err != nil {
 		return nil, err
 	}
+	gw, err := s.newGateway(trust)
+	if err != nil {
+		trust.close()
+		return nil, err
+	}
 	s.gateway = gw
-	tlsConf, err := serverTLS(gc.TLS, s.cfg.DataDir, gatewayTLSHosts(s.cfg), s.kr, s.logger)
+	var tlsConf *tls.Config
+	if gc.TLS.Mode == config.TLSSPIFFE {
+		tlsConf = trust.serverConfig(gc.SPIFFE)
+	} else {
+		tlsConf, err = serverTLS(gc.TLS, s.cfg.DataDir, gatewayTLSHosts(s.cfg), s.kr, s.logger)
+	}
 	if err != nil {
 		gw.Close()
+		trust.close()
 		return nil, err
 	}
 	// Order (outermost first), as on the main listener: one client
@@ -88,19 +105,22 @@ func (s *server) gatewayListener(context.Context) (Component, error) {
 	})
 	s.gwListen = &Listener{Name: "gateway", Listen: gc.Listen, Server: srv, Audit: s.audit, Logger: s.logger,
 		Details: map[string]string{"listener": "gateway", "tls": gc.TLS.Mode, "routes": strconv.Itoa(len(gc.Routes))}}
-	return &gatewayComponent{Listener: s.gwListen, gw: gw}, nil
+	return &gatewayComponent{Listener: s.gwListen, gw: gw, trust: trust}, nil
 }
 
 // gatewayComponent is the gateway's listener; stopping it also stops the
-// gateway's background work (health checks, JWKS refresh).
+// gateway's background work (health checks, JWKS refresh, the SVID
+// socket's polling).
 type gatewayComponent struct {
 	*Listener
-	gw *gateway.Gateway
+	gw    *gateway.Gateway
+	trust *gatewayTrust
 }
 
 func (c *gatewayComponent) Stop(ctx context.Context) error {
 	err := c.Listener.Stop(ctx)
 	c.gw.Close()
+	c.trust.close()
 	return err
 }
 

@@ -20,8 +20,13 @@ type Gateway struct {
 	// against a request's Host (RFC 9449 §4.3). "" means
 	// http(s)://<listen>, which needs a concrete listen host.
 	ExternalURL string `yaml:"external_url"`
-	// TLS is as http.tls: off (plain HTTP) only on a loopback address.
+	// TLS is as http.tls: off (plain HTTP) only on a loopback address;
+	// the gateway also has mode spiffe (TLSSPIFFE): present the gateway's
+	// SVID from SPIFFE and ask for client SVIDs.
 	TLS TLS `yaml:"tls"`
+	// SPIFFE is the gateway's own X509-SVID, kept fresh by `rampart
+	// agent` (gateway_mtls.go); nil when the gateway has none.
+	SPIFFE *GatewaySPIFFE `yaml:"spiffe"`
 	// TrustedProxies and ClientIPHeader are as in http, for the gateway's
 	// listener: the proxies in front of the gateway, which are not
 	// necessarily those in front of the main listener.
@@ -113,6 +118,10 @@ type RouteAuth struct {
 	Claims map[string]string `yaml:"claims"`
 	// DPoP is optional (the default) or required.
 	DPoP string `yaml:"dpop"`
+	// MTLS admits only the listed SPIFFE IDs, verified at the TLS
+	// handshake (gateway.tls.mode spiffe). Without Issuer the route is
+	// mTLS-only; with one, the request needs both.
+	MTLS *RouteMTLS `yaml:"mtls"`
 }
 
 // routeAuthFields are the keys of the auth mapping.
@@ -219,12 +228,15 @@ type ShuffleShard struct {
 
 // UpstreamTLS configures TLS to https upstreams: a CA bundle to verify
 // them (else the system roots), a client certificate, and the name to
-// verify (else the URL's host).
+// verify (else the URL's host); or SPIFFEID alone: mTLS with the
+// gateway's SVID (gateway.spiffe) to an upstream that must present
+// exactly that SPIFFE ID.
 type UpstreamTLS struct {
 	CAFile     string `yaml:"ca_file"`
 	CertFile   string `yaml:"cert_file"`
 	KeyFile    string `yaml:"key_file"`
 	ServerName string `yaml:"server_name"`
+	SPIFFEID   string `yaml:"spiffe_id"`
 }
 
 // HealthCheck configures active health checks: GET Path every Interval

@@ -69,7 +69,7 @@ func defaultRoute(r *GatewayRoute) {
 	if r.Cost == 0 {
 		r.Cost = 1
 	}
-	if r.Auth.Set && !r.Auth.None && r.Auth.DPoP == "" {
+	if r.Auth.Set && !r.Auth.None && !r.Auth.MTLSOnly() && r.Auth.DPoP == "" {
 		r.Auth.DPoP = DPoPOptional
 	}
 	for j := range r.RateLimits {

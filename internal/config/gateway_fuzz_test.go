@@ -21,6 +21,7 @@ func FuzzDecodeGateway(f *testing.F) {
 		"routes:\n  - {upstreams: ['http://[::1]:1/a/../b'], shuffle_shard: {key: 'claim:', size: 99999999999999999999}}",
 		"routes: &a [*a]",
 		"security_headers: {X: \"a\\r\\nb\"}",
+		"tls: {mode: spiffe}\nspiffe: {dir: /a}\nroutes:\n  - {name: r, match: {path: /a, methods: [GET]}, upstreams: ['https://127.0.0.1:1'], auth: {mtls: {allow: ['spiffe://td/a']}}, upstream_tls: {spiffe_id: 'spiffe://td/b'}}",
 		"routes:\n  - request: {content_types: ['a/b; c=d'], sanitize_html: ['/~'], json_schema: x}\n    upstream_rate: {rate: 9223372036854775807, period: 1ns, max_delay: -1s}",
 	} {
 		f.Add(s)
@@ -36,7 +37,8 @@ func FuzzDecodeGateway(f *testing.F) {
 		}
 		for i, r := range c.Gateway.Routes {
 			a := r.Auth
-			if !a.Set || !a.None && (a.Issuer == "" || len(a.Audience) == 0) {
+			mtlsOnly := a.MTLSOnly() && len(a.MTLS.Allow) > 0 && c.Gateway.TLS.Mode == TLSSPIFFE
+			if !a.Set || !a.None && !mtlsOnly && (a.Issuer == "" || len(a.Audience) == 0) {
 				t.Fatalf("route %d accepted without an auth rule: %+v", i, a)
 			}
 		}

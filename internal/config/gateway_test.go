@@ -162,6 +162,12 @@ func TestGatewayAccepts(t *testing.T) {
 		"accept/health-check":               route("health_check", "{path: /healthz, interval: 5s, timeout: 1s}", "timeout", "10s"),
 		"accept/cost-within-burst":          route("cost", "5", "rate_limits", "[{name: u, key: subject, rate: 10, period: 1m}]"),
 		"accept/claim-key-on-authenticated": route("rate_limits", "[{name: t, key: 'claim:org_id', rate: 10, period: 1m}]"),
+		"accept/mtls-only":                  route("auth", "{mtls: {allow: ['spiffe://example.test/svc/orders', 'spiffe://example.test/svc/a/b']}}") + spiffeGW,
+		"accept/mtls-and-jwt-bound":         route("auth", "{issuer: self, audience: [a], mtls: {allow: ['spiffe://example.test/svc/orders'], bind_token: true}}") + spiffeGW,
+		"accept/mtls-subject-limit":         route("auth", "{mtls: {allow: ['spiffe://example.test/svc/orders']}}", "rate_limits", "[{name: s, key: subject, rate: 1, period: 1s}]") + spiffeGW,
+		"accept/mtls-required-client-cert":  route("auth", "{mtls: {allow: ['spiffe://example.test/svc/orders']}}") + "  tls: {mode: spiffe}\n  spiffe: {socket: /run/rampart/agent.sock, require_client_cert: true}\n",
+		"accept/upstream-spiffe":            route("upstreams", "[https://127.0.0.1:9443]", "upstream_tls", "{spiffe_id: 'spiffe://example.test/svc/billing'}") + "  spiffe: {dir: /run/rampart/gateway}\n",
+		"accept/spiffe-wildcard-mtls-only":  route("auth", "{mtls: {allow: ['spiffe://example.test/svc/orders']}}") + spiffeGW + "  listen: 0.0.0.0:8443\n",
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := Parse([]byte(y)); err != nil {
@@ -281,7 +287,39 @@ var gatewayRefused = []struct{ name, yaml, key string }{
 	{"reject/gateway-client-ip-header", route() + "  client_ip_header: x-real-ip\n", "gateway.client_ip_header"},
 	{"reject/gateway-header-bytes", route() + "  max_header_bytes: 512\n", "gateway.max_header_bytes"},
 	{"reject/gateway-timeout", route() + "  read_header_timeout: 2h\n", "gateway.read_header_timeout"},
+	{"reject/spiffe-mode-without-source", route() + "  tls: {mode: spiffe}\n", "gateway.spiffe is not set"},
+	{"reject/spiffe-no-dir-no-socket", route() + "  tls: {mode: spiffe}\n  spiffe: {require_client_cert: true}\n", "gateway.spiffe: needs dir"},
+	{"reject/spiffe-dir-and-socket", route() + "  spiffe: {dir: /a, socket: /b}\n", "both dir and socket"},
+	{"reject/spiffe-dir-control", route() + "  spiffe: {dir: \"/a\\nb\"}\n", "gateway.spiffe.dir"},
+	{"reject/spiffe-require-without-mode", route() + "  spiffe: {dir: /a, require_client_cert: true}\n", "gateway.spiffe.require_client_cert"},
+	{"reject/spiffe-mode-with-files", route() + "  tls: {mode: spiffe, cert_file: c.pem, key_file: k.pem}\n  spiffe: {dir: /a}\n", "used only with mode files"},
+	{"reject/spiffe-mode-unknown-lists-spiffe", route() + "  tls: {mode: mtls}\n", "auto, files, off or spiffe"},
+	{"reject/mtls-without-spiffe-mode", route("auth", "{mtls: {allow: ['spiffe://example.test/svc/orders']}}"), "auth.mtls: needs the gateway listener"},
+	{"reject/mtls-empty-allow", route("auth", "{mtls: {allow: []}}") + spiffeGW, "auth.mtls.allow: is empty"},
+	{"reject/mtls-no-allow", route("auth", "{mtls: {}}") + spiffeGW, "auth.mtls.allow: is empty"},
+	{"reject/mtls-not-spiffe", route("auth", "{mtls: {allow: ['https://example.test/svc/orders']}}") + spiffeGW, "auth.mtls.allow[0]"},
+	{"reject/mtls-uppercase-td", route("auth", "{mtls: {allow: ['spiffe://Example.test/svc/orders']}}") + spiffeGW, "auth.mtls.allow[0]"},
+	{"reject/mtls-trailing-slash", route("auth", "{mtls: {allow: ['spiffe://example.test/svc/orders/']}}") + spiffeGW, "auth.mtls.allow[0]"},
+	{"reject/mtls-dot-segment", route("auth", "{mtls: {allow: ['spiffe://example.test/svc/../admin']}}") + spiffeGW, "auth.mtls.allow[0]"},
+	{"reject/mtls-trust-domain-only", route("auth", "{mtls: {allow: ['spiffe://example.test']}}") + spiffeGW, "names a trust domain"},
+	{"reject/mtls-query", route("auth", "{mtls: {allow: ['spiffe://example.test/svc?x=1']}}") + spiffeGW, "auth.mtls.allow[0]"},
+	{"reject/mtls-duplicate", route("auth", "{mtls: {allow: ['spiffe://example.test/svc/a', 'spiffe://example.test/svc/a']}}") + spiffeGW, "twice"},
+	{"reject/mtls-bind-without-issuer", route("auth", "{mtls: {allow: ['spiffe://example.test/svc/a'], bind_token: true}}") + spiffeGW, "auth.mtls.bind_token"},
+	{"reject/mtls-only-with-audience", route("auth", "{audience: [a], mtls: {allow: ['spiffe://example.test/svc/a']}}") + spiffeGW, "but no issuer"},
+	{"reject/mtls-only-with-dpop", route("auth", "{dpop: required, mtls: {allow: ['spiffe://example.test/svc/a']}}") + spiffeGW, "but no issuer"},
+	{"reject/mtls-only-client-id-limit", route("auth", "{mtls: {allow: ['spiffe://example.test/svc/a']}}", "rate_limits", "[{name: c, key: client_id, rate: 1, period: 1s}]") + spiffeGW, "mTLS-only"},
+	{"reject/mtls-only-claim-shard", route("auth", "{mtls: {allow: ['spiffe://example.test/svc/a']}}", "shuffle_shard", "{key: 'claim:tenant', size: 1}") + spiffeGW, "mTLS-only"},
+	{"reject/mtls-unknown-key", route("auth", "{mtls: {allow: ['spiffe://example.test/svc/a'], deny: []}}") + spiffeGW, "deny"},
+	{"reject/upstream-spiffe-on-http", route("upstream_tls", "{spiffe_id: 'spiffe://example.test/svc/billing'}") + "  spiffe: {dir: /a}\n", "applies to https upstreams"},
+	{"reject/upstream-spiffe-with-ca", route("upstreams", "[https://127.0.0.1:9443]", "upstream_tls", "{spiffe_id: 'spiffe://example.test/svc/billing', ca_file: ca.pem}") + "  spiffe: {dir: /a}\n", "remove ca_file"},
+	{"reject/upstream-spiffe-with-server-name", route("upstreams", "[https://127.0.0.1:9443]", "upstream_tls", "{spiffe_id: 'spiffe://example.test/svc/billing', server_name: billing}") + "  spiffe: {dir: /a}\n", "remove ca_file"},
+	{"reject/upstream-spiffe-bad-id", route("upstreams", "[https://127.0.0.1:9443]", "upstream_tls", "{spiffe_id: 'spiffe://example.test/svc//billing'}") + "  spiffe: {dir: /a}\n", "upstream_tls.spiffe_id"},
+	{"reject/upstream-spiffe-without-source", route("upstreams", "[https://127.0.0.1:9443]", "upstream_tls", "{spiffe_id: 'spiffe://example.test/svc/billing'}"), "needs the gateway's own SVID"},
 }
+
+// spiffeGW puts the gateway listener in mode spiffe with the agent's
+// directory, for the service-mTLS cases.
+const spiffeGW = "  tls: {mode: spiffe}\n  spiffe: {dir: /run/rampart/gateway}\n"
 
 func manyUpstreams(n int) string {
 	us := make([]string, n)
@@ -336,7 +374,7 @@ func TestGatewayDecode(t *testing.T) {
 		{"reject/auth-none-capitalized", route("auth", "None"), [][]string{{"line 6", "lowercase"}}},
 		{"reject/auth-bool", route("auth", "false"), [][]string{{"line 6", "gateway.routes[].auth", `"false"`}}},
 		{"reject/auth-unknown-key", route("auth", "\n        issuer: self\n        audiences: [a]"), [][]string{
-			{"line 8", `unknown key "gateway.routes[].auth.audiences"`, "audience, claims, dpop, issuer, scopes"}}},
+			{"line 8", `unknown key "gateway.routes[].auth.audiences"`, "audience, claims, dpop, issuer, mtls, scopes"}}},
 		{"reject/route-unknown-key", route("upstream", "[http://127.0.0.1:1]"), [][]string{
 			{"line 7", `unknown key "gateway.routes[].upstream"`, "upstreams"}}},
 		{"reject/match-typo", route("match", "{prefix: /api, methods: [GET]}"), [][]string{

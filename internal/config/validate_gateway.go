@@ -36,7 +36,17 @@ func (c *Config) validateGateway(bad func(string, string, ...any)) {
 	if g == nil {
 		return
 	}
-	validateListener("gateway", g.Listen, DefaultGatewayListen, g.TLS, bad)
+	lt := g.TLS
+	switch lt.Mode {
+	case TLSSPIFFE:
+		lt.Mode = TLSAuto // the listen and cert_file checks of a TLS listener
+	case TLSAuto, TLSFiles, TLSOff:
+	default:
+		bad("gateway.tls.mode", "%q is not a mode; use auto, files, off or spiffe (service mTLS with the gateway's SVID)", lt.Mode)
+		lt.Mode = TLSAuto
+	}
+	validateListener("gateway", g.Listen, DefaultGatewayListen, lt, bad)
+	validateGatewaySPIFFE(g, bad)
 	if sameListenAddr(g.Listen, c.HTTP.Listen) {
 		bad("gateway.listen", "%q is also http.listen (%q); the gateway needs its own address, like %s", g.Listen, c.HTTP.Listen, DefaultGatewayListen)
 	}
@@ -78,7 +88,7 @@ func validateExternalURL(g *Gateway, bad func(string, string, ...any)) {
 		host, _, err := net.SplitHostPort(g.Listen)
 		ip := net.ParseIP(host)
 		wild := err == nil && (host == "" || ip != nil && ip.IsUnspecified())
-		if wild && slices.ContainsFunc(g.Routes, func(r GatewayRoute) bool { return r.Auth.Set && !r.Auth.None }) {
+		if wild && slices.ContainsFunc(g.Routes, func(r GatewayRoute) bool { return r.Auth.Set && !r.Auth.None && r.Auth.Issuer != "" }) {
 			bad(key, "cannot be derived from gateway.listen %q (a wildcard address); set the origin clients reach the gateway at, like https://api.example.com (DPoP proofs are checked against it)", g.Listen)
 		}
 		return
@@ -115,7 +125,7 @@ func validateRoute(g *Gateway, i int, names map[string]int, bad func(string, str
 	}
 	validateMatch(key+".match", r.Match, bad)
 	ups := validateUpstreams(key+".upstreams", r.Upstreams, bad)
-	validateRouteAuth(key+".auth", r.Auth, bad)
+	validateRouteAuth(key+".auth", g, r.Auth, bad)
 	if r.Cost < 1 || r.Cost > MaxRouteCost {
 		bad(key+".cost", "%d is out of range; use 1 to %d (what one request takes from each rate limit)", r.Cost, MaxRouteCost)
 	}
@@ -124,6 +134,7 @@ func validateRoute(g *Gateway, i int, names map[string]int, bad func(string, str
 	validateUpstreamRate(key+".upstream_rate", r.UpstreamRate, bad)
 	validateShard(key+".shuffle_shard", r, bad)
 	validateUpstreamTLS(key+".upstream_tls", r.UpstreamTLS, ups, bad)
+	validateUpstreamSPIFFE(key+".upstream_tls", g, r.UpstreamTLS, bad)
 	validateHealthCheck(key+".health_check", r.HealthCheck, bad)
 	validateRouteTimeout(key, r, g.WriteTimeout.D(), bad)
 	checkSecurityHeaders(key+".security_headers", r.SecurityHeaders, bad)

@@ -21,19 +21,24 @@ import (
 var registeredClaims = []string{"iss", "aud", "exp", "nbf", "iat", "jti", "scope", "cnf"}
 
 // validateRouteAuth checks a route's auth rule.
-func validateRouteAuth(key string, a RouteAuth, bad func(string, string, ...any)) {
+func validateRouteAuth(key string, g *Gateway, a RouteAuth, bad func(string, string, ...any)) {
 	switch {
 	case !a.Set:
 		// Deny by default (DESIGN principle 3, issue 12): no route is
 		// served without authentication unless the file says so in words.
-		bad(key, "missing; every route states its authentication: a mapping {issuer: self, audience: [...]} or `none` to serve it without one")
+		bad(key, "missing; every route states its authentication: a mapping {issuer: self, audience: [...]}, {mtls: {allow: [...]}}, or `none` to serve it without one")
 		return
 	case a.None:
 		return
 	}
+	validateRouteMTLS(key, g, a, bad)
+	if a.MTLSOnly() {
+		validateMTLSOnly(key, a, bad)
+		return
+	}
 	switch {
 	case a.Issuer == "":
-		bad(key+".issuer", "is required: self (this Rampart) or the https URL of another issuer")
+		bad(key+".issuer", "is required: self (this Rampart) or the https URL of another issuer (or write only mtls: {allow: [...]} for a route that SPIFFE IDs alone may call)")
 	case a.Issuer != AuthIssuerSelf:
 		if err := checkIssuerURL(a.Issuer); err != nil {
 			bad(key+".issuer", "%q %v", redactURL(a.Issuer), err)
@@ -168,8 +173,13 @@ func checkRouteKey(key, v string, auth RouteAuth, bad func(string, string, ...an
 			return
 		}
 	}
-	if fromToken && auth.None {
+	switch {
+	case fromToken && auth.None:
 		bad(key, "%s comes from the token, but this route is auth: none; count a public route by client_ip", v)
+	case fromToken && auth.MTLSOnly() && v != RouteKeySubject:
+		// On an mTLS-only route the subject is the peer's SPIFFE ID; no
+		// token carries a client id or claims.
+		bad(key, "%s comes from a token, but this route is mTLS-only; count it by subject (the peer's SPIFFE ID) or client_ip", v)
 	}
 }
 

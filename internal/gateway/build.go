@@ -74,6 +74,9 @@ func Specs(gc *config.Gateway) []RouteSpec {
 		if rc.Auth.Set && !rc.Auth.None {
 			a := rc.Auth
 			s.Auth = &AuthSpec{Issuer: a.Issuer, Audience: a.Audience, Scopes: a.Scopes, Claims: a.Claims, DPoP: a.DPoP}
+			if a.MTLS != nil {
+				s.Auth.MTLSAllow, s.Auth.BindToken = a.MTLS.Allow, a.MTLS.BindToken
+			}
 		}
 		specs = append(specs, s)
 	}
@@ -164,7 +167,7 @@ func (g *Gateway) buildRoute(cfg *config.Config, gc *config.Gateway, rc config.G
 	rm := g.m.forRoute(rc.Name)
 	sec := mergeSecurity(defaultSecurity(g.d.TLS), gc.SecurityHeaders, rc.SecurityHeaders)
 	po := poolOptions(rc)
-	po.Logger, po.Clock = g.d.Logger, g.d.Clock
+	po.Logger, po.Clock, po.SPIFFE = g.d.Logger, g.d.Clock, g.d.SPIFFE
 	if ss := rc.ShuffleShard; ss != nil {
 		sh, err := NewSharder(rc.Upstreams, ss.Size, g.d.ShardSecret)
 		if err != nil {
@@ -189,8 +192,22 @@ func (g *Gateway) buildRoute(cfg *config.Config, gc *config.Gateway, rc config.G
 		return nil, nil, err
 	}
 	if !rc.Auth.None {
-		if h, err = g.authStage(rc.Name, rc.Auth, external, h); err != nil {
-			return nil, nil, err
+		if rc.Auth.Issuer == "" && rc.Auth.MTLS == nil {
+			// Deny by default, here too: a rule with neither a token nor
+			// an mtls part authenticates nothing.
+			return nil, nil, fmt.Errorf("route %s: auth has neither an issuer nor an mtls rule", rc.Name)
+		}
+		if rc.Auth.Issuer != "" {
+			if h, err = g.authStage(rc.Name, rc.Auth, external, h); err != nil {
+				return nil, nil, err
+			}
+		}
+		if m := rc.Auth.MTLS; m != nil {
+			// Outermost: a service that may not call the route is refused
+			// before its token is even looked at.
+			if h, err = g.mtlsStage(rc.Name, m.Allow, h); err != nil {
+				return nil, nil, err
+			}
 		}
 	}
 	return &routeRT{name: rc.Name, handler: h, rm: &rm, sec: sec}, pool, nil

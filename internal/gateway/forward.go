@@ -111,6 +111,9 @@ func (f *forwarder) prepare(r *http.Request, ri *reqInfo, t *upstream.Target) (*
 	}
 	if c := ri.claims; c != nil {
 		a.Subject, a.ClientID, a.Scopes = c.Subject, c.ClientID, c.Scopes()
+	} else if !ri.peer.IsZero() {
+		// An mTLS-only route: the caller is the verified service.
+		a.Subject = ri.peer.String()
 	}
 	tok, err := f.g.minter.Mint(r.Context(), a)
 	if err != nil {
@@ -128,6 +131,10 @@ func (f *forwarder) prepare(r *http.Request, ri *reqInfo, t *upstream.Target) (*
 	}
 	if err := SetIdentity(h, a.Subject, a.ClientID, a.Scopes, tok); err != nil {
 		return nil, err
+	}
+	if !ri.peer.IsZero() {
+		// A spiffeid.ID's text is a URI of visible ASCII (SPIFFE-ID §2).
+		h[HeaderPeerID] = []string{ri.peer.String()}
 	}
 	return &outbound{target: t, header: h}, nil
 }

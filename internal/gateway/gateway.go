@@ -11,11 +11,13 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
 	"github.com/rampart-auth/rampart/internal/audit"
 	"github.com/rampart-auth/rampart/internal/gateway/upstream"
 	"github.com/rampart-auth/rampart/internal/httpx"
 	"github.com/rampart-auth/rampart/jwtauth"
+	"github.com/rampart-auth/rampart/mtls"
 	"github.com/rampart-auth/rampart/ratelimit"
 )
 
@@ -49,7 +51,16 @@ type Deps struct {
 	// the fleet so every instance puts a tenant on the same shard).
 	ShardSecret []byte
 	// TLS reports whether the gateway listener serves TLS (proto and HSTS).
-	TLS        bool
+	TLS bool
+	// MTLSListener reports whether the listener verifies client SVIDs
+	// (gateway.tls.mode spiffe): routes with auth.mtls load only then.
+	// TrustDomain is the listener's (its own SVID's) trust domain, the one
+	// whose SVIDs it accepts; an allow entry outside it is refused at load.
+	MTLSListener bool
+	TrustDomain  spiffeid.TrustDomain
+	// SPIFFE is the gateway's own SVID and bundles (gateway.spiffe), for
+	// upstream_tls.spiffe_id; nil when the gateway has none.
+	SPIFFE     mtls.Source
 	Audit      Auditor
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
@@ -138,7 +149,10 @@ type reqInfo struct {
 	// claimMap is the token payload's members, decoded on first use.
 	claimMap map[string]json.RawMessage
 	reason   string // why authentication failed, for metrics and audit
-	target   *upstream.Target
+	// peer is the client SVID's SPIFFE ID on a route with an mtls rule
+	// (zero elsewhere), as the handshake verified it.
+	peer   spiffeid.ID
+	target *upstream.Target
 }
 
 type reqInfoKey struct{}

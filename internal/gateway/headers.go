@@ -29,6 +29,9 @@ const (
 	HeaderClient    = "X-Rampart-Client"
 	HeaderScopes    = "X-Rampart-Scopes"
 	HeaderAssertion = "X-Rampart-Assertion"
+	// HeaderPeerID is the SPIFFE ID of the client certificate the
+	// gateway verified, on the routes with an mtls rule.
+	HeaderPeerID = "X-Rampart-Peer-Id"
 
 	headerXFF       = "X-Forwarded-For"
 	headerXFProto   = "X-Forwarded-Proto"

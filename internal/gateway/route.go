@@ -20,6 +20,10 @@ type AuthSpec struct {
 	Scopes   []string
 	Claims   map[string]string
 	DPoP     string
+	// MTLSAllow are the SPIFFE IDs of an mtls rule; Issuer "" with a
+	// non-empty MTLSAllow is an mTLS-only route.
+	MTLSAllow []string
+	BindToken bool
 }
 
 // RouteSpec is one route as configured, before Compile checks it. Exactly
@@ -90,6 +94,7 @@ func copyAuth(a *AuthSpec) AuthSpec {
 	c := *a
 	c.Audience = append([]string(nil), a.Audience...)
 	c.Scopes = append([]string(nil), a.Scopes...)
+	c.MTLSAllow = append([]string(nil), a.MTLSAllow...)
 	if a.Claims != nil {
 		c.Claims = make(map[string]string, len(a.Claims))
 		for k, v := range a.Claims {

@@ -59,9 +59,19 @@ func (g *Gateway) authStage(name string, a config.RouteAuth, externalURL string,
 			}
 		},
 	})
+	bind := a.MTLS != nil && a.MTLS.BindToken
 	passed := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ri := infoFrom(r.Context())
 		ri.claims, _ = jwtauth.ClaimsFrom(r.Context())
+		if bind && !bindingHolds(r, ri) {
+			// RFC 8705 §3: a certificate-bound token is accepted only on a
+			// connection with that certificate; an unbound token is not
+			// accepted where binding is required, so a token stolen from
+			// one service is useless from another.
+			ri.claims, ri.reason = nil, reasonCertBinding
+			bindingChallenge(w, r)
+			return
+		}
 		next.ServeHTTP(w, r)
 	}))
 	requireDPoP := a.DPoP == dpopModeRequired
@@ -117,7 +127,12 @@ func (g *Gateway) denied(r *http.Request, ri *reqInfo) {
 	g.m.authFailures.WithLabelValues(ri.route.name, reason).Inc()
 	// A detached context: the client hanging up must not drop the record.
 	ctx := context.WithoutCancel(r.Context())
-	err := g.d.Audit.Record(ctx, audit.Event{Actor: auditActorAnonymous, Action: audit.ActionGatewayDenied,
+	actor := auditActorAnonymous
+	if !ri.peer.IsZero() {
+		// The SPIFFE ID the handshake verified: who was refused.
+		actor = ri.peer.String()
+	}
+	err := g.d.Audit.Record(ctx, audit.Event{Actor: actor, Action: audit.ActionGatewayDenied,
 		Target: "route:" + ri.route.name, Outcome: audit.OutcomeDenied, Reason: reason,
 		ClientAddr: ri.client, RequestID: httpx.RequestIDFrom(r.Context()),
 		Details: map[string]string{"path": ri.path, "method": r.Method}})

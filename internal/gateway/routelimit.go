@@ -106,7 +106,16 @@ func keyValue(key string) func(*http.Request) string {
 	case key == keyClientIP:
 		return func(r *http.Request) string { return infoFrom(r.Context()).client }
 	case key == keySubject:
-		return func(r *http.Request) string { return claimsOf(r, func(c *jwtauth.Claims) string { return c.Subject }) }
+		return func(r *http.Request) string {
+			if s := claimsOf(r, func(c *jwtauth.Claims) string { return c.Subject }); s != "" {
+				return s
+			}
+			// An mTLS-only route's subject is the peer's SPIFFE ID.
+			if ri := infoFrom(r.Context()); ri != nil && ri.claims == nil && !ri.peer.IsZero() {
+				return ri.peer.String()
+			}
+			return ""
+		}
 	case key == keyClientID:
 		return func(r *http.Request) string { return claimsOf(r, func(c *jwtauth.Claims) string { return c.ClientID }) }
 	case strings.HasPrefix(key, keyClaim):

@@ -9,15 +9,22 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
 	"github.com/rampart-auth/rampart/jwtauth"
+	"github.com/rampart-auth/rampart/mtls"
 )
 
 // TLS is a route's upstream TLS: CAFile (PEM roots; empty: the system
 // roots), CertFile and KeyFile (the client certificate, both or neither)
 // and ServerName (the name verified in the upstream's certificate instead
-// of the URL's host). New reads the files; Validate does not.
+// of the URL's host). New reads the files; Validate does not. SPIFFEID,
+// exclusive with the others, is service mTLS instead: the client
+// certificate is Options.SPIFFE's SVID and the upstream must present an
+// X509-SVID of exactly that ID, verified with the source's bundle.
 type TLS struct {
 	CAFile, CertFile, KeyFile, ServerName string
+	SPIFFEID                              string
 }
 
 // Health configures active health checks: every Interval, a GET of Path
@@ -67,6 +74,10 @@ type Options struct {
 	// Shard, when set, confines each tenant to its shard of URLs
 	// (gateway.NewSharder over the same URLs, in the same order).
 	Shard Sharder
+
+	// SPIFFE is the gateway's own SVID and trust bundles, for
+	// TLS.SPIFFEID (required then; unused otherwise).
+	SPIFFE mtls.Source
 
 	MaxIdleConnsPerHost   int
 	ResponseHeaderTimeout time.Duration
@@ -212,6 +223,15 @@ func validateTLS(t TLS, https bool, add func(string, ...any)) {
 		if _, err := jwtauth.NormalizeOrigin("https://" + t.ServerName); err != nil || strings.Contains(t.ServerName, ":") {
 			add("tls server_name %q: want a DNS name or IP address, without a port", t.ServerName)
 		}
+	}
+	if t.SPIFFEID == "" {
+		return
+	}
+	if id, err := spiffeid.FromString(t.SPIFFEID); err != nil || id.String() != t.SPIFFEID || id.Path() == "" {
+		add("tls spiffe_id %q: want a canonical workload SPIFFE ID, like spiffe://example.test/svc/billing", t.SPIFFEID)
+	}
+	if t.CAFile != "" || t.CertFile != "" || t.KeyFile != "" || t.ServerName != "" {
+		add("tls spiffe_id excludes ca_file, cert_file, key_file and server_name")
 	}
 }
 

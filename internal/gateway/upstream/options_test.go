@@ -65,6 +65,11 @@ func TestValidateRefuses(t *testing.T) {
 		{"reject/tls-server-name", Options{URLs: ok, TLS: TLS{ServerName: "a b"}}, "server_name"},
 		{"reject/tls-server-name-port", Options{URLs: ok, TLS: TLS{ServerName: "a:443"}}, "server_name"},
 		{"reject/timeouts", Options{URLs: ok, DialTimeout: -time.Second}, "must not be negative"},
+		{"reject/tls-spiffe-on-http", Options{URLs: []string{"http://a"}, TLS: TLS{SPIFFEID: "spiffe://td/svc/a"}}, "no upstream URL is https"},
+		{"reject/tls-spiffe-not-canonical", Options{URLs: ok, TLS: TLS{SPIFFEID: "spiffe://TD/svc/a"}}, "canonical workload SPIFFE ID"},
+		{"reject/tls-spiffe-trust-domain-only", Options{URLs: ok, TLS: TLS{SPIFFEID: "spiffe://td"}}, "canonical workload SPIFFE ID"},
+		{"reject/tls-spiffe-with-ca", Options{URLs: ok, TLS: TLS{SPIFFEID: "spiffe://td/svc/a", CAFile: "ca.pem"}}, "excludes ca_file"},
+		{"reject/tls-spiffe-with-server-name", Options{URLs: ok, TLS: TLS{SPIFFEID: "spiffe://td/svc/a", ServerName: "a"}}, "excludes ca_file"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -10,6 +10,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
 	"github.com/rampart-auth/rampart/mtls"
 )
 
@@ -63,7 +65,25 @@ func newTransport(o Options, targets int) (*http.Transport, error) {
 // certificate when set, and ServerName. The client certificate comes from
 // an mtls.FileSource, which validates the pair now (matching key, valid
 // today, not a CA) and reloads renewed files without a restart.
+//
+// With SPIFFEID the upstream is a SPIFFE workload instead: the config is
+// mtls.SPIFFEClientConfig over the gateway's source, presenting the
+// gateway's SVID and accepting only an X509-SVID of exactly that ID,
+// verified against the bundle of its trust domain and the CRL (TLS 1.3;
+// the SVID, bundle and CRL as they are at each handshake, so renewals
+// need no restart). The URL's host is then only where to connect: the
+// SPIFFE ID, not a DNS name, is what is authenticated (X509-SVID §5).
 func tlsConfig(o Options) (*tls.Config, error) {
+	if o.TLS.SPIFFEID != "" {
+		id, err := spiffeid.FromString(o.TLS.SPIFFEID)
+		if err != nil {
+			return nil, fmt.Errorf("tls spiffe_id: %w", err)
+		}
+		if o.SPIFFE == nil {
+			return nil, errors.New("tls spiffe_id needs the gateway's own SVID (gateway.spiffe)")
+		}
+		return mtls.SPIFFEClientConfig(o.SPIFFE, mtls.AuthorizeID(id), mtls.WithVerifyClock(o.Clock)), nil
+	}
 	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: o.TLS.ServerName}
 	if o.TLS.CAFile != "" {
 		pem, err := os.ReadFile(o.TLS.CAFile) // #nosec G304 -- the operator names the CA file.
