@@ -43,35 +43,9 @@ type FileSource struct {
 
 var _ CertSource = (*FileSource)(nil)
 
-// FileOption configures a FileSource.
-type FileOption func(*FileSource)
-
-// WithClock sets the clock used for validity checks and the reload
-// interval; the default is time.Now.
-func WithClock(now func() time.Time) FileOption {
-	return func(s *FileSource) {
-		if now != nil {
-			s.now = now
-		}
-	}
-}
-
-// WithReloadInterval sets how long after the last look a handshake looks
-// at the files again; the default is DefaultReloadInterval, and zero or
-// less looks at every handshake.
-func WithReloadInterval(d time.Duration) FileOption {
-	return func(s *FileSource) { s.interval = d }
-}
-
-// WithLogger sets the logger for reloads, failed reloads and expiry
-// warnings; the default (and nil) is slog.Default().
-func WithLogger(l *slog.Logger) FileOption {
-	return func(s *FileSource) {
-		if l != nil {
-			s.logger = l
-		}
-	}
-}
+// FileOption configures a FileSource; it is a SourceOption, so the same
+// WithClock, WithLogger and WithReloadInterval serve every source.
+type FileOption = SourceOption
 
 // NewFileSource loads the certificate in certFile and the private key in
 // keyFile and returns a FileSource serving them. The pair is validated
@@ -80,10 +54,8 @@ func WithLogger(l *slog.Logger) FileOption {
 // check failed. A certificate that expires within 14 days is logged as a
 // warning.
 func NewFileSource(certFile, keyFile string, opts ...FileOption) (*FileSource, error) {
-	s := &FileSource{certFile: certFile, keyFile: keyFile, logger: slog.Default(), now: time.Now, interval: DefaultReloadInterval}
-	for _, o := range opts {
-		o(s)
-	}
+	o := newSourceOptions(DefaultReloadInterval, opts)
+	s := &FileSource{certFile: certFile, keyFile: keyFile, logger: o.logger, now: o.now, interval: o.interval}
 	if err := s.load(); err != nil {
 		return nil, err
 	}
