@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
+	"github.com/rampart-auth/rampart/mtls"
 )
 
 // Agent obtains, renews, stores and serves one X509-SVID. Create it with
@@ -223,8 +226,10 @@ func (a *Agent) publish(s *svid, write bool) {
 // ID, and the SVID presented as the client certificate (the renewal
 // credential; contract.md).
 func (a *Agent) sessionTLS(cur *svid) *tls.Config {
-	var td spiffeid.TrustDomain
-	c := firstContactTLS(anchors{bundle: cur.bundle}, a.s.Now, &td)
-	c.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return cur.cert, nil }
-	return c
+	var crls []*x509.RevocationList
+	if cur.crl != nil {
+		crls = append(crls, cur.crl)
+	}
+	src := mtls.NewStaticSource(cur.cert, map[spiffeid.TrustDomain][]*x509.Certificate{cur.td: cur.bundle}, crls...)
+	return mtls.SPIFFEClientConfig(src, mtls.AuthorizeID(caID(cur.td)), mtls.WithVerifyClock(a.s.Now))
 }

@@ -241,9 +241,11 @@ func firstContactTLS(a anchors, now func() time.Time, td *spiffeid.TrustDomain) 
 		// Verification is verifyFirstContact's: the pinned root, the
 		// CA's SPIFFE ID. crypto/tls's own would need the root in a pool
 		// and a host name the CA's certificate may not carry.
-		InsecureSkipVerify: true, // #nosec G402 -- VerifyPeerCertificate verifies the chain to the pinned root.
-		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
-			t, err := verifyFirstContact(raw, a, now())
+		// VerifyConnection rather than VerifyPeerCertificate: it also
+		// runs on a resumed session.
+		InsecureSkipVerify: true, // #nosec G402 -- VerifyConnection verifies the chain to the pinned root.
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			t, err := verifyFirstContact(cs.PeerCertificates, a, now())
 			if err != nil {
 				return &trustError{err}
 			}

@@ -13,6 +13,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/rampart-auth/rampart/mtls"
 )
 
 // The files of --out (contract.md, "Agent files and socket").
@@ -160,7 +162,7 @@ func loadSVIDFiles(dir string, now time.Time) (*svid, error) {
 	if !publicKeysEqual(chain[0].PublicKey, key.Public()) {
 		return nil, fmt.Errorf("agent: %s does not match %s", fileKey, fileSVID)
 	}
-	id, err := leafSPIFFEID(chain[0])
+	id, err := mtls.IDFromCert(chain[0])
 	if err != nil {
 		return nil, fmt.Errorf("agent: %s: %w", fileSVID, err)
 	}

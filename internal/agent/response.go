@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
+	"github.com/rampart-auth/rampart/mtls"
 )
 
 // maxResponseBytes bounds what the agent reads from the CA: an SVID chain,
@@ -71,7 +73,7 @@ func decodeSVIDResponse(body []byte) (*issued, error) {
 	if err != nil {
 		return nil, fmt.Errorf("agent: enrolment response: svid: %w", err)
 	}
-	leafID, err := leafSPIFFEID(chain[0])
+	leafID, err := mtls.IDFromCert(chain[0])
 	if err != nil {
 		return nil, fmt.Errorf("agent: enrolment response: svid: %w", err)
 	}

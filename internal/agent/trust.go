@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
+	"github.com/rampart-auth/rampart/mtls"
 )
 
 // caPath is the path of the SPIFFE ID the enrolment listener's certificate
@@ -24,9 +26,10 @@ func caID(td spiffeid.TrustDomain) spiffeid.ID {
 	return id
 }
 
-// leafSPIFFEID returns the SPIFFE ID of an X509-SVID leaf: exactly one URI
-// SAN, a SPIFFE ID in canonical form (X509-SVID spec §2; contract.md).
-func leafSPIFFEID(c *x509.Certificate) (spiffeid.ID, error) {
+// uriSANID returns the SPIFFE ID in an authority's one URI SAN, in
+// canonical form. (Leaves go through mtls.IDFromCert, which also enforces
+// the X509-SVID leaf rules and refuses the bare trust domain ID.)
+func uriSANID(c *x509.Certificate) (spiffeid.ID, error) {
 	if len(c.URIs) != 1 {
 		return spiffeid.ID{}, fmt.Errorf("certificate has %d URI SANs, an SVID has exactly one", len(c.URIs))
 	}
@@ -47,7 +50,7 @@ func authorityTD(c *x509.Certificate) (spiffeid.TrustDomain, error) {
 	if !c.IsCA || !c.BasicConstraintsValid {
 		return spiffeid.TrustDomain{}, errors.New("not a CA certificate")
 	}
-	id, err := leafSPIFFEID(c)
+	id, err := uriSANID(c)
 	if err != nil {
 		return spiffeid.TrustDomain{}, err
 	}
@@ -86,23 +89,15 @@ type anchors struct {
 }
 
 // verifyFirstContact checks the enrolment server's certificate chain
-// (rawCerts as sent: [leaf, intermediate, root]) against the anchors and
+// (as sent: [leaf, intermediate, root]) against the anchors and
 // returns the trust domain: the chain must verify to a pinned or bundled
 // authority, for server auth, at now, and the leaf must be the CA's SVID
 // spiffe://<td>/rampart/ca of that authority's trust domain. A server
 // presenting another root is refused: this is the defence against a
 // man in the middle on first contact.
-func verifyFirstContact(rawCerts [][]byte, a anchors, now time.Time) (spiffeid.TrustDomain, error) {
-	if len(rawCerts) == 0 {
+func verifyFirstContact(certs []*x509.Certificate, a anchors, now time.Time) (spiffeid.TrustDomain, error) {
+	if len(certs) == 0 {
 		return spiffeid.TrustDomain{}, errors.New("agent: the CA sent no certificate")
-	}
-	certs := make([]*x509.Certificate, 0, len(rawCerts))
-	for _, raw := range rawCerts {
-		c, err := x509.ParseCertificate(raw)
-		if err != nil {
-			return spiffeid.TrustDomain{}, fmt.Errorf("agent: the CA's certificate: %w", err)
-		}
-		certs = append(certs, c)
 	}
 	roots := x509.NewCertPool()
 	var td spiffeid.TrustDomain
@@ -148,7 +143,7 @@ func verifyFirstContact(rawCerts [][]byte, a anchors, now time.Time) (spiffeid.T
 	if a.pin != nil && a.bundle != nil && !chainEndsIn(chains, a.bundle) {
 		return spiffeid.TrustDomain{}, errors.New("agent: the pinned root is not in the bundle file")
 	}
-	id, err := leafSPIFFEID(certs[0])
+	id, err := mtls.IDFromCert(certs[0])
 	if err != nil {
 		return spiffeid.TrustDomain{}, fmt.Errorf("agent: the CA's certificate: %w", err)
 	}
