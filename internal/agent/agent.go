@@ -210,15 +210,15 @@ func (a *Agent) startServers(ctx context.Context) (func() error, error) {
 // publish makes s current: holder (socket), files, metrics. write is
 // false for the SVID loaded from the files themselves.
 func (a *Agent) publish(s *svid, write bool) {
+	a.holder.set(s)
+	a.metrics.expiry.Set(float64(s.notAfter().Unix()))
+	a.metrics.expiring.Set(0)
 	if write && a.s.OutDir != "" {
 		if err := writeSVIDFiles(a.s.OutDir, s); err != nil {
 			// The socket still serves it; the next renewal writes again.
 			a.log.Error("agent: could not write the SVID files", slog.String("error", err.Error()))
 		}
 	}
-	a.holder.set(s)
-	a.metrics.expiry.Set(float64(s.notAfter().Unix()))
-	a.metrics.expiring.Set(0)
 }
 
 // sessionTLS is the client configuration once the agent holds an SVID:
