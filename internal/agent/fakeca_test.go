@@ -92,14 +92,14 @@ func newFakeCA(t testing.TB, td string, opts ...fakeOpt) *fakeCA {
 	tdURL := f.td.ID().URL()
 	f.rootKey = genKey(t)
 	f.root = signCert(t, &x509.Certificate{
-		Subject: pkix.Name{CommonName: "fake root", Organization: []string{"Rampart"}},
+		Subject:   pkix.Name{CommonName: "fake root", Organization: []string{"Rampart"}},
 		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
 		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
 		URIs: []*url.URL{tdURL}, PermittedURIDomains: []string{f.td.Name()}, PermittedDNSDomainsCritical: true,
 	}, nil, &f.rootKey.PublicKey, f.rootKey)
 	f.interKey = genKey(t)
 	f.inter = signCert(t, &x509.Certificate{
-		Subject: pkix.Name{CommonName: "fake intermediate", Organization: []string{"Rampart"}},
+		Subject:   pkix.Name{CommonName: "fake intermediate", Organization: []string{"Rampart"}},
 		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(12 * time.Hour),
 		IsCA: true, BasicConstraintsValid: true, MaxPathLenZero: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
 		URIs: []*url.URL{tdURL}, PermittedURIDomains: []string{f.td.Name()}, PermittedDNSDomainsCritical: true,
