@@ -119,7 +119,9 @@ func TestNewSVIDRefusals(t *testing.T) {
 		}, spiffeid.ID{}, "not for the agent's key"},
 		{"reject/not-requested-id", func(t *testing.T) (*issued, *issuedKey) { return decodeGood(t, ca, svcA, nil) },
 			spiffeid.RequireFromString("spiffe://example.test/svc/b"), "asked for"},
-		{"reject/other-trust-domain", func(t *testing.T) (*issued, *issuedKey) { return decodeGood(t, other, "spiffe://other.test/svc/a", nil) },
+		{"reject/other-trust-domain", func(t *testing.T) (*issued, *issuedKey) {
+			return decodeGood(t, other, "spiffe://other.test/svc/a", nil)
+		},
 			spiffeid.ID{}, "not of trust domain"},
 		{"reject/bundle-swapped", func(t *testing.T) (*issued, *issuedKey) {
 			iss, k := decodeGood(t, ca, svcA, nil)
