@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/rampart-auth/rampart/internal/httpx"
@@ -140,13 +141,18 @@ func listenSocket(path string) (net.Listener, func(), error) {
 			_ = c.Close()
 			return nil, nil, fmt.Errorf("agent: --socket %s: another process listens on it", path)
 		}
+		// Only "connection refused" proves nothing listens; permission
+		// denied (another user's live socket) or a timeout prove nothing.
+		if !errors.Is(err, syscall.ECONNREFUSED) {
+			return nil, nil, fmt.Errorf("agent: --socket %s exists and cannot be probed: %w", path, err)
+		}
 		if err := os.Remove(path); err != nil {
 			return nil, nil, fmt.Errorf("agent: --socket %s: remove the stale socket: %w", path, err)
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, fmt.Errorf("agent: --socket %s: %w", path, err)
 	}
-	tmpDir, err := os.MkdirTemp(filepath.Dir(path), ".rampart-agent-")
+	tmpDir, err := os.MkdirTemp(filepath.Dir(path), ".ra-") // short: a unix socket path has ~107 bytes
 	if err != nil {
 		return nil, nil, fmt.Errorf("agent: --socket %s: %w", path, err)
 	}
