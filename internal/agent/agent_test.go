@@ -2,6 +2,7 @@ package agent
 
 import (
 	"crypto/x509"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -138,22 +139,23 @@ func TestRestartRenewsWithExistingSVID(t *testing.T) {
 	}
 }
 
-// TestRenewsAtHalfLife: 2 s SVIDs (backdated a minute, as the CA does) are
+// TestRenewsAtHalfLife: 4 s SVIDs (backdated a minute, as the CA does) are
 // renewed at half of the lifetime left when they arrived, ±10 % of that
-// half. (NotAfter has one-second resolution, so the lifetime is between
-// 1 and 2 s; the expectation is computed from each certificate.)
+// half. NotAfter has one-second resolution, so the lifetime is between
+// 3 and 4 s; the expectation is computed from each certificate, with some
+// slack for the request latency of a loaded test machine.
 func TestRenewsAtHalfLife(t *testing.T) {
 	ca := newFakeCA(t, testTD)
-	ca.setTTL(2 * time.Second)
+	ca.setTTL(4 * time.Second)
 	cfg, logs := testConfig(t, ca)
 	cfg.JoinTokenFile = writeToken(t, ca.joinToken(svcA))
 	startAgent(t, cfg, logs)
-	testkit.WaitFor(t, "5 SVIDs", 15*time.Second, func() bool { return len(ca.issueTimes()) >= 5 })
+	testkit.WaitFor(t, "4 SVIDs", 20*time.Second, func() bool { return len(ca.issueTimes()) >= 4 })
 	times, exps := ca.issueTimes(), ca.expiries()
 	for i := 1; i < len(times); i++ {
 		half := exps[i-1].Sub(times[i-1]) / 2
 		gap := times[i].Sub(times[i-1])
-		lo, hi := half-half/10-50*time.Millisecond, half+half/10+250*time.Millisecond
+		lo, hi := half-half/10-300*time.Millisecond, half+half/10+400*time.Millisecond
 		if gap < lo || gap > hi {
 			t.Errorf("renewal %d came %s after the previous SVID, want %s..%s (half of its lifetime ± 10%%)", i, gap, lo, hi)
 		}
@@ -185,10 +187,15 @@ func TestCADownKeepsServingThenExits(t *testing.T) {
 	first := socketSVID(t, cfg.Socket, "")
 	sawExpiring := false
 	for !r.exited() {
-		_, m := getSocket(t, cfg.Socket, "/metrics")
-		if strings.Contains(string(m), "rampart_agent_svid_expiring 1") {
+		// The agent may expire or exit between two looks: only answers
+		// that arrive are checked.
+		if code, m, err := tryGet(cfg.Socket, "/metrics"); err == nil && code == 200 &&
+			strings.Contains(string(m), "rampart_agent_svid_expiring 1") {
 			sawExpiring = true
-			if sr := socketSVID(t, cfg.Socket, ""); sr.SVID != first.SVID {
+		}
+		if code, b, err := tryGet(cfg.Socket, "/v1/svid"); err == nil && code == 200 {
+			var sr socketResponse
+			if err := json.Unmarshal(b, &sr); err != nil || sr.SVID != first.SVID {
 				t.Fatal("the SVID changed while the CA was down")
 			}
 		}

@@ -122,6 +122,17 @@ func getSocket(t *testing.T, sock, path string) (int, []byte) {
 	return resp.StatusCode, b
 }
 
+// tryGet GETs path on the socket, reporting errors instead of failing.
+func tryGet(sock, path string) (int, []byte, error) {
+	resp, err := socketClient(sock).Get("http://agent" + path)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
+}
+
 // socketSVID GETs /v1/svid (with query q) and decodes a 200.
 func socketSVID(t *testing.T, sock, q string) socketResponse {
 	t.Helper()
