@@ -100,6 +100,20 @@ func (c *crlInfo) replaces(old *crlInfo) bool {
 	return old == nil || c.number.Cmp(old.number) > 0
 }
 
+// replaceErr is nil when c replaces old, errCRLOlder for a lower number
+// (worth logging) and errCRLNotNewer for the same number (the agent wrote
+// the CRL it already had: nothing to say).
+func (c *crlInfo) replaceErr(old *crlInfo) error {
+	switch {
+	case c.replaces(old):
+		return nil
+	case c.number.Cmp(old.number) < 0:
+		return errCRLOlder
+	default:
+		return errCRLNotNewer
+	}
+}
+
 // stale reports whether now is past nextUpdate (a CRL without nextUpdate
 // is always stale).
 func (c *crlInfo) stale(now time.Time) bool {
@@ -161,6 +175,7 @@ type chainChecker interface {
 
 var (
 	errCRLNotNewer    = errors.New("mtls: CRL number is not higher than the one held; ignored")
+	errCRLOlder       = fmt.Errorf("%w (lower: a replayed CRL?)", errCRLNotNewer)
 	errNoBundleForCRL = errors.New("mtls: no trust bundle to verify the CRL against; ignored")
 )
 

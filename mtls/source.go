@@ -25,9 +25,15 @@ type Source interface {
 }
 
 var (
-	_ Source = (*StaticSource)(nil)
-	_ Source = (*DirSource)(nil)
-	_ Source = (*SocketSource)(nil)
+	_ poolProvider = (*StaticSource)(nil)
+	_ poolProvider = (*DirSource)(nil)
+	_ poolProvider = (*SocketSource)(nil)
+	_ chainChecker = (*StaticSource)(nil)
+	_ chainChecker = (*DirSource)(nil)
+	_ chainChecker = (*SocketSource)(nil)
+	_ Source       = (*StaticSource)(nil)
+	_ Source       = (*DirSource)(nil)
+	_ Source       = (*SocketSource)(nil)
 )
 
 // trustState is one immutable snapshot of a source: replaced whole, never
@@ -36,6 +42,7 @@ type trustState struct {
 	svid    *tls.Certificate // nil: none yet
 	svidErr error            // why svid is nil, when known
 	bundles bundleMap
+	pools   map[spiffeid.TrustDomain]*x509.CertPool // bundles as pools, built by store
 	crls    map[spiffeid.TrustDomain]*crlInfo
 }
 
@@ -43,6 +50,25 @@ type trustState struct {
 type stateHolder struct {
 	st     atomic.Pointer[trustState]
 	policy revocationPolicy
+}
+
+// store publishes st, first building its pools: once per change rather
+// than once per handshake.
+func (h *stateHolder) store(st *trustState) {
+	st.pools = make(map[spiffeid.TrustDomain]*x509.CertPool, len(st.bundles))
+	for td, certs := range st.bundles {
+		pool := x509.NewCertPool()
+		for _, c := range certs {
+			pool.AddCert(c)
+		}
+		st.pools[td] = pool
+	}
+	h.st.Store(st)
+}
+
+func (h *stateHolder) rootPool(td spiffeid.TrustDomain) (*x509.CertPool, bool) {
+	p, ok := h.load().pools[td]
+	return p, ok
 }
 
 func (h *stateHolder) load() *trustState {

@@ -57,7 +57,7 @@ func NewDirSource(dir string, opts ...SourceOption) (*DirSource, error) {
 	o := newSourceOptions(DefaultDirReloadInterval, opts)
 	s := &DirSource{dir: dir, opts: o,
 		h: stateHolder{policy: revocationPolicy{requireFresh: o.requireFreshCRL, now: o.now, logger: o.logger}}}
-	s.h.st.Store(&trustState{})
+	s.h.store(&trustState{})
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.reload(true); err != nil {
@@ -85,6 +85,11 @@ func (s *DirSource) X509Authorities(td spiffeid.TrustDomain) ([]*x509.Certificat
 func (s *DirSource) IsRevoked(td spiffeid.TrustDomain, cert *x509.Certificate) bool {
 	s.maybeReload()
 	return s.h.isRevoked(td, cert)
+}
+
+func (s *DirSource) rootPool(td spiffeid.TrustDomain) (*x509.CertPool, bool) {
+	s.maybeReload()
+	return s.h.rootPool(td)
 }
 
 func (s *DirSource) checkChain(td spiffeid.TrustDomain, chain []*x509.Certificate) error {
@@ -168,7 +173,9 @@ func (s *DirSource) reload(initial bool) error {
 	}
 	if cur[3] != s.stamps[3] || (bundleChanged && cur[3] != (fileStamp{}) && next.crls[td] == nil) {
 		if cur[3] != (fileStamp{}) {
-			if info, err := s.loadCRL(next.bundles[td], next.crls[td]); err != nil {
+			if info, err := s.loadCRL(next.bundles[td], next.crls[td]); errors.Is(err, errCRLNotNewer) && !errors.Is(err, errCRLOlder) {
+				s.stamps[3] = cur[3] // the same CRL rewritten
+			} else if err != nil {
 				s.logFailure(cur, 3, err)
 			} else {
 				next.crls = map[spiffeid.TrustDomain]*crlInfo{td: info}
@@ -177,17 +184,21 @@ func (s *DirSource) reload(initial bool) error {
 		}
 	}
 	if changed {
-		s.h.st.Store(&next)
+		s.h.store(&next)
 	}
 	return nil
 }
 
-// logFailure logs err once per version of file i.
+// logFailure logs err once per version of file i (for the SVID, i = 0,
+// once per version of the certificate and key together).
 func (s *DirSource) logFailure(cur [4]fileStamp, i int, err error) {
-	if cur[i] == s.failed[i] {
+	if cur[i] == s.failed[i] && (i != 0 || cur[1] == s.failed[1]) {
 		return
 	}
 	s.failed[i] = cur[i]
+	if i == 0 {
+		s.failed[1] = cur[1]
+	}
 	s.opts.logger.Error("mtls: agent files reload failed; keeping the current state", slog.String("dir", s.dir),
 		slog.String("error", err.Error()))
 }
@@ -220,8 +231,8 @@ func (s *DirSource) loadCRL(authorities []*x509.Certificate, old *crlInfo) (*crl
 	if err != nil {
 		return nil, err
 	}
-	if !info.replaces(old) {
-		return nil, errCRLNotNewer
+	if err := info.replaceErr(old); err != nil {
+		return nil, err
 	}
 	return info, nil
 }

@@ -2,6 +2,7 @@ package mtls
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -43,7 +44,8 @@ type SocketSource struct {
 	client *http.Client
 	h      stateHolder
 
-	version   uint64 // of the state held; written by the poll goroutine only
+	version   uint64   // of the state held; written by the poll goroutine only
+	bodySum   [32]byte // SHA-256 of the answer held, to tell a restarted agent's state apart
 	cancel    context.CancelFunc
 	done      chan struct{}
 	closeOnce sync.Once
@@ -58,7 +60,7 @@ func NewSocketSource(ctx context.Context, path string, opts ...SourceOption) (*S
 	s := &SocketSource{path: path, opts: o,
 		h:    stateHolder{policy: revocationPolicy{requireFresh: o.requireFreshCRL, now: o.now, logger: o.logger}},
 		done: make(chan struct{})}
-	s.h.st.Store(&trustState{})
+	s.h.store(&trustState{})
 	dialer := &net.Dialer{Timeout: 5 * time.Second}
 	s.client = &http.Client{
 		Transport: &http.Transport{
@@ -72,17 +74,21 @@ func NewSocketSource(ctx context.Context, path string, opts ...SourceOption) (*S
 		Timeout: socketPollTimeout + 5*time.Second,
 	}
 	backoff := socketMinBackoff
+	var lastErr error // the agent's last answer, not the deadline cutting a request short
 	for {
 		err := s.poll(ctx, false)
 		if err == nil {
 			break
+		}
+		if ctx.Err() == nil || lastErr == nil {
+			lastErr = err
 		}
 		t := time.NewTimer(backoff)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			s.client.CloseIdleConnections()
-			return nil, fmt.Errorf("mtls: agent socket %s: no SVID: %w", path, errors.Join(err, ctx.Err()))
+			return nil, fmt.Errorf("mtls: agent socket %s: no SVID: %w", path, errors.Join(lastErr, ctx.Err()))
 		case <-t.C:
 		}
 		backoff = nextBackoff(backoff)
@@ -117,6 +123,10 @@ func (s *SocketSource) IsRevoked(td spiffeid.TrustDomain, cert *x509.Certificate
 	return s.h.isRevoked(td, cert)
 }
 
+func (s *SocketSource) rootPool(td spiffeid.TrustDomain) (*x509.CertPool, bool) {
+	return s.h.rootPool(td)
+}
+
 func (s *SocketSource) checkChain(td spiffeid.TrustDomain, chain []*x509.Certificate) error {
 	return s.h.checkChain(td, chain)
 }
@@ -127,8 +137,13 @@ func (s *SocketSource) Stale() bool { return s.h.stale() }
 func (s *SocketSource) loop(ctx context.Context) {
 	defer close(s.done)
 	backoff := socketMinBackoff
+	longPoll := true
 	for ctx.Err() == nil {
-		if err := s.poll(ctx, true); err != nil {
+		err := s.poll(ctx, longPoll)
+		// After a failure (often an agent restart) ask at once, without
+		// waiting for a version the new agent may never reach.
+		longPoll = err == nil
+		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}
@@ -182,14 +197,12 @@ func (s *SocketSource) poll(ctx context.Context, longPoll bool) error {
 		return errors.New("mtls: agent socket response too large")
 	}
 	old := s.h.load()
-	if longPoll && old.svid != nil {
-		// A timed-out long poll answers the same version: nothing to do.
-		var v struct {
-			Version uint64 `json:"version"`
-		}
-		if err := json.Unmarshal(body, &v); err == nil && v.Version <= s.version {
-			return nil
-		}
+	sum := sha256.Sum256(body)
+	if old.svid != nil && sum == s.bodySum {
+		// A timed-out long poll answers the same state: nothing to do. A
+		// lower or equal version with other content is a restarted agent
+		// (its versions start again) and is applied.
+		return nil
 	}
 	sr, err := decodeSocketResponse(body, s.opts.now())
 	if err != nil {
@@ -200,20 +213,22 @@ func (s *SocketSource) poll(ctx context.Context, longPoll bool) error {
 		s.opts.logger.Error("mtls: agent CRL ignored", slog.String("socket", s.path), slog.String("error", sr.crlErr.Error()))
 	}
 	if sr.crl != nil {
-		info, err := verifyCRL(sr.crl, sr.bundles[sr.id.TrustDomain()])
-		if err == nil && !info.replaces(old.crls[sr.id.TrustDomain()]) {
-			err = errCRLNotNewer
+		td := sr.id.TrustDomain()
+		info, err := verifyCRL(sr.crl, sr.bundles[td])
+		if err == nil {
+			err = info.replaceErr(old.crls[td])
 		}
-		if err != nil {
-			if old.crls[sr.id.TrustDomain()] == nil || !errors.Is(err, errCRLNotNewer) {
-				s.opts.logger.Error("mtls: agent CRL ignored", slog.String("socket", s.path), slog.String("error", err.Error()))
-			}
-		} else {
-			next.crls = map[spiffeid.TrustDomain]*crlInfo{sr.id.TrustDomain(): info}
+		switch {
+		case err == nil:
+			next.crls = map[spiffeid.TrustDomain]*crlInfo{td: info}
+		case errors.Is(err, errCRLNotNewer) && !errors.Is(err, errCRLOlder):
+			// The CRL already held, sent again with the new SVID.
+		default:
+			s.opts.logger.Error("mtls: agent CRL ignored", slog.String("socket", s.path), slog.String("error", err.Error()))
 		}
 	}
-	s.h.st.Store(next)
-	s.version = sr.version
+	s.h.store(next)
+	s.version, s.bodySum = sr.version, sum
 	return nil
 }
 
@@ -260,7 +275,9 @@ func decodeSocketResponse(body []byte, now time.Time) (*socketResponse, error) {
 	bundles := make(bundleMap, len(raw.Bundles))
 	for name, p := range raw.Bundles {
 		td, err := spiffeid.TrustDomainFromString(name)
-		if err != nil || td.Name() != name {
+		// The contract keys bundles by trust domain name; its ID form
+		// (spiffe://td) is accepted too, other spellings are not.
+		if err != nil || (td.Name() != name && td.IDString() != name) {
 			return nil, fmt.Errorf("mtls: agent socket response: bad trust domain %q", name)
 		}
 		certs, err := parseBundlePEM([]byte(p))

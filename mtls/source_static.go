@@ -26,7 +26,7 @@ type StaticSource struct {
 func NewStaticSource(cert *tls.Certificate, bundles map[spiffeid.TrustDomain][]*x509.Certificate, crls ...*x509.RevocationList) *StaticSource {
 	s := &StaticSource{h: stateHolder{policy: revocationPolicy{now: time.Now, logger: slog.Default()}}}
 	st := &trustState{bundles: copyBundles(bundles), crls: map[spiffeid.TrustDomain]*crlInfo{}}
-	s.h.st.Store(st)
+	s.h.store(st)
 	s.SetSVID(cert)
 	for _, rl := range crls {
 		if err := s.SetCRL(rl); err != nil {
@@ -48,6 +48,10 @@ func (s *StaticSource) X509Authorities(td spiffeid.TrustDomain) ([]*x509.Certifi
 // IsRevoked reports whether cert is listed in td's CRL.
 func (s *StaticSource) IsRevoked(td spiffeid.TrustDomain, cert *x509.Certificate) bool {
 	return s.h.isRevoked(td, cert)
+}
+
+func (s *StaticSource) rootPool(td spiffeid.TrustDomain) (*x509.CertPool, bool) {
+	return s.h.rootPool(td)
 }
 
 func (s *StaticSource) checkChain(td spiffeid.TrustDomain, chain []*x509.Certificate) error {
@@ -73,7 +77,7 @@ func (s *StaticSource) SetSVID(cert *tls.Certificate) {
 			st.svid = &c
 		}
 	}
-	s.h.st.Store(&st)
+	s.h.store(&st)
 }
 
 // SetBundle replaces the authorities of td (an empty list removes td).
@@ -87,7 +91,7 @@ func (s *StaticSource) SetBundle(td spiffeid.TrustDomain, authorities []*x509.Ce
 	} else {
 		st.bundles[td] = append([]*x509.Certificate(nil), authorities...)
 	}
-	s.h.st.Store(&st)
+	s.h.store(&st)
 }
 
 // SetCRL applies rl to the trust domain whose authorities signed it, when
@@ -104,12 +108,12 @@ func (s *StaticSource) SetCRL(rl *x509.RevocationList) error {
 			lastErr = err
 			continue
 		}
-		if !info.replaces(st.crls[td]) {
-			return errCRLNotNewer
+		if err := info.replaceErr(st.crls[td]); err != nil {
+			return err
 		}
 		st.crls = cloneCRLs(st.crls)
 		st.crls[td] = info
-		s.h.st.Store(&st)
+		s.h.store(&st)
 		return nil
 	}
 	if lastErr == nil {

@@ -70,6 +70,10 @@ func spiffeBase() *tls.Config {
 // renewed SVID, a new bundle or a new CRL thus applies to the next
 // handshake, and established connections are never dropped.
 //
+// Leave Certificates empty: crypto/tls prefers it to GetCertificate when
+// the client sends no SNI (httptest.Server.StartTLS fills it, so serve
+// with http.Server.ServeTLS instead).
+//
 // Verification runs in VerifyConnection rather than VerifyPeerCertificate
 // because crypto/tls calls VerifyConnection on resumed sessions too: a
 // session ticket issued before a revocation or a bundle change does not

@@ -64,13 +64,28 @@ func verifyCerts(certs []*x509.Certificate, b Bundles, r Revocations, now time.T
 	if !ok || len(authorities) == 0 {
 		return spiffeid.ID{}, nil, fmt.Errorf("mtls: no trust bundle for trust domain %q", td.Name())
 	}
-	roots := x509.NewCertPool()
-	for _, a := range authorities {
-		roots.AddCert(a)
+	// Every authority of the bundle is a trust anchor (SPIFFE Trust
+	// Domain and Bundle §4.1): the root and each published intermediate.
+	var roots *x509.CertPool
+	if pp, ok := b.(poolProvider); ok {
+		roots, _ = pp.rootPool(td)
 	}
+	if roots == nil {
+		roots = x509.NewCertPool()
+		for _, a := range authorities {
+			roots.AddCert(a)
+		}
+	}
+	// The peer's intermediates, less those already anchors: an
+	// intermediate in the bundle ends the chain there, and offering it
+	// again only makes crypto/x509 build (and sign-check) a second,
+	// longer chain. The contract gives intermediates the root's name
+	// constraints, so the anchor's own constraints bind the leaf.
 	inters := x509.NewCertPool()
 	for _, c := range certs[1:] {
-		inters.AddCert(c)
+		if !containsCert(authorities, c) {
+			inters.AddCert(c)
+		}
 	}
 	chains, err := leaf.Verify(x509.VerifyOptions{
 		Roots:         roots,
@@ -108,4 +123,19 @@ func checkRevoked(r Revocations, td spiffeid.TrustDomain, chains [][]*x509.Certi
 		}
 	}
 	return nil
+}
+
+// poolProvider is implemented by this package's sources: the bundle of a
+// trust domain as a pool built once per bundle change.
+type poolProvider interface {
+	rootPool(td spiffeid.TrustDomain) (*x509.CertPool, bool)
+}
+
+func containsCert(certs []*x509.Certificate, c *x509.Certificate) bool {
+	for _, a := range certs {
+		if a.Equal(c) {
+			return true
+		}
+	}
+	return false
 }
