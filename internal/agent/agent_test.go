@@ -248,7 +248,7 @@ func TestCAOutageShorterThanLifetime(t *testing.T) {
 // the consumed join token.
 func TestRevokedRenewalRefused(t *testing.T) {
 	ca := newFakeCA(t, testTD)
-	ca.setTTL(2 * time.Second)
+	ca.setTTL(4 * time.Second) // room for a slow handshake on a loaded machine
 	ca.backdate = 0
 	cfg, logs := testConfig(t, ca)
 	cfg.JoinTokenFile = writeToken(t, ca.joinToken(svcA))
@@ -264,7 +264,7 @@ func TestRevokedRenewalRefused(t *testing.T) {
 		t.Fatalf("Run = %v, want ExpiredError", err)
 	}
 	if ca.refusals.Load() == 0 || ca.issues.Load() != 1 {
-		t.Fatalf("refusals %d issues %d", ca.refusals.Load(), ca.issues.Load())
+		t.Fatalf("refusals %d issues %d; logs:\n%s", ca.refusals.Load(), ca.issues.Load(), logs.String())
 	}
 }
 
