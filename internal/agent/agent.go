@@ -153,7 +153,7 @@ func (a *Agent) loadCredential(cur *svid) error {
 		a.anchors.bundle = cur.bundle
 	}
 	if a.anchors.pin == nil && a.anchors.bundle == nil {
-		return usagef("with --client-id the CA's root must be given: --bundle-file FILE (the trust bundle, `rampart ca bundle`)")
+		return usagef("with --client-id the CA's root must be given: --bundle-file FILE (the trust bundle, `rampart ca bundle --format pem`)")
 	}
 	return nil
 }
