@@ -3,8 +3,10 @@ package main
 import (
 	"crypto/tls"
 	"encoding/base64"
+	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -58,5 +60,41 @@ func TestAgentCommandErrors(t *testing.T) {
 				t.Fatalf("stderr %q does not mention %q", stderr, tc.want)
 			}
 		})
+	}
+}
+
+// TestAgentCommandStopsOnSIGTERM: SIGTERM stops the agent gracefully (exit
+// 0) while it retries an unreachable CA, and the socket is removed.
+func TestAgentCommandStopsOnSIGTERM(t *testing.T) {
+	dir := t.TempDir()
+	part := base64.RawURLEncoding.EncodeToString(make([]byte, 32))
+	token := writeFile(t, dir, "token", "rjt1."+part+"."+part+"\n")
+	sock := filepath.Join(dir, "agent.sock")
+	done := make(chan int, 1)
+	var stderr string
+	go func() {
+		code, _, errs := cli(t, "", "agent", "--server", "https://"+testkit.FreeAddr(t), "--join-token-file", token,
+			"--out", filepath.Join(dir, "out"), "--socket", sock)
+		stderr = errs
+		done <- code
+	}()
+	// The socket exists once the signal handler is installed.
+	testkit.WaitFor(t, "the agent socket", 10*time.Second, func() bool {
+		_, err := os.Stat(sock)
+		return err == nil
+	})
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("exit %d after SIGTERM, want 0; stderr:\n%s", code, stderr)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the agent did not stop on SIGTERM")
+	}
+	if _, err := os.Stat(sock); !os.IsNotExist(err) {
+		t.Fatalf("socket left after SIGTERM: %v", err)
 	}
 }
