@@ -51,7 +51,8 @@ func New(cfg Config) (*Agent, error) {
 	return &Agent{s: s, log: s.Logger, ca: &caClient{server: s.server}, holder: newHolder(), metrics: newMetrics()}, nil
 }
 
-// Run obtains the SVID and keeps it renewed until ctx ends (nil: a
+// Run obtains the SVID and keeps it renewed until ctx ends; an Agent runs
+// once (nil: a
 // graceful stop, the socket closed and removed) or renewal becomes
 // impossible. Errors: *UsageError when a credential file is missing,
 // empty or malformed (exit 2); *ExpiredError, a refused join token, or a
