@@ -1,8 +1,11 @@
 package agent
 
 import (
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,5 +69,25 @@ func TestClientCredentialsReenrolAfterRefusal(t *testing.T) {
 	testkit.WaitFor(t, "a second enrolment with the credentials", 10*time.Second, func() bool { return ca.issues.Load() >= 2 })
 	if r.exited() {
 		t.Fatalf("agent exited: %v", r.err)
+	}
+}
+
+// TestMetricsListen: --metrics-listen serves the agent's metrics over
+// plain HTTP on loopback.
+func TestMetricsListen(t *testing.T) {
+	ca := newFakeCA(t, testTD)
+	cfg, logs := testConfig(t, ca)
+	cfg.JoinTokenFile = writeToken(t, ca.joinToken(svcA))
+	cfg.MetricsListen = testkit.FreeAddr(t)
+	r := startAgent(t, cfg, logs)
+	waitFiles(t, r, cfg.OutDir)
+	resp, err := http.Get("http://" + cfg.MetricsListen + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !strings.Contains(string(b), `rampart_agent_renewals_total{outcome="success"} 1`) {
+		t.Fatalf("metrics: %d\n%s", resp.StatusCode, b)
 	}
 }
