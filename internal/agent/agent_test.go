@@ -118,6 +118,10 @@ func TestRestartRenewsWithExistingSVID(t *testing.T) {
 	r := startAgent(t, cfg, logs)
 	waitFiles(t, r, cfg.OutDir)
 	first := currentLeafSerial(t, cfg.OutDir)
+	firstKey, err := os.ReadFile(filepath.Join(cfg.OutDir, fileKey))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := r.stop(t); err != nil {
 		t.Fatal(err)
 	}
@@ -133,6 +137,13 @@ func TestRestartRenewsWithExistingSVID(t *testing.T) {
 	}
 	if auth, _ := ca.lastAuth.Load().(string); auth != "" {
 		t.Fatalf("renewal sent Authorization %q", auth)
+	}
+	s, err := loadSVIDFiles(cfg.OutDir, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k, _ := parseKeyPEM(firstKey); k == nil || publicKeysEqual(k.Public(), s.cert.Leaf.PublicKey) {
+		t.Fatal("the renewal reused the previous key")
 	}
 	if r2.exited() {
 		t.Fatalf("agent exited: %v", r2.err)
