@@ -44,6 +44,9 @@ type Config struct {
 	Gateway *Gateway `yaml:"gateway"`
 	// UI brands the pages people see.
 	UI UI `yaml:"ui"`
+	// CA configures the internal certificate authority and its enrolment
+	// listener (docs/mtls.md).
+	CA CA `yaml:"ca"`
 
 	// Dev is set by `rampart serve --dev` (or serve with no config); it is
 	// never read from the file.

@@ -57,6 +57,7 @@ func (c *Config) Defaults() {
 	setDur(&c.HTTP.IdleTimeout, 120*time.Second)
 	setDur(&c.HTTP.ShutdownTimeout, 20*time.Second)
 	c.defaultGateway()
+	c.defaultCA()
 
 	if c.Store.Driver == "" {
 		c.Store.Driver = DriverSQLite

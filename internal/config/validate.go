@@ -23,6 +23,7 @@ func (c *Config) Validate() error {
 	c.validateHTTP(bad)
 	c.validateProxies(bad)
 	c.validateGateway(bad)
+	c.validateCA(bad)
 
 	switch c.Store.Driver {
 	case DriverSQLite:
