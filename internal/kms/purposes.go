@@ -58,7 +58,16 @@ const (
 	// (user_totp.secret_sealed) to its user: a sealed secret copied to
 	// another user's row does not open.
 	ADTOTPPrefix = "rampart/totp/v1/"
+	// ADCAKeyPrefix, followed by the authority id, binds a sealed CA
+	// private key (ca_authorities.key_sealed: the SPIFFE root and
+	// intermediates) to its certificate: a key copied to another
+	// authority's row does not open.
+	ADCAKeyPrefix = "rampart/ca-key/v1/"
 )
+
+// CAKeyAD is the associated data of the sealed private key of the CA
+// authority id.
+func CAKeyAD(id string) []byte { return []byte(ADCAKeyPrefix + id) }
 
 // TOTPSecretAD is the associated data of the sealed TOTP secret of user.
 func TOTPSecretAD(userID string) []byte { return []byte(ADTOTPPrefix + userID) }

@@ -31,8 +31,8 @@ type RotateOptions struct {
 
 // Rotate makes next the master key: in ONE database transaction it
 // re-seals every sealed value in the store (every signing key's private
-// key, every data key) under key version kr.Version()+1, retires the
-// current version and records the new one. Files are re-wrapped to a copy
+// key, data key, TOTP secret and CA key) under key version
+// kr.Version()+1, retires the current version and records the new one. Files are re-wrapped to a copy
 // next to them before the commit and moved into place after it. Nothing
 // changes when a value cannot be opened, the store moved meanwhile
 // (ErrConflict) or next is the current or a retired key. It returns the
@@ -64,6 +64,9 @@ func Rotate(ctx context.Context, kr *Keyring, next *MasterKey, opts RotateOption
 		return nil, err
 	}
 	if r.TOTPSecrets, err = rewrapAll(kr.kek, to, snap.TOTPSecrets, TOTPSecretAD, "TOTP secret of user"); err != nil {
+		return nil, err
+	}
+	if r.CAKeys, err = rewrapAll(kr.kek, to, snap.CAKeys, CAKeyAD, "CA key of authority"); err != nil {
 		return nil, err
 	}
 	var pending []Pending

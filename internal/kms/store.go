@@ -55,6 +55,7 @@ type Snapshot struct {
 	SigningKeys []Sealed // rows whose private key is not wiped
 	DataKeys    []Sealed
 	TOTPSecrets []Sealed // by user id (TOTPSecretAD)
+	CAKeys      []Sealed // by CA authority id (CAKeyAD)
 }
 
 // Rewrap replaces Old by New in the row ID, only if it still holds Old.
@@ -73,6 +74,7 @@ type Rotation struct {
 	SigningKeys []Rewrap
 	DataKeys    []Rewrap
 	TOTPSecrets []Rewrap
+	CAKeys      []Rewrap
 }
 
 // ErrConflict is returned by ApplyRotation, having changed nothing, when
