@@ -51,8 +51,11 @@ func (c *Config) validateCA(bad func(string, string, ...any)) {
 	switch {
 	case it > MaxIntermediateTTL:
 		bad("ca.intermediate_ttl", "%s is longer than the root's ten years; use at most %s", it, MaxIntermediateTTL)
-	case it <= maxSVID:
-		bad("ca.intermediate_ttl", "%s must exceed ca.max_svid_ttl (%s): an intermediate must outlive the SVIDs it signs", it, maxSVID)
+	case it < 3*maxSVID:
+		// The CA's own rule (ca.Options): an intermediate rotates with a
+		// third of its life left, and that third must still cover the
+		// longest SVID it signed.
+		bad("ca.intermediate_ttl", "%s must be at least three times ca.max_svid_ttl (%s): an intermediate must outlive the SVIDs it signs through its rotation", it, maxSVID)
 	}
 	// The intermediate rotates with a third of its life left; the old one
 	// must still sign for the whole propagation of its successor.
