@@ -239,7 +239,9 @@ func TestSVIDRefusals(t *testing.T) {
 		{name: "reject/missing-csr", req: func() *http.Request { return svidRequest(`{}`, bearer) }, status: 400},
 		{name: "reject/csr-not-string", req: func() *http.Request { return svidRequest(`{"csr": 12}`, bearer) }, status: 400},
 		{name: "reject/csr-object", req: func() *http.Request { return svidRequest(`{"csr": {"a": 1}}`, bearer) }, status: 400},
-		{name: "reject/duplicate-csr", req: func() *http.Request { return svidRequest(js(map[string]string{"csr": csr})[:len(js(map[string]string{"csr": csr}))-1]+`,"csr":"x"}`, bearer) }, status: 400},
+		{name: "reject/duplicate-csr", req: func() *http.Request {
+			return svidRequest(js(map[string]string{"csr": csr})[:len(js(map[string]string{"csr": csr}))-1]+`,"csr":"x"}`, bearer)
+		}, status: 400},
 		{name: "reject/unknown-member", req: func() *http.Request { return svidRequest(`{"csr": "x", "ttl": "24h"}`, bearer) }, status: 400},
 		{name: "reject/trailing-data", req: func() *http.Request { return svidRequest(good+`{}`, bearer) }, status: 400},
 		{name: "reject/csr-not-pem", req: func() *http.Request { return svidRequest(js(map[string]string{"csr": "MIIB..."}), bearer) }, status: 400},
