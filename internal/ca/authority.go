@@ -174,7 +174,7 @@ func (a *Authority) Reload(ctx context.Context) error {
 	a.mu.Lock()
 	a.h = nh
 	a.mu.Unlock()
-	return nil
+	return a.syncCRL(ctx)
 }
 
 // load parses r and unseals its key (once per authority id).

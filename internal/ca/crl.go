@@ -76,6 +76,24 @@ func (a *Authority) refreshCRL(ctx context.Context, force bool) (*cachedCRL, err
 	return nil, fmt.Errorf("ca: crl: %w", ErrConflict)
 }
 
+// syncCRL adopts the store's latest CRL when another node made a newer
+// one (after a revocation there), so the fleet serves the same CRL.
+func (a *Authority) syncCRL(ctx context.Context) error {
+	latest, err := a.o.Store.LatestCRL(ctx)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("ca: crl: %w", err)
+	}
+	a.crlMu.Lock()
+	defer a.crlMu.Unlock()
+	if a.crl == nil || latest.Number > a.crl.rec.Number {
+		a.crl = &cachedCRL{rec: latest}
+	}
+	return nil
+}
+
 // makeCRL signs CRL number n with the root.
 func (a *Authority) makeCRL(ctx context.Context, n int64, now time.Time) (CRLRecord, error) {
 	revoked, err := a.o.Store.RevokedUnexpired(ctx, now)

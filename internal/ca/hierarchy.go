@@ -21,9 +21,9 @@ const (
 
 // IntermediateInfo describes one intermediate.
 type IntermediateInfo struct {
-	ID, Serial                     string
+	ID, Serial                      string
 	NotBefore, NotAfter, ActivateAt time.Time
-	State                          string // StatePublished, StateActive, StateRetiring or StateRetired
+	State                           string // StatePublished, StateActive, StateRetiring or StateRetired
 }
 
 // active returns the index of the intermediate that signs at now: the

@@ -60,7 +60,9 @@ func tdURI(td spiffeid.TrustDomain) *url.URL {
 // certSign|cRLSign (critical, RFC 5280 §4.2.1.3), URI SAN spiffe://<td>,
 // and critical name constraints permitting only URIs of the trust domain
 // (RFC 5280 §4.2.1.10), so a certificate the CA is tricked into signing
-// for another trust domain does not verify.
+// for another trust domain does not verify. The subdomains are excluded
+// too: Go's verifier (like many) reads a permitted "td" as "td and its
+// subdomains", and spiffe://sub.td is another trust domain.
 func caTemplate(td spiffeid.TrustDomain, serial *big.Int, cn string, notBefore, notAfter time.Time) *x509.Certificate {
 	return &x509.Certificate{
 		SerialNumber:                serial,
@@ -72,6 +74,7 @@ func caTemplate(td spiffeid.TrustDomain, serial *big.Int, cn string, notBefore, 
 		KeyUsage:                    x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
 		URIs:                        []*url.URL{tdURI(td)},
 		PermittedURIDomains:         []string{td.Name()},
+		ExcludedURIDomains:          []string{"." + td.Name()},
 		PermittedDNSDomainsCritical: true, // marks the whole name constraints extension critical
 	}
 }

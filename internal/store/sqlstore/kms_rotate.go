@@ -10,7 +10,7 @@ import (
 )
 
 // RotationSnapshot returns the key ring generation, every signing key
-// whose private key is not wiped and every data key.
+// whose private key is not wiped, every data key, TOTP secret and CA key.
 func (k *KMSStore) RotationSnapshot(ctx context.Context) (kms.Snapshot, error) {
 	g, err := k.d.Keys().KeyRingGeneration(ctx)
 	if err != nil {
@@ -40,7 +40,10 @@ func (k *KMSStore) RotationSnapshot(ctx context.Context) (kms.Snapshot, error) {
 	if err := rows.Err(); err != nil {
 		return kms.Snapshot{}, fmt.Errorf("sqlstore: sealed signing keys: %w", err)
 	}
-	if snap.TOTPSecrets, err = k.sealedTOTP(ctx); err != nil {
+	if snap.TOTPSecrets, err = k.sealedRows(ctx, qSealedTOTP, "totp secrets"); err != nil {
+		return kms.Snapshot{}, err
+	}
+	if snap.CAKeys, err = k.sealedRows(ctx, qSealedCA, "ca keys"); err != nil {
 		return kms.Snapshot{}, err
 	}
 	dk, err := k.DataKeys(ctx)
@@ -53,23 +56,24 @@ func (k *KMSStore) RotationSnapshot(ctx context.Context) (kms.Snapshot, error) {
 	return snap, nil
 }
 
-// sealedTOTP returns every sealed TOTP secret by user id.
-func (k *KMSStore) sealedTOTP(ctx context.Context) ([]kms.Sealed, error) {
-	rows, err := k.d.db.QueryContext(ctx, qSealedTOTP)
+// sealedRows returns the (id, sealed value) rows of the constant query q:
+// the TOTP secrets by user id, the CA keys by authority id.
+func (k *KMSStore) sealedRows(ctx context.Context, q, what string) ([]kms.Sealed, error) {
+	rows, err := k.d.db.QueryContext(ctx, q)
 	if err != nil {
-		return nil, fmt.Errorf("sqlstore: sealed totp secrets: %w", err)
+		return nil, fmt.Errorf("sqlstore: sealed %s: %w", what, err)
 	}
 	defer rows.Close()
 	var out []kms.Sealed
 	for rows.Next() {
 		var v kms.Sealed
 		if err := rows.Scan(&v.ID, &v.Value); err != nil {
-			return nil, fmt.Errorf("sqlstore: scan totp secret: %w", err)
+			return nil, fmt.Errorf("sqlstore: scan sealed %s: %w", what, err)
 		}
 		out = append(out, v)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlstore: sealed totp secrets: %w", err)
+		return nil, fmt.Errorf("sqlstore: sealed %s: %w", what, err)
 	}
 	return out, nil
 }
@@ -107,6 +111,9 @@ func (k *KMSStore) ApplyRotation(ctx context.Context, r kms.Rotation, beforeComm
 			return err
 		}
 		if err := rewrapRows(ctx, tx, k.d.Q(qRewrapTOTP), k.d.Q(qCountTOTP), r.TOTPSecrets); err != nil {
+			return err
+		}
+		if err := rewrapRows(ctx, tx, k.d.Q(qRewrapCA), k.d.Q(qCountCA), r.CAKeys); err != nil {
 			return err
 		}
 		if beforeCommit != nil {
