@@ -65,7 +65,7 @@ func (s *server) gatewayListener(context.Context) (Component, error) {
 		return nil, err
 	}
 	s.gateway = gw
-	tlsConf, err := serverTLS(gc.TLS, s.cfg.DataDir, gatewayTLSHosts(s.cfg), s.kr, s.logger)
+	tlsConf, err := serverTLS(gc.TLS, gatewayTLSHosts(s.cfg), s.ca, s.logger)
 	if err != nil {
 		gw.Close()
 		return nil, err

@@ -80,11 +80,7 @@ const (
 func (c *Config) defaultCA() {
 	a := &c.CA
 	if a.TrustDomain == "" {
-		if u, err := url.Parse(c.Issuer); err == nil {
-			if td, err := spiffeid.TrustDomainFromString(u.Hostname()); err == nil && u.Hostname() != "" && td.Name() == u.Hostname() {
-				a.TrustDomain = td.Name()
-			}
-		}
+		a.TrustDomain = defaultTrustDomain(c.Issuer)
 	}
 	if a.Listen == "" && c.Dev {
 		a.Listen = DefaultDevCAListen
@@ -103,6 +99,28 @@ func (c *Config) defaultCA() {
 	setDur(&a.RotationPropagation, DefaultRotationPropagation)
 	setDur(&a.CRLValidity, DefaultCRLValidity)
 	setDur(&a.JoinTokenTTL, DefaultJoinTokenTTL)
+}
+
+// defaultTrustDomain is the issuer's host when it is a trust domain name;
+// "localhost" for a loopback IP address (dev mode, tests), because an IP
+// address cannot be an X.509 URI name constraint (RFC 5280 §4.2.1.10) and
+// so cannot be a trust domain here; else "" (Validate asks for one).
+func defaultTrustDomain(issuer string) string {
+	u, err := url.Parse(issuer)
+	if err != nil || u.Hostname() == "" {
+		return ""
+	}
+	host := u.Hostname()
+	if ip := net.ParseIP(host); ip != nil {
+		if ip.IsLoopback() {
+			return "localhost"
+		}
+		return ""
+	}
+	if td, err := spiffeid.TrustDomainFromString(host); err == nil && td.Name() == host {
+		return host
+	}
+	return ""
 }
 
 // caDefaultHosts is the listen host (unless a wildcard) and the loopback

@@ -24,7 +24,12 @@ func TestCADefaults(t *testing.T) {
 			}
 		}},
 		{"accept/trust-domain-from-loopback-issuer", "", false, func(t *testing.T, a CA) {
-			if a.TrustDomain != "127.0.0.1" {
+			if a.TrustDomain != "localhost" {
+				t.Errorf("trust domain %q", a.TrustDomain)
+			}
+		}},
+		{"accept/trust-domain-from-ipv6-loopback-issuer", "http: {listen: '[::1]:8080', tls: {mode: 'off'}}\n", false, func(t *testing.T, a CA) {
+			if a.TrustDomain != "localhost" {
 				t.Errorf("trust domain %q", a.TrustDomain)
 			}
 		}},
@@ -87,7 +92,8 @@ func TestCARefused(t *testing.T) {
 		want []string
 	}{
 		{"reject/trust-domain-not-derivable", "issuer: https://Auth.Example.com\n", []string{"ca.trust_domain", "cannot be derived", "ca.trust_domain: example.org"}},
-		{"reject/trust-domain-ipv6-issuer", "http: {listen: '[::1]:8080', tls: {mode: 'off'}}\n", []string{"ca.trust_domain", "cannot be derived"}},
+		{"reject/trust-domain-public-ip-issuer", "issuer: https://192.0.2.10:8443\n", []string{"ca.trust_domain", "cannot be derived"}},
+		{"reject/trust-domain-ip", "ca: {trust_domain: 10.0.0.1}\n", []string{"ca.trust_domain", "IP address"}},
 		{"reject/trust-domain-uppercase", "ca: {trust_domain: Example.org}\n", []string{"ca.trust_domain", "lowercase"}},
 		{"reject/trust-domain-with-scheme", "ca: {trust_domain: 'spiffe://example.org'}\n", []string{"ca.trust_domain", "without spiffe://"}},
 		{"reject/trust-domain-with-path", "ca: {trust_domain: 'example.org/x'}\n", []string{"ca.trust_domain", "lowercase"}},

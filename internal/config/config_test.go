@@ -38,7 +38,7 @@ func TestParseValid(t *testing.T) {
 				t.Errorf("issuer %q, want trailing slash trimmed", c.Issuer)
 			}
 		}},
-		{"accept/ipv6-loopback-plain", "http: {listen: '[::1]:8080', tls: {mode: 'off'}}\nca: {trust_domain: localhost}\n", func(t *testing.T, c *Config) {
+		{"accept/ipv6-loopback-plain", "http: {listen: '[::1]:8080', tls: {mode: 'off'}}\n", func(t *testing.T, c *Config) {
 			if c.Issuer != "http://[::1]:8080" {
 				t.Errorf("issuer %q", c.Issuer)
 			}

@@ -12,7 +12,9 @@ func (c *Config) validateCA(bad func(string, string, ...any)) {
 	a := c.CA
 	switch {
 	case a.TrustDomain == "":
-		bad("ca.trust_domain", "cannot be derived from the issuer %q (its host is not a SPIFFE trust domain name); set it, e.g. ca.trust_domain: example.org", c.Issuer)
+		bad("ca.trust_domain", "cannot be derived from the issuer %q (its host is not a SPIFFE trust domain name, or is an IP address); set it, e.g. ca.trust_domain: example.org", c.Issuer)
+	case net.ParseIP(a.TrustDomain) != nil:
+		bad("ca.trust_domain", "%q is an IP address; a trust domain is a name (X.509 name constraints cannot hold an IP address as a URI domain, RFC 5280 §4.2.1.10), e.g. example.org", a.TrustDomain)
 	case strings.Contains(a.TrustDomain, ":"):
 		bad("ca.trust_domain", "%q is not a trust domain name; write the bare name without spiffe:// (e.g. example.org)", a.TrustDomain)
 	default:
