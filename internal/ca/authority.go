@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -90,7 +91,7 @@ func Init(ctx context.Context, o Options, imp *ImportedRoot) (*Authority, error)
 	if err := a.Reload(ctx); err != nil {
 		return nil, err
 	}
-	if err := a.audit(ctx, auditEvent("cli", audit.ActionCAInit, "ca:"+o.TrustDomain.Name(), map[string]string{
+	if err := a.audit(ctx, auditEvent("system", audit.ActionCAInit, "ca:"+o.TrustDomain.Name(), map[string]string{
 		"root": root.rec.ID, "root_source": source, "intermediate": inter.rec.ID,
 		"root_not_after": root.cert.NotAfter.UTC().Format(time.RFC3339),
 	})); err != nil {
@@ -168,6 +169,13 @@ func (a *Authority) Reload(ctx context.Context) error {
 			return fmt.Errorf("ca: authority %s has unknown kind %q", r.ID, r.Kind)
 		}
 	}
+	// Oldest activation first: active() takes the latest that has begun.
+	slices.SortStableFunc(nh.inters, func(x, y *loaded) int {
+		if c := x.rec.ActivateAt.Compare(y.rec.ActivateAt); c != 0 {
+			return c
+		}
+		return x.rec.CreatedAt.Compare(y.rec.CreatedAt)
+	})
 	if nh.root == nil || len(nh.inters) == 0 {
 		return errors.New("ca: the store holds no root or no intermediate")
 	}

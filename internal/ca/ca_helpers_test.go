@@ -111,8 +111,22 @@ func newEnv(t *testing.T, driver string) *env {
 // uninitEnv is newEnv without Init.
 func uninitEnv(t *testing.T, driver string) *env {
 	t.Helper()
+	e := makeEnv(t, driver)
+	e.t = t
+	return e
+}
+
+// uninitEnvB is uninitEnv for a benchmark (SQLite, no-op auditor).
+func uninitEnvB(b *testing.B) *env {
+	e := makeEnv(b, "sqlite")
+	e.opts.Audit = noopAuditor{}
+	return e
+}
+
+func makeEnv(t testing.TB, driver string) *env {
+	t.Helper()
 	st := storetest.Open(t, driver)
-	e := &env{t: t, st: st, clock: testkit.NewClock(time.Now().UTC().Truncate(time.Second)), rec: &recorder{}}
+	e := &env{st: st, clock: testkit.NewClock(time.Now().UTC().Truncate(time.Second)), rec: &recorder{}}
 	e.kr = keyring(t, st, testkit.MasterKey())
 	e.opts = ca.Options{Store: st.CA(), Sealer: e.kr, Audit: e.rec, TrustDomain: td, Clock: e.clock.Now, Logger: quiet()}
 	return e
@@ -204,3 +218,18 @@ func pool(certs ...*x509.Certificate) *x509.CertPool {
 }
 
 func mustID(s string) spiffeid.ID { return spiffeid.RequireFromString(s) }
+
+func asError(err error, target **ca.Error) bool { return errors.As(err, target) }
+
+
+type urlT = url.URL
+
+func mustURL(s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return u
+}
+
+func last[T any](s []T) T { return s[len(s)-1] }

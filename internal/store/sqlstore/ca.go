@@ -26,7 +26,7 @@ const (
 	qCAState       = `SELECT trust_domain, generation FROM ca_state WHERE id = 1`
 	qCAAuthorities = `SELECT a.id, a.kind, a.cert_der, a.key_sealed, a.created_at, a.activate_at, a.not_after,
        (SELECT COALESCE(MAX(c.not_after), 0) FROM ca_certs c WHERE c.issuer_id = a.id)
-  FROM ca_authorities a ORDER BY a.created_at, a.id`
+  FROM ca_authorities a ORDER BY a.activate_at, a.created_at, a.id`
 	qCAInitState  = `INSERT INTO ca_state (id, trust_domain, generation, created_at) VALUES (1, ?, 1, ?) ON CONFLICT DO NOTHING`
 	qCABumpGen    = `UPDATE ca_state SET generation = generation + 1 WHERE id = 1 AND generation = ?`
 	qCAInsertAuth = `INSERT INTO ca_authorities (id, kind, cert_der, key_sealed, created_at, activate_at, not_after)
@@ -239,7 +239,6 @@ func (s *CAStore) Registrations(ctx context.Context) ([]ca.RegistrationRecord, e
 	}
 	return out, nil
 }
-
 
 func scanReg(sc scanner) (ca.RegistrationRecord, error) {
 	var (

@@ -1,0 +1,126 @@
+package ca_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"math/big"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/rampart-auth/rampart/internal/audit"
+	"github.com/rampart-auth/rampart/internal/ca"
+)
+
+func chainOf(t testing.TB, s *ca.SVID) []*x509.Certificate {
+	t.Helper()
+	var out []*x509.Certificate
+	for _, der := range s.Chain {
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// TestRenewal: a current SVID renews to the same ID, audited ca.svid_renew.
+func TestRenewal(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, driver string) {
+		e := newEnv(t, driver)
+		s, key := e.enrol("spiffe://example.test/svc/a")
+		e.clock.Add(40 * time.Minute)
+		// The renewal CSR may reuse the key and omit the ID.
+		r, err := e.a.Issue(context.Background(), ca.IssueRequest{CSR: csrWith(t, key, ""), Cred: ca.PeerSVIDCred{Chain: chainOf(t, s)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.ID != s.ID || r.Serial == s.Serial {
+			t.Errorf("renewed %s serial %s from %s %s", r.ID, r.Serial, s.ID, s.Serial)
+		}
+		ev := e.rec.find(audit.ActionCASVIDRenew, audit.OutcomeSuccess)
+		if len(ev) != 1 || ev[0].Details["credential"] != "svid" || ev[0].Target != "spiffe:spiffe://example.test/svc/a" {
+			t.Errorf("renew events %+v", ev)
+		}
+	})
+}
+
+// TestRenewalAttacks performs each renewal attack and asserts it fails.
+func TestRenewalAttacks(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, driver string) {
+		e := newEnv(t, driver)
+		other := newEnv(t, driver)
+		ctx := context.Background()
+		id := "spiffe://example.test/svc/a"
+
+		revokedSerial, _ := e.enrol(id)
+		if _, err := e.a.Revoke(ctx, ca.RevokeSpec{Serial: revokedSerial.Serial, Reason: "key compromise"}, "cli:test"); err != nil {
+			t.Fatal(err)
+		}
+		revokedID, _ := e.enrol("spiffe://example.test/svc/gone")
+		if _, err := e.a.Revoke(ctx, ca.RevokeSpec{ID: ptr(mustID("spiffe://example.test/svc/gone"))}, "cli:test"); err != nil {
+			t.Fatal(err)
+		}
+		expired, _ := e.enrol(id)
+		foreign, _ := other.enrol(id) // same ID, another CA
+		// Certificates this CA is tricked into signing outside the profile.
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		forced := func(uris ...string) []*x509.Certificate {
+			tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), NotBefore: e.clock.Now().Add(-time.Minute), NotAfter: e.clock.Now().Add(2 * time.Hour),
+				KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, BasicConstraintsValid: true}
+			for _, u := range uris {
+				p, _ := url.Parse(u)
+				tmpl.URIs = append(tmpl.URIs, p)
+			}
+			der, err := ca.SignTemplate(e.a, tmpl, &key.PublicKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, _ := x509.ParseCertificate(der)
+			return []*x509.Certificate{c}
+		}
+		twoURIs := forced(id, "spiffe://example.test/svc/b")
+		otherTD := forced("spiffe://evil.test/svc/a")
+		unrecorded := forced(id)
+		e.clock.Add(61 * time.Minute) // "expired" (1h) is over
+
+		for _, tc := range []struct {
+			name  string
+			chain []*x509.Certificate
+			want  ca.ErrorCode
+		}{
+			{"reject/revoked-serial", chainOf(t, revokedSerial), ca.CodeUnauthorized},
+			{"reject/revoked-id", chainOf(t, revokedID), ca.CodeUnauthorized},
+			{"reject/expired", chainOf(t, expired), ca.CodeUnauthorized},
+			{"reject/foreign-ca-same-id", chainOf(t, foreign), ca.CodeUnauthorized},
+			{"reject/two-uri-sans", twoURIs, ca.CodeUnauthorized},
+			{"reject/wrong-trust-domain", otherTD, ca.CodeUnauthorized},
+			{"reject/not-issued-as-svid", unrecorded, ca.CodeUnauthorized},
+			{"reject/no-certificate", nil, ca.CodeUnauthorized},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				_, err := e.a.Issue(ctx, ca.IssueRequest{CSR: mustCSR(t, ""), Cred: ca.PeerSVIDCred{Chain: tc.chain}})
+				if got := code(err); got != tc.want && !(tc.name == "reject/revoked-id" && got == ca.CodeForbidden) {
+					t.Fatalf("err %v (code %d), want %d", err, got, tc.want)
+				}
+			})
+		}
+		if ev := e.rec.find(audit.ActionCASVIDRenew, audit.OutcomeFailure); len(ev) != 8 {
+			t.Errorf("renew refusals audited %d, want 8", len(ev))
+		}
+	})
+}
+
+// TestRenewalOtherID: a CSR naming another ID than the current SVID's.
+func TestRenewalOtherID(t *testing.T) {
+	e := newEnv(t, "sqlite")
+	s, _ := e.enrol("spiffe://example.test/svc/a")
+	_, err := e.a.Issue(context.Background(), ca.IssueRequest{CSR: mustCSR(t, "spiffe://example.test/svc/admin"), Cred: ca.PeerSVIDCred{Chain: chainOf(t, s)}})
+	if code(err) != ca.CodeForbidden {
+		t.Fatalf("err %v, want forbidden", err)
+	}
+}
