@@ -93,6 +93,7 @@ func newRootCommand() *cobra.Command {
 		newUserCommand(),
 		jwtcli.Command(),
 		newLoginCommand(),
+		newCACommand(),
 	)
 	setUsageErrors(root)
 	return root
