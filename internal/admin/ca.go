@@ -63,7 +63,9 @@ func ParseWorkloadID(td spiffeid.TrustDomain, s string) (spiffeid.ID, error) {
 	return id, nil
 }
 
-func reserved(path string) bool { return path == ReservedPath || strings.HasPrefix(path, ReservedPath+"/") }
+func reserved(path string) bool {
+	return path == ReservedPath || strings.HasPrefix(path, ReservedPath+"/")
+}
 
 // checkPattern refuses a join-token pattern (spiffe://<td>/prefix/*, the
 // CA checks its form) that would admit an ID under ReservedPath.
