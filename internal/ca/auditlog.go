@@ -24,13 +24,24 @@ func (a *Authority) audit(ctx context.Context, e audit.Event) error {
 
 // auditRefusal records a refused issuance or renewal with the reason
 // (the internal cause goes to the log, never to the event).
-func (a *Authority) auditRefusal(ctx context.Context, action, target, kind, clientIP string, err error) {
+func (a *Authority) auditRefusal(ctx context.Context, action, target string, cred Credential, clientIP string, err error) {
+	kind, actor := "none", "anonymous"
+	switch c := cred.(type) {
+	case JoinTokenCred:
+		kind, actor = c.credential(), "join_token"
+	case ClientCred:
+		kind, actor = c.credential(), "client:"+c.ClientID // authenticated by the caller
+	case PeerSVIDCred:
+		kind = c.credential() // not verified: the ID is in the target at most
+	case AdminCred:
+		kind, actor = c.credential(), c.Actor
+	}
 	reason := "error"
 	var ce *Error
 	if errors.As(err, &ce) {
 		reason = ce.Public
 	}
-	e := audit.Event{Actor: "anonymous", Action: action, Target: target, Outcome: audit.OutcomeFailure, Reason: reason,
+	e := audit.Event{Actor: actor, Action: action, Target: target, Outcome: audit.OutcomeFailure, Reason: reason,
 		ClientAddr: clientIP, Details: map[string]string{"credential": kind}}
 	if rerr := a.o.Audit.Record(ctx, e); rerr != nil {
 		a.o.Logger.Error("ca: audit refusal failed", "error", rerr.Error())

@@ -221,7 +221,6 @@ func mustID(s string) spiffeid.ID { return spiffeid.RequireFromString(s) }
 
 func asError(err error, target **ca.Error) bool { return errors.As(err, target) }
 
-
 type urlT = url.URL
 
 func mustURL(s string) *url.URL {

@@ -62,7 +62,10 @@ func (h *hierarchy) state(i int, now time.Time) string {
 			break
 		}
 	}
-	until := succ
+	// retireGrace covers the certificates issued just before the
+	// successor activated that this node has not reloaded yet (another
+	// node's, recorded at most one reload period ago).
+	until := succ.Add(retireGrace)
 	if r.LastIssued.After(until) {
 		until = r.LastIssued
 	}
@@ -107,7 +110,14 @@ func (a *Authority) Rotate(ctx context.Context, actor string) (IntermediateInfo,
 
 func (a *Authority) rotate(ctx context.Context, h *hierarchy, actor string) (IntermediateInfo, error) {
 	now := a.o.Clock().UTC()
-	l, err := newIntermediate(a.o, h.root, now, now.Add(a.o.RotationPropagation))
+	activate := now.Add(a.o.RotationPropagation)
+	if h.active(now) < 0 {
+		// Nothing signs (every intermediate expired while the CA was
+		// down): there is no old chain to overlap with, so the new one
+		// signs at once rather than after the propagation time.
+		activate = now
+	}
+	l, err := newIntermediate(a.o, h.root, now, activate)
 	if err != nil {
 		return IntermediateInfo{}, err
 	}
@@ -122,6 +132,9 @@ func (a *Authority) rotate(ctx context.Context, h *hierarchy, actor string) (Int
 	}
 	info := IntermediateInfo{ID: l.rec.ID, Serial: serialHex(l.cert.SerialNumber), NotBefore: l.cert.NotBefore.UTC(),
 		NotAfter: l.cert.NotAfter.UTC(), ActivateAt: l.rec.ActivateAt, State: StatePublished}
+	if activate.Equal(now) {
+		info.State = StateActive
+	}
 	if err := a.audit(ctx, auditEvent(actor, audit.ActionCARotate, "ca-intermediate:"+l.rec.ID, map[string]string{
 		"serial": info.Serial, "activate_at": info.ActivateAt.Format(time.RFC3339), "not_after": info.NotAfter.Format(time.RFC3339),
 	})); err != nil {

@@ -87,7 +87,7 @@ func (a *Authority) Issue(ctx context.Context, req IssueRequest) (*SVID, error) 
 	svid, target, err := a.issue(ctx, req)
 	if err != nil {
 		a.o.Logger.Info("ca: issuance refused", "credential", kind, "target", target, "error", err.Error())
-		a.auditRefusal(ctx, action, target, kind, req.ClientIP, err)
+		a.auditRefusal(ctx, action, target, req.Cred, req.ClientIP, err)
 		return nil, err
 	}
 	return svid, nil

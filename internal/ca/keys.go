@@ -38,8 +38,7 @@ func newSerial(r io.Reader) (*big.Int, error) {
 	if _, err := io.ReadFull(r, b); err != nil {
 		return nil, fmt.Errorf("ca: serial: %w", err)
 	}
-	b[0] &= 0x7f // positive, and its DER encoding fits 16 bytes
-	s := new(big.Int).SetBytes(b)
+	s := new(big.Int).SetBytes(b) // non-negative; DER takes at most 17 octets (RFC 5280 allows 20)
 	if s.Sign() == 0 {
 		s.SetInt64(1)
 	}

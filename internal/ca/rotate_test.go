@@ -200,3 +200,18 @@ func TestFleet(t *testing.T) {
 		}
 	})
 }
+
+// TestRotateAfterOutage: when every intermediate expired (the CA was down
+// past the automatic rotation), the new one signs at once.
+func TestRotateAfterOutage(t *testing.T) {
+	e := newEnv(t, "sqlite")
+	e.clock.Add(ca.DefaultIntermediateTTL + time.Hour)
+	if _, err := e.a.Issue(context.Background(), ca.IssueRequest{CSR: mustCSR(t, ""), Cred: ca.AdminCred{ID: mustID("spiffe://example.test/a")}}); code(err) != ca.CodeUnavailable {
+		t.Fatalf("issue with every intermediate expired: %v", err)
+	}
+	ca.Tick(context.Background(), e.a)
+	e.enrol("spiffe://example.test/a")
+	if st := e.a.Intermediates(); st[0].State != ca.StateRetired || st[1].State != ca.StateActive {
+		t.Fatalf("states %+v", st)
+	}
+}

@@ -12,6 +12,9 @@ const (
 	// keepExpired: certificate records stay 24h past expiry (for Certs
 	// --all and incident review), then go.
 	keepExpired = 24 * time.Hour
+	// retireGrace: a superseded intermediate stays in the bundle at least
+	// this long after its successor activated (two reload periods).
+	retireGrace = 2 * reloadEvery
 )
 
 // Run does the CA's background work until ctx is done, every 10 seconds:

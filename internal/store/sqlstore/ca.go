@@ -47,9 +47,9 @@ ON CONFLICT (spiffe_id) DO UPDATE SET dns_names = excluded.dns_names, ttl = excl
 	qCARegByClient  = qCARegCols + ` WHERE client_id = ?`
 	qCARegs         = qCARegCols + ` ORDER BY spiffe_id`
 	qCAIDRevoked    = `SELECT COUNT(*) FROM ca_revoked_ids WHERE spiffe_id = ?`
-	qCAInsertToken  = `INSERT INTO ca_join_tokens (token_hash, spiffe_id, pattern, created_at, expires_at, used_at) VALUES (?, ?, ?, ?, ?, 0)`
-	qCAToken        = `SELECT spiffe_id, pattern, created_at, expires_at, used_at FROM ca_join_tokens WHERE token_hash = ?`
-	qCAConsumeToken = `UPDATE ca_join_tokens SET used_at = ? WHERE token_hash = ? AND used_at = 0 AND expires_at > ?`
+	qCAInsertToken  = `INSERT INTO ca_join_tokens (token_hash, spiffe_id, pattern, created_at, expires_at, used_at) VALUES (?, ?, ?, ?, ?, 0)` // #nosec G101 -- SQL over join token hashes, not a credential
+	qCAToken        = `SELECT spiffe_id, pattern, created_at, expires_at, used_at FROM ca_join_tokens WHERE token_hash = ?`                    // #nosec G101 -- SQL over join token hashes, not a credential
+	qCAConsumeToken = `UPDATE ca_join_tokens SET used_at = ? WHERE token_hash = ? AND used_at = 0 AND expires_at > ?`                          // #nosec G101 -- SQL over join token hashes, not a credential
 
 	qCAInsertCert = `INSERT INTO ca_certs (serial, spiffe_id, issuer_id, not_before, not_after, revoked_at, reason) VALUES (?, ?, ?, ?, ?, 0, '')`
 	qCACertCols   = `SELECT serial, spiffe_id, issuer_id, not_before, not_after, revoked_at, reason FROM ca_certs`
@@ -62,7 +62,7 @@ ON CONFLICT (spiffe_id) DO UPDATE SET dns_names = excluded.dns_names, ttl = excl
 	qCARevokeID   = `INSERT INTO ca_revoked_ids (spiffe_id, revoked_at, reason) VALUES (?, ?, ?)
 ON CONFLICT (spiffe_id) DO UPDATE SET revoked_at = excluded.revoked_at, reason = excluded.reason`
 	qCACleanCerts  = `DELETE FROM ca_certs WHERE not_after < ?`
-	qCACleanTokens = `DELETE FROM ca_join_tokens WHERE expires_at < ? OR (used_at <> 0 AND used_at < ?)`
+	qCACleanTokens = `DELETE FROM ca_join_tokens WHERE expires_at < ? OR (used_at <> 0 AND used_at < ?)` // #nosec G101 -- SQL over join token hashes, not a credential
 
 	qCALatestCRL = `SELECT number, der, this_update, next_update FROM ca_crl ORDER BY number DESC LIMIT 1`
 	qCAInsertCRL = `INSERT INTO ca_crl (number, der, this_update, next_update) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`
