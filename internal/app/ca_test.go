@@ -238,3 +238,41 @@ func pairOf(t *testing.T, chainPEM string, key *ecdsa.PrivateKey) *tls.Certifica
 	}
 	return c
 }
+
+// TestServeDevCA: dev mode runs the enrolment listener (on a port the OS
+// picks when the main listener's is picked), trusted through ca.pem, and
+// the banner says how to enrol a workload against it.
+func TestServeDevCA(t *testing.T) {
+	cfg := &config.Config{Dev: true, DataDir: t.TempDir(), HTTP: config.HTTP{Listen: "127.0.0.1:0"}}
+	cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.CA.Listen != "127.0.0.1:0" || cfg.CA.TrustDomain != "localhost" {
+		t.Fatalf("dev ca %+v", cfg.CA)
+	}
+	out := &testkit.SyncBuffer{}
+	addrs := startServe(t, cfg, out)
+	enrol := "https://" + addrs["ca"].String()
+	for _, want := range []string{"rampart ca register --spiffe-id spiffe://localhost/svc/demo --join-token --token-file demo.token",
+		"rampart agent --server " + enrol + " --join-token-file demo.token"} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("the dev banner lacks %q:\n%s", want, out.String())
+		}
+	}
+	caPEM, err := os.ReadFile(filepath.Join(cfg.DataDir, "tls", "ca.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS13}}, Timeout: 10 * time.Second}
+	resp, err := hc.Get(enrol + caapi.PathCRL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("CRL on the dev enrolment listener: %d", resp.StatusCode)
+	}
+}
