@@ -169,7 +169,7 @@ func (s *server) buildCAAPI(context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.caAPI, err = caapi.New(caapi.Options{Authority: s.ca, Clients: caClientAuth{as: s.oauth}, Limiter: l, Logger: s.logger})
+	s.caAPI, err = caapi.New(caapi.Options{Authority: s.ca, Clients: caClientAuth{as: s.oauth}, Limiter: l, Audit: s.audit, Logger: s.logger})
 	return err
 }
 

@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rampart-auth/rampart/internal/audit"
 	"github.com/rampart-auth/rampart/internal/ca"
 	"github.com/rampart-auth/rampart/ratelimit"
 )
@@ -79,6 +80,11 @@ type Limiter interface {
 
 var _ Limiter = (*ratelimit.Limiter)(nil)
 
+// Auditor records an audit event (audit.Log).
+type Auditor interface {
+	Record(ctx context.Context, e audit.Event) error
+}
+
 // Options configure the handlers.
 type Options struct {
 	Authority Authority
@@ -87,6 +93,10 @@ type Options struct {
 	Clients ClientAuthenticator
 	// Limiter limits POST /ca/v1/svid per client address; required.
 	Limiter Limiter
+	// Audit records the refusals the handlers decide themselves (the
+	// per-address limit); the CA audits everything it decides. Nil
+	// records nothing.
+	Audit Auditor
 	// Clock defaults to time.Now; Logger to slog.Default.
 	Clock  func() time.Time
 	Logger *slog.Logger

@@ -1,6 +1,7 @@
 package caapi
 
 import (
+	"context"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rampart-auth/rampart/internal/audit"
 	"github.com/rampart-auth/rampart/internal/ca"
 	"github.com/rampart-auth/rampart/internal/httpx"
 )
@@ -312,6 +314,8 @@ func wantRetryAfter(secs string) func(t *testing.T, w *httptest.ResponseRecorder
 func TestSVIDRateLimit(t *testing.T) {
 	fa := &fakeAuthority{crl: testCRL(t, testNow.Add(10*time.Minute))}
 	h := newTestHandlers(t, fa, fakeClients{}, 3)
+	rec := &recorder{}
+	h.o.Audit = rec
 	body := csrBody(t)
 	for i := 0; i < 3; i++ {
 		if w := serve(h, svidRequest(body, "Bearer rjt1.a.b")); w.Code != http.StatusOK {
@@ -326,6 +330,10 @@ func TestSVIDRateLimit(t *testing.T) {
 		}
 		if n := len(fa.requests()); n != 3 {
 			t.Fatalf("%d requests reached the CA, want 3", n)
+		}
+		if len(rec.events) != 1 || rec.events[0].Action != audit.ActionCASVIDIssue || rec.events[0].Outcome != audit.OutcomeDenied ||
+			rec.events[0].Reason != "rate_limited_ip" || rec.events[0].ClientAddr != "192.0.2.1" {
+			t.Fatalf("audit %+v", rec.events)
 		}
 	})
 	t.Run("accept/other-address", func(t *testing.T) {
@@ -406,4 +414,12 @@ func TestBundleAndCRL(t *testing.T) {
 		fa.crlErr, fa.crl = nil, []byte("not a crl")
 		wantProblem(t, get(PathCRL), 503)
 	})
+}
+
+// recorder keeps the audit events of the handlers.
+type recorder struct{ events []audit.Event }
+
+func (r *recorder) Record(_ context.Context, e audit.Event) error {
+	r.events = append(r.events, e)
+	return nil
 }

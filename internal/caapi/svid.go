@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/rampart-auth/rampart/internal/audit"
 	"github.com/rampart-auth/rampart/internal/ca"
 	"github.com/rampart-auth/rampart/internal/httpx"
 )
@@ -37,7 +38,10 @@ func (h *Handlers) svid(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !d.Allowed {
-		w.Header().Set("Retry-After", strconv.FormatInt(retrySecs(d.RetryAfter), 10))
+		secs := strconv.FormatInt(retrySecs(d.RetryAfter), 10)
+		h.audit(r, audit.Event{Actor: "anonymous", Action: audit.ActionCASVIDIssue, Target: "ca:enrolment", Outcome: audit.OutcomeDenied,
+			Reason: "rate_limited_ip", Details: map[string]string{"retry_after_s": secs}})
+		w.Header().Set("Retry-After", secs)
 		httpx.WriteProblem(w, r, http.StatusTooManyRequests, "", "Too many enrolment requests from this address; retry later.")
 		return
 	}
@@ -197,6 +201,18 @@ func unauthorized(w http.ResponseWriter, r *http.Request, basic bool, detail str
 		w.Header().Add("WWW-Authenticate", `Basic realm="rampart-ca", charset="UTF-8"`)
 	}
 	httpx.WriteProblem(w, r, http.StatusUnauthorized, "", detail)
+}
+
+// audit records e with the request's client address and id; a failure is
+// logged (the refusal stands either way).
+func (h *Handlers) audit(r *http.Request, e audit.Event) {
+	if h.o.Audit == nil {
+		return
+	}
+	e.ClientAddr, e.RequestID = httpx.ClientIP(r), httpx.RequestIDFrom(r.Context())
+	if err := h.o.Audit.Record(r.Context(), e); err != nil {
+		h.o.Logger.ErrorContext(r.Context(), "ca: audit record failed", "action", e.Action, "err", err)
+	}
 }
 
 func retrySecs(d time.Duration) int64 { return max(1, int64((d+time.Second-1)/time.Second)) }
