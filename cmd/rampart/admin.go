@@ -45,6 +45,11 @@ func newConfigCommand() *cobra.Command {
 			fmt.Fprintf(out, "config OK: %s\n", path)
 			fmt.Fprintf(out, "  issuer %s\n  listen %s (tls %s)\n  store  %s\n  keys   %s, rotate every %s\n",
 				cfg.Issuer, cfg.HTTP.Listen, cfg.HTTP.TLS.Mode, cfg.Store.Driver, cfg.Keys.Algorithm, cfg.Keys.RotationPeriod.D())
+			enrol := "no enrolment listener"
+			if cfg.CA.Listen != "" {
+				enrol = "enrolment on " + cfg.CA.Listen
+			}
+			fmt.Fprintf(out, "  ca     trust domain %s, %s, SVIDs %s (max %s)\n", cfg.CA.TrustDomain, enrol, cfg.CA.SVIDTTL.D(), cfg.CA.MaxSVIDTTL.D())
 			for _, n := range cfg.Notices() {
 				fmt.Fprintf(out, "notice: %s\n", n)
 			}

@@ -94,6 +94,7 @@ func newRootCommand() *cobra.Command {
 		jwtcli.Command(),
 		newLoginCommand(),
 		newAgentCommand(),
+		newCACommand(),
 	)
 	setUsageErrors(root)
 	return root

@@ -95,6 +95,13 @@ func diffCases() []diffCase {
 			}, reason: "http.tls"},
 		{name: "reject/plain-http-off-loopback", http: "{listen: '0.0.0.0:0', tls: {mode: 'off'}}", reason: "loopback"},
 		{name: "reject/unknown-key", extra: "tokens: {access_ttl: 10m}\n", reason: "unknown key"},
+		// The CA: serve would otherwise fail only at ca.Init, after the
+		// database was migrated.
+		{name: "reject/ca-trust-domain-ip", extra: "ca: {trust_domain: 10.0.0.1}\n", reason: "ca.trust_domain"},
+		{name: "reject/ca-trust-domain-not-derivable", issuer: "https://192.0.2.10:0", http: "{listen: '127.0.0.1:0'}", reason: "ca.trust_domain"},
+		{name: "reject/ca-intermediate-too-short", extra: "ca: {max_svid_ttl: 24h, intermediate_ttl: 48h}\n", reason: "ca.intermediate_ttl"},
+		{name: "reject/ca-propagation-too-long", extra: "ca: {intermediate_ttl: 90m, max_svid_ttl: 30m, svid_ttl: 30m, rotation_propagation: 30m}\n", reason: "ca.rotation_propagation"},
+		{name: "reject/ca-listen-is-http-listen", http: "{listen: '127.0.0.1:18080', tls: {mode: 'off'}}", extra: "ca: {listen: '127.0.0.1:18080'}\n", reason: "ca.listen"},
 	}
 }
 

@@ -3,12 +3,14 @@ package app
 import (
 	"context"
 	"io"
+	"log/slog"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rampart-auth/rampart/internal/admin"
 	"github.com/rampart-auth/rampart/internal/audit"
+	"github.com/rampart-auth/rampart/internal/ca"
 	"github.com/rampart-auth/rampart/internal/config"
 	"github.com/rampart-auth/rampart/internal/keys"
 	"github.com/rampart-auth/rampart/internal/kms"
@@ -30,6 +32,8 @@ type CLINeeds struct {
 	Redis bool
 	// Keys builds the signing-key manager (needs MasterKey).
 	Keys bool
+	// CA opens the CA (needs MasterKey; fails when it is not initialised).
+	CA bool
 }
 
 // CLI is what a one-shot command opened. Close releases it.
@@ -41,6 +45,7 @@ type CLI struct {
 	Keyring *kms.Keyring
 	Audit   *audit.Log    // nil without CLINeeds.MasterKey
 	Keys    *keys.Manager // nil without CLINeeds.Keys
+	CA      *ca.Authority // nil without CLINeeds.CA
 	Parts   *AuthParts
 	Admin   *admin.Service
 
@@ -51,12 +56,13 @@ type CLI struct {
 // something is missing: the master key, then Redis, then the store. actor
 // is who runs the command, for the key manager's initial key.
 func OpenCLI(ctx context.Context, cfg *config.Config, env config.Env, need CLINeeds, actor string, stderr io.Writer) (*CLI, error) {
-	res, err := cfg.Resolve(env, config.Needs{Store: true, MasterKey: need.MasterKey || need.Keys, Redis: need.Redis})
+	need.MasterKey = need.MasterKey || need.Keys || need.CA
+	res, err := cfg.Resolve(env, config.Needs{Store: true, MasterKey: need.MasterKey, Redis: need.Redis})
 	if err != nil {
 		return nil, err
 	}
 	var mk *kms.MasterKey
-	if need.MasterKey || need.Keys {
+	if need.MasterKey {
 		if mk, err = LoadMasterKey(cfg, res, false, stderr); err != nil {
 			return nil, err
 		}
@@ -98,6 +104,11 @@ func (c *CLI) open(ctx context.Context, res *config.Resolved, mk *kms.MasterKey,
 			return err
 		}
 	}
+	if need.CA {
+		if c.CA, err = OpenCA(ctx, c, logger); err != nil {
+			return err
+		}
+	}
 	// No CLI command uses a client secret: the file's clients are built
 	// without them (listed, their ids reserved, never authenticated).
 	if c.Parts, err = NewAuthParts(c.Config, c.DB, c.Keyring, nil, al); err != nil {
@@ -128,4 +139,24 @@ func (c *CLI) Close(ctx context.Context) {
 	if c.redis != nil {
 		_ = c.redis.Close()
 	}
+}
+
+// OpenCA opens the initialised CA of c's store (c needs the master key).
+func OpenCA(ctx context.Context, c *CLI, logger *slog.Logger) (*ca.Authority, error) {
+	o, err := CAOptions(c.Config, c.DB, c.Keyring, c.Audit, logger)
+	if err != nil {
+		return nil, err
+	}
+	return ca.Open(ctx, o)
+}
+
+// InitCA initialises the CA in c's store: a generated root, or imp (an
+// imported root certificate and key), and the first intermediate. It
+// fails with ca.ErrExists when the store already holds one.
+func InitCA(ctx context.Context, c *CLI, imp *ca.ImportedRoot, stderr io.Writer) (*ca.Authority, error) {
+	o, err := CAOptions(c.Config, c.DB, c.Keyring, c.Audit, NewCLILogger(c.Config, stderr))
+	if err != nil {
+		return nil, err
+	}
+	return ca.Init(ctx, o, imp)
 }

@@ -80,7 +80,7 @@ func (s *server) gatewayListener(ctx context.Context) (Component, error) {
 	if gc.TLS.Mode == config.TLSSPIFFE {
 		tlsConf = trust.serverConfig(gc.SPIFFE)
 	} else {
-		tlsConf, err = serverTLS(gc.TLS, s.cfg.DataDir, gatewayTLSHosts(s.cfg), s.kr, s.logger)
+		tlsConf, err = serverTLS(gc.TLS, gatewayTLSHosts(s.cfg), s.ca, s.logger)
 	}
 	if err != nil {
 		gw.Close()

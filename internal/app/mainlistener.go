@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -17,10 +16,10 @@ import (
 
 	"github.com/rampart-auth/rampart/internal/adminapi"
 	"github.com/rampart-auth/rampart/internal/ca"
+	"github.com/rampart-auth/rampart/internal/caapi"
 	"github.com/rampart-auth/rampart/internal/config"
 	"github.com/rampart-auth/rampart/internal/httpx"
 	"github.com/rampart-auth/rampart/internal/keys"
-	"github.com/rampart-auth/rampart/internal/kms"
 	"github.com/rampart-auth/rampart/internal/oauth"
 	"github.com/rampart-auth/rampart/mtls"
 )
@@ -32,14 +31,14 @@ const maxHeaderBytes = 64 << 10
 // mainListener builds the listener of http.listen: the OAuth endpoints,
 // pages, JWKS, health and metrics.
 func (s *server) mainListener(context.Context) (Component, error) {
-	tlsConf, err := serverTLS(s.cfg.HTTP.TLS, s.cfg.DataDir, tlsHosts(s.cfg), s.kr, s.logger)
+	tlsConf, err := serverTLS(s.cfg.HTTP.TLS, tlsHosts(s.cfg), s.ca, s.logger)
 	if err != nil {
 		return nil, err
 	}
 	h := s.cfg.HTTP
 	srv := httpx.NewServer(httpx.ServerOptions{
 		Addr:              h.Listen,
-		Handler:           newHandler(s.cfg, s.logger, s.reg, s.km, s.oauth, s.admin, s.checks),
+		Handler:           newHandler(s.cfg, s.logger, s.reg, s.km, s.oauth, s.admin, s.caAPI, s.checks),
 		TLSConfig:         tlsConf,
 		ReadHeaderTimeout: h.ReadHeaderTimeout.D(),
 		ReadTimeout:       h.ReadTimeout.D(),
@@ -56,10 +55,14 @@ func (s *server) mainListener(context.Context) (Component, error) {
 
 // newHandler builds the main HTTP handler: routes plus the middleware every
 // request passes through.
-func newHandler(cfg *config.Config, logger *slog.Logger, reg *prometheus.Registry, km *keys.Manager, as *oauth.Server, api *adminapi.API, checks map[string]func(context.Context) error) http.Handler {
+func newHandler(cfg *config.Config, logger *slog.Logger, reg *prometheus.Registry, km *keys.Manager, as *oauth.Server, api *adminapi.API,
+	caAPI *caapi.Handlers, checks map[string]func(context.Context) error) http.Handler {
 	mux := http.NewServeMux()
 	as.Register(mux)
 	api.Register(mux)
+	// The CA's public documents (trust bundle, CRL) under the issuer; the
+	// enrolment endpoint is on ca.listen only.
+	caAPI.RegisterPublic(mux)
 	mux.Handle("GET /.well-known/jwks.json", km.JWKSHandler())
 	mux.Handle("GET /healthz", httpx.Healthz())
 	mux.Handle("GET /readyz", httpx.Readyz(checks, 3*time.Second))
@@ -83,9 +86,10 @@ func newHandler(cfg *config.Config, logger *slog.Logger, reg *prometheus.Registr
 }
 
 // serverTLS returns a listener's TLS configuration for its mode (nil for
-// off, which Validate allows only on loopback); auto mode issues from the
-// local CA in dataDir/tls a certificate for hosts.
-func serverTLS(t config.TLS, dataDir string, hosts []string, kr *kms.Keyring, logger *slog.Logger) (*tls.Config, error) {
+// off, which Validate allows only on loopback); auto mode serves a server
+// certificate for hosts from the CA (its root is <data_dir>/tls/ca.pem),
+// in memory only and renewed before it expires.
+func serverTLS(t config.TLS, hosts []string, authority *ca.Authority, logger *slog.Logger) (*tls.Config, error) {
 	switch t.Mode {
 	case config.TLSFiles:
 		src, err := mtls.NewFileSource(t.CertFile, t.KeyFile, mtls.WithLogger(logger))
@@ -94,12 +98,13 @@ func serverTLS(t config.TLS, dataDir string, hosts []string, kr *kms.Keyring, lo
 		}
 		return mtls.ServerConfig(src), nil
 	case config.TLSAuto:
-		return ca.AutoTLS(ca.AutoTLSOptions{
-			Dir:    filepath.Join(dataDir, "tls"),
-			Hosts:  hosts,
-			Sealer: kr,
-			Logger: logger,
-		})
+		src := authority.ServerCertSource(hosts, "")
+		// Issue the first certificate now: a CA that cannot sign fails
+		// the start, not the first handshake.
+		if _, err := src.GetCertificate(&tls.ClientHelloInfo{}); err != nil {
+			return nil, fmt.Errorf("auto tls: %w", err)
+		}
+		return mtls.ServerConfig(src), nil
 	default:
 		return nil, nil
 	}
@@ -161,7 +166,7 @@ func PrintBanner(w io.Writer, name string, cfg *config.Config, addr net.Addr) {
 	fmt.Fprintf(w, "  health   %s/healthz   ready %s/readyz   metrics %s/metrics\n", base, base, base)
 	fmt.Fprintf(w, "  data     %s   store %s\n", cfg.DataDir, storeDesc)
 	if cfg.HTTP.TLS.Mode == config.TLSAuto {
-		fmt.Fprintf(w, "  TLS CA   %s (trust this file to connect)\n", ca.CAFile(filepath.Join(cfg.DataDir, "tls")))
+		fmt.Fprintf(w, "  TLS CA   %s (trust this file to connect)\n", caFilePath(cfg))
 	}
 	fmt.Fprintln(w, "Stop with Ctrl-C.")
 }

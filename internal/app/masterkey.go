@@ -9,7 +9,6 @@ import (
 	"strconv"
 
 	"github.com/rampart-auth/rampart/internal/admin"
-	"github.com/rampart-auth/rampart/internal/ca"
 	"github.com/rampart-auth/rampart/internal/config"
 	"github.com/rampart-auth/rampart/internal/kms"
 )
@@ -31,7 +30,7 @@ type MasterKeyRotated struct {
 // RotateMasterKey opens the store with the current master key (checked
 // against it), reads the new key from newKeyFile or generates one into a
 // new file, and runs the rotation use case (admin.RotateMasterKey) with
-// the TLS CA key file re-wrapped alongside the database.
+// the CA's keys (in the store) re-wrapped in the same transaction.
 func RotateMasterKey(ctx context.Context, cfg *config.Config, env config.Env, newKeyFile, actor string, stderr io.Writer) (*MasterKeyRotated, error) {
 	res, err := cfg.Resolve(env, config.Needs{Store: true, MasterKey: true})
 	if err != nil {
@@ -66,7 +65,6 @@ func RotateMasterKey(ctx context.Context, cfg *config.Config, env config.Env, ne
 	logger := NewCLILogger(cfg, stderr)
 	nkr, err := admin.RotateMasterKey(ctx, admin.MasterKeyRotation{
 		Actor: actor, Current: kr, Next: next,
-		Files: []kms.FileRewrap{ca.RewrapCAKey(filepath.Join(cfg.DataDir, "tls"))},
 		Audit: func(k *kms.Keyring) (admin.Auditor, func(context.Context) error, error) {
 			al, err := OpenAudit(cfg, db, k, logger, nil)
 			if err != nil {

@@ -16,6 +16,8 @@ import (
 	"github.com/rampart-auth/rampart/internal/admin"
 	"github.com/rampart-auth/rampart/internal/adminapi"
 	"github.com/rampart-auth/rampart/internal/audit"
+	"github.com/rampart-auth/rampart/internal/ca"
+	"github.com/rampart-auth/rampart/internal/caapi"
 	"github.com/rampart-auth/rampart/internal/config"
 	"github.com/rampart-auth/rampart/internal/gateway"
 	"github.com/rampart-auth/rampart/internal/identity"
@@ -42,7 +44,7 @@ type ServeOptions struct {
 	// every component has started.
 	Ready func(net.Addr)
 	// Listening, when not nil, receives every listener's name ("main",
-	// "gateway", "notes example") and bound address, before Ready.
+	// "gateway", "notes example", "ca") and bound address, before Ready.
 	Listening func(name string, addr net.Addr)
 }
 
@@ -66,6 +68,10 @@ type server struct {
 	oauth  *oauth.Server
 	admin  *adminapi.API
 	listen *Listener
+
+	ca       *ca.Authority
+	caAPI    *caapi.Handlers
+	caListen *Listener // the enrolment listener (nil without ca.listen)
 
 	gateway  *gateway.Gateway
 	gwListen *Listener
@@ -101,8 +107,13 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	a.Add("keyring", Funcs{OnStart: s.openKeyring})
 	a.Add("audit", Funcs{OnStart: s.openAudit, OnStop: func(ctx context.Context) error { return s.audit.Close(ctx) }})
 	a.Add("signing keys", Background{Init: s.initKeys, Loop: func(ctx context.Context) { s.km.Run(ctx) }})
+	a.Add("ca", Background{Init: s.openCA, Loop: s.runCA})
 	a.Add("authorization server", Funcs{OnStart: s.buildAuth})
+	a.Add("ca api", Funcs{OnStart: s.buildCAAPI})
 	a.Add("listener", Later(s.mainListener))
+	if cfg.CA.Listen != "" {
+		a.Add("ca listener", Later(s.caListener))
+	}
 	switch {
 	case cfg.Gateway != nil:
 		a.Add("gateway", Later(s.gatewayListener))
@@ -234,6 +245,7 @@ func (s *server) ready() {
 	addr := s.listen.Addr()
 	PrintBanner(s.o.Stdout, s.o.Name, s.cfg, addr)
 	s.printGateway()
+	s.printCA()
 	s.printWalkthrough()
 	s.logger.Info("rampart started", "listen", addr.String(), "issuer", s.cfg.Issuer, "tls", s.cfg.HTTP.TLS.Mode, "store", s.cfg.Store.Driver, "dev", s.cfg.Dev)
 	if s.o.Listening != nil {
@@ -243,6 +255,9 @@ func (s *server) ready() {
 		}
 		if s.notesListen != nil {
 			s.o.Listening("notes example", s.notesListen.Addr())
+		}
+		if s.caListen != nil {
+			s.o.Listening("ca", s.caListen.Addr())
 		}
 	}
 	if s.o.Ready != nil {

@@ -44,6 +44,9 @@ type Config struct {
 	Gateway *Gateway `yaml:"gateway"`
 	// UI brands the pages people see.
 	UI UI `yaml:"ui"`
+	// CA configures the internal certificate authority and its enrolment
+	// listener (docs/mtls.md).
+	CA CA `yaml:"ca"`
 
 	// Dev is set by `rampart serve --dev` (or serve with no config); it is
 	// never read from the file.
@@ -189,6 +192,9 @@ type RateLimits struct {
 	// on one user, separately from the password limits; once spent, the
 	// sign-in attempt ends and no code is accepted until it refills.
 	OTPPerUser RateLimit `yaml:"otp_per_user"`
+	// CASVIDPerIP limits requests to the CA's enrolment endpoint (POST
+	// /ca/v1/svid) from one address, before any credential is checked.
+	CASVIDPerIP RateLimit `yaml:"ca_svid_per_ip"`
 }
 
 // RateLimit is Rate requests per Period with bursts of up to Burst.

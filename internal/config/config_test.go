@@ -215,7 +215,11 @@ func TestLoad(t *testing.T) {
 
 // FuzzParse: no input panics, and an accepted config always validates.
 func FuzzParse(f *testing.F) {
-	for _, s := range []string{"", "issuer: http://127.0.0.1:8080\n", "http: {tls: {mode: files}}", "a: &x [1]\nb: *x", "keys: {rsa_bits: 99999999999999999999}", "{{{{", "---\n---\n", "tokens: {access_token_ttl: 9999999999h}"} {
+	for _, s := range []string{"", "issuer: http://127.0.0.1:8080\n", "http: {tls: {mode: files}}", "a: &x [1]\nb: *x", "keys: {rsa_bits: 99999999999999999999}", "{{{{", "---\n---\n", "tokens: {access_token_ttl: 9999999999h}",
+		"ca: {trust_domain: example.org, listen: '0.0.0.0:8443', hosts: [ca.example.org, '::1']}",
+		"ca: {svid_ttl: 10s, max_svid_ttl: 30s, intermediate_ttl: 2m, rotation_propagation: 5s, crl_validity: 10s, join_token_ttl: 1m}",
+		"ca: {trust_domain: 'spiffe://x/y', hosts: ['*'], rotation_propagation: -9223372036854775808ns}",
+		"issuer: https://A.example\nca: {listen: '[::]:0'}"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -57,6 +57,7 @@ func (c *Config) Defaults() {
 	setDur(&c.HTTP.IdleTimeout, 120*time.Second)
 	setDur(&c.HTTP.ShutdownTimeout, 20*time.Second)
 	c.defaultGateway()
+	c.defaultCA()
 
 	if c.Store.Driver == "" {
 		c.Store.Driver = DriverSQLite
@@ -131,6 +132,12 @@ func (c *Config) Defaults() {
 	// probability 1.5e-5 per window (RFC 4226 §7.3 / RFC 6238 §5.2 ask for
 	// throttling); the user's own typos leave room for a retry.
 	setLimit(&c.RateLimits.OTPPerUser, 5, 15*time.Minute, 5)
+	// Enrolment: an agent asks once at start and then at half of its
+	// SVID's lifetime, so 60 a minute per address leaves room for a host
+	// (or a NAT) full of agents starting at once, and bounds join-token
+	// guessing and signing work from one address (OWASP Denial of
+	// Service Cheat Sheet).
+	setLimit(&c.RateLimits.CASVIDPerIP, 60, time.Minute, 60)
 
 	if c.Audit.BatchSize == 0 {
 		c.Audit.BatchSize = 512

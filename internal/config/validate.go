@@ -23,6 +23,7 @@ func (c *Config) Validate() error {
 	c.validateHTTP(bad)
 	c.validateProxies(bad)
 	c.validateGateway(bad)
+	c.validateCA(bad)
 
 	switch c.Store.Driver {
 	case DriverSQLite:
@@ -88,7 +89,7 @@ func (c *Config) Validate() error {
 		{"rate_limits.token_per_client", c.RateLimits.TokenPerClient}, {"rate_limits.token_per_ip", c.RateLimits.TokenPerIP},
 		{"rate_limits.client_auth_failures_per_ip", c.RateLimits.ClientAuthFailuresPerIP},
 		{"rate_limits.device_code_per_ip", c.RateLimits.DeviceCodePerIP}, {"rate_limits.device_code_global", c.RateLimits.DeviceCodeGlobal},
-		{"rate_limits.otp_per_user", c.RateLimits.OTPPerUser}} {
+		{"rate_limits.otp_per_user", c.RateLimits.OTPPerUser}, {"rate_limits.ca_svid_per_ip", c.RateLimits.CASVIDPerIP}} {
 		if rl.l.Rate < 1 || rl.l.Rate > 1e6 || rl.l.Burst < 1 || rl.l.Burst > 1e6 || rl.l.Period.D() < time.Millisecond || rl.l.Period.D() > 24*time.Hour ||
 			rl.l.Period.D()%time.Millisecond != 0 {
 			bad(rl.key, "needs rate 1 to 1e6, burst 1 to 1e6 and a period of whole milliseconds from 1ms to 24h (got rate %d, period %s, burst %d)", rl.l.Rate, rl.l.Period.D(), rl.l.Burst)

@@ -7,13 +7,14 @@ import (
 	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/sha256"
+	"errors"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
 	"github.com/rampart-auth/rampart/internal/audit"
 	"github.com/rampart-auth/rampart/internal/ca"
@@ -126,17 +127,16 @@ func TestRotateThenRestart(t *testing.T) {
 			if err := al1.Record(ctx, audit.Event{Actor: "test", Action: "before", Target: "x", Outcome: audit.OutcomeSuccess}); err != nil {
 				t.Fatal(err)
 			}
-			caDir := filepath.Join(t.TempDir(), "tls")
-			if _, err := ca.AutoTLS(ca.AutoTLSOptions{Dir: caDir, Sealer: kr1, Logger: quiet()}); err != nil {
+			caOpts := func(kr *kms.Keyring) ca.Options {
+				return ca.Options{Store: s.CA(), Sealer: kr, Audit: al1, TrustDomain: spiffeid.RequireTrustDomainFromString("example.test"), Logger: quiet()}
+			}
+			if _, err := ca.Init(ctx, caOpts(kr1), nil); err != nil {
 				t.Fatal(err)
 			}
 
-			kr2, err := kms.Rotate(ctx, kr1, mk2, kms.RotateOptions{Files: []kms.FileRewrap{ca.RewrapCAKey(caDir)}})
+			kr2, err := kms.Rotate(ctx, kr1, mk2, kms.RotateOptions{})
 			if err != nil || kr2.Version() != 2 {
 				t.Fatalf("Rotate: %v", err)
-			}
-			if _, err := os.Stat(filepath.Join(caDir, "ca.key.sealed.next")); !os.IsNotExist(err) {
-				t.Fatalf("the .next file is still there: %v", err)
 			}
 
 			// Restart: a fresh open with the new key.
@@ -167,11 +167,11 @@ func TestRotateThenRestart(t *testing.T) {
 			if res, err := audit.Verify(ctx, s.AuditStore, nil); err != nil || res.Records < 2 {
 				t.Fatalf("audit chain: %v %v", res, err)
 			}
-			if _, err := ca.AutoTLS(ca.AutoTLSOptions{Dir: caDir, Sealer: kr, Logger: quiet()}); err != nil {
-				t.Fatalf("the CA key does not open after the rotation: %v", err)
+			if _, err := ca.Open(ctx, caOpts(kr)); err != nil {
+				t.Fatalf("the CA keys do not open after the rotation: %v", err)
 			}
-			if _, err := ca.AutoTLS(ca.AutoTLSOptions{Dir: caDir, Sealer: kr1, Logger: quiet()}); err == nil {
-				t.Fatal("the old key still opens the CA key")
+			if _, err := ca.Open(ctx, caOpts(kr1)); err == nil {
+				t.Fatal("the old key still opens the CA keys")
 			}
 
 			_, err = kms.Open(ctx, s.KMS(), mk1)
@@ -250,18 +250,23 @@ func TestRotateFailureChangesNothing(t *testing.T) {
 			if _, err := kms.Rotate(ctx, kr, mk1, kms.RotateOptions{}); err == nil || !strings.Contains(err.Error(), "current one") {
 				t.Fatalf("rotate to the same key: %v", err)
 			}
-			caDir := t.TempDir()
-			if err := os.WriteFile(filepath.Join(caDir, "ca.key.sealed"), []byte("not sealed"), 0o600); err != nil {
-				t.Fatal(err)
+			// A sealed file that cannot be re-wrapped (inside the
+			// transaction) aborts it.
+			aborted := false
+			unopenable := func(kms.Sealer, kms.Sealer) (kms.Pending, error) {
+				return kms.Pending{}, errors.New("cannot decrypt the file with the current master key")
 			}
-			if _, err := kms.Rotate(ctx, kr, randomKey(t), kms.RotateOptions{Files: []kms.FileRewrap{ca.RewrapCAKey(caDir)}}); err == nil {
-				t.Fatal("a rotation with an unopenable CA key committed")
+			openable := func(kms.Sealer, kms.Sealer) (kms.Pending, error) {
+				return kms.Pending{Finish: func() error { return nil }, Abort: func() { aborted = true }}, nil
+			}
+			if _, err := kms.Rotate(ctx, kr, randomKey(t), kms.RotateOptions{Files: []kms.FileRewrap{openable, unopenable}}); err == nil {
+				t.Fatal("a rotation with an unopenable sealed file committed")
 			}
 			if got := storeState(t, s); got != before {
 				t.Fatal("a rotation failing inside its transaction changed the store")
 			}
-			if _, err := os.Stat(filepath.Join(caDir, "ca.key.sealed.next")); !os.IsNotExist(err) {
-				t.Fatalf("a .next file was left: %v", err)
+			if !aborted {
+				t.Fatal("the file re-wrapped before the failure was not aborted")
 			}
 
 			if _, err := s.SQL().ExecContext(ctx, s.Q(`UPDATE signing_keys SET private_enc = ? WHERE state = 'active'`), []byte("garbage that is long enough to look like a ciphertext")); err != nil {

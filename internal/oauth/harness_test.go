@@ -55,6 +55,7 @@ type env struct {
 	master   *kms.KEK // the test master key's key-encryption key
 	users    *identity.Users
 	srv      *httptest.Server
+	as       *oauth.Server // the server under test (clientauth_other_test.go)
 	issuer   string
 	callback string // the callback server's URL (redirect target)
 	jwksURL  string // parjwt: signer-uri's jwks_uri (127.0.0.1)
@@ -166,6 +167,7 @@ func newEnvOpts(t testing.TB, driver string, mutate func(*oauth.Options)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.as = as
 	mux := http.NewServeMux()
 	as.Register(mux)
 	mux.Handle("GET /.well-known/jwks.json", km.JWKSHandler())
