@@ -61,7 +61,9 @@ func serialKey(n *big.Int) string {
 	if n == nil {
 		return ""
 	}
-	return string(rune('0'+n.Sign()+1)) + string(n.Bytes())
+	// One byte for the sign (Sign() is -1, 0 or 1), then the magnitude.
+	sign := [3]string{"-", "0", "+"}[n.Sign()+1]
+	return sign + string(n.Bytes())
 }
 
 // verifyCRL returns rl's crlInfo when its signature verifies against one of

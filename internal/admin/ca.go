@@ -35,10 +35,9 @@ type CAAuthority interface {
 
 var _ CAAuthority = (*ca.Authority)(nil)
 
-// ReservedPath is the SPIFFE ID path prefix of Rampart's own identities
-// (the enrolment listener is spiffe://<td>/rampart/ca): no workload may
-// hold one, or it could pose as the CA to agents.
-const ReservedPath = "/rampart"
+// ReservedPath is the CA's reserved path prefix (ca.ReservedPath): the
+// CA refuses workload IDs under it; the use cases say so before asking.
+const ReservedPath = ca.ReservedPath
 
 // ParseWorkloadID parses a workload's SPIFFE ID of td: canonical (its
 // String() is the input, so no two spellings name one workload), with a
@@ -63,9 +62,7 @@ func ParseWorkloadID(td spiffeid.TrustDomain, s string) (spiffeid.ID, error) {
 	return id, nil
 }
 
-func reserved(path string) bool {
-	return path == ReservedPath || strings.HasPrefix(path, ReservedPath+"/")
-}
+func reserved(path string) bool { return ca.IsReservedPath(path) }
 
 // checkPattern refuses a join-token pattern (spiffe://<td>/prefix/*, the
 // CA checks its form) that would admit an ID under ReservedPath.

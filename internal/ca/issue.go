@@ -110,7 +110,7 @@ func (a *Authority) issue(ctx context.Context, req IssueRequest) (*SVID, string,
 		return nil, target, err
 	}
 	target = "spiffe:" + g.id.String()
-	if !g.id.MemberOf(a.td) || g.id.Path() == "" {
+	if !workloadID(a.td, g.id) {
 		return nil, target, forbidden("the SPIFFE ID is not a workload of this trust domain", nil)
 	}
 	revoked, err := a.o.Store.IDRevoked(ctx, g.id.String())

@@ -40,8 +40,8 @@ func (a *Authority) CreateJoinToken(ctx context.Context, s JoinTokenSpec, actor 
 	case s.ID != nil && s.Pattern != "":
 		return "", time.Time{}, errors.New("ca: join token: give a SPIFFE ID or a pattern, not both")
 	case s.ID != nil:
-		if !s.ID.MemberOf(a.td) || s.ID.Path() == "" {
-			return "", time.Time{}, fmt.Errorf("ca: join token: %s is not a workload ID of trust domain %s", s.ID, a.td.Name())
+		if !workloadID(a.td, *s.ID) {
+			return "", time.Time{}, fmt.Errorf("ca: join token: %s is not a workload ID of trust domain %s (IDs under %s are Rampart's own)", s.ID, a.td.Name(), ReservedPath)
 		}
 		rec.ID, binding = s.ID.String(), s.ID.String()
 	case s.Pattern != "":
@@ -104,6 +104,9 @@ func parsePattern(td spiffeid.TrustDomain, p string) (string, error) {
 	}
 	if !id.MemberOf(td) || id.Path() == "" {
 		return "", fmt.Errorf("ca: join token: pattern %q must be spiffe://%s/<prefix>/*", p, td.Name())
+	}
+	if IsReservedPath(id.Path()) {
+		return "", fmt.Errorf("ca: join token: pattern %q admits IDs under %s, Rampart's own", p, ReservedPath)
 	}
 	return id.Path(), nil
 }

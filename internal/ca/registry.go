@@ -29,8 +29,8 @@ type Registration struct {
 // ca.max_svid_ttl; a client id maps to one ID only) and clears a
 // revocation of that ID. Audited as ca.register.
 func (a *Authority) Register(ctx context.Context, r Registration, actor string) (Registration, error) {
-	if !r.ID.MemberOf(a.td) || r.ID.Path() == "" {
-		return Registration{}, fmt.Errorf("ca: register: %s is not a workload ID of trust domain %s", r.ID, a.td.Name())
+	if !workloadID(a.td, r.ID) {
+		return Registration{}, fmt.Errorf("ca: register: %s is not a workload ID of trust domain %s (IDs under %s are Rampart's own)", r.ID, a.td.Name(), ReservedPath)
 	}
 	if r.TTL < 0 || r.TTL > a.o.MaxSVIDTTL {
 		return Registration{}, fmt.Errorf("ca: register: ttl %s must be between 0 (the default) and ca.max_svid_ttl %s", r.TTL, a.o.MaxSVIDTTL)

@@ -247,3 +247,31 @@ func TestServerCertSource(t *testing.T) {
 		t.Error("an invalid id gives a certificate")
 	}
 }
+
+// TestReservedIDsRefused: no workload gets an ID under /rampart (the
+// enrolment server's own spiffe://<td>/rampart/ca, which agents pin), by
+// any path into the CA: issuance, registration, join tokens, patterns.
+func TestReservedIDsRefused(t *testing.T) {
+	e := newEnv(t, "sqlite")
+	ctx := context.Background()
+	for _, s := range []string{"spiffe://example.test/rampart/ca", "spiffe://example.test/rampart", "spiffe://example.test/rampart/x/y"} {
+		id := mustID(s)
+		if _, err := e.a.Issue(ctx, ca.IssueRequest{CSR: mustCSR(t, ""), Cred: ca.AdminCred{ID: id, Actor: "cli:alice"}}); code(err) != ca.CodeForbidden {
+			t.Errorf("reject/issue %s: %v", s, err)
+		}
+		if _, err := e.a.Register(ctx, ca.Registration{ID: id}, "cli:alice"); err == nil {
+			t.Errorf("reject/register %s", s)
+		}
+		if _, _, err := e.a.CreateJoinToken(ctx, ca.JoinTokenSpec{ID: &id}, "cli:alice"); err == nil {
+			t.Errorf("reject/token %s", s)
+		}
+	}
+	if _, _, err := e.a.CreateJoinToken(ctx, ca.JoinTokenSpec{Pattern: "spiffe://example.test/rampart/*"}, "cli:alice"); err == nil {
+		t.Error("reject/pattern under /rampart")
+	}
+	// Segment-aware: /rampartx is an ordinary workload path.
+	ok := mustID("spiffe://example.test/rampartx")
+	if _, err := e.a.Issue(ctx, ca.IssueRequest{CSR: mustCSR(t, ""), Cred: ca.AdminCred{ID: ok, Actor: "cli:alice"}}); err != nil {
+		t.Errorf("accept/rampartx: %v", err)
+	}
+}
