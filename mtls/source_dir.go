@@ -199,6 +199,16 @@ func (s *DirSource) logFailure(cur [4]fileStamp, i int, err error) {
 	if i == 0 {
 		s.failed[1] = cur[1]
 	}
+	if i == 0 {
+		// The agent writes the key before the certificate (contract), so a
+		// reload between the two renames sees a pair that does not match:
+		// expected once per renewal, and the next look picks up the pair.
+		// It stays a warning: a pair that never matches shows up again
+		// with every new version of the files.
+		s.opts.logger.Warn("mtls: agent SVID files do not load (mid-renewal, or invalid); keeping the current SVID and retrying",
+			slog.String("dir", s.dir), slog.String("error", err.Error()))
+		return
+	}
 	s.opts.logger.Error("mtls: agent files reload failed; keeping the current state", slog.String("dir", s.dir),
 		slog.String("error", err.Error()))
 }

@@ -142,7 +142,7 @@ func TestDirSourceReload(t *testing.T) {
 	}
 	tick()
 	current()
-	if n := strings.Count(logs.String(), "reload failed"); n != 1 {
+	if n := strings.Count(logs.String(), "do not load"); n != 1 {
 		t.Fatalf("failure logged %d times, want once", n)
 	}
 	// The certificate arrives, but before the interval: not yet seen.
