@@ -97,7 +97,7 @@ func TestKeyRevokeCommand(t *testing.T) {
 				{"reject/empty-kid", []string{""}, 2, "needs the KID"},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
-					code, _, errs := cli(t, "", append([]string{"key", "revoke", "--config", ts.cfgPath}, tc.args...)...)
+					code, _, errs := cli(t, "", append([]string{"key", "revoke", "--config", ts.cfgPath, "--"}, tc.args...)...)
 					if code != tc.code || !strings.Contains(errs, tc.err) {
 						t.Fatalf("exit %d %q, want %d %q", code, errs, tc.code, tc.err)
 					}
@@ -107,7 +107,7 @@ func TestKeyRevokeCommand(t *testing.T) {
 				t.Fatal("a refused revocation changed the keys")
 			}
 
-			code, out, errs := cli(t, "", "key", "revoke", oldKID, "--config", ts.cfgPath)
+			code, out, errs := cli(t, "", "key", "revoke", "--config", ts.cfgPath, "--", oldKID)
 			if code != 0 || !strings.Contains(out, "revoked key "+oldKID) || !strings.Contains(out, "new signing key ") {
 				t.Fatalf("key revoke: %d %s %s", code, out, errs)
 			}
@@ -140,7 +140,7 @@ func TestKeyRevokeCommand(t *testing.T) {
 				t.Fatalf("key list:\n%s", out)
 			}
 			// Again: nothing to do, said so, exit 0.
-			if code, out, _ = cli(t, "", "key", "revoke", oldKID, "--config", ts.cfgPath); code != 0 || !strings.Contains(out, "already revoked") {
+			if code, out, _ = cli(t, "", "key", "revoke", "--config", ts.cfgPath, "--", oldKID); code != 0 || !strings.Contains(out, "already revoked") {
 				t.Fatalf("second revoke: %d %s", code, out)
 			}
 			code, out, _ = cli(t, "", "audit", "tail", "--config", ts.cfgPath, "-n", "50")
