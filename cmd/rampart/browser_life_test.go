@@ -56,6 +56,7 @@ func TestBrowserForcedPasswordChange(t *testing.T) {
 	cfg.DataDir = dir
 	cfg.Store.DSN = filepath.Join(dir, "rampart.db")
 	cfg.HTTP.Listen = fmt.Sprintf("127.0.0.1:%d", port)
+	cfg.CA.Listen = "127.0.0.1:0" // not the dev default 8443: tests run side by side
 	cfg.HTTP.TLS.Mode = config.TLSOff
 	cfg.Issuer = fmt.Sprintf("http://127.0.0.1:%d", port)
 	cfg.Log.Level = "error"

@@ -154,6 +154,7 @@ func TestDevModeAdminPassword(t *testing.T) {
 		cfg.DataDir = dir
 		cfg.Store.DSN = filepath.Join(dir, "rampart.db")
 		cfg.HTTP.Listen = "127.0.0.1:0"
+		cfg.CA.Listen = "127.0.0.1:0" // not the dev default 8443: tests run side by side
 		cfg.Log.Level = "error"
 		var out bytes.Buffer
 		ctx, cancel := context.WithCancel(context.Background())
