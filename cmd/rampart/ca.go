@@ -15,6 +15,7 @@ import (
 	"github.com/rampart-auth/rampart/internal/admin"
 	"github.com/rampart-auth/rampart/internal/app"
 	"github.com/rampart-auth/rampart/internal/ca"
+	"github.com/rampart-auth/rampart/internal/fsx"
 )
 
 // What the CA commands open: the store, the master key (the CA's keys
@@ -206,7 +207,7 @@ func emitToken(cmd *cobra.Command, file, token string, expires time.Time) error 
 	if file == "" {
 		fmt.Fprintln(cmd.OutOrStdout(), token)
 	} else {
-		if err := writeFileAtomic(file, []byte(token+"\n"), 0o600); err != nil {
+		if err := fsx.WriteFileAtomic(file, []byte(token+"\n"), 0o600); err != nil {
 			return err
 		}
 		fmt.Fprintf(cmd.ErrOrStderr(), "wrote the join token to %s (mode 0600)\n", file)

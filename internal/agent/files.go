@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/rampart-auth/rampart/internal/fsx"
 	"github.com/rampart-auth/rampart/mtls"
 )
 
@@ -57,50 +58,12 @@ func prepareOutDir(dir string) error {
 	return nil
 }
 
-// writeAtomic replaces dir/name with data: a temporary file in dir is
-// written, given mode, fsynced and renamed over the name, then dir is
-// fsynced, so a reader sees the old or the new content, never a part,
-// and a crash leaves one of them (rename(2) is atomic within a
-// filesystem; the directory fsync makes the rename durable).
-func writeAtomic(dir, name string, data []byte, mode fs.FileMode) (err error) {
-	f, err := os.CreateTemp(dir, "."+name+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("agent: write %s: %w", name, err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			_ = f.Close()
-			_ = os.Remove(tmp)
-		}
-	}()
-	// CreateTemp makes the file 0600; the public files are then widened.
-	if err = f.Chmod(mode); err != nil {
-		return fmt.Errorf("agent: write %s: %w", name, err)
-	}
-	if _, err = f.Write(data); err != nil {
-		return fmt.Errorf("agent: write %s: %w", name, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("agent: write %s: %w", name, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("agent: write %s: %w", name, err)
-	}
-	if err = os.Rename(tmp, filepath.Join(dir, name)); err != nil {
-		return fmt.Errorf("agent: write %s: %w", name, err)
-	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir) // #nosec G304 -- the operator's --out directory.
-	if err != nil {
-		return fmt.Errorf("agent: sync %s: %w", dir, err)
-	}
-	defer func() { _ = d.Close() }()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("agent: sync %s: %w", dir, err)
+// writeAtomic replaces dir/name with data and mode, atomically and
+// durably (fsx.WriteFileAtomic): a reader sees the old or the new
+// content, never a part, and a crash leaves one of them.
+func writeAtomic(dir, name string, data []byte, mode fs.FileMode) error {
+	if err := fsx.WriteFileAtomic(filepath.Join(dir, name), data, mode); err != nil {
+		return fmt.Errorf("agent: %w", err)
 	}
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/rampart-auth/rampart/internal/ca"
 	"github.com/rampart-auth/rampart/internal/caapi"
 	"github.com/rampart-auth/rampart/internal/config"
+	"github.com/rampart-auth/rampart/internal/fsx"
 	"github.com/rampart-auth/rampart/internal/httpx"
 	"github.com/rampart-auth/rampart/internal/kms"
 	"github.com/rampart-auth/rampart/internal/oauth"
@@ -96,42 +97,22 @@ func usesCA(cfg *config.Config) bool {
 func caFilePath(cfg *config.Config) string { return filepath.Join(cfg.DataDir, "tls", "ca.pem") }
 
 // WriteCAFile writes root as PEM to path (mode 0644, its directory created
-// 0700) unless the file already holds exactly that, atomically: a temporary
-// file in the same directory, synced, renamed over path, then the directory
-// synced, so a reader sees the old root or the new one, never a torn file.
-// It reports whether it wrote.
+// 0700) unless the file already holds exactly that, atomically
+// (fsx.WriteFileAtomic), so a reader sees the old root or the new one,
+// never a torn file. It reports whether it wrote.
 func WriteCAFile(path string, root *x509.Certificate) (bool, error) {
 	want := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: root.Raw})
 	if have, err := os.ReadFile(path); err == nil && bytes.Equal(have, want) { // #nosec G304 -- the configured data directory.
 		return false, nil
 	}
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return false, fmt.Errorf("ca: %w", err)
 	}
-	f, err := os.CreateTemp(dir, ".ca.pem.*")
-	if err != nil {
-		return false, fmt.Errorf("ca: %w", err)
-	}
-	tmp := f.Name()
-	_, werr := f.Write(want)
 	// The root is public: what every client of the listeners trusts.
-	cherr := f.Chmod(0o644) // #nosec G302 -- a public certificate, meant to be read.
-	serr := f.Sync()
-	cerr := f.Close()
-	if err := errors.Join(werr, cherr, serr, cerr); err != nil {
-		_ = os.Remove(tmp)
-		return false, fmt.Errorf("ca: write %s: %w", path, err)
+	if err := fsx.WriteFileAtomic(path, want, 0o644); err != nil {
+		return false, fmt.Errorf("ca: %w", err)
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		_ = os.Remove(tmp)
-		return false, fmt.Errorf("ca: write %s: %w", path, err)
-	}
-	d, err := os.Open(dir) // #nosec G304 -- the configured data directory.
-	if err != nil {
-		return true, fmt.Errorf("ca: %w", err)
-	}
-	return true, errors.Join(d.Sync(), d.Close())
+	return true, nil
 }
 
 // caClientAuth authenticates enrolment clients through the authorization
