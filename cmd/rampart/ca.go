@@ -220,7 +220,7 @@ func newCAUnregisterCommand() *cobra.Command {
 	var path, id string
 	c := &cobra.Command{
 		Use:   "unregister --spiffe-id ID [--config FILE]",
-		Short: "Delete a workload's registration (its SVIDs stay valid until they expire; revoke them to end them now)",
+		Short: "Delete a workload's registration: it can no longer renew or enrol; its SVIDs stay valid until they expire (revoke them to end them now)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if id == "" {

@@ -74,9 +74,12 @@ func checkDNSName(d string) error {
 	return nil
 }
 
-// Unregister deletes the registration of id. Audited as ca.unregister.
+// Unregister deletes the registration of id and stops the ID from
+// renewing or being issued again (SPIRE's entry deletion): its current
+// SVIDs run out at their expiry (Revoke ends them at once), and only a
+// new registration lifts the block. Audited as ca.unregister.
 func (a *Authority) Unregister(ctx context.Context, id spiffeid.ID, actor string) error {
-	if err := a.o.Store.DeleteRegistration(ctx, id.String()); err != nil {
+	if err := a.o.Store.DeleteRegistration(ctx, id.String(), a.o.Clock().UTC()); err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return fmt.Errorf("ca: unregister: %s is not registered", id)
 		}

@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"fmt"
 	"math/big"
 	"net/url"
 	"testing"
@@ -123,4 +124,51 @@ func TestRenewalOtherID(t *testing.T) {
 	if code(err) != ca.CodeForbidden {
 		t.Fatalf("err %v, want forbidden", err)
 	}
+}
+
+// TestUnregisteredCannotRenew: deleting a registration stops its workload
+// from renewing (an agent would otherwise keep renewing forever), without
+// putting its current SVID on the CRL; registering it again lifts it.
+func TestUnregisteredCannotRenew(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, driver string) {
+		e := newEnv(t, driver)
+		ctx := context.Background()
+		id := mustID("spiffe://example.test/svc/leaving")
+		if _, err := e.a.Register(ctx, ca.Registration{ID: id}, "cli:test"); err != nil {
+			t.Fatal(err)
+		}
+		s, key := e.enrol(id.String())
+		if err := e.a.Unregister(ctx, id, "cli:test"); err != nil {
+			t.Fatal(err)
+		}
+		renew := func() error {
+			_, err := e.a.Issue(ctx, ca.IssueRequest{CSR: csrWith(t, key, ""), Cred: ca.PeerSVIDCred{Chain: chainOf(t, s)}})
+			return err
+		}
+		if err := renew(); code(err) != ca.CodeForbidden {
+			t.Fatalf("reject/renew-after-unregister: %v", err)
+		}
+		if _, err := e.a.Issue(ctx, ca.IssueRequest{CSR: csrWith(t, key, id.String()), Cred: ca.JoinTokenCred{Token: e.token(id.String())}}); code(err) != ca.CodeForbidden {
+			t.Fatalf("reject/token-after-unregister: %v", err)
+		}
+		der, err := e.a.CRL(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		crl, err := x509.ParseRevocationList(der)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range crl.RevokedCertificateEntries {
+			if fmt.Sprintf("%x", r.SerialNumber) == s.Serial {
+				t.Fatal("unregistering put the SVID on the CRL; it should run out at its expiry")
+			}
+		}
+		if _, err := e.a.Register(ctx, ca.Registration{ID: id}, "cli:test"); err != nil {
+			t.Fatal(err)
+		}
+		if err := renew(); err != nil {
+			t.Fatalf("accept/renew-after-re-register: %v", err)
+		}
+	})
 }

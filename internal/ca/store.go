@@ -57,8 +57,11 @@ type RegistrationStore interface {
 	// clears a revocation of that ID; ErrClientIDTaken when another ID
 	// holds r.ClientID.
 	PutRegistration(ctx context.Context, r RegistrationRecord) error
-	// DeleteRegistration deletes it; ErrNotFound when there is none.
-	DeleteRegistration(ctx context.Context, id string) error
+	// DeleteRegistration deletes it and, in the same transaction, blocks
+	// id from issuance and renewal (IDRevoked, reason "unregistered")
+	// until it is registered again; its certificates are not revoked.
+	// ErrNotFound when there is none.
+	DeleteRegistration(ctx context.Context, id string, now time.Time) error
 	// Registration returns the registration of id; ErrNotFound.
 	Registration(ctx context.Context, id string) (RegistrationRecord, error)
 	// RegistrationByClient returns the registration mapped to clientID; ErrNotFound.

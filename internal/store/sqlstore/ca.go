@@ -187,12 +187,22 @@ func (s *CAStore) PutRegistration(ctx context.Context, r ca.RegistrationRecord) 
 }
 
 // DeleteRegistration deletes the registration of id.
-func (s *CAStore) DeleteRegistration(ctx context.Context, id string) error {
-	res, err := s.d.db.ExecContext(ctx, s.d.Q(qCADeleteReg), id)
-	if err != nil {
-		return fmt.Errorf("sqlstore: delete registration: %w", err)
-	}
-	return oneRow(res, ca.ErrNotFound)
+func (s *CAStore) DeleteRegistration(ctx context.Context, id string, now time.Time) error {
+	return s.d.Tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.d.Q(qCADeleteReg), id)
+		if err != nil {
+			return fmt.Errorf("sqlstore: delete registration: %w", err)
+		}
+		if err := oneRow(res, ca.ErrNotFound); err != nil {
+			return err
+		}
+		// Blocked from issuance and renewal, its SVIDs left to expire
+		// (not on the CRL): a registration is re-created to lift it.
+		if _, err := tx.ExecContext(ctx, s.d.Q(qCARevokeID), id, nanos(now), "unregistered"); err != nil {
+			return fmt.Errorf("sqlstore: block unregistered id: %w", err)
+		}
+		return nil
+	})
 }
 
 // Registration returns the registration of id.
