@@ -8,5 +8,5 @@
 // The agent holds one identity: its memory is one SVID, one key, one
 // bundle and one CRL, whatever the size of the trust domain. The
 // interfaces it implements (files, socket protocol, enrolment client) are
-// those of docs/mtls-agent.md.
+// those of docs/mtls.md ("The agent").
 package agent
