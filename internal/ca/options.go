@@ -20,12 +20,15 @@ type Auditor interface {
 	Record(ctx context.Context, e audit.Event) error
 }
 
-// Defaults and limits of the CA (contract.md).
+// Defaults and limits of the CA (contract.md), for callers that leave an
+// Options field zero. They equal internal/config's defaults of the ca:
+// keys, which serve passes explicitly (TestCADefaultsAgree holds them
+// equal).
 const (
 	DefaultSVIDTTL             = time.Hour
 	MaxSVIDTTLLimit            = 24 * time.Hour
 	DefaultIntermediateTTL     = 720 * time.Hour
-	DefaultRotationPropagation = 24 * time.Hour
+	DefaultRotationPropagation = 10 * time.Minute
 	DefaultCRLValidity         = 10 * time.Minute
 	MaxCRLValidity             = 10 * time.Minute
 	MaxJoinTokenTTL            = time.Hour
