@@ -143,7 +143,9 @@ func (a *Agent) loadCredential(cur *svid) error {
 		}
 		certs, err := parseCertsPEM(b, maxBundleCerts)
 		if err == nil {
-			_, err = bundleTD(certs)
+			if _, err = bundleTD(certs); errors.Is(err, errUnnamedBundle) {
+				err = nil // an imported root: the CA's leaf names the trust domain
+			}
 		}
 		if err != nil {
 			return usagef("--bundle-file %s: %v", a.s.BundleFile, err)

@@ -16,6 +16,28 @@ import (
 
 const svcA = "spiffe://example.test/svc/a"
 
+// TestEnrolImportedRoot: a CA whose root was imported from another PKI
+// (no spiffe://<td> URI SAN) is trusted through the token's pin, and the
+// trust domain is the one the CA's verified leaf names; a server leaf of
+// another ID under that root is still refused.
+func TestEnrolImportedRoot(t *testing.T) {
+	ca := newFakeCA(t, testTD, withUnnamedRoot())
+	cfg, logs := testConfig(t, ca)
+	cfg.JoinTokenFile = writeToken(t, ca.joinToken(svcA))
+	r := startAgent(t, cfg, logs)
+	waitFiles(t, r, cfg.OutDir)
+	s, err := loadSVIDFiles(cfg.OutDir, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.id.String() != svcA || s.td.Name() != testTD {
+		t.Fatalf("files hold %s of %s", s.id, s.td)
+	}
+	if err := r.stop(t); err != nil {
+		t.Fatalf("graceful stop: %v", err)
+	}
+}
+
 func TestEnrolWithJoinToken(t *testing.T) {
 	ca := newFakeCA(t, testTD)
 	cfg, logs := testConfig(t, ca)
@@ -305,15 +327,22 @@ func TestAttackFirstContactOtherRoot(t *testing.T) {
 // TestAttackFirstContactNotTheCA: the right root, but the server's SVID is
 // a workload's, not spiffe://<td>/rampart/ca: refused.
 func TestAttackFirstContactNotTheCA(t *testing.T) {
-	ca := newFakeCA(t, testTD, withServerID("/svc/evil"))
-	cfg, logs := testConfig(t, ca)
-	cfg.JoinTokenFile = writeToken(t, ca.joinToken(svcA))
-	err := startAgent(t, cfg, logs).wait(t, 10*time.Second)
-	if !isErr[*trustError](err) || !strings.Contains(err.Error(), "not the CA") {
-		t.Fatalf("Run = %v, want refusal of a non-CA server", err)
-	}
-	if ca.requests.Load() != 0 {
-		t.Fatal("the join token was sent")
+	for name, opts := range map[string][]fakeOpt{
+		"named-root":    {withServerID("/svc/evil")},
+		"imported-root": {withServerID("/svc/evil"), withUnnamedRoot()}, // the leaf names the trust domain: still not the CA
+	} {
+		t.Run(name, func(t *testing.T) {
+			ca := newFakeCA(t, testTD, opts...)
+			cfg, logs := testConfig(t, ca)
+			cfg.JoinTokenFile = writeToken(t, ca.joinToken(svcA))
+			err := startAgent(t, cfg, logs).wait(t, 10*time.Second)
+			if !isErr[*trustError](err) || !strings.Contains(err.Error(), "not the CA") {
+				t.Fatalf("Run = %v, want refusal of a non-CA server", err)
+			}
+			if ca.requests.Load() != 0 {
+				t.Fatal("the join token was sent")
+			}
+		})
 	}
 }
 

@@ -49,6 +49,7 @@ type fakeCA struct {
 	serverPath  string
 	down        atomic.Bool // answer 503 to everything
 	wrongKey    atomic.Bool // issue for a key other than the CSR's
+	unnamed     bool        // the root carries no URI SAN (imported)
 
 	mu        sync.Mutex
 	tokens    map[string]*fakeToken
@@ -74,6 +75,13 @@ type fakeClient struct {
 
 type fakeOpt func(*fakeCA)
 
+// withUnnamedRoot makes the root carry no URI SAN and no name
+// constraints, like a root imported with `rampart ca init --import` from
+// another PKI; the intermediate still names the trust domain.
+func withUnnamedRoot() fakeOpt {
+	return func(f *fakeCA) { f.unnamed = true }
+}
+
 // withServerID makes the server certificate carry another SPIFFE ID
 // (a workload posing as the CA).
 func withServerID(path string) fakeOpt {
@@ -91,12 +99,16 @@ func newFakeCA(t testing.TB, td string, opts ...fakeOpt) *fakeCA {
 	now := time.Now()
 	tdURL := f.td.ID().URL()
 	f.rootKey = genKey(t)
-	f.root = signCert(t, &x509.Certificate{
+	rootTmpl := &x509.Certificate{
 		Subject:   pkix.Name{CommonName: "fake root", Organization: []string{"Rampart"}},
 		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
 		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
 		URIs: []*url.URL{tdURL}, PermittedURIDomains: []string{f.td.Name()}, PermittedDNSDomainsCritical: true,
-	}, nil, &f.rootKey.PublicKey, f.rootKey)
+	}
+	if f.unnamed {
+		rootTmpl.URIs, rootTmpl.PermittedURIDomains, rootTmpl.PermittedDNSDomainsCritical = nil, nil, false
+	}
+	f.root = signCert(t, rootTmpl, nil, &f.rootKey.PublicKey, f.rootKey)
 	f.interKey = genKey(t)
 	f.inter = signCert(t, &x509.Certificate{
 		Subject:   pkix.Name{CommonName: "fake intermediate", Organization: []string{"Rampart"}},

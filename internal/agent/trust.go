@@ -44,11 +44,17 @@ func uriSANID(c *x509.Certificate) (spiffeid.ID, error) {
 }
 
 // authorityTD returns the trust domain an X.509 authority of a Rampart
-// trust domain names in its one URI SAN, spiffe://<td> (contract.md: root
-// and intermediates carry the trust domain ID).
+// trust domain names in its URI SAN, spiffe://<td> (contract.md: the
+// CA's own root and intermediates carry the trust domain ID). A root
+// imported with `rampart ca init --import` may carry no URI SAN at all:
+// it names no trust domain, and the zero TrustDomain is returned without
+// error (the intermediates it signs, and the CA's leaf, still name it).
 func authorityTD(c *x509.Certificate) (spiffeid.TrustDomain, error) {
 	if !c.IsCA || !c.BasicConstraintsValid {
 		return spiffeid.TrustDomain{}, errors.New("not a CA certificate")
+	}
+	if len(c.URIs) == 0 {
+		return spiffeid.TrustDomain{}, nil
 	}
 	id, err := uriSANID(c)
 	if err != nil {
@@ -60,7 +66,9 @@ func authorityTD(c *x509.Certificate) (spiffeid.TrustDomain, error) {
 	return id.TrustDomain(), nil
 }
 
-// bundleTD returns the one trust domain every authority of a bundle names.
+// bundleTD returns the one trust domain the authorities of a bundle name
+// (those that name none, an imported root, are passed over); a bundle
+// where none names one, or two differ, is refused.
 func bundleTD(bundle []*x509.Certificate) (spiffeid.TrustDomain, error) {
 	var td spiffeid.TrustDomain
 	for i, c := range bundle {
@@ -68,16 +76,25 @@ func bundleTD(bundle []*x509.Certificate) (spiffeid.TrustDomain, error) {
 		if err != nil {
 			return spiffeid.TrustDomain{}, fmt.Errorf("bundle certificate %d: %w", i, err)
 		}
-		if i > 0 && t != td {
+		if t.IsZero() {
+			continue
+		}
+		if !td.IsZero() && t != td {
 			return spiffeid.TrustDomain{}, fmt.Errorf("bundle mixes trust domains %s and %s", td, t)
 		}
 		td = t
 	}
 	if td.IsZero() {
-		return spiffeid.TrustDomain{}, errors.New("empty bundle")
+		return spiffeid.TrustDomain{}, errUnnamedBundle
 	}
 	return td, nil
 }
+
+// errUnnamedBundle: no authority of a bundle names its trust domain. The
+// CA's answers always name it (its intermediates do); a --bundle-file
+// holding only an imported root does not, and the CA's leaf names it at
+// first contact instead.
+var errUnnamedBundle = errors.New("no authority of the bundle names a trust domain (spiffe://<td> URI SAN)")
 
 // anchors is what the agent trusts on first contact with the CA: the root
 // pinned by the join token's third part (sha256 of its DER, kubeadm's
@@ -115,20 +132,25 @@ func verifyFirstContact(certs []*x509.Certificate, a anchors, now time.Time) (sp
 	}
 	if a.bundle != nil {
 		t, err := bundleTD(a.bundle)
+		if errors.Is(err, errUnnamedBundle) {
+			err = nil
+		}
 		if err != nil {
 			return spiffeid.TrustDomain{}, fmt.Errorf("agent: bundle: %w", err)
 		}
-		if !td.IsZero() && t != td {
+		if !td.IsZero() && !t.IsZero() && t != td {
 			return spiffeid.TrustDomain{}, fmt.Errorf("agent: the bundle is of %s, the pinned root of %s", t, td)
 		}
-		td = t
+		if !t.IsZero() {
+			td = t
+		}
 		if a.pin == nil {
 			for _, c := range a.bundle {
 				roots.AddCert(c)
 			}
 		}
 	}
-	if td.IsZero() {
+	if a.pin == nil && a.bundle == nil {
 		return spiffeid.TrustDomain{}, errors.New("agent: nothing to trust the CA with (no pinned root, no bundle)")
 	}
 	inter := x509.NewCertPool()
@@ -146,6 +168,11 @@ func verifyFirstContact(certs []*x509.Certificate, a anchors, now time.Time) (sp
 	id, err := mtls.IDFromCert(certs[0])
 	if err != nil {
 		return spiffeid.TrustDomain{}, fmt.Errorf("agent: the CA's certificate: %w", err)
+	}
+	if td.IsZero() {
+		// A pinned root that names no trust domain (imported): the
+		// verified chain's leaf names it, and must be the CA's own ID.
+		td = id.TrustDomain()
 	}
 	if id != caID(td) {
 		return spiffeid.TrustDomain{}, fmt.Errorf("agent: the server is %s, not the CA %s", id, caID(td))
