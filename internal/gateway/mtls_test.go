@@ -212,7 +212,7 @@ func TestMTLSBindToken(t *testing.T) {
 	repCert, _ := repSrc.SVID()
 	ordersC := spiffeClient(t, ordSrc, m.gwID)
 	bound := func(der []byte) map[string]any {
-		return map[string]any{"cnf": map[string]any{"x5t#S256": CertThumbprint(der)}}
+		return map[string]any{"cnf": map[string]any{"x5t#S256": mtls.CertThumbprint(der)}}
 	}
 	cases := []struct {
 		name  string
@@ -377,41 +377,6 @@ func TestMTLSLoadRefusals(t *testing.T) {
 	bad("reject/allow-outside-trust-domain", route("r", "/r", []string{"http://127.0.0.1:1"}, mtlsAuth("spiffe://other.test/svc/orders")), m.gw, "not in the gateway's trust domain")
 	bad("reject/allow-empty", route("r", "/r", []string{"http://127.0.0.1:1"}, mtlsAuth()), m.gw, "allow is empty")
 	bad("reject/allow-not-canonical", route("r", "/r", []string{"http://127.0.0.1:1"}, mtlsAuth("spiffe://example.test/svc/../x")), m.gw, "canonical")
-}
-
-// TestCertThumbprint: RFC 8705 §3.1's x5t#S256 is base64url (no padding)
-// of SHA-256 over the DER; CnfX5tS256 reads only a well-formed one.
-func TestCertThumbprint(t *testing.T) {
-	ca := newTestCA(t, tdName)
-	der := ca.svid(t, pathOrd).Certificate[0]
-	tp := CertThumbprint(der)
-	if len(tp) != 43 || strings.ContainsAny(tp, "+/=") {
-		t.Fatalf("thumbprint %q", tp)
-	}
-	for _, tc := range []struct {
-		name, payload string
-		ok            bool
-	}{
-		{"accept/bound", `{"cnf":{"x5t#S256":"` + tp + `"}}`, true},
-		{"accept/bound-beside-jkt", `{"cnf":{"jkt":"x","x5t#S256":"` + tp + `"}}`, true},
-		{"reject/no-cnf", `{"sub":"a"}`, false},
-		{"reject/cnf-string", `{"cnf":"` + tp + `"}`, false},
-		{"reject/cnf-null", `{"cnf":null}`, false},
-		{"reject/padded", `{"cnf":{"x5t#S256":"` + tp[:42] + `="}}`, false},
-		{"reject/std-alphabet", `{"cnf":{"x5t#S256":"` + strings.NewReplacer("-", "+", "_", "/").Replace(tp[:42]) + `+"}}`, false},
-		{"reject/sha1-x5t", `{"cnf":{"x5t":"` + tp + `"}}`, false},
-		{"reject/number", `{"cnf":{"x5t#S256":1}}`, false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got, ok := CnfX5tS256([]byte(tc.payload))
-			if ok != tc.ok || ok && got != tp {
-				t.Errorf("CnfX5tS256 = %q, %v", got, ok)
-			}
-			if certBound([]byte(tc.payload), der) != tc.ok {
-				t.Errorf("certBound = %v", !tc.ok)
-			}
-		})
-	}
 }
 
 // TestMTLSSubjectKey: on an mTLS-only route the subject a limit counts by

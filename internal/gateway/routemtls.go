@@ -83,7 +83,7 @@ func bindingHolds(r *http.Request, ri *reqInfo) bool {
 	if ri.claims == nil || r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
 		return false
 	}
-	return certBound(ri.claims.Raw, r.TLS.PeerCertificates[0].Raw)
+	return mtls.TokenBoundToCert(ri.claims.Raw, r.TLS.PeerCertificates[0].Raw)
 }
 
 // bindingChallenge answers a token that is not bound to the connection's

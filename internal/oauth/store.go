@@ -121,6 +121,11 @@ type RefreshToken struct {
 	// JKT binds a public client's refresh token to a DPoP key (RFC 9449
 	// §5): it is redeemed only with a proof of that key. "" for none.
 	JKT string
+	// X5T binds a public client's refresh token to a client certificate
+	// (RFC 8705 §4): the base64url SHA-256 thumbprint of the certificate
+	// of the mutual-TLS token request it was issued on; it is redeemed
+	// only over mutual TLS with that certificate. "" for none.
+	X5T string
 	// FamilyExpiresAt is read only: the family's ExpiresAt, filled in by
 	// GetRefresh and RotateRefresh (a join), ignored by SaveRefresh.
 	FamilyExpiresAt time.Time
