@@ -34,6 +34,11 @@ type Client struct {
 	// RequireDPoP: the client's token requests must carry a DPoP proof
 	// (RFC 9449 §5), so every access token it gets is sender-constrained.
 	RequireDPoP bool
+	// CertificateBoundAccessTokens: the client's token requests must come
+	// over the mTLS endpoint alias with a valid X509-SVID, so every access
+	// token it gets is bound to the certificate (RFC 8705 §3.4,
+	// tls_client_certificate_bound_access_tokens). Configured clients only.
+	CertificateBoundAccessTokens bool
 	// Token lifetimes; zero means the server default.
 	AccessTokenTTL      time.Duration
 	RefreshTokenTTL     time.Duration
