@@ -259,6 +259,49 @@ func TestMTLSBindToken(t *testing.T) {
 	})
 }
 
+// TestMTLSBoundTokenOnUnboundRoute: a certificate-bound token
+// (cnf.x5t#S256) stays bound on a token route without bind_token (RFC
+// 8705 §3: the resource checks the binding of a bound token): with its
+// certificate it passes, with another SVID or no client certificate it is
+// refused with 401 invalid_token; an unbound token passes as before.
+func TestMTLSBoundTokenOnUnboundRoute(t *testing.T) {
+	ca := newTestCA(t, tdName)
+	m := newMTLSHarness(t, ca, mtlsOpts{})
+	up := newEcho(t, m.harness)
+	m.load(t, route("plain", "/plain", []string{up.srv.URL}, selfAuth()))
+	ordSrc, repSrc := ca.source(t, pathOrd), ca.source(t, pathRep)
+	ordCert, _ := ordSrc.SVID()
+	bound := m.token(t, map[string]any{"cnf": map[string]any{"x5t#S256": mtls.CertThumbprint(ordCert.Certificate[0])}})
+	noCert := anonClient(t, ordSrc, m.gwID)
+	cases := []struct {
+		name   string
+		client *http.Client
+		token  string
+		want   int
+	}{
+		{"accept/bound-with-its-cert", spiffeClient(t, ordSrc, m.gwID), bound, http.StatusOK},
+		{"accept/unbound-without-cert", noCert, m.token(t, nil), http.StatusOK},
+		{"reject/bound-with-another-svid", spiffeClient(t, repSrc, m.gwID), bound, http.StatusUnauthorized},
+		{"reject/bound-without-cert", noCert, bound, http.StatusUnauthorized},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := m.mustGet(t, tc.client, "/plain/x", tc.token)
+			if resp.StatusCode != tc.want {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tc.want)
+			}
+			if tc.want != http.StatusOK {
+				if w := resp.Header.Get("WWW-Authenticate"); !strings.Contains(w, `error="invalid_token"`) {
+					t.Errorf("WWW-Authenticate %q", w)
+				}
+				if ev := lastDenial(t, m.audit); ev.Reason != reasonCertBinding {
+					t.Errorf("audit %+v", ev)
+				}
+			}
+		})
+	}
+}
+
 // TestMTLSUpstream: upstream_tls.spiffe_id connects with the gateway's
 // SVID (the upstream sees spiffe://example.test/gateway) and accepts only
 // an upstream presenting exactly that ID: another SVID of the same trust

@@ -86,6 +86,16 @@ func bindingHolds(r *http.Request, ri *reqInfo) bool {
 	return mtls.TokenBoundToCert(ri.claims.Raw, r.TLS.PeerCertificates[0].Raw)
 }
 
+// certBoundToken reports whether the verified token in ri carries
+// cnf.x5t#S256 (RFC 8705 §3.1).
+func certBoundToken(ri *reqInfo) bool {
+	if ri.claims == nil {
+		return false
+	}
+	_, ok := mtls.CnfX5tS256(ri.claims.Raw)
+	return ok
+}
+
 // bindingChallenge answers a token that is not bound to the connection's
 // certificate: 401 invalid_token (RFC 8705 §3: "the protected resource
 // MUST reject the request" with the RFC 6750 invalid_token error), in the
