@@ -125,7 +125,7 @@ func TestCARefused(t *testing.T) {
 		{"reject/external-url-path", "ca: {listen: '0.0.0.0:8443', external_url: 'https://ca.example.com/x'}\n", []string{"ca.external_url", "origin only"}},
 		{"reject/external-url-relative", "ca: {listen: '0.0.0.0:8443', external_url: 'ca.example.com'}\n", []string{"ca.external_url", "absolute URL"}},
 		{"reject/cert-bound-client-without-ca-listen", "clients: [{id: c, secret_env: S, grant_types: [client_credentials], certificate_bound_access_tokens: true}]\n", []string{"certificate_bound_access_tokens", "ca.listen is empty"}},
-		{"reject/cert-bound-client-wildcard-listen", "ca: {listen: '0.0.0.0:8443'}\n"+"clients: [{id: c, secret_env: S, grant_types: [client_credentials], certificate_bound_access_tokens: true}]\n", []string{"certificate_bound_access_tokens", "wildcard", "set ca.external_url"}},
+		{"reject/cert-bound-client-wildcard-listen", "ca: {listen: '0.0.0.0:8443'}\n" + "clients: [{id: c, secret_env: S, grant_types: [client_credentials], certificate_bound_access_tokens: true}]\n", []string{"certificate_bound_access_tokens", "wildcard", "set ca.external_url"}},
 		{"reject/ca-duration-as-number", "ca: {svid_ttl: 3600}\n", []string{"ca.svid_ttl", "3600 is a number", "60m"}},
 	}
 	for _, tc := range cases {
