@@ -7,8 +7,10 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rampart-auth/rampart/internal/audit"
+	"github.com/rampart-auth/rampart/internal/kms"
 	"github.com/rampart-auth/rampart/internal/oauth"
 	"github.com/rampart-auth/rampart/internal/testkit/storetest"
 	"github.com/rampart-auth/rampart/mtls"
@@ -270,5 +272,27 @@ func TestCertBoundDiscoveryWithoutAlias(t *testing.T) {
 		if _, ok := doc[k]; ok {
 			t.Errorf("%s published without an alias", k)
 		}
+	}
+}
+
+// TestCertBoundStoredClient: a stored client (`rampart client create
+// --certificate-bound-access-tokens`) is held to the same rule as a
+// configured one: refused without an SVID, bound with one.
+func TestCertBoundStoredClient(t *testing.T) {
+	c := newCertEnv(t, "sqlite")
+	now := time.Now().UTC()
+	cl := &oauth.Client{ID: "stored-cert", SecretHash: oauth.HashSecret(testMasterKey(t).Derive(kms.LabelClientSecret), svcSecret),
+		GrantTypes: []string{"client_credentials"}, Scopes: []string{"reports:read"}, Audience: []string{apiAud},
+		CertificateBoundAccessTokens: true, Source: oauth.SourceCLI, CreatedAt: now, UpdatedAt: now}
+	if err := c.store.CreateClient(t.Context(), cl); err != nil {
+		t.Fatal(err)
+	}
+	status, body, _ := c.tokenRequest(ccForm, cl.ID, svcSecret)
+	wantOAuthError(t, status, body, http.StatusBadRequest, oauth.ErrInvalidRequest)
+	svid := c.ca.svid(t, "/svc/stored", false)
+	status, body = c.aliasToken(svid, ccForm, cl.ID, svcSecret)
+	mustStatus(t, status, http.StatusOK, "stored client with SVID", body)
+	if cnfX5t(t, str(body, "access_token")) != mtls.CertThumbprint(svid.Certificate[0]) {
+		t.Fatal("not bound")
 	}
 }

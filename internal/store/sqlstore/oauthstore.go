@@ -19,8 +19,8 @@ import (
 const (
 	forUpdate = " FOR UPDATE"
 
-	clientCols         = `id, secret_hash, public, grant_types, redirect_uris, scopes, audience, skip_consent, resource_server, access_ttl, refresh_ttl, refresh_idle_ttl, source, created_at, updated_at, require_dpop, auth_method, jwks, jwks_uri, require_par, require_mfa, display_name, logo_uri, policy_uri, tos_uri, post_logout_redirect_uris, profile, disabled`
-	qInsertClient      = `INSERT INTO oauth_clients (` + clientCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	clientCols         = `id, secret_hash, public, grant_types, redirect_uris, scopes, audience, skip_consent, resource_server, access_ttl, refresh_ttl, refresh_idle_ttl, source, created_at, updated_at, require_dpop, auth_method, jwks, jwks_uri, require_par, require_mfa, display_name, logo_uri, policy_uri, tos_uri, post_logout_redirect_uris, profile, disabled, cert_bound_tokens`
+	qInsertClient      = `INSERT INTO oauth_clients (` + clientCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qSelectClient      = `SELECT ` + clientCols + ` FROM oauth_clients WHERE id = ?`
 	qListClients       = `SELECT ` + clientCols + ` FROM oauth_clients ORDER BY id`
 	qUpdateSecret      = `UPDATE oauth_clients SET secret_hash = ?, updated_at = ? WHERE id = ?` // #nosec G101 -- SQL text, not a credential
