@@ -216,6 +216,9 @@ func (s *server) printCA() {
 	}
 	base := "https://" + s.caListen.Addr().String()
 	fmt.Fprintf(s.o.Stdout, "  CA       %s%s   trust domain %s   bundle %s%s\n", base, caapi.PathSVID, s.ca.TrustDomain().Name(), base, caapi.PathBundle)
+	if origin, ok := s.cfg.CA.CAAliasOrigin(s.caListen.Addr().String()); ok {
+		fmt.Fprintf(s.o.Stdout, "  token    %s%s   (mTLS alias: certificate-bound access tokens, RFC 8705)\n", origin, oauth.PathToken)
+	}
 	if !s.cfg.Dev {
 		return
 	}

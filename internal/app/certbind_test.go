@@ -148,8 +148,12 @@ func TestServeCertBoundTokens(t *testing.T) {
 	root := authority.Root()
 	cli.Close(ctx)
 
-	addrs := startServe(t, cfg, io.Discard)
+	var banner strings.Builder
+	addrs := startServe(t, cfg, &banner)
 	main, alias, gwURL := "https://"+addrs["main"].String(), "https://"+addrs["ca"].String()+oauth.PathToken, "https://"+addrs["gateway"].String()
+	if !strings.Contains(banner.String(), "token    "+alias) {
+		t.Errorf("the banner does not name the mTLS alias %s:\n%s", alias, banner.String())
+	}
 	pool := x509.NewCertPool()
 	pool.AddCert(root)
 	plain := func(cert *tls.Certificate) *http.Client {
