@@ -51,6 +51,9 @@ func printClient(w io.Writer, v admin.ClientView, asJSON bool) error {
 	if v.RequireDPoP {
 		fmt.Fprintf(tw, "require_dpop:\t%v\n", v.RequireDPoP)
 	}
+	if v.CertBound {
+		fmt.Fprintf(tw, "certificate_bound_access_tokens:\t%v\n", v.CertBound)
+	}
 	if v.AuthMethod != "" {
 		fmt.Fprintf(tw, "token_endpoint_auth_method:\t%s\n", v.AuthMethod)
 	}
@@ -134,6 +137,7 @@ func (cc *clientCreate) flags(f *pflag.FlagSet) {
 	f.BoolVar(&sp.RequireMFA, "require-mfa", false, "every sign-in for the client needs the TOTP second factor")
 	f.BoolVar(&sp.ResourceServer, "resource-server", false, "may introspect every token, not only those for its own audience")
 	f.BoolVar(&sp.RequireDPoP, "require-dpop", false, "token requests must carry a DPoP proof (RFC 9449): every token is sender-constrained")
+	f.BoolVar(&sp.CertBound, "certificate-bound-access-tokens", false, "token requests must come to the mTLS alias (ca.listen) with a valid SVID (RFC 8705): every token is bound to the certificate")
 	f.DurationVar(&sp.AccessTokenTTL, "access-token-ttl", 0, "access token lifetime (default: tokens.access_token_ttl)")
 	f.DurationVar(&sp.RefreshTokenTTL, "refresh-token-ttl", 0, "refresh token family lifetime (default: tokens.refresh_token_ttl)")
 	f.StringVar(&sp.AuthMethod, "auth-method", "", "token endpoint authentication: client_secret_basic, client_secret_post, private_key_jwt or none (default: a secret in Basic or the form; none for --public)")

@@ -16,16 +16,18 @@ import (
 
 // ClientSpec is a client to register. An empty ID is generated.
 type ClientSpec struct {
-	ID              string
-	Public          bool
-	GrantTypes      []string
-	RedirectURIs    []string
-	Scopes          []string
-	Audience        []string
-	SkipConsent     bool
-	ResourceServer  bool
-	RequireDPoP     bool
-	RequireMFA      bool
+	ID             string
+	Public         bool
+	GrantTypes     []string
+	RedirectURIs   []string
+	Scopes         []string
+	Audience       []string
+	SkipConsent    bool
+	ResourceServer bool
+	RequireDPoP    bool
+	RequireMFA     bool
+	// CertBound: certificate_bound_access_tokens (RFC 8705 §3.4).
+	CertBound       bool
 	AccessTokenTTL  time.Duration
 	RefreshTokenTTL time.Duration
 	// parjwt: AuthMethod (config.AuthMethod*; "" the kind's default),
@@ -64,7 +66,8 @@ func (spec ClientSpec) hasSecret() bool {
 func ValidateClient(spec ClientSpec) error {
 	cc := config.Client{ID: spec.ID, Public: spec.Public, GrantTypes: spec.GrantTypes, RedirectURIs: spec.RedirectURIs,
 		Scopes: spec.Scopes, Audience: spec.Audience, SkipConsent: spec.SkipConsent, ResourceServer: spec.ResourceServer, RequireDPoP: spec.RequireDPoP, RequireMFA: spec.RequireMFA,
-		AccessTokenTTL: config.Duration(spec.AccessTokenTTL), RefreshTokenTTL: config.Duration(spec.RefreshTokenTTL),
+		CertificateBoundAccessTokens: spec.CertBound,
+		AccessTokenTTL:               config.Duration(spec.AccessTokenTTL), RefreshTokenTTL: config.Duration(spec.RefreshTokenTTL),
 		TokenEndpointAuthMethod: spec.AuthMethod, JWKS: spec.JWKS, JWKSURI: spec.JWKSURI, RequirePushedAuthorizationRequests: spec.RequirePAR,
 		DisplayName: spec.DisplayName, LogoURI: spec.LogoURI, PolicyURI: spec.PolicyURI, TOSURI: spec.TOSURI, PostLogoutRedirectURIs: spec.PostLogoutRedirectURIs,
 		Profile: spec.Profile}
@@ -88,7 +91,8 @@ func ValidateClient(spec ClientSpec) error {
 func (spec ClientSpec) client(now time.Time) *oauth.Client {
 	return &oauth.Client{ID: spec.ID, Public: spec.Public, GrantTypes: spec.GrantTypes, RedirectURIs: spec.RedirectURIs,
 		Scopes: spec.Scopes, Audience: spec.Audience, SkipConsent: spec.SkipConsent, ResourceServer: spec.ResourceServer, RequireDPoP: spec.RequireDPoP, RequireMFA: spec.RequireMFA,
-		AccessTokenTTL: spec.AccessTokenTTL, RefreshTokenTTL: spec.RefreshTokenTTL,
+		CertificateBoundAccessTokens: spec.CertBound,
+		AccessTokenTTL:               spec.AccessTokenTTL, RefreshTokenTTL: spec.RefreshTokenTTL,
 		AuthMethod: spec.authMethod(), JWKS: spec.JWKS, JWKSURI: spec.JWKSURI, RequirePAR: spec.RequirePAR, Profile: spec.Profile,
 		DisplayName: spec.DisplayName, LogoURI: spec.LogoURI, PolicyURI: spec.PolicyURI, TOSURI: spec.TOSURI, PostLogoutRedirectURIs: spec.PostLogoutRedirectURIs,
 		Source: oauth.SourceCLI, CreatedAt: now, UpdatedAt: now}

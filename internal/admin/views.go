@@ -28,6 +28,7 @@ type ClientView struct {
 	ResourceServer bool     `json:"resource_server"`
 	RequireDPoP    bool     `json:"require_dpop,omitempty"`
 	RequireMFA     bool     `json:"require_mfa,omitempty"`
+	CertBound      bool     `json:"certificate_bound_access_tokens,omitempty"`
 	AuthMethod     string   `json:"token_endpoint_auth_method,omitempty"`
 	JWKSURI        string   `json:"jwks_uri,omitempty"`
 	InlineJWKS     bool     `json:"jwks_inline,omitempty"`
@@ -50,7 +51,7 @@ type ClientView struct {
 // ViewClient returns c's view.
 func ViewClient(c *oauth.Client) ClientView {
 	v := ClientView{ID: c.ID, Type: "confidential", Source: c.Source, GrantTypes: c.GrantTypes, RedirectURIs: c.RedirectURIs,
-		Scopes: c.Scopes, Audience: c.Audience, SkipConsent: c.SkipConsent, ResourceServer: c.ResourceServer, RequireDPoP: c.RequireDPoP, RequireMFA: c.RequireMFA,
+		Scopes: c.Scopes, Audience: c.Audience, SkipConsent: c.SkipConsent, ResourceServer: c.ResourceServer, RequireDPoP: c.RequireDPoP, RequireMFA: c.RequireMFA, CertBound: c.CertificateBoundAccessTokens,
 		AuthMethod: c.AuthMethod, JWKSURI: c.JWKSURI, InlineJWKS: len(c.JWKS) > 0, RequirePAR: c.RequirePAR,
 		DisplayName: c.DisplayName, LogoURI: c.LogoURI, PolicyURI: c.PolicyURI, TOSURI: c.TOSURI, PostLogout: c.PostLogoutRedirectURIs,
 		Profile: c.Profile, Disabled: c.Disabled}

@@ -22,6 +22,8 @@ type ClientRequest struct {
 	SkipConsent    bool     `json:"skip_consent"`
 	ResourceServer bool     `json:"resource_server"`
 	RequireDPoP    bool     `json:"require_dpop"`
+	// CertBound: certificate_bound_access_tokens (RFC 8705 §3.4).
+	CertBound bool `json:"certificate_bound_access_tokens"`
 	// AuthMethod is client_secret_basic, client_secret_post,
 	// private_key_jwt or none ("" the kind's default); a private_key_jwt
 	// client registers JWKS (a JWK Set object) or JWKSURI.
@@ -66,7 +68,7 @@ func (a *API) createClient(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	spec := admin.ClientSpec{ID: req.ID, Public: req.Public, GrantTypes: req.GrantTypes, RedirectURIs: req.RedirectURIs,
-		Scopes: req.Scopes, Audience: req.Audience, SkipConsent: req.SkipConsent, ResourceServer: req.ResourceServer, RequireDPoP: req.RequireDPoP,
+		Scopes: req.Scopes, Audience: req.Audience, SkipConsent: req.SkipConsent, ResourceServer: req.ResourceServer, RequireDPoP: req.RequireDPoP, CertBound: req.CertBound,
 		AuthMethod: req.AuthMethod, JWKSURI: req.JWKSURI, RequirePAR: req.RequirePAR, RequireMFA: req.RequireMFA,
 		DisplayName: req.DisplayName, LogoURI: req.LogoURI, PolicyURI: req.PolicyURI, TOSURI: req.TOSURI, PostLogoutRedirectURIs: req.PostLogoutRedirectURIs,
 		Profile: req.Profile}

@@ -185,7 +185,8 @@ func (c *Client) CreateClient(ctx context.Context, spec admin.ClientSpec) (admin
 	in := map[string]any{"client_id": spec.ID, "public": spec.Public, "grant_types": spec.GrantTypes,
 		"redirect_uris": spec.RedirectURIs, "scopes": spec.Scopes, "audience": spec.Audience,
 		"skip_consent": spec.SkipConsent, "resource_server": spec.ResourceServer, "require_dpop": spec.RequireDPoP,
-		"token_endpoint_auth_method": spec.AuthMethod, "jwks_uri": spec.JWKSURI, "require_pushed_authorization_requests": spec.RequirePAR,
+		"certificate_bound_access_tokens": spec.CertBound,
+		"token_endpoint_auth_method":      spec.AuthMethod, "jwks_uri": spec.JWKSURI, "require_pushed_authorization_requests": spec.RequirePAR,
 		"require_mfa": spec.RequireMFA, "display_name": spec.DisplayName, "logo_uri": spec.LogoURI, "policy_uri": spec.PolicyURI,
 		"tos_uri": spec.TOSURI, "post_logout_redirect_uris": spec.PostLogoutRedirectURIs,
 		"profile": spec.Profile}

@@ -89,6 +89,8 @@ type authDeps struct {
 	parts  *AuthParts
 	logger *slog.Logger
 	reg    prometheus.Registerer
+	// mtls is the token endpoint's mTLS alias (nil: none).
+	mtls *oauth.MTLSAlias
 }
 
 // newAuthServer builds the OAuth / OIDC server.
@@ -156,5 +158,6 @@ func newAuthServer(cfg *config.Config, d authDeps) (*oauth.Server, error) {
 		RefreshTokenIdleTTL: cfg.Tokens.RefreshTokenIdleTTL.D(),
 		IDTokenTTL:          cfg.Tokens.IDTokenTTL.D(),
 		ScopeDescriptions:   cfg.OAuth.Scopes,
+		MTLS:                d.mtls,
 	})
 }

@@ -156,11 +156,17 @@ func (s *server) buildCAAPI(context.Context) error {
 
 // caListener builds the enrolment listener of ca.listen: HTTPS only, TLS
 // 1.3, its certificate an SVID of spiffe://<td>/rampart/ca, a client
-// certificate requested for renewals.
+// certificate requested for renewals and for certificate-bound access
+// tokens at the token endpoint's mTLS alias.
 func (s *server) caListener(context.Context) (Component, error) {
 	c, h := s.cfg.CA, s.cfg.HTTP
 	mux := http.NewServeMux()
 	s.caAPI.RegisterEnrolment(mux)
+	if h := s.oauth.MTLSHandler(); h != nil {
+		// The token endpoint's mTLS alias (RFC 8705 §5): the same
+		// endpoint, its tokens bound to the client's verified SVID.
+		mux.Handle("POST "+oauth.PathToken, h)
+	}
 	// As on the main listener, outermost first. The client address is the
 	// socket peer: a TLS-terminating proxy in front would hide the client
 	// certificate a renewal needs, so no forwarding header is believed.
@@ -191,6 +197,9 @@ func (s *server) printCA() {
 	}
 	base := "https://" + s.caListen.Addr().String()
 	fmt.Fprintf(s.o.Stdout, "  CA       %s%s   trust domain %s   bundle %s%s\n", base, caapi.PathSVID, s.ca.TrustDomain().Name(), base, caapi.PathBundle)
+	if origin, ok := s.cfg.CA.CAAliasOrigin(s.caListen.Addr().String()); ok {
+		fmt.Fprintf(s.o.Stdout, "  token    %s%s   (mTLS alias: certificate-bound access tokens, RFC 8705)\n", origin, oauth.PathToken)
+	}
 	if !s.cfg.Dev {
 		return
 	}

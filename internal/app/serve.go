@@ -213,7 +213,7 @@ func (s *server) buildAuth(ctx context.Context) error {
 			fmt.Fprintf(s.o.Stdout, "\n  DEV MODE: created user %q with the one-time password\n\n      %s\n\n  It is shown only now, and must be changed at the first sign-in;\n  create more users with `rampart user create`.\n\n", admin.DevAdminName, pw)
 		}
 	}
-	s.oauth, err = newAuthServer(s.cfg, authDeps{db: s.db, kr: s.kr, km: s.km, audit: s.audit, redis: s.redis, parts: parts, logger: s.logger, reg: s.reg, res: s.st.Resolved})
+	s.oauth, err = newAuthServer(s.cfg, authDeps{db: s.db, kr: s.kr, km: s.km, audit: s.audit, redis: s.redis, parts: parts, logger: s.logger, reg: s.reg, res: s.st.Resolved, mtls: s.mtlsAlias()})
 	if err != nil {
 		return err
 	}

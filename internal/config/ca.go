@@ -3,6 +3,7 @@ package config
 import (
 	"net"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
@@ -21,6 +22,13 @@ type CA struct {
 	// Listen is the enrolment listener (HTTPS always, TLS 1.3); "" runs
 	// none. Dev mode: 127.0.0.1:8443.
 	Listen string `yaml:"listen"`
+	// ExternalURL is the origin (https://host[:port]) at which clients
+	// reach the enrolment listener: the base of the token endpoint's mTLS
+	// alias (RFC 8705 §5, <external_url>/oauth2/token in discovery's
+	// mtls_endpoint_aliases). Default: https://<ca.listen>, when its host
+	// is concrete (not a wildcard address); with neither, no
+	// certificate-bound tokens are offered (CAAliasOrigin).
+	ExternalURL string `yaml:"external_url"`
 	// Hosts are the DNS names and IP addresses in the enrolment server
 	// certificate. Default: the listen host, localhost, 127.0.0.1, ::1.
 	Hosts []string `yaml:"hosts"`
@@ -99,6 +107,36 @@ func (c *Config) defaultCA() {
 	setDur(&a.RotationPropagation, DefaultRotationPropagation)
 	setDur(&a.CRLValidity, DefaultCRLValidity)
 	setDur(&a.JoinTokenTTL, DefaultJoinTokenTTL)
+}
+
+// CAAliasOrigin is the origin of the token endpoint's mTLS alias on the
+// enrolment listener bound at addr (the listener's actual address, whose
+// port may differ from ca.listen's ":0"): ca.external_url when set, else
+// https://<ca.listen host>:<addr's port>; false when there is no
+// enrolment listener, or ca.listen's host is a wildcard (no URL a client
+// could use can be derived from it) and no ca.external_url is set.
+func (a CA) CAAliasOrigin(addr string) (string, bool) {
+	if a.Listen == "" {
+		return "", false
+	}
+	if a.ExternalURL != "" {
+		return strings.TrimSuffix(a.ExternalURL, "/"), true
+	}
+	host, _, err := net.SplitHostPort(a.Listen)
+	if err != nil || caWildcardHost(host) {
+		return "", false
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", false
+	}
+	return "https://" + net.JoinHostPort(host, port), true
+}
+
+// caWildcardHost reports whether a listen host binds every address.
+func caWildcardHost(host string) bool {
+	ip := net.ParseIP(host)
+	return host == "" || ip != nil && ip.IsUnspecified()
 }
 
 // defaultTrustDomain is the issuer's host when it is a trust domain name;

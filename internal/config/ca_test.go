@@ -43,6 +43,11 @@ func TestCADefaults(t *testing.T) {
 				t.Errorf("hosts %q", a.Hosts)
 			}
 		}},
+		{"accept/cert-bound-client-with-external-url", "ca: {listen: '0.0.0.0:8443', external_url: 'https://ca.example.com:8443'}\nclients: [{id: c, secret_env: S, grant_types: [client_credentials], certificate_bound_access_tokens: true}]\n", false, func(t *testing.T, a CA) {
+			if o, ok := a.CAAliasOrigin("0.0.0.0:8443"); !ok || o != "https://ca.example.com:8443" {
+				t.Errorf("alias origin %q %v", o, ok)
+			}
+		}},
 		{"accept/wildcard-listen-hosts", "ca: {listen: '0.0.0.0:8443'}\n", false, func(t *testing.T, a CA) {
 			if !slices.Equal(a.Hosts, []string{"localhost", "127.0.0.1", "::1"}) {
 				t.Errorf("hosts %q", a.Hosts)
@@ -115,6 +120,12 @@ func TestCARefused(t *testing.T) {
 		{"reject/crl-validity-too-short", "ca: {crl_validity: 1s}\n", []string{"ca.crl_validity"}},
 		{"reject/join-token-over-1h", "ca: {join_token_ttl: 2h}\n", []string{"ca.join_token_ttl", "1h"}},
 		{"reject/unknown-ca-key", "ca: {trustdomain: example.org}\n", []string{`unknown key "ca.trustdomain"`, "trust_domain"}},
+		{"reject/external-url-without-listen", "ca: {external_url: 'https://ca.example.com'}\n", []string{"ca.external_url", "ca.listen is empty"}},
+		{"reject/external-url-http", "ca: {listen: '0.0.0.0:8443', external_url: 'http://ca.example.com:8443'}\n", []string{"ca.external_url", "https"}},
+		{"reject/external-url-path", "ca: {listen: '0.0.0.0:8443', external_url: 'https://ca.example.com/x'}\n", []string{"ca.external_url", "origin only"}},
+		{"reject/external-url-relative", "ca: {listen: '0.0.0.0:8443', external_url: 'ca.example.com'}\n", []string{"ca.external_url", "absolute URL"}},
+		{"reject/cert-bound-client-without-ca-listen", "clients: [{id: c, secret_env: S, grant_types: [client_credentials], certificate_bound_access_tokens: true}]\n", []string{"certificate_bound_access_tokens", "ca.listen is empty"}},
+		{"reject/cert-bound-client-wildcard-listen", "ca: {listen: '0.0.0.0:8443'}\n" + "clients: [{id: c, secret_env: S, grant_types: [client_credentials], certificate_bound_access_tokens: true}]\n", []string{"certificate_bound_access_tokens", "wildcard", "set ca.external_url"}},
 		{"reject/ca-duration-as-number", "ca: {svid_ttl: 3600}\n", []string{"ca.svid_ttl", "3600 is a number", "60m"}},
 	}
 	for _, tc := range cases {
@@ -127,6 +138,31 @@ func TestCARefused(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q does not mention %q", err, w)
 				}
+			}
+		})
+	}
+}
+
+// TestCAAliasOrigin: the token endpoint's mTLS alias is ca.external_url,
+// else https://<ca.listen host>:<bound port>; none without a listener or
+// with a wildcard listen host and no external_url.
+func TestCAAliasOrigin(t *testing.T) {
+	for _, tc := range []struct {
+		name, listen, ext, addr, want string
+		ok                            bool
+	}{
+		{"accept/external-url", "0.0.0.0:8443", "https://ca.example.com:8443/", "0.0.0.0:8443", "https://ca.example.com:8443", true},
+		{"accept/concrete-host", "ca.example.com:8443", "", "10.0.0.1:8443", "https://ca.example.com:8443", true},
+		{"accept/os-port", "127.0.0.1:0", "", "127.0.0.1:41234", "https://127.0.0.1:41234", true},
+		{"accept/ipv6", "[::1]:8443", "", "[::1]:8443", "https://[::1]:8443", true},
+		{"reject/no-listener", "", "", "", "", false},
+		{"reject/wildcard", "0.0.0.0:8443", "", "0.0.0.0:8443", "", false},
+		{"reject/empty-host", ":8443", "", "[::]:8443", "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := CA{Listen: tc.listen, ExternalURL: tc.ext}.CAAliasOrigin(tc.addr)
+			if got != tc.want || ok != tc.ok {
+				t.Fatalf("CAAliasOrigin = %q, %v; want %q, %v", got, ok, tc.want, tc.ok)
 			}
 		})
 	}

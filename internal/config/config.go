@@ -231,6 +231,11 @@ type Client struct {
 	// RequireDPoP: the client's token requests must carry a DPoP proof
 	// (RFC 9449 §5); every token it gets is then sender-constrained.
 	RequireDPoP bool `yaml:"require_dpop"`
+	// CertificateBoundAccessTokens: the client's token requests must come
+	// to the token endpoint's mTLS alias (ca.external_url) with a valid
+	// X509-SVID, so every access token it gets is bound to the certificate
+	// (RFC 8705 §3.4: tls_client_certificate_bound_access_tokens).
+	CertificateBoundAccessTokens bool `yaml:"certificate_bound_access_tokens"`
 	// RequireMFA makes every authorization for the client need a sign-in
 	// with the second factor (amr otp): a session without it steps up.
 	RequireMFA bool `yaml:"require_mfa"`

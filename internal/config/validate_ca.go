@@ -1,7 +1,9 @@
 package config
 
 import (
+	"fmt"
 	"net"
+	"net/url"
 	"strings"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
@@ -36,6 +38,7 @@ func (c *Config) validateCA(bad func(string, string, ...any)) {
 	} else if len(a.Hosts) > 0 {
 		bad("ca.hosts", "names the enrolment server certificate, but ca.listen is empty (no enrolment listener); set ca.listen or remove ca.hosts")
 	}
+	c.validateCAExternalURL(bad)
 	for i, h := range a.Hosts {
 		if !validCertHost(h) {
 			bad("ca.hosts", "entry %d %q is neither an IP address nor a DNS name (letters, digits, '-' and '.'; no wildcards)", i, h)
@@ -71,6 +74,41 @@ func (c *Config) validateCA(bad func(string, string, ...any)) {
 	}
 	if v := a.JoinTokenTTL.D(); v < MinSVIDTTL || v > MaxJoinTokenTTL {
 		bad("ca.join_token_ttl", "%s is out of range; use %s to %s (a join token is a bearer credential)", v, MinSVIDTTL, MaxJoinTokenTTL)
+	}
+}
+
+// validateCAExternalURL checks ca.external_url (an https origin, only with
+// an enrolment listener) and that a client requiring certificate-bound
+// tokens has an mTLS alias to get them from.
+func (c *Config) validateCAExternalURL(bad func(string, string, ...any)) {
+	const key = "ca.external_url"
+	a := c.CA
+	if a.ExternalURL != "" {
+		u, err := url.Parse(a.ExternalURL)
+		switch {
+		case a.Listen == "":
+			bad(key, "is set, but ca.listen is empty (no enrolment listener); set ca.listen or remove ca.external_url")
+		case err != nil || !u.IsAbs() || u.Hostname() == "" || u.Opaque != "":
+			bad(key, "%q is not an absolute URL; write the origin clients reach ca.listen at, like https://ca.example.com:8443", redactURL(a.ExternalURL))
+		case u.Scheme != "https":
+			// The enrolment listener speaks only HTTPS; the alias is where
+			// clients present certificates (RFC 8705 §5).
+			bad(key, "%q must use https (the enrolment listener speaks only HTTPS)", redactURL(a.ExternalURL))
+		case u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(a.ExternalURL, "#") || u.Path != "" && u.Path != "/":
+			bad(key, "%q must be an origin only: https://host[:port], without path, query, fragment or user info", redactURL(a.ExternalURL))
+		}
+	}
+	_, alias := a.CAAliasOrigin(a.Listen)
+	for i, cl := range c.Clients {
+		if !cl.CertificateBoundAccessTokens || alias {
+			continue
+		}
+		k := fmt.Sprintf("clients[%d] (%s).certificate_bound_access_tokens", i, cl.ID)
+		if a.Listen == "" {
+			bad(k, "needs the token endpoint's mTLS alias on the enrolment listener, but ca.listen is empty; set ca.listen (and ca.external_url)")
+		} else {
+			bad(k, "needs the token endpoint's mTLS alias, whose URL cannot be derived from ca.listen %q (a wildcard address); set ca.external_url to the origin clients reach it at, like https://ca.example.com:8443", a.Listen)
+		}
 	}
 }
 

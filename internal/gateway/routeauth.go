@@ -63,11 +63,13 @@ func (g *Gateway) authStage(name string, a config.RouteAuth, externalURL string,
 	passed := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ri := infoFrom(r.Context())
 		ri.claims, _ = jwtauth.ClaimsFrom(r.Context())
-		if bind && !bindingHolds(r, ri) {
+		if (bind || certBoundToken(ri)) && !bindingHolds(r, ri) {
 			// RFC 8705 §3: a certificate-bound token is accepted only on a
-			// connection with that certificate; an unbound token is not
-			// accepted where binding is required, so a token stolen from
-			// one service is useless from another.
+			// connection with that certificate, on every route (a route
+			// without bind_token does not make a bound token a bearer
+			// token); an unbound token is not accepted where binding is
+			// required, so a token stolen from one service is useless from
+			// another.
 			ri.claims, ri.reason = nil, reasonCertBinding
 			bindingChallenge(w, r)
 			return

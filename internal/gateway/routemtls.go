@@ -83,7 +83,17 @@ func bindingHolds(r *http.Request, ri *reqInfo) bool {
 	if ri.claims == nil || r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
 		return false
 	}
-	return certBound(ri.claims.Raw, r.TLS.PeerCertificates[0].Raw)
+	return mtls.TokenBoundToCert(ri.claims.Raw, r.TLS.PeerCertificates[0].Raw)
+}
+
+// certBoundToken reports whether the verified token in ri carries
+// cnf.x5t#S256 (RFC 8705 §3.1).
+func certBoundToken(ri *reqInfo) bool {
+	if ri.claims == nil {
+		return false
+	}
+	_, ok := mtls.CnfX5tS256(ri.claims.Raw)
+	return ok
 }
 
 // bindingChallenge answers a token that is not bound to the connection's

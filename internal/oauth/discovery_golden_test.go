@@ -14,9 +14,12 @@ import (
 // TestDiscoveryGolden: both discovery documents, indented and with the
 // test server's issuer replaced by {issuer}, are the golden files in
 // testdata/discovery. Refresh with
-// go test ./internal/oauth -run Golden -update (and review the diff).
+// go test ./internal/oauth -run Golden -update (and review the diff). The
+// server has the mTLS alias of the token endpoint (RFC 8705 §5), as serve
+// with ca.listen does.
 func TestDiscoveryGolden(t *testing.T) {
-	e := newEnv(t, "sqlite")
+	e := newCertEnv(t, "sqlite")
+	alias := "https://" + e.alias.Listener.Addr().String()
 	for _, p := range []string{"/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"} {
 		t.Run(path.Base(p), func(t *testing.T) {
 			resp, err := http.Get(e.issuer + p)
@@ -37,6 +40,7 @@ func TestDiscoveryGolden(t *testing.T) {
 			}
 			doc.WriteByte('\n')
 			got := bytes.ReplaceAll(doc.Bytes(), []byte(e.issuer), []byte("{issuer}"))
+			got = bytes.ReplaceAll(got, []byte(alias), []byte("{ca}"))
 			testkit.Golden(t, path.Join("discovery", path.Base(p)+".json"), got)
 		})
 	}

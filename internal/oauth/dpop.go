@@ -58,17 +58,21 @@ func tokenType(jkt string) string {
 	return tokenTypeBearer
 }
 
-// confirmation is the cnf claim of a DPoP-bound token (RFC 9449 §6.1).
+// confirmation is the cnf claim of a sender-constrained token: the DPoP
+// key's thumbprint (RFC 9449 §6.1), the client certificate's (RFC 8705
+// §3.1), or both.
 type confirmation struct {
-	JKT string `json:"jkt"`
+	JKT string `json:"jkt,omitempty"`
+	X5T string `json:"x5t#S256,omitempty"`
 }
 
-// cnf is the cnf claim for a token bound to jkt, nil for none.
-func cnf(jkt string) *confirmation {
-	if jkt == "" {
+// cnf is the cnf claim for a token bound to the DPoP key jkt and the
+// client certificate x5t ("" for either absent), nil for neither.
+func cnf(jkt, x5t string) *confirmation {
+	if jkt == "" && x5t == "" {
 		return nil
 	}
-	return &confirmation{JKT: jkt}
+	return &confirmation{JKT: jkt, X5T: x5t}
 }
 
 // newProofChecker builds the token endpoint's proof checker: replay nil
@@ -113,12 +117,13 @@ func (s *Server) setNonce(w http.ResponseWriter) {
 }
 
 // checkTokenProof checks the DPoP proof of a token request of client c
-// (RFC 9449 §5) for POST to the token endpoint URL as the issuer
-// identifier names it (never the request's Host or X-Forwarded-*): the
+// (RFC 9449 §5) for POST to htu, the token endpoint URL as the issuer
+// identifier (or the mTLS alias's configured URL) names it, never the
+// request's Host or X-Forwarded-*: the
 // thumbprint of its key, "" when there is no proof and the client may do
 // without. Every refusal but a nonce challenge is audited: a replayed
 // proof or one made for another endpoint is an attack signal.
-func (s *Server) checkTokenProof(r *http.Request, c *Client) (string, *Error) {
+func (s *Server) checkTokenProof(r *http.Request, c *Client, htu string) (string, *Error) {
 	proof, e := dpopHeader(r.Header)
 	if e != nil {
 		s.auditProof(r, c, "malformed_header")
@@ -133,7 +138,7 @@ func (s *Server) checkTokenProof(r *http.Request, c *Client) (string, *Error) {
 		}
 		return "", nil
 	}
-	return s.checkProof(r, c, proof, s.opts.Issuer+PathToken)
+	return s.checkProof(r, c, proof, htu)
 }
 
 // checkProof checks a DPoP proof of client c for POST to htu (an

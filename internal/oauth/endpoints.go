@@ -69,6 +69,12 @@ func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 		challenge(http.StatusUnauthorized, ErrInvalidToken, "the access token is invalid")
 		return
 	}
+	if !certBindingHolds(r, claims) {
+		// RFC 8705 §3: this listener requests no client certificate, so
+		// a certificate-bound token cannot be used here.
+		challenge(http.StatusUnauthorized, ErrInvalidToken, "the access token is bound to a client certificate that this connection did not present")
+		return
+	}
 	if !claims.HasScope("openid") {
 		challenge(http.StatusForbidden, ErrInsufficientScope, "the openid scope is required")
 		return
@@ -152,6 +158,12 @@ func (s *Server) metadata() []byte {
 		// parjwt: RFC 9126 §5.
 		"pushed_authorization_request_endpoint": iss + PathPAR,
 		"require_pushed_authorization_requests": s.opts.RequirePAR,
+	}
+	if s.opts.MTLS != nil {
+		// RFC 8705 §3.3 and §5: certificate-bound tokens are issued at the
+		// alias, the enrolment listener that requests client certificates.
+		m["tls_client_certificate_bound_access_tokens"] = true
+		m["mtls_endpoint_aliases"] = map[string]string{"token_endpoint": s.opts.MTLS.TokenEndpoint()}
 	}
 	b, _ := json.Marshal(m)
 	return b

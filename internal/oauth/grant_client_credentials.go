@@ -44,7 +44,7 @@ func (g *clientCredentialsGrant) grant(r *http.Request, c *Client, req *TokenReq
 		return nil, serverError(err)
 	}
 	if err := g.trail.must(r, audit.Event{Actor: "client:" + c.ID, Action: audit.ActionToken, Target: "client:" + c.ID, Outcome: audit.OutcomeSuccess,
-		Details: map[string]string{"grant_type": GrantClientCredentials, "scope": scopeString(scopes), "jti": at.jti}}); err != nil {
+		Details: bindingDetails(r.Context(), map[string]string{"grant_type": GrantClientCredentials, "scope": scopeString(scopes), "jti": at.jti})}); err != nil {
 		return nil, serverError(err)
 	}
 	// No refresh token: the client can always authenticate again (OAuth

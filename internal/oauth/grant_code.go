@@ -93,7 +93,7 @@ func (g *codeGrant) grant(r *http.Request, c *Client, req *TokenRequest) (*token
 		return nil, e
 	}
 	if err := g.trail.must(r, audit.Event{Actor: "client:" + c.ID, Action: audit.ActionToken, Target: "user:" + user.ID, Outcome: audit.OutcomeSuccess,
-		Details: map[string]string{"grant_type": GrantAuthorizationCode, "scope": scopeString(code.Scopes), "family": familyID}}); err != nil {
+		Details: bindingDetails(ctx, map[string]string{"grant_type": GrantAuthorizationCode, "scope": scopeString(code.Scopes), "family": familyID})}); err != nil {
 		return nil, serverError(err)
 	}
 	return resp, nil

@@ -149,7 +149,7 @@ func (g *deviceGrant) redeem(r *http.Request, c *Client, hash []byte, scopes []s
 		return nil, e
 	}
 	if err := g.trail.must(r, audit.Event{Actor: "client:" + c.ID, Action: audit.ActionToken, Target: "user:" + user.ID, Outcome: audit.OutcomeSuccess,
-		Details: map[string]string{"grant_type": GrantDeviceCode, "scope": scopeString(scopes), "family": familyID}}); err != nil {
+		Details: bindingDetails(ctx, map[string]string{"grant_type": GrantDeviceCode, "scope": scopeString(scopes), "family": familyID})}); err != nil {
 		return nil, serverError(err)
 	}
 	return resp, nil

@@ -113,7 +113,7 @@ func (g *refreshGrant) grant(r *http.Request, c *Client, req *TokenRequest) (*to
 	}
 	resp.RefreshToken = rt
 	if err := g.trail.must(r, audit.Event{Actor: "client:" + c.ID, Action: audit.ActionRefresh, Target: "user:" + user.ID, Outcome: audit.OutcomeSuccess,
-		Details: map[string]string{"scope": scopeString(scopes), "family": old.FamilyID, "rotated": strconv.FormatBool(rotated)}}); err != nil {
+		Details: bindingDetails(ctx, map[string]string{"scope": scopeString(scopes), "family": old.FamilyID, "rotated": strconv.FormatBool(rotated)})}); err != nil {
 		return nil, serverError(err)
 	}
 	return resp, nil
@@ -153,6 +153,15 @@ func (g *refreshGrant) lookup(r *http.Request, c *Client, hash []byte, now time.
 			Reason: "dpop_key_mismatch", Details: map[string]string{"family": old.FamilyID}})
 		return nil, oerr(ErrInvalidGrant, "the refresh token is bound to a DPoP key: a proof of that key is required")
 	}
+	if old.X5T != "" && !sameThumb(certThumb(r.Context()), old.X5T) {
+		// RFC 8705 §4: a public client's refresh token issued over mutual
+		// TLS is bound to that certificate; without it (another one, or
+		// the main listener, which requests none) it is useless. It stays
+		// unspent, as for a missing DPoP proof above.
+		g.trail.record(r, audit.Event{Actor: "client:" + c.ID, Action: audit.ActionRefresh, Target: "user:" + old.UserID, Outcome: audit.OutcomeFailure,
+			Reason: "certificate_mismatch", Details: map[string]string{"family": old.FamilyID}})
+		return nil, oerr(ErrInvalidGrant, "the refresh token is bound to a client certificate: send the request to the mtls_endpoint_aliases token_endpoint with that certificate")
+	}
 	return old, nil
 }
 
@@ -166,12 +175,16 @@ func (g *refreshGrant) rotate(r *http.Request, c *Client, old *RefreshToken, has
 	}
 	next := &RefreshToken{
 		Hash: hashToken(rt), ClientID: c.ID, UserID: old.UserID, Scopes: old.Scopes, Audience: old.Audience, AuthTime: old.AuthTime, AMR: old.AMR,
-		CreatedAt: now, ExpiresAt: minTime(now.Add(g.mint.refreshIdleTTLFor(c)), familyExpiry), JKT: old.JKT,
+		CreatedAt: now, ExpiresAt: minTime(now.Add(g.mint.refreshIdleTTLFor(c)), familyExpiry), JKT: old.JKT, X5T: old.X5T,
 	}
 	if next.JKT == "" {
 		// A public client's unbound token spent with a proof: the new one
 		// is bound from now on (RFC 9449 §5).
 		next.JKT = refreshBinding(c, proofKey(r.Context()))
+	}
+	if next.X5T == "" {
+		// The same for a certificate (RFC 8705 §4).
+		next.X5T = refreshBinding(c, certThumb(r.Context()))
 	}
 	if _, err := g.tokens.RotateRefresh(r.Context(), hash, next, now); err != nil {
 		switch {

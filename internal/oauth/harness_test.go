@@ -138,6 +138,8 @@ func newEnvOpts(t testing.TB, driver string, mutate func(*oauth.Options)) *env {
 		{ID: "introspector", SecretEnv: "OTHER", GrantTypes: []string{"client_credentials"}, ResourceServer: true},
 		// dpopSvcID requires DPoP proofs (dpop_test.go).
 		{ID: dpopSvcID, SecretEnv: "SVC", GrantTypes: []string{"client_credentials"}, Scopes: []string{"reports:read"}, Audience: []string{apiAud}, RequireDPoP: true},
+		// certSvcID requires certificate-bound tokens (certbound_test.go).
+		{ID: certSvcID, SecretEnv: "SVC", GrantTypes: []string{"client_credentials"}, Scopes: []string{"reports:read"}, Audience: []string{apiAud}, CertificateBoundAccessTokens: true},
 		// Device grant clients (device_test.go): a public CLI and a confidential kiosk.
 		{ID: tvID, Public: true, GrantTypes: []string{config.GrantDeviceCode, "refresh_token"}, Scopes: []string{"openid", "profile", "notes:read"}, Audience: []string{apiAud}},
 		{ID: kioskID, SecretEnv: "APP", GrantTypes: []string{config.GrantDeviceCode}, Scopes: []string{"notes:read"}},

@@ -8,6 +8,7 @@ import (
 
 	"github.com/rampart-auth/rampart/internal/audit"
 	"github.com/rampart-auth/rampart/internal/store"
+	"github.com/rampart-auth/rampart/mtls"
 )
 
 // introspection is the RFC 7662 §2.2 response.
@@ -23,7 +24,9 @@ type introspection struct {
 	NotBefore int64    `json:"nbf,omitempty"`
 	JTI       string   `json:"jti,omitempty"`
 	TokenType string   `json:"token_type,omitempty"`
-	// Cnf is a DPoP-bound token's key thumbprint (RFC 9449 §6.2).
+	// Cnf is a sender-constrained token's confirmation: the DPoP key's
+	// thumbprint (RFC 9449 §6.2) and/or the client certificate's (RFC
+	// 8705 §3.2).
 	Cnf *confirmation `json:"cnf,omitempty"`
 }
 
@@ -73,7 +76,9 @@ func (s *Server) introspectAccess(w http.ResponseWriter, r *http.Request, c *Cli
 	inactive := introspection{}
 	ctx := r.Context()
 	// Inspect, not Verify: a DPoP-bound token is described too, with its
-	// cnf (RFC 9449 §6.2), for the resource server to check the proof.
+	// cnf (RFC 9449 §6.2), for the resource server to check the proof; so
+	// is a certificate-bound one (RFC 8705 §3.2), for the resource server
+	// to compare with the certificate of its own mutual-TLS connection.
 	claims, err := s.verifier.Inspect(ctx, tok)
 	if err != nil || !(c.ResourceServer || slices.Contains(claims.Audience, c.ID)) {
 		writeJSON(w, http.StatusOK, inactive)
@@ -84,10 +89,11 @@ func (s *Server) introspectAccess(w http.ResponseWriter, r *http.Request, c *Cli
 		writeJSON(w, http.StatusOK, inactive)
 		return
 	}
+	x5t, _ := mtls.CnfX5tS256(claims.Raw)
 	writeJSON(w, http.StatusOK, introspection{
 		Active: true, Scope: claims.Scope, ClientID: claims.ClientID, Subject: claims.Subject, Audience: claims.Audience,
 		Issuer: claims.Issuer, Expiry: claims.ExpiresAt.Unix(), IssuedAt: unixOrZero(claims.IssuedAt), NotBefore: unixOrZero(claims.NotBefore),
-		JTI: claims.ID, TokenType: tokenType(claims.JKT), Cnf: cnf(claims.JKT),
+		JTI: claims.ID, TokenType: tokenType(claims.JKT), Cnf: cnf(claims.JKT, x5t),
 	})
 }
 

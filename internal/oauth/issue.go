@@ -59,7 +59,11 @@ type accessToken struct {
 // signAccess signs an RFC 9068 access token of client c for subject with
 // key. authTime is the Unix time of the user's sign-in, 0 for none, amr
 // its methods. A token request with a DPoP proof (proofKey of ctx) gets a
-// token bound to the proof's key: cnf.jkt (RFC 9449 §6.1).
+// token bound to the proof's key: cnf.jkt (RFC 9449 §6.1); one on the
+// mTLS alias with a verified client certificate (certThumb of ctx) a token
+// bound to the certificate: cnf.x5t#S256 (RFC 8705 §3.1). The token_type
+// stays Bearer for a certificate-bound token (RFC 8705 §3 leaves it), DPoP
+// when it is DPoP-bound.
 func (t *tokenIssuer) signAccess(ctx context.Context, key keys.ActiveKey, c *Client, subject string, aud, scopes []string, authTime int64, amr []string, now time.Time) (accessToken, error) {
 	ttl := orDefault(c.AccessTokenTTL, t.accessTTL)
 	jti, err := randomToken(t.rand, 16)
@@ -69,7 +73,7 @@ func (t *tokenIssuer) signAccess(ctx context.Context, key keys.ActiveKey, c *Cli
 	exp := now.Add(ttl)
 	at, err := sign(key, "at+jwt", accessClaims{
 		Issuer: t.issuer, Subject: subject, Audience: aud, Expiry: exp.Unix(), IssuedAt: now.Unix(), NotBef: now.Unix(),
-		ID: jti, ClientID: c.ID, Scope: scopeString(scopes), AuthTime: authTime, AMR: amr, ACR: acrOf(amr), Cnf: cnf(proofKey(ctx)),
+		ID: jti, ClientID: c.ID, Scope: scopeString(scopes), AuthTime: authTime, AMR: amr, ACR: acrOf(amr), Cnf: cnf(proofKey(ctx), certThumb(ctx)),
 	})
 	if err != nil {
 		return accessToken{}, err
@@ -117,7 +121,7 @@ func (t *tokenIssuer) issue(ctx context.Context, g userGrant) (*tokenResponse, *
 		}
 	}
 	if g.refresh && c.Allows(GrantRefreshToken) {
-		rt, e := t.refreshToken(ctx, g, refreshBinding(c, proofKey(ctx)))
+		rt, e := t.refreshToken(ctx, g, refreshBinding(c, proofKey(ctx)), refreshBinding(c, certThumb(ctx)))
 		if e != nil {
 			return nil, e
 		}
@@ -139,28 +143,30 @@ func (t *tokenIssuer) idToken(key keys.ActiveKey, g userGrant, at string) (strin
 	return sign(key, "JWT", claims)
 }
 
-// refreshBinding is the DPoP key a new refresh token of c is bound to,
-// when the token request came with a proof of key jkt: a public client's
+// refreshBinding is the DPoP key (jkt) or client certificate (x5t) a new
+// refresh token of c is bound to, when the token request came with a proof
+// of that key or over mutual TLS with that certificate: a public client's
 // refresh tokens are bound to it, since the client has no credential of
-// its own that a thief would lack (RFC 9449 §5); a confidential client's
-// are not (they are bound to the client's authentication already, §5).
-func refreshBinding(c *Client, jkt string) string {
+// its own that a thief would lack (RFC 9449 §5, RFC 8705 §4); a
+// confidential client's are not (they are bound to the client's
+// authentication already, RFC 9449 §5, RFC 8705 §4).
+func refreshBinding(c *Client, thumb string) string {
 	if c.Public {
-		return jkt
+		return thumb
 	}
 	return ""
 }
 
 // refreshToken mints and stores a new refresh token in g's family, bound
-// to the DPoP key jkt ("" for none).
-func (t *tokenIssuer) refreshToken(ctx context.Context, g userGrant, jkt string) (string, *Error) {
+// to the DPoP key jkt and the client certificate x5t ("" for none).
+func (t *tokenIssuer) refreshToken(ctx context.Context, g userGrant, jkt, x5t string) (string, *Error) {
 	rt, err := randomToken(t.rand, 32)
 	if err != nil {
 		return "", serverError(err)
 	}
 	stored := &RefreshToken{
 		Hash: hashToken(rt), FamilyID: g.familyID, ClientID: g.client.ID, UserID: g.user.ID, Scopes: g.scopes, Audience: g.aud,
-		AuthTime: g.authTime, AMR: g.amr, CreatedAt: g.now, ExpiresAt: minTime(g.now.Add(t.refreshIdleTTLFor(g.client)), g.familyExpiry), JKT: jkt,
+		AuthTime: g.authTime, AMR: g.amr, CreatedAt: g.now, ExpiresAt: minTime(g.now.Add(t.refreshIdleTTLFor(g.client)), g.familyExpiry), JKT: jkt, X5T: x5t,
 	}
 	if err := t.store.SaveRefresh(ctx, stored); err != nil {
 		return "", recordError(err)

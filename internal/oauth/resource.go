@@ -28,8 +28,9 @@ const maxAuthorizationHeader = 16 << 10
 // `Authorization: Bearer <token>` (RFC 6750 §2.1), or `Authorization: DPoP
 // <token>` with one `DPoP` proof header (RFC 9449 §7.1) checked against
 // the request's method and URL. A DPoP-bound token presented as Bearer is
-// refused by the verifier (RFC 9449 §7.2). The audience is the caller's
-// check.
+// refused by the verifier (RFC 9449 §7.2); a certificate-bound token
+// (cnf.x5t#S256, RFC 8705 §3) without that client certificate on the
+// connection is refused too. The audience is the caller's check.
 func (s *Server) AuthenticateRequest(r *http.Request) (*jwtauth.Claims, error) {
 	vals := r.Header.Values("Authorization")
 	if len(vals) == 0 {
@@ -67,6 +68,12 @@ func (s *Server) AuthenticateRequest(r *http.Request) (*jwtauth.Claims, error) {
 		if jwtauth.ReasonOf(err) == jwtauth.ReasonKeySourceError {
 			s.log.ErrorContext(r.Context(), "access token verification", "err", err)
 		}
+		return nil, ErrInvalidAccessToken
+	}
+	if !certBindingHolds(r, claims) {
+		// RFC 8705 §3: a certificate-bound token only with its
+		// certificate; the main listener requests none, so a bound token
+		// is refused there.
 		return nil, ErrInvalidAccessToken
 	}
 	return claims, nil

@@ -96,6 +96,10 @@ type Options struct {
 	// clients' jwks_uri (optional; jwtauth's default client).
 	AssertionReplay jwtauth.ReplayCache
 	JWKSClient      *http.Client
+	// MTLS, when set, is the token endpoint's mTLS endpoint alias (RFC
+	// 8705 §5; certbound.go): served by MTLSHandler on the CA's enrolment
+	// listener and published in discovery. Optional.
+	MTLS *MTLSAlias
 	// RequirePAR: every client must push its authorization requests
 	// (oauth.require_pushed_authorization_requests, RFC 9126 §5).
 	RequirePAR bool
@@ -152,6 +156,9 @@ func New(opts Options) (*Server, error) {
 	if opts.Issuer == "" || opts.Store == nil || opts.Clients == nil || opts.Users == nil || opts.Sessions == nil ||
 		opts.Signer == nil || opts.Keys == nil || opts.Audit == nil || opts.CSRF == nil || len(opts.LoginProofKey) < 32 || opts.MFA == nil {
 		return nil, errors.New("oauth: incomplete options")
+	}
+	if opts.MTLS != nil && (opts.MTLS.Binder == nil || opts.MTLS.TokenEndpoint == nil) {
+		return nil, errors.New("oauth: the mTLS alias needs a token endpoint URL and a certificate binder")
 	}
 	s := &Server{opts: opts, now: opts.Now, rand: opts.Rand, log: opts.Logger,
 		codes: opts.Store, pars: opts.Store, consents: opts.Store, account: opts.Store, refreshes: opts.Store, families: opts.Store, deviceSaves: opts.Store, deviceDecisions: opts.Store}

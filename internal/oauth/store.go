@@ -34,6 +34,11 @@ type Client struct {
 	// RequireDPoP: the client's token requests must carry a DPoP proof
 	// (RFC 9449 §5), so every access token it gets is sender-constrained.
 	RequireDPoP bool
+	// CertificateBoundAccessTokens: the client's token requests must come
+	// over the mTLS endpoint alias with a valid X509-SVID, so every access
+	// token it gets is bound to the certificate (RFC 8705 §3.4,
+	// tls_client_certificate_bound_access_tokens). Configured clients only.
+	CertificateBoundAccessTokens bool
 	// Token lifetimes; zero means the server default.
 	AccessTokenTTL      time.Duration
 	RefreshTokenTTL     time.Duration
@@ -121,6 +126,11 @@ type RefreshToken struct {
 	// JKT binds a public client's refresh token to a DPoP key (RFC 9449
 	// §5): it is redeemed only with a proof of that key. "" for none.
 	JKT string
+	// X5T binds a public client's refresh token to a client certificate
+	// (RFC 8705 §4): the base64url SHA-256 thumbprint of the certificate
+	// of the mutual-TLS token request it was issued on; it is redeemed
+	// only over mutual TLS with that certificate. "" for none.
+	X5T string
 	// FamilyExpiresAt is read only: the family's ExpiresAt, filled in by
 	// GetRefresh and RotateRefresh (a join), ignored by SaveRefresh.
 	FamilyExpiresAt time.Time

@@ -26,12 +26,16 @@ func readForm(r *http.Request) (url.Values, *Error) {
 	return r.PostForm, nil
 }
 
-// handleToken is the token endpoint (RFC 6749 §3.2): it reads the form,
-// authenticates the client behind the per-address limits, applies the
-// client's token budget, and hands the request to the handler of its
-// grant_type. A public client's budget is charged only once the grant
-// succeeded (limitToken).
-func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
+// handleToken is the token endpoint (RFC 6749 §3.2) of the main listener.
+func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) { s.token(w, r, false) }
+
+// token answers a token request: it reads the form, authenticates the
+// client behind the per-address limits, applies the client's token
+// budget, and hands the request to the handler of its grant_type. A public
+// client's budget is charged only once the grant succeeded (limitToken).
+// alias is true on the mTLS endpoint alias (MTLSHandler, RFC 8705 §5),
+// whose verified client certificate binds the tokens (checkTokenCert).
+func (s *Server) token(w http.ResponseWriter, r *http.Request, alias bool) {
 	s.setNonce(w)
 	form, e := readForm(r)
 	if e != nil {
@@ -50,15 +54,27 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, e, basic)
 		return
 	}
-	// The DPoP proof is checked before the grant is dispatched, the same
-	// for every grant type (RFC 9449 §5); the grant binds what it issues
-	// to the proof's key, which it finds in the request context.
-	jkt, e := s.checkTokenProof(r, client)
+	x5t, e := s.checkTokenCert(r, client, alias)
 	if e != nil {
 		s.fail(w, r, e, basic)
 		return
 	}
-	r = r.WithContext(withProofKey(r.Context(), jkt))
+	// The DPoP proof is checked before the grant is dispatched, the same
+	// for every grant type (RFC 9449 §5), for the URL the request was sent
+	// to (§4.3: htu; the alias has its own); the grant binds what it
+	// issues to the proof's key and the client certificate, which it
+	// finds in the request context. With both, the token carries both
+	// cnf members (RFC 9449 §6 and RFC 8705 §3 define them side by side).
+	htu := s.opts.Issuer + PathToken
+	if alias {
+		htu = s.opts.MTLS.TokenEndpoint()
+	}
+	jkt, e := s.checkTokenProof(r, client, htu)
+	if e != nil {
+		s.fail(w, r, e, basic)
+		return
+	}
+	r = r.WithContext(withCertThumb(withProofKey(r.Context(), jkt), x5t))
 	resp, e := s.grant(r, client, req)
 	if e != nil {
 		s.fail(w, r, e, basic)

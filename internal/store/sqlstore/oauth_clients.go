@@ -17,13 +17,13 @@ func scanClient(r scanner) (*oauth.Client, error) {
 	var (
 		c                                        oauth.Client
 		public, skip, rs, dpop, requirePAR, mfa  int64
-		disabled                                 int64
+		disabled, certBound                      int64
 		jwks, logout                             string
 		grants, redirects, scopes, aud           string
 		accessTTL, refreshTTL, idleTTL, cAt, uAt int64
 	)
 	if err := r.Scan(&c.ID, &c.SecretHash, &public, &grants, &redirects, &scopes, &aud, &skip, &rs, &accessTTL, &refreshTTL, &idleTTL, &c.Source, &cAt, &uAt,
-		&dpop, &c.AuthMethod, &jwks, &c.JWKSURI, &requirePAR, &mfa, &c.DisplayName, &c.LogoURI, &c.PolicyURI, &c.TOSURI, &logout, &c.Profile, &disabled); err != nil {
+		&dpop, &c.AuthMethod, &jwks, &c.JWKSURI, &requirePAR, &mfa, &c.DisplayName, &c.LogoURI, &c.PolicyURI, &c.TOSURI, &logout, &c.Profile, &disabled, &certBound); err != nil {
 		return nil, err
 	}
 	var err error
@@ -36,7 +36,7 @@ func scanClient(r scanner) (*oauth.Client, error) {
 		}
 	}
 	c.Public, c.SkipConsent, c.ResourceServer, c.RequireDPoP, c.RequirePAR, c.RequireMFA = public != 0, skip != 0, rs != 0, dpop != 0, requirePAR != 0, mfa != 0
-	c.Disabled = disabled != 0
+	c.Disabled, c.CertificateBoundAccessTokens = disabled != 0, certBound != 0
 	if jwks != "" {
 		c.JWKS = []byte(jwks)
 	}
@@ -51,7 +51,7 @@ func (s *OAuthStore) CreateClient(ctx context.Context, c *oauth.Client) error {
 		encodeList(c.Scopes), encodeList(c.Audience), b2i(c.SkipConsent), b2i(c.ResourceServer), int64(c.AccessTokenTTL), int64(c.RefreshTokenTTL),
 		int64(c.RefreshTokenIdleTTL), c.Source, nanos(c.CreatedAt), nanos(c.UpdatedAt), b2i(c.RequireDPoP),
 		c.AuthMethod, string(c.JWKS), c.JWKSURI, b2i(c.RequirePAR), b2i(c.RequireMFA),
-		c.DisplayName, c.LogoURI, c.PolicyURI, c.TOSURI, encodeList(c.PostLogoutRedirectURIs), c.Profile, b2i(c.Disabled))
+		c.DisplayName, c.LogoURI, c.PolicyURI, c.TOSURI, encodeList(c.PostLogoutRedirectURIs), c.Profile, b2i(c.Disabled), b2i(c.CertificateBoundAccessTokens))
 	if isUnique(err) {
 		return store.ErrConflict
 	}

@@ -46,7 +46,7 @@ func (s *OAuthStore) lockLiveFamily(ctx context.Context, tx *sql.Tx, id string) 
 
 func insertRefresh(ctx context.Context, s *OAuthStore, tx *sql.Tx, t *oauth.RefreshToken) error {
 	_, err := tx.ExecContext(ctx, s.d.Q(qInsertRefresh), t.Hash, t.FamilyID, t.ClientID, t.UserID, encodeList(t.Scopes), encodeList(t.Audience),
-		nanos(t.AuthTime), nanos(t.CreatedAt), nanos(t.ExpiresAt), nanos(t.UsedAt), nanos(t.RevokedAt), t.JKT, encodeAMR(t.AMR))
+		nanos(t.AuthTime), nanos(t.CreatedAt), nanos(t.ExpiresAt), nanos(t.UsedAt), nanos(t.RevokedAt), t.JKT, encodeAMR(t.AMR), t.X5T)
 	if isUnique(err) {
 		return store.ErrConflict
 	}
@@ -96,7 +96,7 @@ func scanRefresh(r scanner) (*oauth.RefreshToken, error) {
 		authAt, cAt, expAt, usedAt, revAt, famRev, famExp int64
 		amr                                               string
 	)
-	if err := r.Scan(&t.Hash, &t.FamilyID, &t.ClientID, &t.UserID, &scopes, &aud, &authAt, &cAt, &expAt, &usedAt, &revAt, &famRev, &famExp, &t.JKT, &amr); err != nil {
+	if err := r.Scan(&t.Hash, &t.FamilyID, &t.ClientID, &t.UserID, &scopes, &aud, &authAt, &cAt, &expAt, &usedAt, &revAt, &famRev, &famExp, &t.JKT, &amr, &t.X5T); err != nil {
 		return nil, err
 	}
 	var err error

@@ -19,8 +19,8 @@ import (
 const (
 	forUpdate = " FOR UPDATE"
 
-	clientCols         = `id, secret_hash, public, grant_types, redirect_uris, scopes, audience, skip_consent, resource_server, access_ttl, refresh_ttl, refresh_idle_ttl, source, created_at, updated_at, require_dpop, auth_method, jwks, jwks_uri, require_par, require_mfa, display_name, logo_uri, policy_uri, tos_uri, post_logout_redirect_uris, profile, disabled`
-	qInsertClient      = `INSERT INTO oauth_clients (` + clientCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	clientCols         = `id, secret_hash, public, grant_types, redirect_uris, scopes, audience, skip_consent, resource_server, access_ttl, refresh_ttl, refresh_idle_ttl, source, created_at, updated_at, require_dpop, auth_method, jwks, jwks_uri, require_par, require_mfa, display_name, logo_uri, policy_uri, tos_uri, post_logout_redirect_uris, profile, disabled, cert_bound_tokens`
+	qInsertClient      = `INSERT INTO oauth_clients (` + clientCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qSelectClient      = `SELECT ` + clientCols + ` FROM oauth_clients WHERE id = ?`
 	qListClients       = `SELECT ` + clientCols + ` FROM oauth_clients ORDER BY id`
 	qUpdateSecret      = `UPDATE oauth_clients SET secret_hash = ?, updated_at = ? WHERE id = ?` // #nosec G101 -- SQL text, not a credential
@@ -44,10 +44,10 @@ const (
 	qFamilyAccess     = `SELECT jti, expires_at FROM oauth_family_access WHERE family_id = ? AND expires_at > ? ORDER BY jti`
 	qUserClientFamily = `SELECT id FROM oauth_families WHERE user_id = ? AND client_id = ?`
 
-	refreshCols    = `hash, family_id, client_id, user_id, scopes, audience, auth_time, created_at, expires_at, used_at, revoked_at, dpop_jkt, amr`
-	qInsertRefresh = `INSERT INTO oauth_refresh_tokens (` + refreshCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	refreshCols    = `hash, family_id, client_id, user_id, scopes, audience, auth_time, created_at, expires_at, used_at, revoked_at, dpop_jkt, amr, x5t_s256`
+	qInsertRefresh = `INSERT INTO oauth_refresh_tokens (` + refreshCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qSelectRefresh = `SELECT t.hash, t.family_id, t.client_id, t.user_id, t.scopes, t.audience, t.auth_time, t.created_at, t.expires_at, t.used_at,
-       t.revoked_at, f.revoked_at, f.expires_at, t.dpop_jkt, t.amr
+       t.revoked_at, f.revoked_at, f.expires_at, t.dpop_jkt, t.amr, t.x5t_s256
   FROM oauth_refresh_tokens t JOIN oauth_families f ON f.id = t.family_id WHERE t.hash = ?`
 	qLockRefresh  = `SELECT family_id FROM oauth_refresh_tokens WHERE hash = ?`
 	qUseRefresh   = `UPDATE oauth_refresh_tokens SET used_at = ? WHERE hash = ? AND used_at = 0 AND revoked_at = 0`

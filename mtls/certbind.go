@@ -1,4 +1,4 @@
-package gateway
+package mtls
 
 import (
 	"crypto/sha256"
@@ -6,6 +6,13 @@ import (
 	"encoding/base64"
 	"encoding/json"
 )
+
+// Certificate-bound access tokens (RFC 8705 §3): an authorization server
+// that issues a token over mutual TLS puts the thumbprint of the client
+// certificate in the token's cnf claim (cnf.x5t#S256); a resource server
+// accepts the token only over mutual TLS with that certificate. These are
+// the one definition of the thumbprint and of reading it from a token,
+// shared by Rampart's token endpoint, its own resources and the gateway.
 
 // x5tS256Len is the length of a base64url (no padding) SHA-256 digest.
 const x5tS256Len = 43
@@ -47,12 +54,13 @@ func CnfX5tS256(payload []byte) (string, bool) {
 	return v, true
 }
 
-// certBound reports whether the token payload is bound to the client
-// certificate der (RFC 8705 §3: the resource server compares cnf.x5t#S256
-// with the thumbprint of the certificate of the mutual-TLS connection).
-// The comparison is in constant time, so the time it takes says nothing
-// about how much of a forged thumbprint was right.
-func certBound(payload, der []byte) bool {
+// TokenBoundToCert reports whether the verified token payload is bound to
+// the client certificate der (RFC 8705 §3: the resource server compares
+// cnf.x5t#S256 with the thumbprint of the certificate of the mutual-TLS
+// connection). False for a token that is not certificate-bound and for no
+// certificate. The comparison is in constant time, so the time it takes
+// says nothing about how much of a forged thumbprint was right.
+func TokenBoundToCert(payload, der []byte) bool {
 	want, ok := CnfX5tS256(payload)
 	if !ok || len(der) == 0 {
 		return false

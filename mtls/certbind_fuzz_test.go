@@ -1,4 +1,4 @@
-package gateway
+package mtls
 
 import (
 	"encoding/base64"
@@ -34,7 +34,7 @@ func FuzzCnfX5tS256(f *testing.F) {
 		if err != nil || len(raw) != 32 || len(v) != x5tS256Len {
 			t.Fatalf("accepted %q: %d bytes, %v", v, len(raw), err)
 		}
-		if certBound(payload, nil) {
+		if TokenBoundToCert(payload, nil) {
 			t.Fatal("bound to no certificate")
 		}
 	})
