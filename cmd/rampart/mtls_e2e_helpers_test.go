@@ -285,11 +285,25 @@ type service struct {
 
 func startService(t *testing.T, src mtls.Source, authz mtls.Authorizer) *service {
 	t.Helper()
-	s := &service{peers: newCertLog(), errLog: &testkit.SyncBuffer{}}
+	return startServiceOn(t, listenLoopback(t), src, authz)
+}
+
+// listenLoopback listens on a loopback port the OS picks; connections wait
+// in the backlog until a server serves the listener.
+func listenLoopback(t *testing.T) net.Listener {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = ln.Close() })
+	return ln
+}
+
+// startServiceOn is startService on ln.
+func startServiceOn(t *testing.T, ln net.Listener, src mtls.Source, authz mtls.Authorizer) *service {
+	t.Helper()
+	s := &service{peers: newCertLog(), errLog: &testkit.SyncBuffer{}}
 	srv := &http.Server{
 		ReadHeaderTimeout: 5 * time.Second,
 		TLSConfig:         mtls.SPIFFEServerConfig(src, authz),
