@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -253,8 +254,9 @@ func (l *certLog) signedBy(inter string) int {
 	return n
 }
 
-// snapshot returns the serials seen in order and the intermediate serial
-// of each.
+// snapshot returns the serials seen in order of issuance (NotBefore:
+// two handshakes racing may be seen out of order) and the intermediate
+// serial of each.
 func (l *certLog) snapshot() ([]string, map[string]string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -264,7 +266,9 @@ func (l *certLog) snapshot() ([]string, map[string]string) {
 			m[s] = serialOf(i)
 		}
 	}
-	return append([]string(nil), l.order...), m
+	order := append([]string(nil), l.order...)
+	slices.SortStableFunc(order, func(a, b string) int { return l.leaves[a].NotBefore.Compare(l.leaves[b].NotBefore) })
+	return order, m
 }
 
 // serialOf is a certificate's serial as the CA prints it (lowercase hex of
@@ -409,4 +413,31 @@ func tlsChain(t *testing.T, c *tls.Certificate) []*x509.Certificate {
 		out = append(out, x)
 	}
 	return out
+}
+
+// noCertClient is an http.Client that presents no certificate and accepts
+// only a server holding an X509-SVID of want that verifies against
+// trust: a well-behaved client without an SVID, whose refusal is the
+// server's.
+func noCertClient(t *testing.T, trust mtls.Bundles, want spiffeid.ID) *http.Client {
+	t.Helper()
+	tr := &http.Transport{TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS13,
+		// The server's certificate is an X509-SVID without DNS names:
+		// VerifyConnection checks it as an SVID (on every connection,
+		// resumed ones included) instead of as a host name.
+		InsecureSkipVerify: true, // #nosec G402 -- VerifyConnection verifies the server's SVID against the bundle.
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			raw := make([][]byte, len(cs.PeerCertificates))
+			for i, c := range cs.PeerCertificates {
+				raw[i] = c.Raw
+			}
+			id, _, err := mtls.VerifySVID(raw, trust, nil, time.Now())
+			if err == nil && id != want {
+				err = fmt.Errorf("the server is %s, not %s", id, want)
+			}
+			return err
+		},
+	}, DisableKeepAlives: true}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr, Timeout: 10 * time.Second}
 }

@@ -100,23 +100,11 @@ func TestMTLSThroughGateway(t *testing.T) {
 		}
 	})
 	t.Run("reject/no-client-certificate", func(t *testing.T) {
-		bundle, err := os.ReadFile(filepath.Join(outC, "bundle.pem"))
+		bundle, err := os.ReadFile(filepath.Join(outC, "bundle.pem")) // #nosec G304 -- written by the test's agent in t.TempDir().
 		if err != nil {
 			t.Fatal(err)
 		}
-		trust := bundlesOf{idGW.TrustDomain(): tlsChainPEM(t, bundle)}
-		tr := &http.Transport{TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS13,
-			InsecureSkipVerify: true, // #nosec G402 -- VerifyPeerCertificate verifies the gateway's SVID against the bundle.
-			VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
-				id, _, err := mtls.VerifySVID(raw, trust, nil, time.Now())
-				if err == nil && id != idGW {
-					err = fmt.Errorf("server is %s, not %s", id, idGW)
-				}
-				return err
-			},
-		}, DisableKeepAlives: true}
-		t.Cleanup(tr.CloseIdleConnections)
-		if code, body, _ := get(t, &http.Client{Transport: tr, Timeout: 10 * time.Second}); code != http.StatusForbidden {
+		if code, body, _ := get(t, noCertClient(t, bundlesOf{idGW.TrustDomain(): tlsChainPEM(t, bundle)}, idGW)); code != http.StatusForbidden {
 			t.Fatalf("no client certificate on an mtls route: %d %s, want 403", code, body)
 		}
 	})
