@@ -21,14 +21,16 @@ import (
 // directory, with a route `auth: {mtls: {allow: [A]}}` to service B over
 // upstream mTLS (upstream_tls.spiffe_id B). A gets 200 (B sees the
 // gateway as its peer and A in X-Rampart-Peer-Id), a third workload C of
-// the same trust domain gets 403, a client without a certificate 403;
-// the gateway keeps serving while its own SVID renews.
+// the same trust domain gets 403, a client without a certificate 403, an
+// upstream presenting another SVID than upstream_tls.spiffe_id gets no
+// request (502); the gateway keeps serving while its own SVID renews.
 func TestMTLSThroughGateway(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end: three agents and the gateway")
 	}
 	idA, idB, idC, idGW := e2eID("/svc/a"), e2eID("/svc/b"), e2eID("/svc/c"), e2eID("/svc/gateway")
-	lnB := listenLoopback(t) // B's address goes into the route before B has an SVID
+	// The upstreams' addresses go into the routes before they have SVIDs.
+	lnB, lnImpostor := listenLoopback(t), listenLoopback(t)
 	base := t.TempDir()
 	gwDir := filepath.Join(base, "gateway-svid")
 	cfgPath, dir := e2eCAConfig(t, fmt.Sprintf(`gateway:
@@ -41,7 +43,12 @@ func TestMTLSThroughGateway(t *testing.T) {
       upstreams: [https://%s]
       auth: {mtls: {allow: [%s]}}
       upstream_tls: {spiffe_id: %s}
-`, gwDir, lnB.Addr(), idA, idB))
+    - name: impostor
+      match: {path_prefix: /impostor, methods: [GET]}
+      upstreams: [https://%s]
+      auth: {mtls: {allow: [%s]}}
+      upstream_tls: {spiffe_id: %s}
+`, gwDir, lnB.Addr(), idA, idB, lnImpostor.Addr(), idA, idB))
 
 	// serve needs the gateway's SVID before it starts: the CA is
 	// initialised and the gateway's first SVID issued with the CLI, then
@@ -65,10 +72,13 @@ func TestMTLSThroughGateway(t *testing.T) {
 	startAgent(t, "C", agent.Config{Server: server, JoinTokenFile: tokC, OutDir: outC})
 	srcA, srcB, srcC := waitSocketSource(t, sockA), waitDirSource(t, outB), waitDirSource(t, outC)
 	svcB := startServiceOn(t, lnB, srcB, mtls.AuthorizeID(idGW))
+	// C, a valid SVID of the trust domain, listens where the gateway
+	// expects B.
+	impostor := startServiceOn(t, lnImpostor, srcC, mtls.AuthorizeID(idGW))
 
-	get := func(t *testing.T, c *http.Client) (int, string, []*x509.Certificate) {
+	getPath := func(t *testing.T, c *http.Client, path string) (int, string, []*x509.Certificate) {
 		t.Helper()
-		resp, err := c.Get(gw + "/b/hello")
+		resp, err := c.Get(gw + path)
 		if err != nil {
 			t.Fatalf("GET through the gateway: %v", err)
 		}
@@ -78,6 +88,10 @@ func TestMTLSThroughGateway(t *testing.T) {
 			t.Errorf("%d with Content-Type %q, want application/problem+json", resp.StatusCode, resp.Header.Get("Content-Type"))
 		}
 		return resp.StatusCode, string(b), resp.TLS.PeerCertificates
+	}
+	get := func(t *testing.T, c *http.Client) (int, string, []*x509.Certificate) {
+		t.Helper()
+		return getPath(t, c, "/b/hello")
 	}
 	clientA := spiffeClient(t, srcA, mtls.AuthorizeID(idGW), false)
 
@@ -107,6 +121,20 @@ func TestMTLSThroughGateway(t *testing.T) {
 		if code, body, _ := get(t, noCertClient(t, bundlesOf{idGW.TrustDomain(): tlsChainPEM(t, bundle)}, idGW)); code != http.StatusForbidden {
 			t.Fatalf("no client certificate on an mtls route: %d %s, want 403", code, body)
 		}
+	})
+	t.Run("reject/upstream-with-another-id", func(t *testing.T) {
+		if code, body, _ := getPath(t, clientA, "/impostor/hello"); code != http.StatusBadGateway {
+			t.Fatalf("an upstream presenting C's SVID where B is expected: %d %s, want 502", code, body)
+		}
+		if n, _ := impostor.served(); n != 0 {
+			t.Fatal("the gateway sent the request to the upstream with the wrong SPIFFE ID")
+		}
+		// The gateway reached it and broke off the handshake (it
+		// verified C's SVID and refused the ID), not a dial failure.
+		testkit.WaitFor(t, "the impostor to log the aborted handshake", 10*time.Second, func() bool {
+			return strings.Contains(impostor.errLog.String(), "TLS handshake error")
+		})
+		t.Logf("impostor: %s", strings.TrimSpace(impostor.errLog.String()))
 	})
 	t.Run("accept/gateway-svid-renews", func(t *testing.T) {
 		// A new handshake per request: the gateway presents the SVIDs
