@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -144,6 +145,18 @@ func TestMTLSServicesRenewAndRotate(t *testing.T) {
 	}
 	t.Logf("%d requests, none failed; SVIDs of A seen by B: %d, of B in its files: %d, of B seen by A: %d; the rotation ran %s before the end (at counts %v)",
 		requests.Load(), svcB.peers.count(), filesB.count(), seenB.count(), time.Since(rotatedAt), countsAtRotation)
+	// The agent delivered the new intermediate in the trust bundle.
+	bundle, err := os.ReadFile(filepath.Join(outB, "bundle.pem")) // #nosec G304 -- written by the test's agent in t.TempDir().
+	if err != nil {
+		t.Fatal(err)
+	}
+	inBundle := map[string]bool{}
+	for _, c := range tlsChainPEM(t, bundle) {
+		inBundle[serialOf(c)] = c.IsCA
+	}
+	if !inBundle[newInter] {
+		t.Errorf("B's bundle.pem does not hold the new intermediate %s: %v", newInter, inBundle)
+	}
 	for name, l := range map[string]*certLog{"A's SVIDs seen by service B": svcB.peers, "B's SVIDs in the agent files": filesB, "B's SVIDs seen by client A": seenB} {
 		serials, issuer := l.snapshot()
 		// The SVIDs before the rotation were signed by the old
