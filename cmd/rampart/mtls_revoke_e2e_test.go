@@ -146,11 +146,10 @@ func TestMTLSRevokedRefused(t *testing.T) {
 			t.Fatal(err)
 		}
 		_ = resp.Body.Close()
-		// The contract lets a revoked credential be 401 (the
-		// certificate is no credential any more) or 403 (the ID is
-		// revoked); anything else, above all 200, fails.
-		if resp.StatusCode != http.StatusUnauthorized && resp.StatusCode != http.StatusForbidden {
-			t.Fatalf("renewal with the revoked SVID: %d, want 401 or 403", resp.StatusCode)
+		// The contract: a revoked SVID or ID is 403 (the caller is
+		// known and refused).
+		if resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("renewal with the revoked SVID: %d, want 403", resp.StatusCode)
 		}
 	})
 

@@ -107,7 +107,8 @@ func TestRefreshEvery(t *testing.T) {
 	}{
 		{"none", nil, time.Minute},
 		{"10m-validity", &x509.RevocationList{ThisUpdate: now, NextUpdate: now.Add(10 * time.Minute)}, time.Minute},
-		{"1m-validity", &x509.RevocationList{ThisUpdate: now, NextUpdate: now.Add(time.Minute)}, 30 * time.Second},
+		{"1m-validity", &x509.RevocationList{ThisUpdate: now, NextUpdate: now.Add(time.Minute)}, 15 * time.Second},
+		{"10s-validity", &x509.RevocationList{ThisUpdate: now, NextUpdate: now.Add(10 * time.Second)}, 2500 * time.Millisecond},
 		{"tiny-validity", &x509.RevocationList{ThisUpdate: now, NextUpdate: now.Add(time.Millisecond)}, time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

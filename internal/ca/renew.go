@@ -52,7 +52,9 @@ func (a *Authority) authorizeRenewal(ctx context.Context, c PeerSVIDCred, asked 
 	case err != nil:
 		return nil, unavailable(err)
 	case !rec.RevokedAt.IsZero():
-		return nil, unauthorized(errors.New("ca: renew: the client certificate is revoked"))
+		// The certificate is ours and known: the caller is identified, and
+		// refused (403, contract.md), not merely unauthenticated.
+		return nil, forbidden("the SVID is revoked", errors.New("ca: renew: the client certificate is revoked"))
 	case rec.ID != id.String():
 		return nil, unauthorized(errors.New("ca: renew: the client certificate does not match its record"))
 	}

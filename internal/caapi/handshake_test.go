@@ -248,8 +248,8 @@ func TestEnrolmentHandshake(t *testing.T) {
 			t.Fatal(err)
 		}
 		k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if st, _ := e.post(t, e.client(svid), k, "", ""); st != http.StatusUnauthorized && st != http.StatusForbidden {
-			t.Fatalf("revoked SVID renewed: %d", st)
+		if st, _ := e.post(t, e.client(svid), k, "", ""); st != http.StatusForbidden {
+			t.Fatalf("revoked SVID renewal: %d, want 403", st)
 		}
 	})
 	t.Run("accept/crl-and-bundle", func(t *testing.T) {
