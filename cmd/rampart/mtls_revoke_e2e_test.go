@@ -9,7 +9,6 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
-	"math/big"
 	"net/http"
 	"net/url"
 	"os"
@@ -211,42 +210,23 @@ func (b bundlesOf) X509Authorities(td spiffeid.TrustDomain) ([]*x509.Certificate
 }
 
 // foreignCA is a CA the test builds: a root with the SPIFFE profile of
-// another trust domain (or one claiming Rampart's).
+// another trust domain (or one claiming Rampart's): testkit.SPIFFECA.
 type foreignCA struct {
 	td   spiffeid.TrustDomain
 	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
+	kit  *testkit.SPIFFECA
 }
 
 func newForeignCA(t *testing.T, td string) *foreignCA {
 	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		URIs: []*url.URL{{Scheme: "spiffe", Host: td}}, PermittedURIDomains: []string{td}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	return &foreignCA{td: spiffeid.RequireTrustDomainFromString(td), cert: cert, key: key}
+	ca := testkit.NewSPIFFECA(t, td)
+	return &foreignCA{td: ca.TD, cert: ca.Cert, kit: ca}
 }
 
 // svid issues an X509-SVID of id with the contract's leaf profile.
 func (c *foreignCA) svid(t *testing.T, id spiffeid.ID) *tls.Certificate {
 	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	serial, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
-	tmpl := &x509.Certificate{SerialNumber: serial.Add(serial, big.NewInt(1)), NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Hour),
-		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		URIs:        []*url.URL{id.URL()}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.cert, &key.PublicKey, c.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, _ := x509.ParseCertificate(der)
-	return &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
+	return c.kit.SVID(t, id)
 }
 
 // tlsChainPEM parses every certificate of a PEM file.

@@ -2,18 +2,13 @@ package app
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,41 +22,23 @@ import (
 	"github.com/rampart-auth/rampart/mtls"
 )
 
-// svidCA is a minimal trust-domain root for serve's service-mTLS tests.
+// svidCA is a minimal trust-domain root for serve's service-mTLS tests
+// (testkit.SPIFFECA).
 type svidCA struct {
 	td   spiffeid.TrustDomain
 	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
+	kit  *testkit.SPIFFECA
 }
 
 func newSVIDCA(t *testing.T, td string) *svidCA {
 	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		URIs: []*url.URL{{Scheme: "spiffe", Host: td}}, PermittedURIDomains: []string{td}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	return &svidCA{td: spiffeid.RequireTrustDomainFromString(td), cert: cert, key: key}
+	ca := testkit.NewSPIFFECA(t, td)
+	return &svidCA{td: ca.TD, cert: ca.Cert, kit: ca}
 }
 
 func (c *svidCA) svid(t *testing.T, path string) *tls.Certificate {
 	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	serial, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
-	tmpl := &x509.Certificate{SerialNumber: serial.Add(serial, big.NewInt(2)), NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Hour),
-		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		URIs:        []*url.URL{spiffeid.RequireFromPath(c.td, path).URL()}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.cert, &key.PublicKey, c.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, _ := x509.ParseCertificate(der)
-	return &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
+	return c.kit.SVID(t, spiffeid.RequireFromPath(c.td, path))
 }
 
 // writeAgentDir writes what `rampart agent --out dir` writes for path.
