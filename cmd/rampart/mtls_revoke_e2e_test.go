@@ -220,7 +220,7 @@ type foreignCA struct {
 func newForeignCA(t *testing.T, td string) *foreignCA {
 	t.Helper()
 	ca := testkit.NewSPIFFECA(t, td)
-	return &foreignCA{td: ca.TD, cert: ca.Cert, kit: ca}
+	return &foreignCA{td: spiffeid.RequireTrustDomainFromString(ca.TD), cert: ca.Cert, kit: ca}
 }
 
 // svid issues an X509-SVID of id with the contract's leaf profile.

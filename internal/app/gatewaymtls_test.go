@@ -33,7 +33,7 @@ type svidCA struct {
 func newSVIDCA(t *testing.T, td string) *svidCA {
 	t.Helper()
 	ca := testkit.NewSPIFFECA(t, td)
-	return &svidCA{td: ca.TD, cert: ca.Cert, kit: ca}
+	return &svidCA{td: spiffeid.RequireTrustDomainFromString(ca.TD), cert: ca.Cert, kit: ca}
 }
 
 func (c *svidCA) svid(t *testing.T, path string) *tls.Certificate {

@@ -10,15 +10,16 @@ import (
 	"net/url"
 	"testing"
 	"time"
-
-	"github.com/spiffe/go-spiffe/v2/spiffeid"
 )
 
 // SPIFFECA is a test trust-domain root with the SPIFFE profile of
 // contract.md (URI SAN spiffe://<td>, URI name constraint to <td>),
 // valid an hour either side of now, issuing X509-SVIDs directly.
+//
+// testkit stays standard library only, so the trust domain is a string
+// and an SVID's ID anything with a URL method (go-spiffe's spiffeid.ID).
 type SPIFFECA struct {
-	TD   spiffeid.TrustDomain
+	TD   string
 	Cert *x509.Certificate
 	Key  *ecdsa.PrivateKey
 }
@@ -41,12 +42,12 @@ func NewSPIFFECA(t testing.TB, td string) *SPIFFECA {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &SPIFFECA{TD: spiffeid.RequireTrustDomainFromString(td), Cert: cert, Key: key}
+	return &SPIFFECA{TD: td, Cert: cert, Key: key}
 }
 
 // SVID issues an X509-SVID of id (P-256, an hour, serverAuth and
 // clientAuth, a random serial) signed by the root itself.
-func (c *SPIFFECA) SVID(t testing.TB, id spiffeid.ID) *tls.Certificate {
+func (c *SPIFFECA) SVID(t testing.TB, id interface{ URL() *url.URL }) *tls.Certificate {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
