@@ -89,6 +89,17 @@ const (
 	ActionCASVIDIssue  = "ca.svid_issue" // an SVID issued (join token, client credentials, admin) or the request refused
 	ActionCASVIDRenew  = "ca.svid_renew" // an SVID renewed over mTLS with the current SVID, or the renewal refused
 	ActionCARevoke     = "ca.revoke"     // SVIDs revoked by serial or by SPIFFE ID
+	// The secrets manager (issue 15). Every event names the path, the
+	// version and an HMAC of the value (never the value itself).
+	ActionSecretRead     = "secret.read"     // a secret version read (or the read refused: policy, not found, deleted)
+	ActionSecretWrite    = "secret.write"    // a new version written (check-and-set included) or the write refused
+	ActionSecretList     = "secret.list"     // paths listed under a prefix
+	ActionSecretLabel    = "secret.label"    // a label moved to a version (check-and-set), or the move refused
+	ActionSecretDelete   = "secret.delete"   // versions soft-deleted (their ciphertext kept, undeletable)
+	ActionSecretUndelete = "secret.undelete" // soft-deleted versions restored
+	ActionSecretDestroy  = "secret.destroy"  // versions destroyed (ciphertext and data key erased), by request or by the keep-N limit
+	ActionSecretRotate   = "secret.rotate"   // a rotation step (create, set, test, finish) done, resumed or failed; details carry the step and reason
+	ActionSecretLease    = "secret.lease"    // a dynamic credential lease created, renewed, revoked or reaped; details carry the operation
 )
 
 // Actions returns the catalogue, in the order above.
@@ -114,5 +125,8 @@ func Actions() []string {
 		// ca (issue 14)
 		ActionCAInit, ActionCARotate, ActionCARegister, ActionCAUnregister, ActionCAJoinToken,
 		ActionCASVIDIssue, ActionCASVIDRenew, ActionCARevoke,
+		// secrets (issue 15)
+		ActionSecretRead, ActionSecretWrite, ActionSecretList, ActionSecretLabel,
+		ActionSecretDelete, ActionSecretUndelete, ActionSecretDestroy, ActionSecretRotate, ActionSecretLease,
 	}
 }

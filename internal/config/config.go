@@ -47,6 +47,8 @@ type Config struct {
 	// CA configures the internal certificate authority and its enrolment
 	// listener (docs/mtls.md).
 	CA CA `yaml:"ca"`
+	// Secrets configures the secrets manager (docs/secrets.md).
+	Secrets Secrets `yaml:"secrets"`
 
 	// Dev is set by `rampart serve --dev` (or serve with no config); it is
 	// never read from the file.

@@ -58,6 +58,7 @@ func (c *Config) Defaults() {
 	setDur(&c.HTTP.ShutdownTimeout, 20*time.Second)
 	c.defaultGateway()
 	c.defaultCA()
+	c.defaultSecrets()
 
 	if c.Store.Driver == "" {
 		c.Store.Driver = DriverSQLite

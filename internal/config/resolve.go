@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // MasterKeyEnv names the environment variable holding the master key when
@@ -51,11 +52,13 @@ type Needs struct {
 	MasterKey     bool // master_key_file / RAMPART_MASTER_KEY / the dev key
 	ClientSecrets bool // clients[].secret_env
 	TLSFiles      bool // http.tls and gateway.tls cert_file / key_file, gateway upstream_tls files, ui.logo_file
+	// SecretDatabases: secrets.databases[].dsn_env / dsn_file.
+	SecretDatabases bool
 }
 
 // NeedAll is what `rampart serve` uses, and so what `rampart config check`
 // resolves: its dry run.
-var NeedAll = Needs{Store: true, Redis: true, MasterKey: true, ClientSecrets: true, TLSFiles: true}
+var NeedAll = Needs{Store: true, Redis: true, MasterKey: true, ClientSecrets: true, TLSFiles: true, SecretDatabases: true}
 
 // Resolved holds the values named by *_env and *_file keys, read once.
 // Fields a command did not ask for are empty.
@@ -74,6 +77,9 @@ type Resolved struct {
 	DevMasterKeyFile string
 	// ClientSecrets maps a client id to the secret in its secret_env.
 	ClientSecrets map[string]string
+	// SecretDatabaseDSNs maps a secrets.databases name to its
+	// administrative DSN (with SecretDatabases).
+	SecretDatabaseDSNs map[string]string
 	// Logo is the content of ui.logo_file (with TLSFiles, the files serve
 	// reads at start); nil without one.
 	Logo []byte
@@ -165,6 +171,35 @@ func (c *Config) Resolve(env Env, need Needs) (*Resolved, error) {
 			default:
 				res.Logo = b
 			}
+		}
+	}
+	if need.SecretDatabases {
+		for i, d := range c.Secrets.Databases {
+			key := fmt.Sprintf("secrets.databases[%d] (%s)", i, d.Name)
+			var dsn string
+			switch {
+			case d.DSNEnv != "":
+				v, ok := fromEnv(key+".dsn_env", d.DSNEnv)
+				if !ok {
+					continue
+				}
+				dsn = v
+			case d.DSNFile != "":
+				b, err := env.ReadPrivateFile(d.DSNFile)
+				if err != nil {
+					bad(key+".dsn_file", "cannot read %s: %v (it must be a regular file only its owner can read: chmod 600)", d.DSNFile, unwrapPath(err))
+					continue
+				}
+				dsn = strings.TrimSpace(string(b))
+			}
+			if dsn == "" {
+				bad(key, "the administrative DSN is empty")
+				continue
+			}
+			if res.SecretDatabaseDSNs == nil {
+				res.SecretDatabaseDSNs = map[string]string{}
+			}
+			res.SecretDatabaseDSNs[d.Name] = dsn
 		}
 	}
 	if len(errs) > 0 {

@@ -24,6 +24,7 @@ func (c *Config) Validate() error {
 	c.validateProxies(bad)
 	c.validateGateway(bad)
 	c.validateCA(bad)
+	c.validateSecrets(bad)
 
 	switch c.Store.Driver {
 	case DriverSQLite:
