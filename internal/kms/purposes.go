@@ -1,5 +1,7 @@
 package kms
 
+import "strconv"
+
 // The one list of purposes the master key serves. Every subkey is an HKDF
 // output with its own label (RFC 5869 §3.2: the info string separates
 // purposes), and every sealed value is bound to its purpose and row by its
@@ -38,6 +40,9 @@ const (
 	// LabelDPoPNonce derives the initial value of DataKeyDPoPNonce (a
 	// store without the row, at key version 1).
 	LabelDPoPNonce = "rampart dpop nonce v1"
+	// LabelSecretAudit derives the initial value of DataKeySecretAudit (a
+	// store without the row, at key version 1).
+	LabelSecretAudit = "rampart secret audit v1"
 )
 
 // AEAD associated data (KEK.Seal / KEK.Open). The versioned header of each
@@ -63,7 +68,19 @@ const (
 	// intermediates) to its certificate: a key copied to another
 	// authority's row does not open.
 	ADCAKeyPrefix = "rampart/ca-key/v1/"
+	// ADSecretDEKPrefix, followed by the secret id, a NUL and the version
+	// number, binds the sealed data key of one version of a stored secret
+	// (secret_versions.dek_sealed) to that version: a DEK copied to another
+	// version or another secret does not open.
+	ADSecretDEKPrefix = "rampart/secret-dek/v1/"
 )
+
+// SecretDEKAD is the associated data of the sealed DEK of version of the
+// secret secretID (a random hex id: it holds no NUL, so the encoding is
+// unambiguous).
+func SecretDEKAD(secretID string, version int64) []byte {
+	return []byte(ADSecretDEKPrefix + secretID + "\x00" + strconv.FormatInt(version, 10))
+}
 
 // CAKeyAD is the associated data of the sealed private key of the CA
 // authority id.
@@ -101,6 +118,10 @@ const (
 	// 9449 §8): HMAC of a time slot, shared by the fleet so a nonce one
 	// instance issued is accepted by every other, without shared state.
 	DataKeyDPoPNonce DataKey = "dpop-nonce"
+	// DataKeySecretAudit keys the HMAC-SHA-256 of secret values in the
+	// secrets manager's audit events (value_hmac): an operator can tell
+	// whether two events saw the same value without the log holding it.
+	DataKeySecretAudit DataKey = "secret-audit"
 )
 
 // dataKeys lists every data key with the HKDF label its legacy value was
@@ -116,6 +137,7 @@ var dataKeys = []struct {
 	{DataKeyLoginProof, LabelLoginProof},
 	{DataKeyGatewayShard, LabelGatewayShard},
 	{DataKeyDPoPNonce, LabelDPoPNonce},
+	{DataKeySecretAudit, LabelSecretAudit},
 }
 
 // DataKeyAD is the associated data of the sealed data key of purpose p.
