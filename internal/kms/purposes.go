@@ -1,6 +1,9 @@
 package kms
 
-import "strconv"
+import (
+	"strconv"
+	"strings"
+)
 
 // The one list of purposes the master key serves. Every subkey is an HKDF
 // output with its own label (RFC 5869 §3.2: the info string separates
@@ -80,6 +83,37 @@ const (
 // unambiguous).
 func SecretDEKAD(secretID string, version int64) []byte {
 	return []byte(ADSecretDEKPrefix + secretID + "\x00" + strconv.FormatInt(version, 10))
+}
+
+// SecretDEKID is the Sealed.ID of the DEK of version of the secret
+// secretID in a Snapshot ("<secretID>/<version>"): a rotation derives the
+// associated data from it.
+func SecretDEKID(secretID string, version int64) string {
+	return secretID + "/" + strconv.FormatInt(version, 10)
+}
+
+// ParseSecretDEKID splits a SecretDEKID.
+func ParseSecretDEKID(id string) (secretID string, version int64, ok bool) {
+	i := strings.LastIndexByte(id, '/')
+	if i <= 0 {
+		return "", 0, false
+	}
+	v, err := strconv.ParseInt(id[i+1:], 10, 64)
+	if err != nil || v < 1 {
+		return "", 0, false
+	}
+	return id[:i], v, true
+}
+
+// secretDEKADOf is the associated data of the DEK whose Sealed.ID is id.
+// A malformed id gets an associated data no DEK was sealed with, so it
+// fails to open and stops the rotation (nothing is written).
+func secretDEKADOf(id string) []byte {
+	sid, v, ok := ParseSecretDEKID(id)
+	if !ok {
+		return []byte(ADSecretDEKPrefix + "\x00malformed id")
+	}
+	return SecretDEKAD(sid, v)
 }
 
 // CAKeyAD is the associated data of the sealed private key of the CA
