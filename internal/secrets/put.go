@@ -36,6 +36,11 @@ func (m *Manager) put(ctx context.Context, a *op, p Principal, path Path, v Valu
 			return VersionInfo{}, err
 		}
 	}
+	if slices.Contains(labels, LabelCurrent) && slices.Contains(labels, LabelPrevious) {
+		// Moving current sets previous to the old current; both on the
+		// new version would say it is its own predecessor.
+		return VersionInfo{}, invalid("a version cannot take both the current and the previous label")
+	}
 	if v.Len() > MaxValueSize {
 		return VersionInfo{}, invalid("the value is larger than 64 KiB")
 	}
