@@ -72,10 +72,10 @@ const (
  RETURNING version`
 	qSecDelLabels   = `DELETE FROM secret_labels WHERE secret_id = ?`
 	qSecDelVersions = `DELETE FROM secret_versions WHERE secret_id = ?`
-	qSecDelSecret   = `DELETE FROM secrets WHERE id = ?`
+	qSecDelSecret   = `DELETE FROM secrets WHERE id = ?` // #nosec G101 -- SQL over the secrets table, not a credential
 
 	qSealedSecretDEKs = `SELECT secret_id, version, dek_sealed FROM secret_versions WHERE LENGTH(dek_sealed) > 0 ORDER BY secret_id, version`
-	qCountSecretDEKs  = `SELECT COUNT(*) FROM secret_versions WHERE LENGTH(dek_sealed) > 0`
+	qCountSecretDEKs  = `SELECT COUNT(*) FROM secret_versions WHERE LENGTH(dek_sealed) > 0` // #nosec G101 -- SQL over sealed data keys, not a credential
 	qRewrapSecretDEK  = `UPDATE secret_versions SET dek_sealed = ? WHERE secret_id = ? AND version = ? AND dek_sealed = ?`
 )
 
