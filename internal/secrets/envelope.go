@@ -51,7 +51,7 @@ func seal(s Sealer, secretID string, path Path, version int64, v Value) (dekSeal
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, nil, fmt.Errorf("secrets: nonce: %w", err)
 	}
-	ct = aead.Seal(nonce, nonce, v.b, valueAD(secretID, path, version))
+	ct = aead.Seal(nonce, nonce, v.raw(), valueAD(secretID, path, version))
 	dekSealed, err = s.Seal(kms.SecretDEKAD(secretID, version), dek)
 	if err != nil {
 		return nil, nil, fmt.Errorf("secrets: seal data key: %w", err)
@@ -84,7 +84,7 @@ func open(s Sealer, secretID string, path Path, r VersionRecord) (Value, error) 
 		return Value{}, ErrTampered
 	}
 	// The Value owns pt (no copy to wipe).
-	return Value{b: pt}, nil
+	return ownValue(pt), nil
 }
 
 func newGCM(key []byte) (cipher.AEAD, error) {

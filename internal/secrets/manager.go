@@ -217,7 +217,7 @@ func (m *Manager) allow(p Principal, c Capability, path Path) error {
 // be correlated by value without holding it.
 func (m *Manager) valueHMAC(v Value) string {
 	h := hmac.New(sha256.New, m.o.AuditKey)
-	h.Write(v.b)
+	h.Write(v.raw())
 	return hex.EncodeToString(h.Sum(nil))
 }
 

@@ -15,8 +15,20 @@ const redacted = "[REDACTED]"
 // implements every interface fmt, encoding/json, encoding (text) and
 // log/slog consult, so a Value passed by mistake to a log line, an error
 // or a JSON document prints "[REDACTED]", never its bytes.
+//
+// The bytes sit behind two pointers: fmt cannot call Format on a Value
+// held in an unexported struct field (reflection gives it no method
+// access) and then walks the fields itself. A pointer below the top level
+// prints as an address, and a bad verb (%s of a pointer) re-prints the
+// pointer's target with %v, which reaches the second pointer and prints
+// its address again: the bytes are never reached.
 type Value struct {
-	b []byte
+	p *valueBox
+}
+
+// valueBox holds the pointer to the bytes (see Value).
+type valueBox struct {
+	b *[]byte
 }
 
 // NewValue returns a Value holding a copy of b.
@@ -24,24 +36,35 @@ func NewValue(b []byte) Value {
 	if len(b) == 0 {
 		return Value{}
 	}
-	return Value{b: append([]byte(nil), b...)}
+	return ownValue(append([]byte(nil), b...))
+}
+
+// ownValue returns a Value holding b itself (no copy).
+func ownValue(b []byte) Value { return Value{p: &valueBox{b: &b}} }
+
+// raw returns the bytes without copying (for sealing and the HMAC).
+func (v Value) raw() []byte {
+	if v.p == nil || v.p.b == nil {
+		return nil
+	}
+	return *v.p.b
 }
 
 // Bytes returns a copy of the bytes: the only way out.
 func (v Value) Bytes() []byte {
-	if len(v.b) == 0 {
+	if len(v.raw()) == 0 {
 		return nil
 	}
-	return append([]byte(nil), v.b...)
+	return append([]byte(nil), v.raw()...)
 }
 
 // Len returns the number of bytes.
-func (v Value) Len() int { return len(v.b) }
+func (v Value) Len() int { return len(v.raw()) }
 
 // Equal reports whether v and o hold the same bytes, in time independent
 // of where they differ (crypto/subtle: no timing oracle on the content).
 func (v Value) Equal(o Value) bool {
-	return subtle.ConstantTimeCompare(v.b, o.b) == 1
+	return subtle.ConstantTimeCompare(v.raw(), o.raw()) == 1
 }
 
 // String returns "[REDACTED]".

@@ -30,8 +30,15 @@ func TestValueRedactsEveryVerb(t *testing.T) {
 		P    *Value
 	}
 	h := holder{Name: "x", V: v, P: &v}
+	type hidden struct {
+		name string
+		v    Value
+		p    *Value
+		vs   []Value
+	}
+	u := hidden{name: "x", v: v, p: &v, vs: []Value{v}}
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%T%v", "%10s", "%-20q", "% x", "%#x", "%o", "%b", "%c", "%U"} {
-		for _, arg := range []any{v, &v, h, &h, []Value{v}, map[string]Value{"k": v}} {
+		for _, arg := range []any{v, &v, h, &h, u, &u, []Value{v}, map[string]Value{"k": v}, [1]Value{v}} {
 			out := fmt.Sprintf(verb, arg)
 			if leaks(out) {
 				t.Errorf("%s of %T leaks: %s", verb, arg, out)
@@ -81,7 +88,7 @@ func TestValueRedactsInSlog(t *testing.T) {
 	} {
 		var buf bytes.Buffer
 		l := slog.New(mk(&buf))
-		l.Info("msg", "value", v, "ptr", &v, slog.Any("any", v), slog.Group("g", "v", v), "struct", struct{ V Value }{v})
+		l.Info("msg", "value", v, "ptr", &v, slog.Any("any", v), slog.Group("g", "v", v), "struct", struct{ V Value }{v}, "hidden", struct{ v Value }{v})
 		l.With("w", v).Error("again", "err", fmt.Errorf("x %v", v))
 		if leaks(buf.String()) {
 			t.Errorf("slog leaks: %s", buf.String())
