@@ -247,7 +247,7 @@ func TestAuditEveryOperationWithoutTheValue(t *testing.T) {
 	mac.Write([]byte(secret))
 	want := hex.EncodeToString(mac.Sum(nil))
 	ev := e.rec.last(t)
-	if ev.Action != audit.ActionSecretWrite || ev.Target != "au/x" || ev.Actor != "cli" || ev.Details["version"] != "1" || ev.Details["value_hmac"] != want || ev.Details["labels"] != "current" {
+	if ev.Action != audit.ActionSecretWrite || ev.Target != "au/x" || ev.Actor != "cli" || ev.Details["version"] != "1" || ev.Details["value_hmac"] != want || ev.Details["labels"] != "current" || ev.Details["path"] != "au/x" {
 		t.Fatalf("write event %+v (want hmac %s)", ev, want)
 	}
 	e.mustGet(t, "au/x", secrets.Selector{})

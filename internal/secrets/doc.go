@@ -50,8 +50,9 @@
 // label can be moved onto a deleted or destroyed version (ErrInvalid),
 // and the current label cannot be removed (move it). Destroy erases the
 // ciphertext and DEK of versions (the rows stay, marked destroyed; a read
-// is ErrDestroyed) or, without versions, the secret with every version
-// and label.
+// is ErrDestroyed; a label on it stays, so reads through it say
+// destroyed) or, without versions, the secret with every version and
+// label.
 //
 // # Policy
 //
@@ -70,7 +71,7 @@
 // # Audit
 //
 // Each operation records one event (audit.ActionSecret*) with Target the
-// path (List: the prefix), Outcome success or failure and Reason a code
+// path (List: the prefix; also Details path or prefix), Outcome success or failure and Reason a code
 // (forbidden, invalid, not_found, conflict, deleted, destroyed,
 // tampered); Details carry the version, labels and value_hmac, the hex
 // HMAC-SHA-256 of the value under kms.DataKeySecretAudit, never the value.

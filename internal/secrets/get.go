@@ -69,6 +69,8 @@ func (m *Manager) get(ctx context.Context, a *op, p Principal, path Path, sel Se
 // on each path), by path.
 func (m *Manager) List(ctx context.Context, p Principal, prefix Prefix) ([]Meta, error) {
 	a := m.begin(p, audit.ActionSecretList, prefix.String())
+	delete(a.details, "path")
+	a.details["prefix"] = prefix.String()
 	out, err := m.list(ctx, p, prefix)
 	if err == nil {
 		a.details["count"] = strconv.Itoa(len(out))

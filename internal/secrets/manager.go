@@ -162,8 +162,10 @@ type op struct {
 	details map[string]string
 }
 
+// begin starts the audited operation action on target, the path (also
+// Details["path"]; List replaces it by the prefix).
 func (m *Manager) begin(p Principal, action string, target string) *op {
-	return &op{m: m, p: p, action: action, target: target, details: map[string]string{}}
+	return &op{m: m, p: p, action: action, target: target, details: map[string]string{"path": target}}
 }
 
 // done records the event of the operation: success when err is nil,
