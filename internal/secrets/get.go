@@ -2,7 +2,9 @@ package secrets
 
 import (
 	"context"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/rampart-auth/rampart/internal/audit"
 )
@@ -97,6 +99,8 @@ func (m *Manager) list(ctx context.Context, p Principal, prefix Prefix) ([]Meta,
 			out = append(out, metaOf(r))
 		}
 	}
+	// By path bytewise, whatever the database's collation.
+	slices.SortFunc(out, func(a, b Meta) int { return strings.Compare(string(a.Path), string(b.Path)) })
 	return out, nil
 }
 

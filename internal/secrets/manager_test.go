@@ -415,3 +415,27 @@ func TestPutRefusesBadInput(t *testing.T) {
 		}
 	}
 }
+
+// failingAuditor refuses every event.
+type failingAuditor struct{}
+
+func (failingAuditor) Record(context.Context, audit.Event) error {
+	return errors.New("audit store down")
+}
+
+// TestUnauditedReadIsNotHandedOut: a read whose event cannot be recorded
+// fails closed.
+func TestUnauditedReadIsNotHandedOut(t *testing.T) {
+	e := newEnv(t, "sqlite")
+	e.put(t, "a/b", "value", secrets.PutOptions{})
+	o := e.opts
+	o.Audit = failingAuditor{}
+	m, err := secrets.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := m.Get(context.Background(), admin, path(t, "a/b"), secrets.Selector{})
+	if err == nil || s.Value.Len() != 0 {
+		t.Fatalf("unaudited read: %v, %d bytes", err, s.Value.Len())
+	}
+}
