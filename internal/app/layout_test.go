@@ -51,7 +51,7 @@ func TestImportDirection(t *testing.T) {
 	deps := imports(t)
 	public := []string{"jwtauth", "ratelimit", "mtls"}
 	domains := []string{"internal/oauth", "internal/identity", "internal/keys", "internal/audit", "internal/kms",
-		"internal/ca", "internal/web", "internal/httpx", "internal/config", "internal/admin", "internal/gateway"}
+		"internal/ca", "internal/web", "internal/httpx", "internal/config", "internal/admin", "internal/gateway", "internal/secrets"}
 	wiring := []string{"internal/app", "internal/store/sqlstore", "cmd/rampart"}
 	for _, p := range public {
 		for d := range deps[p] {

@@ -3,6 +3,10 @@ package config
 import (
 	"fmt"
 	"slices"
+
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
+	"github.com/rampart-auth/rampart/internal/secrets"
 )
 
 // Secret policy capabilities, rotators and PostgreSQL rotation strategies
@@ -38,6 +42,19 @@ func (c *Config) validateSecretPolicies(bad func(string, string, ...any)) {
 		names[p.Name] = true
 		if len(p.Paths) == 0 {
 			bad(key+".paths", "a policy needs at least one path prefix (\"*\" for every path)")
+		}
+		// The manager's own parser (secrets.ParsePrefix), so what config
+		// check accepts is exactly what the manager compiles: no
+		// traversal, upper case, empty segment or glob.
+		for j, path := range p.Paths {
+			if _, err := secrets.ParsePrefix(path); err != nil {
+				bad(fmt.Sprintf("%s.paths[%d]", key, j), "%q is not a path prefix (lower-case segments a-z 0-9 . _ - joined by '/', or \"*\" for every path): %v", path, err)
+			}
+		}
+		for j, id := range p.SPIFFEIDs {
+			if _, err := spiffeid.FromString(id); err != nil {
+				bad(fmt.Sprintf("%s.spiffe_ids[%d]", key, j), "%q is not a SPIFFE ID (spiffe://trust-domain/path): %v", id, err)
+			}
 		}
 		if len(p.Capabilities) == 0 {
 			bad(key+".capabilities", "a policy needs at least one capability: %v", SecretCapabilities)

@@ -111,6 +111,13 @@ func opensEverything(ctx context.Context, st RotationStore, mk *MasterKey) error
 		}
 		clear(pt)
 	}
+	for _, c := range snap.SecretDEKs {
+		pt, err := kek.Open(secretDEKADOf(c.ID), c.Value)
+		if err != nil {
+			return fmt.Errorf("kms: this master key does not open the data key of secret version %s already in the store; start with the key the store was sealed with: %w", c.ID, err)
+		}
+		clear(pt)
+	}
 	return nil
 }
 

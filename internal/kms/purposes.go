@@ -1,5 +1,10 @@
 package kms
 
+import (
+	"strconv"
+	"strings"
+)
+
 // The one list of purposes the master key serves. Every subkey is an HKDF
 // output with its own label (RFC 5869 §3.2: the info string separates
 // purposes), and every sealed value is bound to its purpose and row by its
@@ -38,6 +43,9 @@ const (
 	// LabelDPoPNonce derives the initial value of DataKeyDPoPNonce (a
 	// store without the row, at key version 1).
 	LabelDPoPNonce = "rampart dpop nonce v1"
+	// LabelSecretAudit derives the initial value of DataKeySecretAudit (a
+	// store without the row, at key version 1).
+	LabelSecretAudit = "rampart secret audit v1"
 )
 
 // AEAD associated data (KEK.Seal / KEK.Open). The versioned header of each
@@ -63,7 +71,50 @@ const (
 	// intermediates) to its certificate: a key copied to another
 	// authority's row does not open.
 	ADCAKeyPrefix = "rampart/ca-key/v1/"
+	// ADSecretDEKPrefix, followed by the secret id, a NUL and the version
+	// number, binds the sealed data key of one version of a stored secret
+	// (secret_versions.dek_sealed) to that version: a DEK copied to another
+	// version or another secret does not open.
+	ADSecretDEKPrefix = "rampart/secret-dek/v1/"
 )
+
+// SecretDEKAD is the associated data of the sealed DEK of version of the
+// secret secretID (a random hex id: it holds no NUL, so the encoding is
+// unambiguous).
+func SecretDEKAD(secretID string, version int64) []byte {
+	return []byte(ADSecretDEKPrefix + secretID + "\x00" + strconv.FormatInt(version, 10))
+}
+
+// SecretDEKID is the Sealed.ID of the DEK of version of the secret
+// secretID in a Snapshot ("<secretID>/<version>"): a rotation derives the
+// associated data from it.
+func SecretDEKID(secretID string, version int64) string {
+	return secretID + "/" + strconv.FormatInt(version, 10)
+}
+
+// ParseSecretDEKID splits a SecretDEKID.
+func ParseSecretDEKID(id string) (secretID string, version int64, ok bool) {
+	i := strings.LastIndexByte(id, '/')
+	if i <= 0 {
+		return "", 0, false
+	}
+	v, err := strconv.ParseInt(id[i+1:], 10, 64)
+	if err != nil || v < 1 {
+		return "", 0, false
+	}
+	return id[:i], v, true
+}
+
+// secretDEKADOf is the associated data of the DEK whose Sealed.ID is id.
+// A malformed id gets an associated data no DEK was sealed with, so it
+// fails to open and stops the rotation (nothing is written).
+func secretDEKADOf(id string) []byte {
+	sid, v, ok := ParseSecretDEKID(id)
+	if !ok {
+		return []byte(ADSecretDEKPrefix + "\x00malformed id")
+	}
+	return SecretDEKAD(sid, v)
+}
 
 // CAKeyAD is the associated data of the sealed private key of the CA
 // authority id.
@@ -101,6 +152,10 @@ const (
 	// 9449 §8): HMAC of a time slot, shared by the fleet so a nonce one
 	// instance issued is accepted by every other, without shared state.
 	DataKeyDPoPNonce DataKey = "dpop-nonce"
+	// DataKeySecretAudit keys the HMAC-SHA-256 of secret values in the
+	// secrets manager's audit events (value_hmac): an operator can tell
+	// whether two events saw the same value without the log holding it.
+	DataKeySecretAudit DataKey = "secret-audit"
 )
 
 // dataKeys lists every data key with the HKDF label its legacy value was
@@ -116,6 +171,7 @@ var dataKeys = []struct {
 	{DataKeyLoginProof, LabelLoginProof},
 	{DataKeyGatewayShard, LabelGatewayShard},
 	{DataKeyDPoPNonce, LabelDPoPNonce},
+	{DataKeySecretAudit, LabelSecretAudit},
 }
 
 // DataKeyAD is the associated data of the sealed data key of purpose p.

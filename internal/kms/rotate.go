@@ -31,7 +31,7 @@ type RotateOptions struct {
 
 // Rotate makes next the master key: in ONE database transaction it
 // re-seals every sealed value in the store (every signing key's private
-// key, data key, TOTP secret and CA key) under key version
+// key, data key, TOTP secret, CA key and secret version DEK) under key version
 // kr.Version()+1, retires the current version and records the new one. Files are re-wrapped to a copy
 // next to them before the commit and moved into place after it. Nothing
 // changes when a value cannot be opened, the store moved meanwhile
@@ -67,6 +67,9 @@ func Rotate(ctx context.Context, kr *Keyring, next *MasterKey, opts RotateOption
 		return nil, err
 	}
 	if r.CAKeys, err = rewrapAll(kr.kek, to, snap.CAKeys, CAKeyAD, "CA key of authority"); err != nil {
+		return nil, err
+	}
+	if r.SecretDEKs, err = rewrapAll(kr.kek, to, snap.SecretDEKs, secretDEKADOf, "data key of secret version"); err != nil {
 		return nil, err
 	}
 	var pending []Pending

@@ -56,6 +56,9 @@ type Snapshot struct {
 	DataKeys    []Sealed
 	TOTPSecrets []Sealed // by user id (TOTPSecretAD)
 	CAKeys      []Sealed // by CA authority id (CAKeyAD)
+	// SecretDEKs are the data keys of the stored secrets' versions (not
+	// destroyed), by SecretDEKID (SecretDEKAD).
+	SecretDEKs []Sealed
 }
 
 // Rewrap replaces Old by New in the row ID, only if it still holds Old.
@@ -75,6 +78,7 @@ type Rotation struct {
 	DataKeys    []Rewrap
 	TOTPSecrets []Rewrap
 	CAKeys      []Rewrap
+	SecretDEKs  []Rewrap
 }
 
 // ErrConflict is returned by ApplyRotation, having changed nothing, when

@@ -10,7 +10,8 @@ import (
 )
 
 // RotationSnapshot returns the key ring generation, every signing key
-// whose private key is not wiped, every data key, TOTP secret and CA key.
+// whose private key is not wiped, every data key, TOTP secret, CA key and
+// secret version DEK.
 func (k *KMSStore) RotationSnapshot(ctx context.Context) (kms.Snapshot, error) {
 	g, err := k.d.Keys().KeyRingGeneration(ctx)
 	if err != nil {
@@ -44,6 +45,9 @@ func (k *KMSStore) RotationSnapshot(ctx context.Context) (kms.Snapshot, error) {
 		return kms.Snapshot{}, err
 	}
 	if snap.CAKeys, err = k.sealedRows(ctx, qSealedCA, "ca keys"); err != nil {
+		return kms.Snapshot{}, err
+	}
+	if snap.SecretDEKs, err = k.sealedSecretDEKs(ctx); err != nil {
 		return kms.Snapshot{}, err
 	}
 	dk, err := k.DataKeys(ctx)
@@ -114,6 +118,9 @@ func (k *KMSStore) ApplyRotation(ctx context.Context, r kms.Rotation, beforeComm
 			return err
 		}
 		if err := rewrapRows(ctx, tx, k.d.Q(qRewrapCA), k.d.Q(qCountCA), r.CAKeys); err != nil {
+			return err
+		}
+		if err := k.rewrapSecretDEKs(ctx, tx, r.SecretDEKs); err != nil {
 			return err
 		}
 		if beforeCommit != nil {
