@@ -286,13 +286,3 @@ func (ev *env) state(t testing.TB, id string) pgdyn.State {
 	}
 	return r.State
 }
-
-// policies compiles rules.
-func policies(t testing.TB, rules ...secrets.PolicyRule) *secrets.Policies {
-	t.Helper()
-	ps, err := secrets.CompilePolicies(rules)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ps
-}
