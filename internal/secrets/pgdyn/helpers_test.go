@@ -22,19 +22,30 @@ import (
 	"github.com/rampart-auth/rampart/internal/testkit/storetest"
 )
 
-// recorder is an Auditor keeping every event.
+// recorder is an Auditor keeping every event; with next (a real
+// audit.Log on the test store) every event also passes the log's
+// validation and is appended to its hash chain.
 type recorder struct {
 	mu     sync.Mutex
 	events []audit.Event
 	fail   bool
+	next   *audit.Log
 }
 
-func (r *recorder) Record(_ context.Context, e audit.Event) error {
+func (r *recorder) Record(ctx context.Context, e audit.Event) error {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.fail {
+	fail, next := r.fail, r.next
+	r.mu.Unlock()
+	if fail {
 		return errAudit
 	}
+	if next != nil {
+		if err := next.Record(ctx, e); err != nil {
+			return err
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.events = append(r.events, e)
 	return nil
 }
@@ -150,6 +161,12 @@ func newEnv(t testing.TB, mod ...func(*env)) *env {
 	ctx := context.Background()
 	ev := &env{dsn: dsn, st: storetest.Open(t, "postgres"), rec: &recorder{}, logs: &syncBuffer{},
 		clock: testkit.NewClock(time.Now().UTC().Truncate(time.Second)), tag: "t" + randHex(t, 6)}
+	al, err := audit.New(audit.Options{Store: ev.st.AuditStore, HMACKey: testkit.MasterKey(), Logger: slog.New(slog.NewTextHandler(ev.logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = al.Close(context.Background()) })
+	ev.rec.next = al
 	pool, err := pgdyn.NewPool(ctx, dsn, 8)
 	if err != nil {
 		t.Fatal(err)

@@ -164,8 +164,9 @@ func (e *Engine) renew(ctx context.Context, a *op, p secrets.Principal, id strin
 	}
 	a.lease(rec, 0)
 	role, ok := e.roles[rec.Path]
-	if !ok {
-		return Lease{}, errUnknownRole
+	pool := e.o.Pools[rec.Database]
+	if !ok || pool == nil {
+		return Lease{}, errUnknownRole // the role or its database left the configuration
 	}
 	if ttl, err = clampTTL(role, ttl); err != nil {
 		return Lease{}, err
@@ -190,7 +191,7 @@ func (e *Engine) renew(ctx context.Context, a *op, p secrets.Principal, id strin
 	}
 	// Rampart's own statement: the generated name quoted as an
 	// identifier, the generated time as a literal.
-	if _, err := e.o.Pools[rec.Database].Exec(ctx, "ALTER ROLE "+quoteIdent(rec.Username)+" VALID UNTIL "+lit); err != nil {
+	if _, err := pool.Exec(ctx, "ALTER ROLE "+quoteIdent(rec.Username)+" VALID UNTIL "+lit); err != nil {
 		return Lease{}, fmt.Errorf("pgdyn: renew role: %s", safeCause(err))
 	}
 	rec.ExpiresAt = exp
