@@ -7,6 +7,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
 	"github.com/rampart-auth/rampart/internal/secrets"
+	"github.com/rampart-auth/rampart/internal/secrets/pgdyn"
 )
 
 // Secret policy capabilities, rotators and PostgreSQL rotation strategies
@@ -102,6 +103,15 @@ func (c *Config) validateSecretDatabases(bad func(string, string, ...any)) {
 		}
 		if len(r.CreationStatements) == 0 {
 			bad(key+".creation_statements", "a dynamic role needs at least one statement, e.g. CREATE ROLE {{name}} WITH LOGIN PASSWORD {{password}} VALID UNTIL {{expiration}}")
+		}
+		// The engine's own check (pgdyn.CheckTemplate), so what config
+		// check accepts is exactly what the engine renders: only
+		// {{name}}, {{password}} and {{expiration}}.
+		if err := pgdyn.CheckTemplate(r.CreationStatements); err != nil {
+			bad(key+".creation_statements", "%v", err)
+		}
+		if err := pgdyn.CheckTemplate(r.RevocationStatements); err != nil {
+			bad(key+".revocation_statements", "%v", err)
 		}
 		if r.DefaultTTL.D() <= 0 || r.MaxTTL.D() <= 0 || r.DefaultTTL.D() > r.MaxTTL.D() {
 			bad(key+".default_ttl", "default_ttl %s and max_ttl %s must be positive, and default_ttl at most max_ttl", r.DefaultTTL.D(), r.MaxTTL.D())
