@@ -278,3 +278,6 @@ func (r *revoker) RevokePath(_ context.Context, p secrets.Principal, path secret
 }
 
 func newClock() *testkit.Clock { return testkit.NewClock(t0) }
+
+// secretsZero is the "no current version" Secret at p.
+func secretsZero(p secrets.Path) secrets.Secret { return secrets.Secret{Path: p} }
