@@ -354,18 +354,18 @@ func (e *Engine) nextDue(ctx context.Context, sc Schedule) (time.Time, error) {
 	if err != nil && !errors.Is(err, secrets.ErrNotFound) {
 		return time.Time{}, err
 	}
-	return NextDue(sc.Every, sc.Window, done.FinishedAt, failed.FinishedAt), nil
+	return NextDue(sc.Every, sc.Window, done.FinishedAt, failed.FinishedAt, e.o.Clock()), nil
 }
 
 // NextDue is when a schedule of period every in window w is next due,
-// after the last rotation lastDone (zero: never, due at once) and the
-// last run that gave up lastFailed (zero: none). Zero when every is 0
-// (manual only).
-func NextDue(every time.Duration, w Window, lastDone, lastFailed time.Time) time.Time {
+// after the last rotation lastDone (zero: never, due now) and the last
+// run that gave up lastFailed (zero: none): the first instant inside the
+// window at or after it. Zero when every is 0 (manual only).
+func NextDue(every time.Duration, w Window, lastDone, lastFailed, now time.Time) time.Time {
 	if every <= 0 {
 		return time.Time{}
 	}
-	due := time.Unix(0, 0).UTC()
+	due := now.UTC()
 	if !lastDone.IsZero() {
 		due = lastDone.Add(every)
 	}
