@@ -2,6 +2,9 @@ package rotation_test
 
 import (
 	"context"
+	"crypto"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -281,3 +284,16 @@ func newClock() *testkit.Clock { return testkit.NewClock(t0) }
 
 // secretsZero is the "no current version" Secret at p.
 func secretsZero(p secrets.Path) secrets.Secret { return secrets.Secret{Path: p} }
+
+func mustParseKey(t testing.TB, pemBytes []byte) crypto.Signer {
+	t.Helper()
+	blk, _ := pem.Decode(pemBytes)
+	if blk == nil {
+		t.Fatal("no PEM block")
+	}
+	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k.(crypto.Signer)
+}
