@@ -139,7 +139,7 @@ func (k *SigningKey) Test(_ context.Context, pending secrets.Secret) error {
 	if err != nil {
 		return fmt.Errorf("rotation: signing key: serialize: %w", err)
 	}
-	parsed, err := jose.ParseSigned(compact, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(k.alg)})
+	parsed, err := jose.ParseSignedCompact(compact, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(k.alg)})
 	if err != nil {
 		return fmt.Errorf("rotation: signing key: parse probe: %w", err)
 	}
