@@ -120,10 +120,7 @@ func (c Credential) Value() (secrets.Value, error) {
 	if !utf8.Valid(pw) {
 		return secrets.Value{}, errors.New("pgrotate: the password is not UTF-8")
 	}
-	// The encoding is the secret value itself, sealed by the Manager; it
-	// goes nowhere else.
 	b, err := json.Marshal(struct { // #nosec G117 -- this is the secret's own value, stored sealed, never logged
-
 		Username string `json:"username"`
 		Password string `json:"password"`
 	}{c.Username, string(pw)})
