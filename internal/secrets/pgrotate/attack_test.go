@@ -119,17 +119,20 @@ func TestNoPasswordInLogsAuditOrCatalog(t *testing.T) {
 		if e.Action != audit.ActionSecretRotate || e.Outcome != audit.OutcomeSuccess || e.Target != string(d.path) {
 			t.Fatalf("event %+v", e)
 		}
-		ops[e.Details["op"]] = e
+		ops[e.Details["step"]+"/"+e.Details["op"]] = e
 	}
 	prev := userOf(t, values[1])
-	if e := ops["disable_login"]; e.Details["role"] != prev || e.Details["step"] != "finish" || e.Details["emergency"] != "true" {
+	if e := ops["finish/disable_login"]; e.Details["role"] != prev || e.Details["emergency"] != "true" {
 		t.Fatalf("disable_login event %+v", e.Details)
 	}
-	if e := ops["terminate_sessions"]; e.Details["role"] != prev || e.Details["sessions"] != "1" {
+	if e := ops["finish/terminate_sessions"]; e.Details["role"] != prev || e.Details["sessions"] != "1" {
 		t.Fatalf("terminate_sessions event %+v", e.Details)
 	}
-	if e := ops["set_password"]; e.Details["role"] != userOf(t, values[2]) || e.Details["step"] != "set" {
+	if e := ops["set/set_password"]; e.Details["role"] != userOf(t, values[2]) {
 		t.Fatalf("set_password event %+v", e.Details)
+	}
+	if e := ops["set/terminate_sessions"]; e.Details["role"] != userOf(t, values[2]) || e.Details["sessions"] != "0" {
+		t.Fatalf("emergency set terminate_sessions event %+v", e.Details)
 	}
 }
 

@@ -90,6 +90,13 @@ func TestAlternatingRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = session.Close(bg()) }()
+	// A session of b opened with v2, the credential before current: the
+	// emergency changes b's password, and ends this session too.
+	older, err := f.connect(ctx, v2.Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = older.Close(bg()) }()
 	v4 := mustRotate(t, d, true)
 	if userOf(t, v4) != b {
 		t.Fatalf("emergency user %q", userOf(t, v4))
@@ -107,6 +114,9 @@ func TestAlternatingRotation(t *testing.T) {
 	}
 	if err := f.query(ctx, session); err == nil {
 		t.Fatal("the previous user's open session survived the emergency")
+	}
+	if err := f.query(ctx, older); err == nil {
+		t.Fatal("a session opened with the credential before previous survived the emergency")
 	}
 	if _, err := pool.Exec(ctx, "SELECT 1"); err != nil {
 		t.Fatalf("the emergency hurt the administrative pool: %v", err)

@@ -152,7 +152,9 @@ func (r *rotator) NewValue(_ context.Context, current secrets.Secret) (secrets.V
 
 // Set gives pending's user pending's password and LOGIN. In the
 // alternating strategy it refuses a pending credential for the current
-// user (that would end the overlap the strategy exists for).
+// user (that would end the overlap the strategy exists for), and on an
+// emergency it also terminates the pending user's sessions: they were
+// opened with its old password (the credential before current).
 func (r *rotator) Set(ctx context.Context, current, pending secrets.Secret, emergency bool) error {
 	c, i, err := r.configured(pending)
 	if err != nil {
@@ -175,6 +177,15 @@ func (r *rotator) Set(ctx context.Context, current, pending secrets.Secret, emer
 	}
 	err = r.setPassword(ctx, user, pw, true)
 	r.record(ctx, pending.Path, "set", "set_password", user, emergency, -1, err)
+	if err != nil || !r.alt || !emergency {
+		return err
+	}
+	// Emergency, alternating: the pending user's open sessions logged in
+	// with its old password, the credential before current, which may be
+	// the leaked one too. End them now (no overlap, rotation.Request.Now);
+	// Finish ends the current user's.
+	n, err := r.terminate(ctx, user)
+	r.record(ctx, pending.Path, "set", "terminate_sessions", user, true, n, err)
 	return err
 }
 
