@@ -47,3 +47,18 @@ func BenchmarkSCRAMVerifier(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkParseCredential: what a consumer pays per read of the value.
+func BenchmarkParseCredential(b *testing.B) {
+	pw, _ := newPassword(randReader{})
+	v, err := Credential{Username: "app_a", Password: secrets.NewValue(pw)}.Value()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ParseCredential(v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

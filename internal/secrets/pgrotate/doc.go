@@ -28,7 +28,9 @@
 // more period, until the rotation after next changes its role again.
 // Finish does nothing, or on an emergency gives the previous role a
 // random password nobody knows and NOLOGIN, then terminates its sessions
-// (Set gives LOGIN back when the role is next rotated).
+// (Set gives LOGIN back when the role is next rotated); an emergency Set
+// also terminates the pending role's sessions, opened with its old
+// password.
 //
 // # SQL
 //

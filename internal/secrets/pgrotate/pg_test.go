@@ -223,6 +223,13 @@ func (r *recorder) all() []audit.Event {
 // newManager returns a secrets Manager over a real SQLite store.
 func newManager(t testing.TB, rec *recorder) *secrets.Manager {
 	t.Helper()
+	_, m := newStoreManager(t, rec)
+	return m
+}
+
+// newStoreManager returns a real SQLite store and a Manager over it.
+func newStoreManager(t testing.TB, rec *recorder) (*sqlstore.DB, *secrets.Manager) {
+	t.Helper()
 	st := storetest.Open(t, sqlstore.SQLite)
 	mk, err := kms.NewMasterKey(testkit.MasterKey())
 	if err != nil {
@@ -237,7 +244,7 @@ func newManager(t testing.TB, rec *recorder) *secrets.Manager {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return m
+	return st.DB, m
 }
 
 func newRotator(t testing.TB, f *fixture, strategy string, mod ...func(*Options)) rotation.Rotator {
