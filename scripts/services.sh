@@ -26,6 +26,18 @@ if command -v pg_isready >/dev/null 2>&1; then
     if ! psql -h 127.0.0.1 -U postgres -d test -Atqc 'select 1' >/dev/null 2>&1; then
       psql -h 127.0.0.1 -U postgres -d postgres -qc 'CREATE DATABASE test' >&2 || true
     fi
+    # 127.0.0.1 is trusted for every role, so no wrong password is ever refused.
+    # Tests that must see one refused (pgrotate: the old password of a rotated
+    # role) make their roles members of rampart_password_login, whose members
+    # authenticate with SCRAM-SHA-256 (PostgreSQL docs, 21.1 The pg_hba.conf
+    # File: the first matching line wins; "+group" matches its members).
+    hba=$(psql -h 127.0.0.1 -U postgres -d test -Atqc 'SHOW hba_file' 2>/dev/null || true)
+    if [ -n "$hba" ] && [ -w "$hba" ] && ! grep -q 'rampart_password_login' "$hba"; then
+      log "requiring passwords of the members of rampart_password_login in $hba"
+      sed -i '1i host all +rampart_password_login 127.0.0.1/32 scram-sha-256' "$hba"
+      psql -h 127.0.0.1 -U postgres -d test -Atqc 'SELECT pg_reload_conf()' >/dev/null
+    fi
+    psql -h 127.0.0.1 -U postgres -d test -qc "DO \$\$ BEGIN CREATE ROLE rampart_password_login NOLOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END \$\$" >&2 || true
     echo "export RAMPART_TEST_POSTGRES_DSN='postgres://postgres@127.0.0.1:5432/test?sslmode=disable'"
   else
     log "PostgreSQL is not reachable on 127.0.0.1:5432; its tests will skip"
