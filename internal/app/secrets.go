@@ -13,6 +13,7 @@ import (
 
 	"github.com/rampart-auth/rampart/internal/config"
 	"github.com/rampart-auth/rampart/internal/kms"
+	"github.com/rampart-auth/rampart/internal/oauth"
 	"github.com/rampart-auth/rampart/internal/secrets"
 	"github.com/rampart-auth/rampart/internal/secretsapi"
 	"github.com/rampart-auth/rampart/internal/store/sqlstore"
@@ -81,7 +82,8 @@ func (s *server) openSecrets(context.Context) error {
 // peer's X509-SVID), after the authorization server.
 func (s *server) buildSecretsAPI(context.Context) error {
 	var err error
-	s.secretsAPI, err = s.secrets.API(&secretsapi.TokenAuth{Issuer: s.cfg.Issuer, Verifier: s.oauth, Users: s.parts.Users}, s.audit, s.logger)
+	s.secretsAPI, err = s.secrets.API(&secretsapi.TokenAuth{Issuer: s.cfg.Issuer, Verifier: s.oauth, Users: s.parts.Users,
+		DenyList: oauth.NewStoreDenyList(s.db.OAuth(), nil)}, s.audit, s.logger)
 	if err != nil {
 		return err
 	}

@@ -58,8 +58,8 @@ func startSecretsServer(tb testing.TB, driver, extra string) *secServer {
 	dir := tb.TempDir()
 	keyFile := filepath.Join(dir, "master.key")
 	testkit.WriteFile(tb, keyFile, []byte(testkit.MasterKeyBase64+"\n"))
-	body := fmt.Sprintf("issuer: http://127.0.0.1:0\ndata_dir: %s\nmaster_key_file: %s\nhttp: {listen: '127.0.0.1:0', tls: {mode: 'off'}}\nlog: {level: debug}\n",
-		filepath.Join(dir, "data"), keyFile)
+	body := fmt.Sprintf("issuer: http://127.0.0.1:0\ndata_dir: %s\nmaster_key_file: %s\nhttp: {listen: '127.0.0.1:0', tls: {mode: 'off'}}\nlog: {level: %s}\n",
+		filepath.Join(dir, "data"), keyFile, logLevel(tb))
 	if driver == sqlstore.Postgres {
 		_, dsn := storetest.DSN(tb, driver)
 		body += fmt.Sprintf("store: {driver: postgres, dsn: '%s'}\n", dsn)
@@ -174,4 +174,12 @@ func (s *secServer) json(tb testing.TB, method, rawPath, tok string, v any, want
 			tb.Fatalf("%s %s: %v: %s", method, rawPath, err, b)
 		}
 	}
+}
+
+// logLevel: debug for tests (every line is grepped), warn for benchmarks.
+func logLevel(tb testing.TB) string {
+	if _, ok := tb.(*testing.B); ok {
+		return "warn"
+	}
+	return "debug"
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
@@ -69,7 +70,18 @@ type TokenAuth struct {
 	Issuer   string
 	Verifier TokenVerifier
 	Users    UserLookup
+	// DenyList is the deny list the Verifier consults (the store's, as
+	// oauth.NewStoreDenyList): with it, verified Bearer tokens are cached
+	// for TokenCacheTTL and the deny list is checked on every hit;
+	// without it nothing is cached.
+	DenyList jwtauth.DenyList
+	Clock    func() time.Time // default time.Now
+
+	cache tokenCache
 }
+
+// errInvalidToken: a cached token that expired or was revoked since.
+var errInvalidToken = oauth.ErrInvalidAccessToken
 
 var _ Authenticator = (*TokenAuth)(nil)
 
@@ -86,7 +98,7 @@ var tokenSchemes = []string{"Bearer", "DPoP"}
 //     role now): KindAdmin{sub}, as on the admin API (NIST SP 800-63B
 //     §4.2: AAL2 for administration).
 func (t *TokenAuth) Authenticate(r *http.Request) (secrets.Principal, error) {
-	claims, err := t.Verifier.AuthenticateRequest(r)
+	claims, err := t.verify(r)
 	if errors.Is(err, oauth.ErrNoAccessToken) {
 		return secrets.Principal{}, &AuthError{Schemes: tokenSchemes, Public: "an access token is required", Reason: "no_token"}
 	}
