@@ -1,11 +1,19 @@
 package app
 
 import (
+	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rampart-auth/rampart/internal/config"
+	"github.com/rampart-auth/rampart/internal/kms"
+	"github.com/rampart-auth/rampart/internal/secrets"
+	"github.com/rampart-auth/rampart/internal/testkit"
+	"github.com/rampart-auth/rampart/internal/testkit/storetest"
 )
 
 // BenchmarkHTTPGetSecret reads a current secret through the real HTTP
@@ -61,4 +69,50 @@ func cpuTime(b *testing.B) time.Duration {
 		b.Fatal(err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkManagerGet reads a current secret in process, in parallel,
+// through the Manager OpenSecrets builds (SQLite, the real keyring and
+// a durable audit log: every read is recorded before it returns).
+func BenchmarkManagerGet(b *testing.B) {
+	ctx := context.Background()
+	st := storetest.Open(b, "sqlite")
+	mk, err := kms.NewMasterKey(testkit.MasterKey())
+	if err != nil {
+		b.Fatal(err)
+	}
+	kr, err := OpenKeyring(ctx, st.DB, mk)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := &config.Config{}
+	cfg.Defaults()
+	al, err := OpenAudit(cfg, st.DB, kr, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = al.Close(ctx) })
+	stack, err := OpenSecrets(cfg, st.DB, kr, al, slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	admin := secrets.Principal{Kind: secrets.KindAdmin}
+	path, _ := secrets.ParsePath("team/a/bench")
+	if _, err := stack.Manager.Put(ctx, admin, path, secrets.NewValue([]byte("bench-value")), secrets.PutOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetParallelism(16)
+	b.ResetTimer()
+	start, cpu0 := time.Now(), cpuTime(b)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := stack.Manager.Get(ctx, admin, path, secrets.Selector{}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	reportReads(b, start, cpu0)
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -183,3 +184,5 @@ func logLevel(tb testing.TB) string {
 	}
 	return "debug"
 }
+
+func slogDiscard() *slog.Logger { return slog.New(slog.DiscardHandler) }
