@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
@@ -115,9 +116,9 @@ func (t *TokenAuth) Authenticate(r *http.Request) (secrets.Principal, error) {
 	if !slices.Contains(claims.Audience, t.Issuer+Prefix) && !slices.Contains(claims.Audience, oauth.DefaultAudience(t.Issuer)) {
 		return secrets.Principal{}, &AuthError{Schemes: tokenSchemes, Code: "invalid_token", Public: "the access token is not meant for the secrets API", Reason: "audience", Actor: actor}
 	}
-	scopes := claims.Scopes()
+	scopes := strings.Fields(claims.Scope) // RFC 9068 §2.2.3: space-separated
 	if client {
-		return secrets.Principal{Kind: secrets.KindClient, ID: claims.ClientID, Scopes: slices.Clone(scopes)}, nil
+		return secrets.Principal{Kind: secrets.KindClient, ID: claims.ClientID, Scopes: scopes}, nil
 	}
 	u, err := t.Users.ByID(r.Context(), claims.Subject)
 	if err != nil || u.Disabled {
@@ -126,7 +127,19 @@ func (t *TokenAuth) Authenticate(r *http.Request) (secrets.Principal, error) {
 	if u.Role == identity.RoleAdmin && slices.Contains(scopes, AdminScope) && acrOf(claims) == oauth.ACRMFA {
 		return secrets.Principal{Kind: secrets.KindAdmin, ID: u.ID}, nil
 	}
-	return secrets.Principal{Kind: secrets.KindUser, ID: u.ID, Role: u.Role, Scopes: slices.Clone(scopes)}, nil
+	return secrets.Principal{Kind: secrets.KindUser, ID: u.ID, Role: PolicyRole(u.Role), Scopes: scopes}, nil
+}
+
+// RoleUser is how policies name the role of a user without one
+// (identity.RoleUser, the empty role): `roles: [user]`.
+const RoleUser = "user"
+
+// PolicyRole is the role a policy matches for an identity role.
+func PolicyRole(role string) string {
+	if role == identity.RoleUser {
+		return RoleUser
+	}
+	return role
 }
 
 func acrOf(c *jwtauth.Claims) string {
