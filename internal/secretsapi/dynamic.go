@@ -13,7 +13,8 @@ import (
 // Rotation and dynamic credentials: the engines check the capability
 // (rotate, lease) and record their own audit events.
 
-type rotateBody struct {
+// RotateRequest is the body of POST rotate/{path}.
+type RotateRequest struct {
 	Now    bool   `json:"now"`
 	Reason string `json:"reason"`
 }
@@ -21,8 +22,8 @@ type rotateBody struct {
 // maxReason bounds a rotation's reason (an operator's note, audited).
 const maxReason = 200
 
-// statusDoc is rotation.Status in snake_case.
-type statusDoc struct {
+// StatusDoc is rotation.Status in snake_case.
+type StatusDoc struct {
 	Path           string     `json:"path"`
 	Rotator        string     `json:"rotator"`
 	Every          string     `json:"every"`
@@ -47,12 +48,13 @@ func optTime(t time.Time) *time.Time {
 	return &u
 }
 
-func statusOf(s rotation.Status) statusDoc {
+// StatusOf converts a rotation status.
+func StatusOf(s rotation.Status) StatusDoc {
 	every := "0s"
 	if s.Every > 0 {
 		every = s.Every.String()
 	}
-	return statusDoc{Path: string(s.Path), Rotator: s.Rotator, Every: every, Window: s.Window, Step: string(s.Step), RunID: s.RunID,
+	return StatusDoc{Path: string(s.Path), Rotator: s.Rotator, Every: every, Window: s.Window, Step: string(s.Step), RunID: s.RunID,
 		Reason: s.Reason, PendingVersion: s.PendingVersion, Attempts: s.Attempts, LastError: s.LastError,
 		StartedAt: optTime(s.StartedAt), UpdatedAt: optTime(s.UpdatedAt), LastRotated: optTime(s.LastRotated), NextDue: optTime(s.NextDue)}
 }
@@ -69,7 +71,7 @@ func (a *API) rotate(w http.ResponseWriter, r *http.Request, p secrets.Principal
 		writeError(w, r, a.o.Logger, err)
 		return
 	}
-	var body rotateBody
+	var body RotateRequest
 	if err := DecodeBody(w, r, &body, true); err != nil {
 		writeError(w, r, a.o.Logger, err)
 		return
@@ -87,7 +89,7 @@ func (a *API) rotate(w http.ResponseWriter, r *http.Request, p secrets.Principal
 		writeError(w, r, a.o.Logger, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, statusOf(st))
+	writeJSON(w, http.StatusOK, StatusOf(st))
 }
 
 // rotationStatus: GET rotation/{path}.
@@ -109,15 +111,16 @@ func (a *API) rotationStatus(w http.ResponseWriter, r *http.Request, p secrets.P
 		writeError(w, r, a.o.Logger, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, statusOf(st))
+	writeJSON(w, http.StatusOK, StatusOf(st))
 }
 
-type ttlBody struct {
+// TTLRequest is the body of POST leases/{path} and PUT lease/{id}.
+type TTLRequest struct {
 	TTL string `json:"ttl"`
 }
 
 // ttl parses the optional ttl (0: the role's default).
-func (b ttlBody) ttl() (time.Duration, error) {
+func (b TTLRequest) ttl() (time.Duration, error) {
 	if b.TTL == "" {
 		return 0, nil
 	}
@@ -128,8 +131,8 @@ func (b ttlBody) ttl() (time.Duration, error) {
 	return d, nil
 }
 
-// leaseDoc is a lease; Password only in the answer of a creation.
-type leaseDoc struct {
+// LeaseDoc is a lease; Password only in the answer of a creation.
+type LeaseDoc struct {
 	LeaseID      string    `json:"lease_id"`
 	Path         string    `json:"path"`
 	Username     string    `json:"username"`
@@ -139,12 +142,14 @@ type leaseDoc struct {
 	MaxExpiresAt time.Time `json:"max_expires_at"`
 }
 
-func leaseOf(l pgdyn.Lease) leaseDoc {
-	return leaseDoc{LeaseID: l.ID, Path: string(l.Path), Username: l.Username, CreatedAt: l.CreatedAt.UTC(), ExpiresAt: l.ExpiresAt.UTC(), MaxExpiresAt: l.MaxExpiresAt.UTC()}
+// LeaseOf converts a lease (without its password).
+func LeaseOf(l pgdyn.Lease) LeaseDoc {
+	return LeaseDoc{LeaseID: l.ID, Path: string(l.Path), Username: l.Username, CreatedAt: l.CreatedAt.UTC(), ExpiresAt: l.ExpiresAt.UTC(), MaxExpiresAt: l.MaxExpiresAt.UTC()}
 }
 
-type leasesDoc struct {
-	Leases []leaseDoc `json:"leases"`
+// LeasesDoc is GET leases/{path}.
+type LeasesDoc struct {
+	Leases []LeaseDoc `json:"leases"`
 }
 
 // ValidLeaseID checks a lease id: 128 bits in lower-case hex (what
@@ -169,7 +174,7 @@ func (a *API) createLease(w http.ResponseWriter, r *http.Request, p secrets.Prin
 		writeError(w, r, a.o.Logger, err)
 		return
 	}
-	var body ttlBody
+	var body TTLRequest
 	if err := DecodeBody(w, r, &body, true); err != nil {
 		writeError(w, r, a.o.Logger, err)
 		return
@@ -188,7 +193,7 @@ func (a *API) createLease(w http.ResponseWriter, r *http.Request, p secrets.Prin
 		writeError(w, r, a.o.Logger, err)
 		return
 	}
-	doc := leaseOf(l)
+	doc := LeaseOf(l)
 	pw := string(l.Password.Bytes())
 	doc.Password = &pw
 	writeJSON(w, http.StatusCreated, doc)
@@ -213,9 +218,9 @@ func (a *API) listLeases(w http.ResponseWriter, r *http.Request, p secrets.Princ
 		writeError(w, r, a.o.Logger, err)
 		return
 	}
-	doc := leasesDoc{Leases: make([]leaseDoc, len(ls))}
+	doc := LeasesDoc{Leases: make([]LeaseDoc, len(ls))}
 	for i, l := range ls {
-		doc.Leases[i] = leaseOf(l)
+		doc.Leases[i] = LeaseOf(l)
 	}
 	writeJSON(w, http.StatusOK, doc)
 }
@@ -235,7 +240,7 @@ func (a *API) renewLease(w http.ResponseWriter, r *http.Request, p secrets.Princ
 		writeError(w, r, a.o.Logger, err)
 		return
 	}
-	var body ttlBody
+	var body TTLRequest
 	if err := DecodeBody(w, r, &body, true); err != nil {
 		writeError(w, r, a.o.Logger, err)
 		return
@@ -254,7 +259,7 @@ func (a *API) renewLease(w http.ResponseWriter, r *http.Request, p secrets.Princ
 		writeError(w, r, a.o.Logger, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, leaseOf(l))
+	writeJSON(w, http.StatusOK, LeaseOf(l))
 }
 
 // revokeLease: DELETE lease/{id}.

@@ -43,7 +43,7 @@ func FuzzDecodeBody(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		var v putBody
+		var v PutRequest
 		err := decodeJSON(body, &v)
 		if err != nil {
 			if v.Value != nil && len(*v.Value) >= 8 && strings.Contains(err.Error(), *v.Value) {

@@ -2,6 +2,7 @@ package secretsapi
 
 import (
 	"encoding/base64"
+	"errors"
 	"maps"
 	"net/http"
 	"time"
@@ -10,10 +11,12 @@ import (
 	"github.com/rampart-auth/rampart/internal/secrets"
 )
 
-// The JSON documents of the API (docs/secrets-delivery.md). Times are
-// RFC 3339 in UTC.
+// The JSON documents of the API (docs/secrets-delivery.md), exported for
+// internal/secretsclient and the CLI's --json output. Times are RFC 3339
+// in UTC.
 
-type secretDoc struct {
+// SecretDoc is a read: GET data/{path}.
+type SecretDoc struct {
 	Path        string            `json:"path"`
 	Version     int64             `json:"version"`
 	Labels      []string          `json:"labels"`
@@ -23,7 +26,8 @@ type secretDoc struct {
 	CreatedAt   time.Time         `json:"created_at"`
 }
 
-type putBody struct {
+// PutRequest is the body of PUT data/{path}: exactly one of Value and ValueBase64.
+type PutRequest struct {
 	Value       *string           `json:"value"`
 	ValueBase64 *string           `json:"value_base64"`
 	CAS         *int64            `json:"cas"`
@@ -31,14 +35,16 @@ type putBody struct {
 	Metadata    map[string]string `json:"metadata"`
 }
 
-type writtenDoc struct {
+// WrittenDoc is the answer of a write.
+type WrittenDoc struct {
 	Path      string    `json:"path"`
 	Version   int64     `json:"version"`
 	Labels    []string  `json:"labels"`
 	CreatedAt time.Time `json:"created_at"`
 }
 
-type versionDoc struct {
+// VersionDoc describes one version (no value).
+type VersionDoc struct {
 	Version   int64      `json:"version"`
 	Labels    []string   `json:"labels"`
 	CreatedAt time.Time  `json:"created_at"`
@@ -47,41 +53,111 @@ type versionDoc struct {
 	Destroyed bool       `json:"destroyed"`
 }
 
-type metadataDoc struct {
+// MetadataDoc is GET metadata/{path}.
+type MetadataDoc struct {
 	Path           string            `json:"path"`
 	CurrentVersion int64             `json:"current_version"`
 	Labels         map[string]int64  `json:"labels"`
 	Metadata       map[string]string `json:"metadata"`
 	CreatedAt      time.Time         `json:"created_at"`
 	UpdatedAt      time.Time         `json:"updated_at"`
-	Versions       []versionDoc      `json:"versions"`
+	Versions       []VersionDoc      `json:"versions"`
 }
 
-type listEntry struct {
+// ListEntry is one secret of a list.
+type ListEntry struct {
 	Path           string           `json:"path"`
 	CurrentVersion int64            `json:"current_version"`
 	Labels         map[string]int64 `json:"labels"`
 	UpdatedAt      time.Time        `json:"updated_at"`
 }
 
-type listDoc struct {
-	Secrets []listEntry `json:"secrets"`
+// ListDoc is GET list/{prefix}.
+type ListDoc struct {
+	Secrets []ListEntry `json:"secrets"`
 }
 
-type labelBody struct {
+// LabelRequest is the body of PUT labels/{path}.
+type LabelRequest struct {
 	Label   string `json:"label"`
 	Version int64  `json:"version"`
 	Expect  *int64 `json:"expect"`
 }
 
-type labelDoc struct {
+// LabelDoc is the answer of PUT labels/{path}.
+type LabelDoc struct {
 	Path    string `json:"path"`
 	Label   string `json:"label"`
 	Version int64  `json:"version"`
 }
 
-type versionsBody struct {
+// VersionsRequest is the body of POST delete|undelete|destroy/{path}.
+type VersionsRequest struct {
 	Versions []int64 `json:"versions"`
+}
+
+// DocOfSecret is the answer of a read: the value as "value" when it is
+// valid UTF-8, else as "value_base64" (standard base64). This is the one
+// place a value leaves as bytes for a client (the HTTP answer, and the
+// CLI's --json): callers wipe nothing else.
+func DocOfSecret(s secrets.Secret) SecretDoc {
+	doc := SecretDoc{Path: string(s.Path), Version: s.Version, Labels: labelsOrEmpty(s.Labels), Metadata: s.Metadata, CreatedAt: s.CreatedAt.UTC()}
+	if doc.Metadata == nil {
+		doc.Metadata = map[string]string{}
+	}
+	b := s.Value.Bytes()
+	if utf8.Valid(b) {
+		str := string(b)
+		doc.Value = &str
+	} else {
+		enc := base64.StdEncoding.EncodeToString(b)
+		doc.ValueBase64 = &enc
+	}
+	clear(b)
+	return doc
+}
+
+// Bytes returns the value of a read answer.
+func (d SecretDoc) Bytes() ([]byte, error) {
+	switch {
+	case d.Value != nil && d.ValueBase64 == nil:
+		return []byte(*d.Value), nil
+	case d.ValueBase64 != nil && d.Value == nil:
+		return base64.StdEncoding.Strict().DecodeString(*d.ValueBase64)
+	}
+	return nil, errors.New("secretsapi: the answer holds neither or both of value and value_base64")
+}
+
+// DocOfWritten is the answer of a write.
+func DocOfWritten(path secrets.Path, info secrets.VersionInfo) WrittenDoc {
+	return WrittenDoc{Path: string(path), Version: info.Version, Labels: labelsOrEmpty(info.Labels), CreatedAt: info.CreatedAt.UTC()}
+}
+
+// DocOfMeta is the answer of a metadata read.
+func DocOfMeta(meta secrets.Meta, vs []secrets.VersionInfo) MetadataDoc {
+	doc := MetadataDoc{Path: string(meta.Path), CurrentVersion: meta.CurrentVersion, Labels: labelMap(meta.Labels), Metadata: meta.Metadata,
+		CreatedAt: meta.CreatedAt.UTC(), UpdatedAt: meta.UpdatedAt.UTC(), Versions: make([]VersionDoc, len(vs))}
+	if doc.Metadata == nil {
+		doc.Metadata = map[string]string{}
+	}
+	for i, v := range vs {
+		d := VersionDoc{Version: v.Version, Labels: labelsOrEmpty(v.Labels), CreatedAt: v.CreatedAt.UTC(), CreatedBy: v.CreatedBy, Destroyed: v.Destroyed}
+		if !v.DeletedAt.IsZero() {
+			t := v.DeletedAt.UTC()
+			d.DeletedAt = &t
+		}
+		doc.Versions[i] = d
+	}
+	return doc
+}
+
+// DocOfList is the answer of a list.
+func DocOfList(metas []secrets.Meta) ListDoc {
+	doc := ListDoc{Secrets: make([]ListEntry, len(metas))}
+	for i, m := range metas {
+		doc.Secrets[i] = ListEntry{Path: string(m.Path), CurrentVersion: m.CurrentVersion, Labels: labelMap(m.Labels), UpdatedAt: m.UpdatedAt.UTC()}
+	}
+	return doc
 }
 
 func labelsOrEmpty(l []string) []string {
@@ -135,21 +211,7 @@ func (a *API) getData(w http.ResponseWriter, r *http.Request, p secrets.Principa
 		writeError(w, r, a.o.Logger, err)
 		return
 	}
-	doc := secretDoc{Path: string(s.Path), Version: s.Version, Labels: labelsOrEmpty(s.Labels), Metadata: s.Metadata, CreatedAt: s.CreatedAt.UTC()}
-	if doc.Metadata == nil {
-		doc.Metadata = map[string]string{}
-	}
-	// The one place a value leaves the server: Bytes, into the body of a
-	// no-store answer (set in ServeHTTP).
-	b := s.Value.Bytes()
-	if utf8.Valid(b) {
-		str := string(b)
-		doc.Value = &str
-	} else {
-		enc := base64.StdEncoding.EncodeToString(b)
-		doc.ValueBase64 = &enc
-	}
-	clear(b)
+	doc := DocOfSecret(s)
 	writeJSON(w, http.StatusOK, doc)
 }
 
@@ -160,7 +222,7 @@ func (a *API) putData(w http.ResponseWriter, r *http.Request, p secrets.Principa
 		writeError(w, r, a.o.Logger, err)
 		return
 	}
-	var body putBody
+	var body PutRequest
 	if err := DecodeBody(w, r, &body, false); err != nil {
 		writeError(w, r, a.o.Logger, err)
 		return
@@ -175,12 +237,12 @@ func (a *API) putData(w http.ResponseWriter, r *http.Request, p secrets.Principa
 		writeError(w, r, a.o.Logger, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, writtenDoc{Path: string(path), Version: info.Version, Labels: labelsOrEmpty(info.Labels), CreatedAt: info.CreatedAt.UTC()})
+	writeJSON(w, http.StatusOK, DocOfWritten(path, info))
 }
 
 // value returns the body's value: exactly one of value (UTF-8 text) and
 // value_base64 (standard base64, RFC 4648 §4, padded, strict).
-func (b putBody) value() (secrets.Value, error) {
+func (b PutRequest) value() (secrets.Value, error) {
 	switch {
 	case b.Value != nil && b.ValueBase64 != nil:
 		return secrets.Value{}, badRequest("give exactly one of value and value_base64")
@@ -214,19 +276,7 @@ func (a *API) getMetadata(w http.ResponseWriter, r *http.Request, p secrets.Prin
 		writeError(w, r, a.o.Logger, err)
 		return
 	}
-	doc := metadataDoc{Path: string(meta.Path), CurrentVersion: meta.CurrentVersion, Labels: labelMap(meta.Labels), Metadata: meta.Metadata,
-		CreatedAt: meta.CreatedAt.UTC(), UpdatedAt: meta.UpdatedAt.UTC(), Versions: make([]versionDoc, len(vs))}
-	if doc.Metadata == nil {
-		doc.Metadata = map[string]string{}
-	}
-	for i, v := range vs {
-		d := versionDoc{Version: v.Version, Labels: labelsOrEmpty(v.Labels), CreatedAt: v.CreatedAt.UTC(), CreatedBy: v.CreatedBy, Destroyed: v.Destroyed}
-		if !v.DeletedAt.IsZero() {
-			t := v.DeletedAt.UTC()
-			d.DeletedAt = &t
-		}
-		doc.Versions[i] = d
-	}
+	doc := DocOfMeta(meta, vs)
 	writeJSON(w, http.StatusOK, doc)
 }
 
@@ -245,10 +295,7 @@ func (a *API) list(w http.ResponseWriter, r *http.Request, p secrets.Principal, 
 		writeError(w, r, a.o.Logger, err)
 		return
 	}
-	doc := listDoc{Secrets: make([]listEntry, len(metas))}
-	for i, m := range metas {
-		doc.Secrets[i] = listEntry{Path: string(m.Path), CurrentVersion: m.CurrentVersion, Labels: labelMap(m.Labels), UpdatedAt: m.UpdatedAt.UTC()}
-	}
+	doc := DocOfList(metas)
 	writeJSON(w, http.StatusOK, doc)
 }
 
@@ -259,7 +306,7 @@ func (a *API) putLabel(w http.ResponseWriter, r *http.Request, p secrets.Princip
 		writeError(w, r, a.o.Logger, err)
 		return
 	}
-	var body labelBody
+	var body LabelRequest
 	if err := DecodeBody(w, r, &body, false); err != nil {
 		writeError(w, r, a.o.Logger, err)
 		return
@@ -268,7 +315,7 @@ func (a *API) putLabel(w http.ResponseWriter, r *http.Request, p secrets.Princip
 		writeError(w, r, a.o.Logger, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, labelDoc{Path: string(path), Label: body.Label, Version: body.Version})
+	writeJSON(w, http.StatusOK, LabelDoc{Path: string(path), Label: body.Label, Version: body.Version})
 }
 
 // deleteLabel: DELETE labels/{path}?label=L[&expect=N].
@@ -307,7 +354,7 @@ func (a *API) versionsOp(w http.ResponseWriter, r *http.Request, arg string, run
 		writeError(w, r, a.o.Logger, err)
 		return
 	}
-	var body versionsBody
+	var body VersionsRequest
 	if err := DecodeBody(w, r, &body, false); err != nil {
 		writeError(w, r, a.o.Logger, err)
 		return
