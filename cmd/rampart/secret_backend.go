@@ -52,7 +52,7 @@ type secretFlags struct {
 func addSecretFlags(cmd *cobra.Command, f *secretFlags) {
 	cmd.PersistentFlags().StringVar(&f.config, "config", "", "act on the store of this configuration (holds the master key; acts as the administrator \"cli\")")
 	cmd.PersistentFlags().StringVar(&f.remote.issuer, "issuer", "", "act on the running server at this issuer URL (its secrets API, under the token's policies)")
-	cmd.PersistentFlags().StringVar(&f.remote.tokenFile, "token-file", "", "with --issuer: the access token (the JSON that "rampart login --output FILE" writes, or the bare token); default $RAMPART_TOKEN")
+	cmd.PersistentFlags().StringVar(&f.remote.tokenFile, "token-file", "", "with --issuer: the access token (the JSON that rampart login --output FILE writes, or the bare token); default $RAMPART_TOKEN")
 }
 
 // openSecretBackend opens the store (--config) or the remote API
