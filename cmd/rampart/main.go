@@ -95,6 +95,7 @@ func newRootCommand() *cobra.Command {
 		newLoginCommand(),
 		newAgentCommand(),
 		newCACommand(),
+		newSecretCommand(),
 	)
 	setUsageErrors(root)
 	return root

@@ -22,6 +22,7 @@ import (
 	"github.com/rampart-auth/rampart/internal/httpx"
 	"github.com/rampart-auth/rampart/internal/kms"
 	"github.com/rampart-auth/rampart/internal/oauth"
+	"github.com/rampart-auth/rampart/internal/secretsapi"
 	"github.com/rampart-auth/rampart/internal/store/sqlstore"
 	"github.com/rampart-auth/rampart/ratelimit"
 )
@@ -170,13 +171,19 @@ func (s *server) caListener(context.Context) (Component, error) {
 	// As on the main listener, outermost first. The client address is the
 	// socket peer: a TLS-terminating proxy in front would hide the client
 	// certificate a renewal needs, so no forwarding header is believed.
-	handler := httpx.Chain(httpx.MuxProblems(mux),
+	// The secrets API for workloads: the principal is the peer's
+	// verified X509-SVID (secretsapi.PeerAuth), routed on the raw path
+	// before the mux and with its own body limit (secretsapi.MaxBodyBytes).
+	var routes http.Handler = httpx.LimitBody(caapi.MaxBodyBytes)(httpx.MuxProblems(mux))
+	if s.secretsPeerAPI != nil {
+		routes = secretsapi.Route(s.secretsPeerAPI, routes)
+	}
+	handler := httpx.Chain(routes,
 		httpx.ClientAddr(nil, ""),
 		httpx.RequestID,
 		httpx.SecurityHeaders(true),
 		httpx.AccessLog(s.logger),
 		httpx.Recover(s.logger),
-		httpx.LimitBody(caapi.MaxBodyBytes),
 	)
 	srv := httpx.NewServer(httpx.ServerOptions{
 		Addr: c.Listen, Handler: handler,

@@ -21,6 +21,7 @@ import (
 	"github.com/rampart-auth/rampart/internal/httpx"
 	"github.com/rampart-auth/rampart/internal/keys"
 	"github.com/rampart-auth/rampart/internal/oauth"
+	"github.com/rampart-auth/rampart/internal/secretsapi"
 	"github.com/rampart-auth/rampart/mtls"
 )
 
@@ -38,7 +39,7 @@ func (s *server) mainListener(context.Context) (Component, error) {
 	h := s.cfg.HTTP
 	srv := httpx.NewServer(httpx.ServerOptions{
 		Addr:              h.Listen,
-		Handler:           newHandler(s.cfg, s.logger, s.reg, s.km, s.oauth, s.admin, s.caAPI, s.checks),
+		Handler:           newHandler(s.cfg, s.logger, s.reg, s.km, s.oauth, s.admin, s.caAPI, s.secretsAPI, s.checks),
 		TLSConfig:         tlsConf,
 		ReadHeaderTimeout: h.ReadHeaderTimeout.D(),
 		ReadTimeout:       h.ReadTimeout.D(),
@@ -56,7 +57,7 @@ func (s *server) mainListener(context.Context) (Component, error) {
 // newHandler builds the main HTTP handler: routes plus the middleware every
 // request passes through.
 func newHandler(cfg *config.Config, logger *slog.Logger, reg *prometheus.Registry, km *keys.Manager, as *oauth.Server, api *adminapi.API,
-	caAPI *caapi.Handlers, checks map[string]func(context.Context) error) http.Handler {
+	caAPI *caapi.Handlers, secretsAPI *secretsapi.API, checks map[string]func(context.Context) error) http.Handler {
 	mux := http.NewServeMux()
 	as.Register(mux)
 	api.Register(mux)
@@ -74,7 +75,10 @@ func newHandler(cfg *config.Config, logger *slog.Logger, reg *prometheus.Registr
 	// security headers cover every answer, including panics and limits;
 	// AccessLog and Metrics see the final status; Recover turns a panic into
 	// a problem answer inside them; the body limit is closest to the handlers.
-	return httpx.Chain(httpx.MuxProblems(mux),
+	// The secrets API is routed before the mux, on the raw path: the mux
+	// would answer a path with ".." or "//" with a redirect to its cleaned
+	// form, and the API refuses such a path instead (secretsapi.Route).
+	return httpx.Chain(secretsapi.Route(secretsAPI, httpx.MuxProblems(mux)),
 		httpx.ClientAddr(cfg.HTTP.TrustedPrefixes(), cfg.HTTP.ClientIPHeader),
 		httpx.RequestID,
 		httpx.SecurityHeaders(cfg.HTTP.TLS.Mode != config.TLSOff),

@@ -37,6 +37,10 @@ func Preflight(cfg *config.Config, env config.Env) (*Startup, error) {
 	if err := gateway.Check(cfg); err != nil {
 		return nil, err
 	}
+	// The secret policies, compiled as serve compiles them.
+	if _, err := SecretPolicies(cfg); err != nil {
+		return nil, err
+	}
 	st := &Startup{Resolved: res}
 	if res.MasterKey != nil {
 		if st.MasterKey, err = LoadMasterKey(cfg, res, false, nil); err != nil {

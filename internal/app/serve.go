@@ -25,6 +25,7 @@ import (
 	"github.com/rampart-auth/rampart/internal/kms"
 	"github.com/rampart-auth/rampart/internal/oauth"
 	"github.com/rampart-auth/rampart/internal/redisx"
+	"github.com/rampart-auth/rampart/internal/secretsapi"
 	"github.com/rampart-auth/rampart/internal/store/sqlstore"
 )
 
@@ -73,6 +74,10 @@ type server struct {
 	caAPI    *caapi.Handlers
 	caListen *Listener // the enrolment listener (nil without ca.listen)
 
+	secrets        *SecretsStack
+	secretsAPI     *secretsapi.API // on the main listener (access tokens)
+	secretsPeerAPI *secretsapi.API // on ca.listen (X509-SVIDs); nil without it
+
 	gateway  *gateway.Gateway
 	gwListen *Listener
 	hup      chan os.Signal
@@ -110,6 +115,8 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	a.Add("ca", Background{Init: s.openCA, Loop: s.runCA})
 	a.Add("authorization server", Funcs{OnStart: s.buildAuth})
 	a.Add("ca api", Funcs{OnStart: s.buildCAAPI})
+	a.Add("secrets", Funcs{OnStart: s.openSecrets})
+	a.Add("secrets api", Funcs{OnStart: s.buildSecretsAPI})
 	a.Add("listener", Later(s.mainListener))
 	if cfg.CA.Listen != "" {
 		a.Add("ca listener", Later(s.caListener))

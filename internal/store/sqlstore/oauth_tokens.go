@@ -272,7 +272,7 @@ func (s *OAuthStore) DenyJTI(ctx context.Context, jti string, expiresAt time.Tim
 // IsDenied reports whether jti is listed and not expired at now.
 func (s *OAuthStore) IsDenied(ctx context.Context, jti string, now time.Time) (bool, error) {
 	var one int
-	err := s.d.db.QueryRowContext(ctx, s.d.Q(qIsDenied), jti, nanos(now)).Scan(&one)
+	err := s.d.queryRowCached(ctx, s.d.Q(qIsDenied), jti, nanos(now)).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}

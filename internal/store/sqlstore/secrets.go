@@ -125,7 +125,7 @@ func (s *SecretStore) ReadVersion(ctx context.Context, path secrets.Path, sel se
 	if sel.Version != 0 {
 		q, arg = qSecReadByVersion, sel.Version
 	}
-	rows, err := s.d.db.QueryContext(ctx, s.d.Q(q), arg, string(path))
+	rows, err := s.d.queryCached(ctx, s.d.Q(q), arg, string(path))
 	if err != nil {
 		return secrets.SecretRecord{}, secrets.VersionRecord{}, fmt.Errorf("sqlstore: read secret: %w", err)
 	}
