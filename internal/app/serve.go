@@ -77,6 +77,7 @@ type server struct {
 	secrets        *SecretsStack
 	secretsAPI     *secretsapi.API // on the main listener (access tokens)
 	secretsPeerAPI *secretsapi.API // on ca.listen (X509-SVIDs); nil without it
+	secretEngines  *SecretEngines
 
 	gateway  *gateway.Gateway
 	gwListen *Listener
@@ -116,6 +117,8 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	a.Add("authorization server", Funcs{OnStart: s.buildAuth})
 	a.Add("ca api", Funcs{OnStart: s.buildCAAPI})
 	a.Add("secrets", Funcs{OnStart: s.openSecrets})
+	a.Add("secret engines", Funcs{OnStart: s.openSecretEngines, OnStop: s.closeSecretEngines})
+	a.Add("secret engine loops", Background{Loop: s.runSecretEngines})
 	a.Add("secrets api", Funcs{OnStart: s.buildSecretsAPI})
 	a.Add("listener", Later(s.mainListener))
 	if cfg.CA.Listen != "" {
