@@ -148,12 +148,14 @@ func (s *stmtError) Error() string {
 func (s *stmtError) Unwrap() error { return s.err }
 
 // terminate signals every session of the role with oid until none is
-// left, bounded by terminateRounds. pg_terminate_backend with a timeout
-// waits for the backend to exit (PostgreSQL 14+, docs §9.28.2).
+// left, bounded by terminateRounds (about two seconds). A signalled
+// backend leaves pg_stat_activity when it has exited, so the loop polls
+// with short sleeps; pg_terminate_backend's own timeout form (docs
+// §9.28.2) waits in 100 ms steps, too slow for a revocation path.
 func terminate(ctx context.Context, pool *pgxpool.Pool, oid uint32) error {
 	for round := 0; round < terminateRounds; round++ {
 		var n int
-		err := pool.QueryRow(ctx, `SELECT count(*) FROM (SELECT pg_terminate_backend(pid, 1000) FROM pg_stat_activity WHERE usesysid = $1) t`, oid).Scan(&n)
+		err := pool.QueryRow(ctx, `SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usesysid = $1) t`, oid).Scan(&n)
 		if err != nil {
 			return fmt.Errorf("pgdyn: terminate sessions: %s", safeCause(err))
 		}
@@ -163,7 +165,7 @@ func terminate(ctx context.Context, pool *pgxpool.Pool, oid uint32) error {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("pgdyn: terminate sessions: %s", safeCause(ctx.Err()))
-		case <-time.After(time.Duration(round+1) * 2 * time.Millisecond):
+		case <-time.After(min(time.Duration(round+1)*time.Millisecond, 20*time.Millisecond)):
 		}
 	}
 	return errors.New("pgdyn: the role's sessions keep coming back")
