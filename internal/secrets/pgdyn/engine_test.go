@@ -391,3 +391,44 @@ func TestTwoReapersDoNotFight(t *testing.T) {
 		t.Fatal("roles left")
 	}
 }
+
+// TestRevokeStates: an explicit Revoke of a lease still being created is
+// ErrConflict (its creator holds it; the reaper takes it if the creator
+// dies); of a lease another instance is revoking, it does the
+// (idempotent) work itself so the role is gone when it returns; a role
+// path that is not configured is ErrNotFound to an admin.
+func TestRevokeStates(t *testing.T) {
+	ev := newEnv(t)
+	ctx := context.Background()
+	store := ev.st.DB.SecretLeases()
+	now := ev.clock.Now()
+	creating := pgdyn.Record{Lease: pgdyn.Lease{ID: randHex(t, 16), Path: ev.app, Database: "main", Username: pgdyn.NamePrefix(ev.app) + "00000000000000b1",
+		Owner: "cli", CreatedAt: now, ExpiresAt: now.Add(time.Hour), MaxExpiresAt: now.Add(time.Hour)}, State: pgdyn.StateCreating, ClaimedUntil: now.Add(time.Minute)}
+	if err := store.InsertLease(ctx, creating); err != nil {
+		t.Fatal(err)
+	}
+	if err := ev.e.Revoke(ctx, admin, creating.ID); !errors.Is(err, secrets.ErrConflict) {
+		t.Fatalf("Revoke of a creating lease: %v", err)
+	}
+	l := ev.create(t, admin, ev.app, 0)
+	c := ev.mustConnect(t, l)
+	defer c.Close(ctx)
+	if err := store.ClaimLease(ctx, l.ID, now, now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := ev.e.Revoke(ctx, admin, l.ID); err != nil {
+		t.Fatal(err)
+	}
+	if ev.roleExists(t, l.Username) || c.Ping(ctx) == nil || ev.state(t, l.ID) != pgdyn.StateRevoked {
+		t.Fatal("a claimed lease survived an explicit Revoke")
+	}
+	if _, err := ev.e.Create(ctx, admin, mustPath(t, "db/"+ev.tag+"/none"), 0); !errors.Is(err, secrets.ErrNotFound) {
+		t.Fatalf("Create of an unknown role: %v", err)
+	}
+	if _, err := ev.e.Create(ctx, admin, ev.app, -time.Second); !errors.Is(err, secrets.ErrInvalid) {
+		t.Fatalf("negative TTL: %v", err)
+	}
+	if got := ev.e.Roles(); len(got) != 2 || got[0] != ev.app || got[1] != ev.apple {
+		t.Fatalf("Roles: %v", got)
+	}
+}
