@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/rampart-auth/rampart/internal/secrets"
@@ -115,14 +118,64 @@ func (e *Engine) dropRole(ctx context.Context, rec Record) error {
 	return terminate(ctx, pool, oid)
 }
 
-// execTx runs stmts in one transaction; errors carry the statement index
-// and SQLSTATE only.
+// txAttempts bounds the tries of a transaction that failed transiently.
+const txAttempts = 8
+
+// execTx runs stmts in one transaction (under ddlLock), again (up to
+// txAttempts, short growing pauses) when it failed transiently: a
+// concurrent GRANT or REVOKE on one object by someone else fails with
+// "tuple concurrently updated" (XX000), and serialization failures and
+// deadlocks (40001, 40P01) are meant to be retried (PostgreSQL docs
+// §13.2, §13.3.4). Errors carry the statement
+// index and SQLSTATE only.
 func execTx(ctx context.Context, pool *pgxpool.Pool, stmts []string) error {
+	var err error
+	for attempt := range txAttempts {
+		if err = execTxOnce(ctx, pool, stmts); err == nil || !transient(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt+1) * time.Duration(2+mrand.IntN(8)) * time.Millisecond): // #nosec G404 -- retry jitter, not a secret
+		}
+	}
+	return err
+}
+
+// transient reports whether err is worth another try of the transaction.
+func transient(err error) bool {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return false
+	}
+	switch pe.Code {
+	case "40001", "40P01":
+		return true
+	case "XX000":
+		return strings.Contains(pe.Message, "tuple concurrently")
+	}
+	return false
+}
+
+// ddlLock is the key of the transaction-level advisory lock every
+// creation and drop transaction takes first ("rampart/pgdyn" as an int64).
+// It serializes the leases' DDL on one database across every Rampart
+// instance, so two leases granting on the same object never collide on
+// its ACL tuple ("tuple concurrently updated"); the transactions are a
+// few milliseconds long (PostgreSQL docs §13.3.5, advisory locks).
+const ddlLock int64 = 0x72616d7061727464 // "rampartd"
+
+// execTxOnce runs stmts in one transaction, under ddlLock.
+func execTxOnce(ctx context.Context, pool *pgxpool.Pool, stmts []string) error {
 	tx, err := pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %s", safeCause(err))
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", ddlLock); err != nil {
+		return fmt.Errorf("lock: %s", safeCause(err))
+	}
 	for i, q := range stmts {
 		if _, err := tx.Exec(ctx, q); err != nil {
 			return &stmtError{i: i, err: err}
