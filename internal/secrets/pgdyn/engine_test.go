@@ -327,7 +327,7 @@ func TestCrashRecovery(t *testing.T) {
 	live := ev.create(t, admin, ev.app, 0)
 	c := ev.mustConnect(t, live)
 	defer c.Close(ctx)
-	if err := store.ClaimLease(ctx, live.ID, now, now.Add(time.Minute)); err != nil {
+	if err := store.ClaimLease(ctx, live.ID, now, now.Add(time.Minute), false); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ev.pool.Exec(ctx, "ALTER ROLE "+live.Username+" NOLOGIN"); err != nil {
@@ -392,9 +392,10 @@ func TestTwoReapersDoNotFight(t *testing.T) {
 	}
 }
 
-// TestRevokeStates: an explicit Revoke of a lease still being created is
-// ErrConflict (its creator holds it; the reaper takes it if the creator
-// dies); of a lease another instance is revoking, it does the
+// TestRevokeStates: an explicit Revoke of a lease still being created
+// waits for its creator and then revokes it (an emergency revocation must
+// not miss it), or, when the creator never finishes, is ErrConflict (the
+// reaper takes it once the claim runs out); of a lease another instance is revoking, it does the
 // (idempotent) work itself so the role is gone when it returns; a role
 // path that is not configured is ErrNotFound to an admin.
 func TestRevokeStates(t *testing.T) {
@@ -407,13 +408,21 @@ func TestRevokeStates(t *testing.T) {
 	if err := store.InsertLease(ctx, creating); err != nil {
 		t.Fatal(err)
 	}
+	defer pgdyn.SetSettleWait(300 * time.Millisecond)()
 	if err := ev.e.Revoke(ctx, admin, creating.ID); !errors.Is(err, secrets.ErrConflict) {
-		t.Fatalf("Revoke of a creating lease: %v", err)
+		t.Fatalf("Revoke of a lease whose creator never finishes: %v", err)
+	}
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		_ = store.ActivateLease(context.Background(), creating.ID)
+	}()
+	if err := ev.e.Revoke(ctx, admin, creating.ID); err != nil || ev.state(t, creating.ID) != pgdyn.StateRevoked {
+		t.Fatalf("Revoke of a lease activated meanwhile: %v", err)
 	}
 	l := ev.create(t, admin, ev.app, 0)
 	c := ev.mustConnect(t, l)
 	defer c.Close(ctx)
-	if err := store.ClaimLease(ctx, l.ID, now, now.Add(time.Minute)); err != nil {
+	if err := store.ClaimLease(ctx, l.ID, now, now.Add(time.Minute), false); err != nil {
 		t.Fatal(err)
 	}
 	if err := ev.e.Revoke(ctx, admin, l.ID); err != nil {

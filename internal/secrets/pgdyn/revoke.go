@@ -33,20 +33,22 @@ func (e *Engine) revoke(ctx context.Context, rec Record, explicit bool) error {
 
 func (e *Engine) revokeLease(ctx context.Context, rec Record, explicit bool) (bool, error) {
 	now := e.o.Clock()
-	err := e.o.Store.ClaimLease(ctx, rec.ID, now, now.Add(revokeClaim))
+	err := e.o.Store.ClaimLease(ctx, rec.ID, now, now.Add(revokeClaim), !explicit)
 	if errors.Is(err, secrets.ErrConflict) {
 		cur, gerr := e.o.Store.LeaseByID(ctx, rec.ID)
 		if gerr != nil {
 			return false, gerr
 		}
 		switch {
-		case cur.State == StateRevoked:
-			return false, nil
 		case cur.State == StateCreating && explicit:
-			return false, errCreating
+			// Wait for its creator: revoking now could drop the role
+			// before the creation commits, leaving a role behind a
+			// revoked row; an emergency revocation must not miss a
+			// lease that turns active a moment later.
+			return e.revokeAfterCreation(ctx, rec)
 		case cur.State == StateRevoking && explicit:
 		default:
-			return false, nil
+			return false, nil // revoked, renewed, or another instance has it
 		}
 	} else if err != nil {
 		return false, err
@@ -58,6 +60,32 @@ func (e *Engine) revokeLease(ctx context.Context, rec Record, explicit bool) (bo
 		return false, err
 	}
 	return true, nil
+}
+
+// settleWait bounds how long an explicit revocation waits for a lease's
+// creation to end (its creation times out after createTimeout).
+var settleWait = createTimeout + 5*time.Second
+
+// revokeAfterCreation polls a creating lease until its creator activates
+// it (then revokes it) or abandons it (done); a creator that died leaves
+// it to the reaper, and that is errCreating (it was never handed out).
+func (e *Engine) revokeAfterCreation(ctx context.Context, rec Record) (bool, error) {
+	deadline := time.Now().Add(settleWait)
+	for time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+		cur, err := e.o.Store.LeaseByID(ctx, rec.ID)
+		if err != nil {
+			return false, err
+		}
+		if cur.State != StateCreating {
+			return e.revokeLease(ctx, cur, true)
+		}
+	}
+	return false, errCreating
 }
 
 // dropRole removes the lease's role, each step safe to rerun after a
