@@ -40,7 +40,7 @@ const (
 	// The reaper's claim: still due (a renewal since DueLeases wins).
 	qLeaseClaimDue = `UPDATE secret_leases SET state = 'revoking', claimed_until = ? WHERE id = ? AND state <> 'revoked' AND claimed_until <= ?
    AND (state <> 'active' OR expires_at <= ?)`
-	qLeaseFinish   = `UPDATE secret_leases SET state = 'revoked', revoked_at = ?, claimed_until = 0 WHERE id = ? AND state IN ('creating', 'revoking')`
+	qLeaseFinish = `UPDATE secret_leases SET state = 'revoked', revoked_at = ?, claimed_until = 0 WHERE id = ? AND state IN ('creating', 'revoking')`
 )
 
 // LeaseByID returns the lease with id.
