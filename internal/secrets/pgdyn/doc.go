@@ -13,7 +13,9 @@
 // backslashes, checked before quoting). Templates with any other "{{...}}"
 // are refused by CheckTemplate, at config check and at New. The lease row
 // is written first (state creating, claimed by its creator for two
-// minutes), the statements run in one transaction, then the row turns
+// minutes), the statements run in one transaction (under an advisory
+// lock that serializes lease DDL per database, retried when PostgreSQL
+// reports a transient failure), then the row turns
 // active: a crash in between leaves a row the reaper cleans up. The
 // password is returned once and never stored, logged or audited; a
 // PostgreSQL error is reported by statement index and SQLSTATE only (its

@@ -51,7 +51,7 @@ const (
 	reapWorkers = 4
 	// terminateRounds bounds the terminate-and-check loop of a revocation
 	// (a session racing in while NOLOGIN commits).
-	terminateRounds = 50
+	terminateRounds = 120
 )
 
 // Engine hands out dynamic PostgreSQL credentials: each lease is a new

@@ -327,7 +327,7 @@ func TestCrashRecovery(t *testing.T) {
 	live := ev.create(t, admin, ev.app, 0)
 	c := ev.mustConnect(t, live)
 	defer c.Close(ctx)
-	if err := store.ClaimLease(ctx, live.ID, now, now.Add(time.Minute)); err != nil {
+	if err := store.ClaimLease(ctx, live.ID, now, now.Add(time.Minute), false); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ev.pool.Exec(ctx, "ALTER ROLE "+live.Username+" NOLOGIN"); err != nil {
@@ -389,5 +389,55 @@ func TestTwoReapersDoNotFight(t *testing.T) {
 	}
 	if ev.roleCount(t) != 0 {
 		t.Fatal("roles left")
+	}
+}
+
+// TestRevokeStates: an explicit Revoke of a lease still being created
+// waits for its creator and then revokes it (an emergency revocation must
+// not miss it), or, when the creator never finishes, is ErrConflict (the
+// reaper takes it once the claim runs out); of a lease another instance is revoking, it does the
+// (idempotent) work itself so the role is gone when it returns; a role
+// path that is not configured is ErrNotFound to an admin.
+func TestRevokeStates(t *testing.T) {
+	ev := newEnv(t)
+	ctx := context.Background()
+	store := ev.st.DB.SecretLeases()
+	now := ev.clock.Now()
+	creating := pgdyn.Record{Lease: pgdyn.Lease{ID: randHex(t, 16), Path: ev.app, Database: "main", Username: pgdyn.NamePrefix(ev.app) + "00000000000000b1",
+		Owner: "cli", CreatedAt: now, ExpiresAt: now.Add(time.Hour), MaxExpiresAt: now.Add(time.Hour)}, State: pgdyn.StateCreating, ClaimedUntil: now.Add(time.Minute)}
+	if err := store.InsertLease(ctx, creating); err != nil {
+		t.Fatal(err)
+	}
+	defer pgdyn.SetSettleWait(300 * time.Millisecond)()
+	if err := ev.e.Revoke(ctx, admin, creating.ID); !errors.Is(err, secrets.ErrConflict) {
+		t.Fatalf("Revoke of a lease whose creator never finishes: %v", err)
+	}
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		_ = store.ActivateLease(context.Background(), creating.ID)
+	}()
+	if err := ev.e.Revoke(ctx, admin, creating.ID); err != nil || ev.state(t, creating.ID) != pgdyn.StateRevoked {
+		t.Fatalf("Revoke of a lease activated meanwhile: %v", err)
+	}
+	l := ev.create(t, admin, ev.app, 0)
+	c := ev.mustConnect(t, l)
+	defer c.Close(ctx)
+	if err := store.ClaimLease(ctx, l.ID, now, now.Add(time.Minute), false); err != nil {
+		t.Fatal(err)
+	}
+	if err := ev.e.Revoke(ctx, admin, l.ID); err != nil {
+		t.Fatal(err)
+	}
+	if ev.roleExists(t, l.Username) || c.Ping(ctx) == nil || ev.state(t, l.ID) != pgdyn.StateRevoked {
+		t.Fatal("a claimed lease survived an explicit Revoke")
+	}
+	if _, err := ev.e.Create(ctx, admin, mustPath(t, "db/"+ev.tag+"/none"), 0); !errors.Is(err, secrets.ErrNotFound) {
+		t.Fatalf("Create of an unknown role: %v", err)
+	}
+	if _, err := ev.e.Create(ctx, admin, ev.app, -time.Second); !errors.Is(err, secrets.ErrInvalid) {
+		t.Fatalf("negative TTL: %v", err)
+	}
+	if got := ev.e.Roles(); len(got) != 2 || got[0] != ev.app || got[1] != ev.apple {
+		t.Fatalf("Roles: %v", got)
 	}
 }

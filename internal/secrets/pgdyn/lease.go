@@ -112,22 +112,16 @@ func (e *Engine) runCreation(ctx context.Context, role Role, name, pw string, ex
 	v := vars{name: quoteIdent(name), password: pwLit, expiration: expLit}
 	cctx, cancel := context.WithTimeout(ctx, createTimeout)
 	defer cancel()
-	tx, err := e.o.Pools[role.Database].Begin(cctx)
-	if err != nil {
-		return fmt.Errorf("pgdyn: begin creation: %s", safeCause(err))
-	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(cctx)) }()
-	for i, s := range role.Creation {
-		q, err := render(s, v)
+	stmts := make([]string, 0, len(role.Creation))
+	for _, st := range role.Creation {
+		q, err := render(st, v)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(cctx, q); err != nil {
-			return fmt.Errorf("pgdyn: creation statement %d failed: %s", i, safeCause(err))
-		}
+		stmts = append(stmts, q)
 	}
-	if err := tx.Commit(cctx); err != nil {
-		return fmt.Errorf("pgdyn: commit creation: %s", safeCause(err))
+	if err := execTx(cctx, e.o.Pools[role.Database], stmts); err != nil {
+		return fmt.Errorf("pgdyn: creation %w", err)
 	}
 	return nil
 }

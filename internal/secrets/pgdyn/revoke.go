@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/rampart-auth/rampart/internal/secrets"
@@ -30,20 +33,22 @@ func (e *Engine) revoke(ctx context.Context, rec Record, explicit bool) error {
 
 func (e *Engine) revokeLease(ctx context.Context, rec Record, explicit bool) (bool, error) {
 	now := e.o.Clock()
-	err := e.o.Store.ClaimLease(ctx, rec.ID, now, now.Add(revokeClaim))
+	err := e.o.Store.ClaimLease(ctx, rec.ID, now, now.Add(revokeClaim), !explicit)
 	if errors.Is(err, secrets.ErrConflict) {
 		cur, gerr := e.o.Store.LeaseByID(ctx, rec.ID)
 		if gerr != nil {
 			return false, gerr
 		}
 		switch {
-		case cur.State == StateRevoked:
-			return false, nil
 		case cur.State == StateCreating && explicit:
-			return false, errCreating
+			// Wait for its creator: revoking now could drop the role
+			// before the creation commits, leaving a role behind a
+			// revoked row; an emergency revocation must not miss a
+			// lease that turns active a moment later.
+			return e.revokeAfterCreation(ctx, rec)
 		case cur.State == StateRevoking && explicit:
 		default:
-			return false, nil
+			return false, nil // revoked, renewed, or another instance has it
 		}
 	} else if err != nil {
 		return false, err
@@ -55,6 +60,32 @@ func (e *Engine) revokeLease(ctx context.Context, rec Record, explicit bool) (bo
 		return false, err
 	}
 	return true, nil
+}
+
+// settleWait bounds how long an explicit revocation waits for a lease's
+// creation to end (its creation times out after createTimeout).
+var settleWait = createTimeout + 5*time.Second
+
+// revokeAfterCreation polls a creating lease until its creator activates
+// it (then revokes it) or abandons it (done); a creator that died leaves
+// it to the reaper, and that is errCreating (it was never handed out).
+func (e *Engine) revokeAfterCreation(ctx context.Context, rec Record) (bool, error) {
+	deadline := time.Now().Add(settleWait)
+	for time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+		cur, err := e.o.Store.LeaseByID(ctx, rec.ID)
+		if err != nil {
+			return false, err
+		}
+		if cur.State != StateCreating {
+			return e.revokeLease(ctx, cur, true)
+		}
+	}
+	return false, errCreating
 }
 
 // dropRole removes the lease's role, each step safe to rerun after a
@@ -115,14 +146,64 @@ func (e *Engine) dropRole(ctx context.Context, rec Record) error {
 	return terminate(ctx, pool, oid)
 }
 
-// execTx runs stmts in one transaction; errors carry the statement index
-// and SQLSTATE only.
+// txAttempts bounds the tries of a transaction that failed transiently.
+const txAttempts = 8
+
+// execTx runs stmts in one transaction (under ddlLock), again (up to
+// txAttempts, short growing pauses) when it failed transiently: a
+// concurrent GRANT or REVOKE on one object by someone else fails with
+// "tuple concurrently updated" (XX000), and serialization failures and
+// deadlocks (40001, 40P01) are meant to be retried (PostgreSQL docs
+// §13.2, §13.3.4). Errors carry the statement
+// index and SQLSTATE only.
 func execTx(ctx context.Context, pool *pgxpool.Pool, stmts []string) error {
+	var err error
+	for attempt := range txAttempts {
+		if err = execTxOnce(ctx, pool, stmts); err == nil || !transient(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt+1) * time.Duration(2+mrand.IntN(8)) * time.Millisecond): // #nosec G404 -- retry jitter, not a secret
+		}
+	}
+	return err
+}
+
+// transient reports whether err is worth another try of the transaction.
+func transient(err error) bool {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return false
+	}
+	switch pe.Code {
+	case "40001", "40P01":
+		return true
+	case "XX000":
+		return strings.Contains(pe.Message, "tuple concurrently")
+	}
+	return false
+}
+
+// ddlLock is the key of the transaction-level advisory lock every
+// creation and drop transaction takes first ("rampart/pgdyn" as an int64).
+// It serializes the leases' DDL on one database across every Rampart
+// instance, so two leases granting on the same object never collide on
+// its ACL tuple ("tuple concurrently updated"); the transactions are a
+// few milliseconds long (PostgreSQL docs §13.3.5, advisory locks).
+const ddlLock int64 = 0x72616d7061727464 // "rampartd"
+
+// execTxOnce runs stmts in one transaction, under ddlLock.
+func execTxOnce(ctx context.Context, pool *pgxpool.Pool, stmts []string) error {
 	tx, err := pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %s", safeCause(err))
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", ddlLock); err != nil {
+		return fmt.Errorf("lock: %s", safeCause(err))
+	}
 	for i, q := range stmts {
 		if _, err := tx.Exec(ctx, q); err != nil {
 			return &stmtError{i: i, err: err}
@@ -148,12 +229,14 @@ func (s *stmtError) Error() string {
 func (s *stmtError) Unwrap() error { return s.err }
 
 // terminate signals every session of the role with oid until none is
-// left, bounded by terminateRounds. pg_terminate_backend with a timeout
-// waits for the backend to exit (PostgreSQL 14+, docs §9.28.2).
+// left, bounded by terminateRounds (about two seconds). A signalled
+// backend leaves pg_stat_activity when it has exited, so the loop polls
+// with short sleeps; pg_terminate_backend's own timeout form (docs
+// §9.28.2) waits in 100 ms steps, too slow for a revocation path.
 func terminate(ctx context.Context, pool *pgxpool.Pool, oid uint32) error {
 	for round := 0; round < terminateRounds; round++ {
 		var n int
-		err := pool.QueryRow(ctx, `SELECT count(*) FROM (SELECT pg_terminate_backend(pid, 1000) FROM pg_stat_activity WHERE usesysid = $1) t`, oid).Scan(&n)
+		err := pool.QueryRow(ctx, `SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usesysid = $1) t`, oid).Scan(&n)
 		if err != nil {
 			return fmt.Errorf("pgdyn: terminate sessions: %s", safeCause(err))
 		}
@@ -163,7 +246,7 @@ func terminate(ctx context.Context, pool *pgxpool.Pool, oid uint32) error {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("pgdyn: terminate sessions: %s", safeCause(ctx.Err()))
-		case <-time.After(time.Duration(round+1) * 2 * time.Millisecond):
+		case <-time.After(min(time.Duration(round+1)*time.Millisecond, 20*time.Millisecond)):
 		}
 	}
 	return errors.New("pgdyn: the role's sessions keep coming back")

@@ -56,9 +56,11 @@ type LeaseWriter interface {
 	// secrets.ErrConflict otherwise.
 	RenewLease(ctx context.Context, id string, expires, now time.Time) error
 	// ClaimLease moves a lease that is not revoked, and not claimed at
-	// now, to revoking with a claim until until; secrets.ErrConflict when
-	// it is revoked or another instance holds the claim.
-	ClaimLease(ctx context.Context, id string, now, until time.Time) error
+	// now, to revoking with a claim until until; with dueOnly (the
+	// reaper), an active lease only if it expired at now (not renewed
+	// since it was listed). secrets.ErrConflict when the condition does
+	// not hold (revoked, claimed by another instance, renewed).
+	ClaimLease(ctx context.Context, id string, now, until time.Time, dueOnly bool) error
 	// FinishLease marks a creating or revoking lease revoked at now;
 	// secrets.ErrConflict when it is already revoked (or active).
 	FinishLease(ctx context.Context, id string, now time.Time) error

@@ -37,7 +37,10 @@ const (
 	qLeaseActivate = `UPDATE secret_leases SET state = 'active', claimed_until = 0 WHERE id = ? AND state = 'creating'`
 	qLeaseRenew    = `UPDATE secret_leases SET expires_at = ? WHERE id = ? AND state = 'active' AND expires_at > ?`
 	qLeaseClaim    = `UPDATE secret_leases SET state = 'revoking', claimed_until = ? WHERE id = ? AND state <> 'revoked' AND claimed_until <= ?`
-	qLeaseFinish   = `UPDATE secret_leases SET state = 'revoked', revoked_at = ?, claimed_until = 0 WHERE id = ? AND state IN ('creating', 'revoking')`
+	// The reaper's claim: still due (a renewal since DueLeases wins).
+	qLeaseClaimDue = `UPDATE secret_leases SET state = 'revoking', claimed_until = ? WHERE id = ? AND state <> 'revoked' AND claimed_until <= ?
+   AND (state <> 'active' OR expires_at <= ?)`
+	qLeaseFinish = `UPDATE secret_leases SET state = 'revoked', revoked_at = ?, claimed_until = 0 WHERE id = ? AND state IN ('creating', 'revoking')`
 )
 
 // LeaseByID returns the lease with id.
@@ -126,8 +129,11 @@ func (s *SecretLeaseStore) RenewLease(ctx context.Context, id string, expires, n
 	return s.exec(ctx, "renew", qLeaseRenew, nanos(expires), id, nanos(now))
 }
 
-// ClaimLease claims a lease for revocation.
-func (s *SecretLeaseStore) ClaimLease(ctx context.Context, id string, now, until time.Time) error {
+// ClaimLease claims a lease for revocation (dueOnly: only if still due).
+func (s *SecretLeaseStore) ClaimLease(ctx context.Context, id string, now, until time.Time, dueOnly bool) error {
+	if dueOnly {
+		return s.exec(ctx, "claim", qLeaseClaimDue, nanos(until), id, nanos(now), nanos(now))
+	}
 	return s.exec(ctx, "claim", qLeaseClaim, nanos(until), id, nanos(now))
 }
 

@@ -51,7 +51,7 @@ func TestSecretLeaseStore(t *testing.T) {
 			if due, _ := s.DueLeases(ctx, now.Add(time.Minute), 10); len(due) != 0 {
 				t.Fatalf("due while claimed: %+v", due)
 			}
-			if err := s.ClaimLease(ctx, "a", now, now.Add(time.Minute)); !errors.Is(err, secrets.ErrConflict) {
+			if err := s.ClaimLease(ctx, "a", now, now.Add(time.Minute), false); !errors.Is(err, secrets.ErrConflict) {
 				t.Fatalf("claim of a claimed row: %v", err)
 			}
 			if err := s.RenewLease(ctx, "a", now.Add(2*time.Hour), now); !errors.Is(err, secrets.ErrConflict) {
@@ -86,12 +86,17 @@ func TestSecretLeaseStore(t *testing.T) {
 			if err != nil || len(live) != 1 || live[0].ID != "a" {
 				t.Fatalf("LeasesByPath: %+v %v", live, err)
 			}
+			// The reaper's claim needs the lease still due: renewed since
+			// it was listed, it is not taken.
+			if err := s.ClaimLease(ctx, "a", now.Add(time.Hour), now.Add(3*time.Hour), true); !errors.Is(err, secrets.ErrConflict) {
+				t.Fatalf("due-only claim of a live lease: %v", err)
+			}
 			// Claim: one of many concurrent claimers wins.
 			var wins atomic.Int32
 			var wg sync.WaitGroup
 			for range 8 {
 				wg.Go(func() {
-					if err := s.ClaimLease(ctx, "a", now.Add(2*time.Hour), now.Add(3*time.Hour)); err == nil {
+					if err := s.ClaimLease(ctx, "a", now.Add(2*time.Hour), now.Add(3*time.Hour), true); err == nil {
 						wins.Add(1)
 					} else if !errors.Is(err, secrets.ErrConflict) {
 						t.Error(err)
@@ -110,7 +115,7 @@ func TestSecretLeaseStore(t *testing.T) {
 			if len(due) != 1 || due[0].State != pgdyn.StateRevoking {
 				t.Fatalf("due after the claim: %+v", due)
 			}
-			if err := s.ClaimLease(ctx, "a", now.Add(3*time.Hour), now.Add(4*time.Hour)); err != nil {
+			if err := s.ClaimLease(ctx, "a", now.Add(3*time.Hour), now.Add(4*time.Hour), true); err != nil {
 				t.Fatal(err)
 			}
 			if err := s.FinishLease(ctx, "a", now.Add(3*time.Hour)); err != nil {
@@ -119,7 +124,7 @@ func TestSecretLeaseStore(t *testing.T) {
 			if err := s.FinishLease(ctx, "a", now.Add(3*time.Hour)); !errors.Is(err, secrets.ErrConflict) {
 				t.Fatalf("second finish: %v", err)
 			}
-			if err := s.ClaimLease(ctx, "a", now.Add(5*time.Hour), now.Add(6*time.Hour)); !errors.Is(err, secrets.ErrConflict) {
+			if err := s.ClaimLease(ctx, "a", now.Add(5*time.Hour), now.Add(6*time.Hour), false); !errors.Is(err, secrets.ErrConflict) {
 				t.Fatalf("claim of a revoked row: %v", err)
 			}
 			got, _ = s.LeaseByID(ctx, "a")
