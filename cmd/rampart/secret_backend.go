@@ -142,7 +142,9 @@ func (r remoteSecrets) RenewLease(ctx context.Context, id string, ttl time.Durat
 	return r.c.RenewLease(ctx, id, ttl)
 }
 
-func (r remoteSecrets) RevokeLease(ctx context.Context, id string) error { return r.c.RevokeLease(ctx, id) }
+func (r remoteSecrets) RevokeLease(ctx context.Context, id string) error {
+	return r.c.RevokeLease(ctx, id)
+}
 
 func (r remoteSecrets) ListLeases(ctx context.Context, path secrets.Path) (secretsapi.LeasesDoc, error) {
 	return r.c.ListLeases(ctx, string(path))

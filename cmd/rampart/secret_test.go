@@ -65,7 +65,18 @@ secrets:
 		t.Fatal("serve did not start")
 	}
 	ts := &testServer{cfgPath: path, cfg: cfg, base: "http://" + addr.String(), client: &http.Client{Timeout: 10 * time.Second}}
-	ts.stop = func() error { cancel(); return <-done }
+	var (
+		stopped bool
+		stopErr error
+	)
+	ts.stop = func() error {
+		if !stopped {
+			stopped = true
+			cancel()
+			stopErr = <-done
+		}
+		return stopErr
+	}
 	t.Cleanup(func() { _ = ts.stop() })
 	return ts, logs
 }

@@ -26,7 +26,7 @@ func BenchmarkHTTPGetSecret(b *testing.B) {
 	s.json(b, "PUT", "/secrets/v1/data/team/a/bench", tok, map[string]any{"value": "bench-value"}, 200, nil)
 	url := s.base + "/secrets/v1/data/team/a/bench"
 	b.ReportAllocs()
-	b.SetParallelism(16)
+	b.SetParallelism(32)
 	b.ResetTimer()
 	start, cpu0 := time.Now(), cpuTime(b)
 	b.RunParallel(func(pb *testing.PB) {

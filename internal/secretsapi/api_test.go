@@ -86,6 +86,22 @@ func TestTokenCacheHonoursRevocation(t *testing.T) {
 	if code, _, _ := f.call("GET", "/secrets/v1/list/", "app-token", "", ""); code != 401 {
 		t.Fatalf("revoked cached token: %d", code)
 	}
+	// A DPoP request is verified every time (its proof is per request).
+	f.client("dpop-token", "app", "secrets")
+	before := f.ver.count()
+	for range 3 {
+		req, _ := http.NewRequest("GET", f.srv.URL+"/secrets/v1/list/", nil)
+		req.Header.Set("Authorization", "Bearer dpop-token")
+		req.Header.Set("DPoP", "proof")
+		resp, err := f.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	if n := f.ver.count() - before; n != 3 {
+		t.Fatalf("%d verifications of 3 DPoP requests, want 3 (never cached)", n)
+	}
 	f.client("t2", "app", "secrets")
 	f.call("GET", "/secrets/v1/list/", "t2", "", "")
 	f.deny.fail = true

@@ -152,8 +152,9 @@ func decodeJSON(body []byte, v any) error {
 	return nil
 }
 
-// describeJSONError names the member and the expected type, without
-// echoing the input (a value must never come back in an error).
+// describeJSONError names the member (one of the operation's own) and
+// the expected type, never echoing the input (a value must never come
+// back in an error).
 func describeJSONError(err error) string {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) && te.Field != "" {
@@ -163,8 +164,10 @@ func describeJSONError(err error) string {
 	if errors.As(err, &se) {
 		return fmt.Sprintf("the body is not valid JSON (at byte %d)", se.Offset)
 	}
-	if rest, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return "unknown member " + rest
+	if strings.HasPrefix(err.Error(), "json: unknown field ") {
+		// Not named: a member name is caller input, and a value sent as
+		// a name by mistake must not come back in the answer or the log.
+		return "the body has a member this operation does not take"
 	}
 	return "the body does not match the operation's schema"
 }
