@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"time"
 	"unicode/utf8"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/rampart-auth/rampart/internal/adminclient"
 	"github.com/rampart-auth/rampart/internal/app"
+	"github.com/rampart-auth/rampart/internal/config"
 	"github.com/rampart-auth/rampart/internal/secrets"
 	"github.com/rampart-auth/rampart/internal/secretsapi"
 	"github.com/rampart-auth/rampart/internal/secretsclient"
@@ -88,7 +90,7 @@ func openSecretBackend(cmd *cobra.Command, f secretFlags) (secretBackend, error)
 		env.Close(cmd.Context())
 		return nil, err
 	}
-	return localSecrets{env: env, st: st, p: secrets.Principal{Kind: secrets.KindAdmin}}, nil
+	return &localSecrets{env: env, st: st, p: secrets.Principal{Kind: secrets.KindAdmin}, stderr: cmd.ErrOrStderr()}, nil
 }
 
 // remoteSecrets calls the secrets API.
@@ -154,16 +156,37 @@ func (remoteSecrets) Close(context.Context) {}
 
 // localSecrets runs the manager on the store.
 type localSecrets struct {
-	env *app.CLI
-	st  *app.SecretsStack
-	p   secrets.Principal
+	env    *app.CLI
+	st     *app.SecretsStack
+	p      secrets.Principal
+	stderr io.Writer
+	eng    *app.SecretEngines // opened by the first rotate or lease command
 }
 
-// errNoEngine: the CLI on the store has no dynamic-credential or
-// rotation engine (they run in serve).
-var errNoEngine = errors.New("no dynamic credentials / no rotation configured for this path here; run the command with --issuer against the server")
+// errNoEngine: the configuration has no dynamic credentials for the
+// lease commands.
+var errNoEngine = errors.New("no dynamic credentials are configured (secrets.dynamic)")
 
-func (l localSecrets) Get(ctx context.Context, path secrets.Path, version int64, label string) (secretsapi.SecretDoc, error) {
+// engines opens the rotation and dynamic-credential engines once, on the
+// first command that needs them: only rotate and lease resolve
+// secrets.databases' DSNs, so get and put run without them.
+func (l *localSecrets) engines(ctx context.Context) error {
+	if l.eng != nil {
+		return nil
+	}
+	res, err := l.env.Config.Resolve(app.OSEnv(), config.Needs{SecretDatabases: true})
+	if err != nil {
+		return err
+	}
+	eng, err := app.OpenSecretEngines(ctx, l.env.Config, l.env.DB, l.st, l.env.Audit, l.env.SecretEngineDeps(res), app.NewCLILogger(l.env.Config, l.stderr))
+	if err != nil {
+		return err
+	}
+	l.eng = eng
+	return nil
+}
+
+func (l *localSecrets) Get(ctx context.Context, path secrets.Path, version int64, label string) (secretsapi.SecretDoc, error) {
 	s, err := l.st.Manager.Get(ctx, l.p, path, secrets.Selector{Version: version, Label: label})
 	if err != nil {
 		return secretsapi.SecretDoc{}, err
@@ -171,7 +194,7 @@ func (l localSecrets) Get(ctx context.Context, path secrets.Path, version int64,
 	return secretsapi.DocOfSecret(s), nil
 }
 
-func (l localSecrets) Put(ctx context.Context, path secrets.Path, value []byte, o putOptions) (secretsapi.WrittenDoc, error) {
+func (l *localSecrets) Put(ctx context.Context, path secrets.Path, value []byte, o putOptions) (secretsapi.WrittenDoc, error) {
 	info, err := l.st.Manager.Put(ctx, l.p, path, secrets.NewValue(value), secrets.PutOptions{CAS: o.cas, Labels: o.labels, Metadata: o.metadata})
 	if err != nil {
 		return secretsapi.WrittenDoc{}, err
@@ -179,7 +202,7 @@ func (l localSecrets) Put(ctx context.Context, path secrets.Path, value []byte, 
 	return secretsapi.DocOfWritten(path, info), nil
 }
 
-func (l localSecrets) Metadata(ctx context.Context, path secrets.Path) (secretsapi.MetadataDoc, error) {
+func (l *localSecrets) Metadata(ctx context.Context, path secrets.Path) (secretsapi.MetadataDoc, error) {
 	meta, vs, err := l.st.Manager.Versions(ctx, l.p, path)
 	if err != nil {
 		return secretsapi.MetadataDoc{}, err
@@ -187,7 +210,7 @@ func (l localSecrets) Metadata(ctx context.Context, path secrets.Path) (secretsa
 	return secretsapi.DocOfMeta(meta, vs), nil
 }
 
-func (l localSecrets) List(ctx context.Context, prefix string) (secretsapi.ListDoc, error) {
+func (l *localSecrets) List(ctx context.Context, prefix string) (secretsapi.ListDoc, error) {
 	if prefix == "" {
 		prefix = "*"
 	}
@@ -202,15 +225,15 @@ func (l localSecrets) List(ctx context.Context, prefix string) (secretsapi.ListD
 	return secretsapi.DocOfList(metas), nil
 }
 
-func (l localSecrets) MoveLabel(ctx context.Context, path secrets.Path, label string, version int64, expect *int64) error {
+func (l *localSecrets) MoveLabel(ctx context.Context, path secrets.Path, label string, version int64, expect *int64) error {
 	return l.st.Manager.MoveLabel(ctx, l.p, path, label, version, expect)
 }
 
-func (l localSecrets) RemoveLabel(ctx context.Context, path secrets.Path, label string, expect *int64) error {
+func (l *localSecrets) RemoveLabel(ctx context.Context, path secrets.Path, label string, expect *int64) error {
 	return l.st.Manager.RemoveLabel(ctx, l.p, path, label, expect)
 }
 
-func (l localSecrets) Versions(ctx context.Context, op string, path secrets.Path, versions []int64) error {
+func (l *localSecrets) Versions(ctx context.Context, op string, path secrets.Path, versions []int64) error {
 	switch op {
 	case "delete":
 		return l.st.Manager.Delete(ctx, l.p, path, versions)
@@ -221,15 +244,18 @@ func (l localSecrets) Versions(ctx context.Context, op string, path secrets.Path
 	}
 }
 
-func (l localSecrets) Rotate(ctx context.Context, path secrets.Path, now bool, reason string) (secretsapi.StatusDoc, error) {
-	if l.st.Rotations == nil {
-		return secretsapi.StatusDoc{}, errNoEngine
+func (l *localSecrets) Rotate(ctx context.Context, path secrets.Path, now bool, reason string) (secretsapi.StatusDoc, error) {
+	if err := l.engines(ctx); err != nil {
+		return secretsapi.StatusDoc{}, err
 	}
 	st, err := l.st.Rotations.Rotate(ctx, l.p, path, rotationRequest(now, reason))
 	return secretsapi.StatusOf(st), err
 }
 
-func (l localSecrets) CreateLease(ctx context.Context, path secrets.Path, ttl time.Duration) (secretsapi.LeaseDoc, error) {
+func (l *localSecrets) CreateLease(ctx context.Context, path secrets.Path, ttl time.Duration) (secretsapi.LeaseDoc, error) {
+	if err := l.engines(ctx); err != nil {
+		return secretsapi.LeaseDoc{}, err
+	}
 	if l.st.Leases == nil {
 		return secretsapi.LeaseDoc{}, errNoEngine
 	}
@@ -243,7 +269,10 @@ func (l localSecrets) CreateLease(ctx context.Context, path secrets.Path, ttl ti
 	return doc, nil
 }
 
-func (l localSecrets) RenewLease(ctx context.Context, id string, ttl time.Duration) (secretsapi.LeaseDoc, error) {
+func (l *localSecrets) RenewLease(ctx context.Context, id string, ttl time.Duration) (secretsapi.LeaseDoc, error) {
+	if err := l.engines(ctx); err != nil {
+		return secretsapi.LeaseDoc{}, err
+	}
 	if l.st.Leases == nil {
 		return secretsapi.LeaseDoc{}, errNoEngine
 	}
@@ -251,14 +280,20 @@ func (l localSecrets) RenewLease(ctx context.Context, id string, ttl time.Durati
 	return secretsapi.LeaseOf(lease), err
 }
 
-func (l localSecrets) RevokeLease(ctx context.Context, id string) error {
+func (l *localSecrets) RevokeLease(ctx context.Context, id string) error {
+	if err := l.engines(ctx); err != nil {
+		return err
+	}
 	if l.st.Leases == nil {
 		return errNoEngine
 	}
 	return l.st.Leases.Revoke(ctx, l.p, id)
 }
 
-func (l localSecrets) ListLeases(ctx context.Context, path secrets.Path) (secretsapi.LeasesDoc, error) {
+func (l *localSecrets) ListLeases(ctx context.Context, path secrets.Path) (secretsapi.LeasesDoc, error) {
+	if err := l.engines(ctx); err != nil {
+		return secretsapi.LeasesDoc{}, err
+	}
 	if l.st.Leases == nil {
 		return secretsapi.LeasesDoc{}, errNoEngine
 	}
@@ -273,4 +308,9 @@ func (l localSecrets) ListLeases(ctx context.Context, path secrets.Path) (secret
 	return doc, nil
 }
 
-func (l localSecrets) Close(ctx context.Context) { l.env.Close(ctx) }
+func (l *localSecrets) Close(ctx context.Context) {
+	if l.eng != nil {
+		l.eng.Close()
+	}
+	l.env.Close(ctx)
+}

@@ -178,3 +178,9 @@ func (s *server) runSecretEngines(ctx context.Context) {
 func (s *server) secretEngineDeps() SecretEngineDeps {
 	return SecretEngineDeps{DSNs: s.st.Resolved.SecretDatabaseDSNs}
 }
+
+// SecretEngineDeps are the engines' dependencies of a CLI command, with
+// the DSNs res resolved.
+func (c *CLI) SecretEngineDeps(res *config.Resolved) SecretEngineDeps {
+	return SecretEngineDeps{DSNs: res.SecretDatabaseDSNs}
+}
