@@ -411,3 +411,31 @@ func TestNewRefuses(t *testing.T) {
 		t.Fatalf("rotate without schedule: %v", err)
 	}
 }
+
+// TestRotateFinishFailure: a rotator whose Finish fails after the
+// promotion keeps the new current (it passed its test) and gives up
+// after MaxAttempts without a pending label; an emergency request
+// upgrades the open run.
+func TestRotateFinishFailure(t *testing.T) {
+	ctx := context.Background()
+	p := path(t, "team/finish-fails")
+	f := &fakeRotator{inner: randomRotator(t), fail: map[string]error{"Finish": errors.New("cannot retire")}}
+	ev := newEnv(t, "sqlite", []rotation.Schedule{{Path: p, Rotator: "random", Impl: f}}, func(o *rotation.Options) { o.MaxAttempts = 2 })
+	old := ev.put(t, p, "finish-old-value-0004")
+	var se *rotation.StepError
+	if _, err := ev.e.Rotate(ctx, admin, p, rotation.Request{}); !errors.As(err, &se) || se.Code != "finish_failed" {
+		t.Fatalf("first attempt: %v", err)
+	}
+	// The second attempt is an emergency: the open run is upgraded.
+	if _, err := ev.e.Rotate(ctx, admin, p, rotation.Request{Now: true}); !errors.As(err, &se) {
+		t.Fatalf("second attempt: %v", err)
+	}
+	if got := f.log(); got[len(got)-1] != "Finish(true)" {
+		t.Fatalf("the open run was not upgraded to an emergency: %v", got)
+	}
+	st, err := ev.e.Status(ctx, admin, p)
+	if err != nil || st.Attempts != 2 || st.Step != rotation.StepFinish || !st.LastRotated.IsZero() {
+		t.Fatalf("status: %+v %v", st, err)
+	}
+	ev.checkRotated(t, p, f.inner, old, 2)
+}
