@@ -15,6 +15,7 @@ import (
 	"github.com/rampart-auth/rampart/internal/secrets/pgdyn"
 	"github.com/rampart-auth/rampart/internal/secrets/pgrotate"
 	"github.com/rampart-auth/rampart/internal/secrets/rotation"
+	"github.com/rampart-auth/rampart/internal/secrets/rotation/oauthrotate"
 	"github.com/rampart-auth/rampart/internal/store/sqlstore"
 )
 
@@ -33,9 +34,12 @@ type SecretEngineDeps struct {
 	// DSNs: secrets.databases name → administrative DSN (config.Resolved
 	// SecretDatabaseDSNs).
 	DSNs map[string]string
-	// OAuthClients rotates stored OAuth clients' secrets (the oauth_client
-	// rotator); nil refuses a configuration that has one.
-	OAuthClients any
+	// ClientSecrets and ClientAuth rotate stored OAuth clients' secrets
+	// (the oauth_client rotator: the admin use case and the token
+	// endpoint's client verification); nil refuses a configuration that
+	// has one.
+	ClientSecrets oauthrotate.Secrets
+	ClientAuth    oauthrotate.Authenticator
 }
 
 // OpenSecretEngines builds the engines of cfg over db and the stack's
@@ -120,7 +124,10 @@ func (e *SecretEngines) rotator(r config.SecretRotation, deps SecretEngineDeps, 
 		return pgrotate.New(pgrotate.Options{Pool: p, Users: slices.Clone(r.Users), Strategy: r.Strategy, Audit: al,
 			Logger: logger.With("component", "secrets.rotation", "rotator", "postgres")})
 	case "oauth_client":
-		return nil, errors.New("the oauth_client rotator needs the OAuth client store")
+		if deps.ClientSecrets == nil || deps.ClientAuth == nil {
+			return nil, errors.New("the oauth_client rotator needs the OAuth client store")
+		}
+		return oauthrotate.New(oauthrotate.Options{ClientID: r.ClientID, Overlap: r.Overlap.D(), Secrets: deps.ClientSecrets, Auth: deps.ClientAuth})
 	default:
 		return nil, fmt.Errorf("%q is not a rotator", r.Rotator)
 	}
@@ -176,11 +183,12 @@ func (s *server) runSecretEngines(ctx context.Context) {
 }
 
 func (s *server) secretEngineDeps() SecretEngineDeps {
-	return SecretEngineDeps{DSNs: s.st.Resolved.SecretDatabaseDSNs}
+	return SecretEngineDeps{DSNs: s.st.Resolved.SecretDatabaseDSNs,
+		ClientSecrets: newAdminService(s.db, s.parts, s.redis, s.audit, s.km), ClientAuth: s.parts.Clients}
 }
 
 // SecretEngineDeps are the engines' dependencies of a CLI command, with
 // the DSNs res resolved.
 func (c *CLI) SecretEngineDeps(res *config.Resolved) SecretEngineDeps {
-	return SecretEngineDeps{DSNs: res.SecretDatabaseDSNs}
+	return SecretEngineDeps{DSNs: res.SecretDatabaseDSNs, ClientSecrets: c.Admin, ClientAuth: c.Parts.Clients}
 }

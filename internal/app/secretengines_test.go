@@ -1,17 +1,26 @@
 package app
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/rampart-auth/rampart/internal/admin"
+	"github.com/rampart-auth/rampart/internal/config"
+	"github.com/rampart-auth/rampart/internal/secrets"
+	"github.com/rampart-auth/rampart/internal/secrets/rotation"
 	"github.com/rampart-auth/rampart/internal/secretsapi"
 	"github.com/rampart-auth/rampart/internal/store/sqlstore"
+	"github.com/rampart-auth/rampart/internal/testkit"
 )
 
 // engineConfig adds a PostgreSQL database (the test server, as its
@@ -123,5 +132,100 @@ func TestSecretEnginesThroughServe(t *testing.T) {
 	// A path without a rotation: 404.
 	if code, _, _ := s.do(t, http.MethodPost, "/secrets/v1/rotate/team/a/other", app, "application/json", []byte(`{}`)); code != http.StatusNotFound {
 		t.Fatalf("rotate of a path without rotation: %d, want 404", code)
+	}
+}
+
+// TestSecretEnginesOAuthClientRotation wires the oauth_client rotator as
+// the CLI does (the admin use case and the token endpoint's client
+// check): a scheduled rotation keeps the old secret working for the
+// overlap, an emergency one ends it; the secret's value is the client's
+// working secret.
+func TestSecretEnginesOAuthClientRotation(t *testing.T) {
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "master.key")
+	testkit.WriteFile(t, keyFile, []byte(testkit.MasterKeyBase64+"\n"))
+	cfgPath := filepath.Join(dir, "rampart.yaml")
+	testkit.WriteFile(t, cfgPath, []byte(fmt.Sprintf(`issuer: http://127.0.0.1:8080
+data_dir: %s
+master_key_file: %s
+secrets:
+  rotations:
+    - {path: team/a/client, rotator: oauth_client, client_id: billing, overlap: 1h}
+    - {path: team/a/jwt, rotator: signing_key, algorithm: EdDSA}
+`, filepath.Join(dir, "data"), keyFile)))
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	res, err := cfg.Resolve(OSEnv(), config.Needs{Store: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := OpenStore(ctx, cfg, res.StoreDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	cli, err := OpenCLI(ctx, cfg, OSEnv(), CLINeeds{MasterKey: true}, "cli:test", io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close(ctx)
+	_, first, err := cli.Admin.CreateClient(ctx, "cli:test", admin.ClientSpec{ID: "billing", GrantTypes: []string{"client_credentials"}, Scopes: []string{"a"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := OpenSecrets(cfg, cli.DB, cli.Keyring, cli.Audit, slogDiscard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := OpenSecretEngines(ctx, cfg, cli.DB, st, cli.Audit, cli.SecretEngineDeps(res), slogDiscard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	adminP := secrets.Principal{Kind: secrets.KindAdmin}
+	works := func(secret string) bool {
+		_, err := cli.Parts.Clients.Authenticate(ctx, "billing", secret, true)
+		return err == nil
+	}
+	if _, err := st.Rotations.Rotate(ctx, adminP, "team/a/client", rotation.Request{Reason: "manual"}); err != nil {
+		t.Fatal(err)
+	}
+	cur, err := st.Manager.Get(ctx, adminP, "team/a/client", secrets.Selector{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := string(cur.Value.Bytes())
+	if !works(second) || !works(first) {
+		t.Fatalf("after a scheduled rotation: new works %v, old (overlap) works %v; want both", works(second), works(first))
+	}
+	if _, err := st.Rotations.Rotate(ctx, adminP, "team/a/client", rotation.Request{Now: true, Reason: "suspicion"}); err != nil {
+		t.Fatal(err)
+	}
+	cur, err = st.Manager.Get(ctx, adminP, "team/a/client", secrets.Selector{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	third := string(cur.Value.Bytes())
+	if !works(third) || works(second) || works(first) {
+		t.Fatalf("after an emergency rotation: new %v, previous %v, first %v; want only the new one", works(third), works(second), works(first))
+	}
+
+	// The signing-key rotator: a PKCS#8 key whose public JWK is in the
+	// metadata.
+	if _, err := st.Rotations.Rotate(ctx, adminP, "team/a/jwt", rotation.Request{Reason: "manual"}); err != nil {
+		t.Fatal(err)
+	}
+	key, err := st.Manager.Get(ctx, adminP, "team/a/jwt", secrets.Selector{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(key.Value.Bytes(), []byte("-----BEGIN PRIVATE KEY-----")) || key.Metadata["public_jwk"] == "" {
+		t.Fatalf("signing key: metadata %v", key.Metadata)
 	}
 }

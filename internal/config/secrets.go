@@ -118,6 +118,13 @@ const (
 	// credentials are the point, so Rampart's are shorter.
 	DefaultDynamicTTL    = time.Hour
 	DefaultDynamicMaxTTL = 24 * time.Hour
+	// DefaultClientSecretOverlap: how long a scheduled oauth_client
+	// rotation keeps the previous secret working, a day for the client's
+	// deployments to read the new one (an emergency rotation has none);
+	// MaxClientSecretOverlap is admin.MaxSecretOverlap (7 days: a
+	// rotated-out secret must not linger).
+	DefaultClientSecretOverlap = 24 * time.Hour
+	MaxClientSecretOverlap     = 7 * 24 * time.Hour
 )
 
 // defaultSecrets fills the secrets section's unset keys.
@@ -145,6 +152,8 @@ func (c *Config) defaultSecrets() {
 			if r.Alphabet == "" {
 				r.Alphabet = "alnum"
 			}
+		case "oauth_client":
+			setDur(&r.Overlap, DefaultClientSecretOverlap)
 		case "signing_key":
 			if r.Algorithm == "" {
 				r.Algorithm = "ES256"

@@ -168,6 +168,9 @@ func (c *Config) validateSecretRotations(bad func(string, string, ...any)) {
 			if r.ClientID == "" {
 				bad(key+".client_id", "the oauth_client rotator needs the stored client whose secret rotates")
 			}
+			if r.Overlap.D() <= 0 || r.Overlap.D() > MaxClientSecretOverlap {
+				bad(key+".overlap", "%s is out of range; the previous secret keeps working for more than 0 and at most %s (default %s)", r.Overlap.D(), MaxClientSecretOverlap, DefaultClientSecretOverlap)
+			}
 		case "signing_key":
 		default:
 			bad(key+".rotator", "%q is not a rotator; use %v", r.Rotator, SecretRotators)
