@@ -192,4 +192,5 @@ func (s *server) secretEngineDeps() SecretEngineDeps {
 func (c *CLI) SecretEngineDeps(res *config.Resolved) SecretEngineDeps {
 	return SecretEngineDeps{DSNs: res.SecretDatabaseDSNs, ClientSecrets: c.Admin, ClientAuth: c.Parts.Clients}
 }
+
 var _ rotation.LeaseRevoker = (*pgdyn.Engine)(nil)
