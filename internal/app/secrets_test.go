@@ -122,9 +122,18 @@ func testSecretsLifecycle(t *testing.T, s *secServer, tok string) {
 	if len(list.Secrets) != 1 || list.Secrets[0].Path != "team/a/keep" {
 		t.Fatalf("list all: %+v", list)
 	}
-	// No engines are wired: their routes answer 404 problem+json.
-	for _, r := range [][2]string{{"POST", "/secrets/v1/rotate/team/a/keep"}, {"GET", "/secrets/v1/rotation/team/a/keep"},
-		{"POST", "/secrets/v1/leases/team/a/keep"}, {"GET", "/secrets/v1/leases/team/a/keep"}} {
+	// The rotation engine decides the policy before it looks for a
+	// rotation (no existence oracle): app has no rotate capability; it
+	// may read the path, so the status says there is no rotation.
+	if code, _, b := s.do(t, "POST", "/secrets/v1/rotate/team/a/keep", tok, "", nil); code != http.StatusForbidden {
+		t.Fatalf("rotate: %d %s, want 403", code, b)
+	}
+	if code, _, b := s.do(t, "GET", "/secrets/v1/rotation/team/a/keep", tok, "", nil); code != http.StatusNotFound {
+		t.Fatalf("rotation status: %d %s, want 404", code, b)
+	}
+	// No dynamic credentials are configured: the lease routes answer 404
+	// problem+json.
+	for _, r := range [][2]string{{"POST", "/secrets/v1/leases/team/a/keep"}, {"GET", "/secrets/v1/leases/team/a/keep"}} {
 		code, hdr, b := s.do(t, r[0], r[1], tok, "", nil)
 		if code != 404 || hdr.Get("Content-Type") != "application/problem+json" || !strings.Contains(string(b), "configured for this path") {
 			t.Fatalf("%v: %d %s", r, code, b)
