@@ -43,6 +43,9 @@ clients:
 secrets:
   policies:
     - {name: app, paths: [team/a], capabilities: [read, list, write, delete, destroy], clients: [app], scopes: [secrets]}
+    - {name: app-rotates, paths: [team/a/rot], capabilities: [rotate], clients: [app], scopes: [secrets]}
+  rotations:
+    - {path: team/a/rot, rotator: random, length: 24, alphabet: hex}
 `, filepath.Join(dir, "data"), keyFile)
 	path := writeFile(t, dir, "rampart.yaml", body)
 	cfg, err := config.Load(path)
@@ -139,9 +142,20 @@ func TestSecretCommandsOnStore(t *testing.T) {
 	run("", 1, "get", "team/a/db")
 	_, errs := run("", 1, "rotate", "team/a/db", "--now")
 	if !strings.Contains(errs, "no rotation") {
-		t.Fatalf("rotate without engine: %s", errs)
+		t.Fatalf("rotate of a path without rotation: %s", errs)
 	}
-	run("", 1, "lease", "create", "team/a/db")
+	// On the store the command runs the whole rotation itself.
+	run("first-rotated-value", 0, "put", "team/a/rot", "--value-stdin")
+	run("", 0, "rotate", "team/a/rot", "--now", "--reason", "suspicion")
+	if out, _ := run("", 0, "get", "team/a/rot"); len(out) != 24 || out == "first-rotated-value" {
+		t.Fatalf("after rotate: %q", out)
+	}
+	if out, _ := run("", 0, "get", "team/a/rot", "--label", "previous"); out != "first-rotated-value" {
+		t.Fatalf("previous after rotate: %q", out)
+	}
+	if _, errs := run("", 1, "lease", "create", "team/a/db"); !strings.Contains(errs, "no dynamic credentials") {
+		t.Fatalf("lease without dynamic roles: %s", errs)
+	}
 
 	// Usage errors: exit 2.
 	for name, args := range map[string][]string{
@@ -195,8 +209,15 @@ func TestSecretCommandsRemote(t *testing.T) {
 	if out := run("", 0, "list", "team/a"); !strings.Contains(out, "team/a/api") {
 		t.Fatalf("list: %s", out)
 	}
-	if out := run("", 1, "rotate", "team/a/api"); !strings.Contains(out, "404") {
+	if out := run("", 1, "rotate", "team/a/api"); !strings.Contains(out, "403") {
+		t.Fatalf("rotate without the capability: %s", out)
+	}
+	run("remote-first", 0, "put", "team/a/rot", "--value-stdin")
+	if out := run("", 0, "rotate", "team/a/rot", "--reason", "manual"); !strings.Contains(out, "done") {
 		t.Fatalf("rotate: %s", out)
+	}
+	if out := run("", 0, "get", "team/a/rot"); len(out) != 24 {
+		t.Fatalf("after a remote rotate: %q", out)
 	}
 	run("", 0, "destroy", "team/a/api", "--all")
 	other := ts.tokenFile(t, "other", secCLIOtherSecret)
