@@ -3,18 +3,21 @@ package app
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rampart-auth/rampart/internal/admin"
+	"github.com/rampart-auth/rampart/internal/audit"
 	"github.com/rampart-auth/rampart/internal/config"
 	"github.com/rampart-auth/rampart/internal/secrets"
 	"github.com/rampart-auth/rampart/internal/secrets/rotation"
@@ -132,6 +135,50 @@ func TestSecretEnginesThroughServe(t *testing.T) {
 	// A path without a rotation: 404.
 	if code, _, _ := s.do(t, http.MethodPost, "/secrets/v1/rotate/team/a/other", app, "application/json", []byte(`{}`)); code != http.StatusNotFound {
 		t.Fatalf("rotate of a path without rotation: %d, want 404", code)
+	}
+
+	// The generated values (the lease's password, the rotated value) are
+	// in no log line, no audit event and no byte of the database file.
+	leaks := [][]byte{[]byte(*lease.Password), []byte(*got.Value), []byte("initial-value-of-the-rotated-secret")}
+	check := func(where string, b []byte) {
+		t.Helper()
+		for _, v := range leaks {
+			if bytes.Contains(b, v) {
+				t.Errorf("%s holds a secret value", where)
+			}
+		}
+	}
+	if !strings.Contains(s.logs.String(), "secret") {
+		t.Fatalf("the server logged nothing about secrets; the grep would prove nothing")
+	}
+	check("the server's log", []byte(s.logs.String()))
+	db, err := sqlstore.Open(ctx, s.cfg.Store.Driver, s.cfg.Store.DSN, sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	recs, err := db.Audit().QueryAudit(ctx, audit.Query{Limit: audit.MaxQueryLimit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var leaseEvents, rotateEvents int
+	for _, r := range recs {
+		b, _ := json.Marshal(r)
+		check("audit event "+r.Action, b)
+		switch r.Action {
+		case audit.ActionSecretLease:
+			leaseEvents++
+		case audit.ActionSecretRotate:
+			rotateEvents++
+		}
+	}
+	if leaseEvents < 2 || rotateEvents < 4 {
+		t.Fatalf("audit: %d lease and %d rotate events, want the create and revoke and every step", leaseEvents, rotateEvents)
+	}
+	for _, f := range []string{s.dbFile, s.dbFile + "-wal"} {
+		if b, err := os.ReadFile(f); err == nil { // #nosec G304 -- the test's own database
+			check(f, b)
+		}
 	}
 }
 
