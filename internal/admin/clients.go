@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
@@ -211,22 +212,30 @@ func (s *Service) RotateClientSecret(ctx context.Context, actor, id string, over
 	if err != nil {
 		return "", err
 	}
+	if err := s.replaceSecret(ctx, actor, c, secret, overlap, nil); err != nil {
+		return "", err
+	}
+	return secret, nil
+}
+
+// replaceSecret stores secret's hash as c's current secret, the old one
+// valid for overlap (0: it stops now), and records client.rotate_secret
+// with the overlap and extra details.
+func (s *Service) replaceSecret(ctx context.Context, actor string, c *oauth.Client, secret string, overlap time.Duration, extra map[string]string) error {
 	now := s.o.Now().UTC()
 	var until time.Time
 	if overlap > 0 {
 		until = now.Add(overlap)
 	}
 	if err := s.o.Clients.RotateClientSecret(ctx, c.ID, oauth.HashSecret(s.o.SecretKey, secret), until, now); err != nil {
-		return "", err
+		return err
 	}
 	details := map[string]string{"overlap": overlap.String()}
 	if !until.IsZero() {
 		details["previous_valid_until"] = until.Format(time.RFC3339)
 	}
-	if err := s.record(ctx, actor, audit.ActionClientRotateSecret, "client:"+id, details); err != nil {
-		return "", err
-	}
-	return secret, nil
+	maps.Copy(details, extra)
+	return s.record(ctx, actor, audit.ActionClientRotateSecret, "client:"+c.ID, details)
 }
 
 // RetireClientSecret ends the overlap of a client's previous secret now

@@ -7,6 +7,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
 	"github.com/rampart-auth/rampart/internal/secrets"
+	"github.com/rampart-auth/rampart/internal/secrets/rotation"
 )
 
 // Secret policy capabilities, rotators and PostgreSQL rotation strategies
@@ -126,6 +127,11 @@ func (c *Config) validateSecretRotations(bad func(string, string, ...any)) {
 		paths[r.Path] = true
 		if r.Every.D() < 0 {
 			bad(key+".every", "must not be negative (omit it for manual-only rotation)")
+		}
+		// The engine's own parser, so what config check accepts is what
+		// the scheduler runs.
+		if _, err := rotation.ParseWindow(r.Window); err != nil {
+			bad(key+".window", "%v; use a weekly UTC window such as \"Sat 02:00-04:00\", \"Mon-Fri 01:00-03:00\" or \"02:00-04:00\" (daily), or omit it for any time", err)
 		}
 		switch r.Rotator {
 		case "random":
