@@ -11,7 +11,7 @@ import (
 	"github.com/rampart-auth/rampart/internal/secrets"
 )
 
-// The JSON documents of the API (docs/secrets-delivery.md), exported for
+// The JSON documents of the API (docs/secrets.md), exported for
 // internal/secretsclient and the CLI's --json output. Times are RFC 3339
 // in UTC.
 

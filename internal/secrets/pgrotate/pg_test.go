@@ -106,7 +106,7 @@ func requirePasswordAuth(t testing.TB, pool *pgxpool.Pool) {
 
 // fixture is a set of roles made for one test: a NOLOGIN group role
 // owning a schema with one table, and the rotated users, members of it
-// (the setup docs/secrets-pgrotate.md recommends) and of passwordGroup.
+// (the setup docs/secrets.md recommends) and of passwordGroup.
 type fixture struct {
 	pool   *pgxpool.Pool
 	owner  string

@@ -9,7 +9,7 @@ import (
 )
 
 // TestLeastPrivilegeAdminAndGroupSetup runs the setup of
-// docs/secrets-pgrotate.md: an administrative role with CREATEROLE and
+// docs/secrets.md: an administrative role with CREATEROLE and
 // pg_signal_backend only (no superuser), two login roles in a group that
 // owns the schema, acting as the group (ALTER ROLE ... SET role). A table
 // made by one user is usable and droppable by the other after the
