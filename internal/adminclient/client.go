@@ -4,12 +4,10 @@
 package adminclient
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -18,14 +16,11 @@ import (
 	"time"
 
 	"github.com/rampart-auth/rampart/internal/admin"
+	"github.com/rampart-auth/rampart/internal/httpx"
 )
 
 // Prefix is the admin API's path under the issuer.
 const Prefix = "/admin/api/v1"
-
-// maxAnswer bounds an answer we read (a full page of audit records is a
-// few hundred KiB).
-const maxAnswer = 8 << 20
 
 // Client calls the admin API of one issuer with one access token.
 type Client struct {
@@ -106,64 +101,12 @@ func LoadToken(file, env string) (string, error) {
 }
 
 // Error is a refusal of the admin API: its status and problem detail.
-type Error struct {
-	Status int
-	Title  string
-	Detail string
-}
-
-func (e *Error) Error() string {
-	msg := fmt.Sprintf("the server answered %d %s", e.Status, e.Title)
-	if e.Detail != "" {
-		msg += ": " + e.Detail
-	}
-	return msg
-}
+type Error = httpx.APIError
 
 // do sends method path with in as the JSON body (nil for none) and
 // decodes a successful answer into out (nil to ignore it).
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	req.Header.Set("Accept", "application/json")
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("cannot reach the admin API: %w", err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
-	if err != nil {
-		return fmt.Errorf("reading the admin API's answer: %w", err)
-	}
-	if resp.StatusCode >= 300 {
-		var p struct{ Title, Detail string }
-		_ = json.Unmarshal(b, &p)
-		if p.Title == "" {
-			p.Title = http.StatusText(resp.StatusCode)
-		}
-		return &Error{Status: resp.StatusCode, Title: p.Title, Detail: p.Detail}
-	}
-	if out == nil || resp.StatusCode == http.StatusNoContent {
-		return nil
-	}
-	if err := json.Unmarshal(b, out); err != nil {
-		return fmt.Errorf("the admin API's answer is not what this CLI expects: %w", err)
-	}
-	return nil
+	return httpx.CallJSON(ctx, c.hc, method, c.base+path, c.token, in, out, "admin API")
 }
 
 // ListClients lists every client.

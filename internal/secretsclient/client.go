@@ -6,14 +6,11 @@
 package secretsclient
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -23,12 +20,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rampart-auth/rampart/internal/httpx"
 	"github.com/rampart-auth/rampart/internal/secretsapi"
 )
-
-// maxAnswer bounds an answer we read (a value is at most 64 KiB; a list
-// of many secrets stays far below this).
-const maxAnswer = 8 << 20
 
 // Client calls the secrets API at one base URL, with a Bearer token or
 // (token empty) the client certificate of its http.Client's transport.
@@ -75,19 +69,7 @@ func isLoopback(host string) bool {
 
 // Error is a refusal of the API: its status and problem detail (which
 // never carries a value).
-type Error struct {
-	Status int
-	Title  string
-	Detail string
-}
-
-func (e *Error) Error() string {
-	msg := fmt.Sprintf("the server answered %d %s", e.Status, e.Title)
-	if e.Detail != "" {
-		msg += ": " + e.Detail
-	}
-	return msg
-}
+type Error = httpx.APIError
 
 // StatusOf returns the HTTP status of an *Error in err's chain (0: none).
 func StatusOf(err error) int {
@@ -101,55 +83,11 @@ func StatusOf(err error) int {
 // do sends method op/arg (arg already a valid path: never escaped, the
 // API refuses '%') with in as the JSON body and decodes the answer.
 func (c *Client) do(ctx context.Context, method, rel string, q url.Values, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		body = bytes.NewReader(b)
-	}
 	u := c.base + "/" + rel
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u, body)
-	if err != nil {
-		return err
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	req.Header.Set("Accept", "application/json")
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		// The error names the URL (a path, never a value).
-		return fmt.Errorf("cannot reach the secrets API: %w", err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
-	if err != nil {
-		return fmt.Errorf("reading the secrets API's answer: %w", err)
-	}
-	if resp.StatusCode >= 300 {
-		var p struct{ Title, Detail string }
-		_ = json.Unmarshal(b, &p)
-		if p.Title == "" {
-			p.Title = http.StatusText(resp.StatusCode)
-		}
-		return &Error{Status: resp.StatusCode, Title: p.Title, Detail: p.Detail}
-	}
-	if out == nil || resp.StatusCode == http.StatusNoContent {
-		return nil
-	}
-	if err := json.Unmarshal(b, out); err != nil {
-		// Not the decoder's message: it may quote the answer, a value.
-		return errors.New("the secrets API's answer is not what this client expects")
-	}
-	return nil
+	return httpx.CallJSON(ctx, c.hc, method, u, c.token, in, out, "secrets API")
 }
 
 // Get reads the version of path that version (non-zero) or label
