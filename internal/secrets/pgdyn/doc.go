@@ -8,9 +8,11 @@
 // path>_<16 random hex>" (33 bytes, lower case), a password of 32 random
 // bytes (base64url) and the expiry, and renders each creation statement:
 // {{name}} becomes the name quoted as an identifier
-// (pgx.Identifier.Sanitize), {{password}} and {{expiration}} single-quoted
-// literals (the values come from a closed alphabet without quotes or
-// backslashes, checked before quoting). Templates with any other "{{...}}"
+// (pgx.Identifier.Sanitize), {{password}} the single-quoted SCRAM-SHA-256
+// verifier of the password (pgscram: the server never receives the
+// password itself) and {{expiration}} a single-quoted literal (the values
+// come from a closed alphabet without quotes or backslashes, checked
+// before quoting). Templates with any other "{{...}}"
 // are refused by CheckTemplate, at config check and at New. The lease row
 // is written first (state creating, claimed by its creator for two
 // minutes), the statements run in one transaction (under an advisory

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -440,4 +441,27 @@ func TestRevokeStates(t *testing.T) {
 	if got := ev.e.Roles(); len(got) != 2 || got[0] != ev.app || got[1] != ev.apple {
 		t.Fatalf("Roles: %v", got)
 	}
+}
+
+// TestServerNeverSeesThePassword: what {{password}} puts in a statement
+// is the SCRAM-SHA-256 verifier, so no statement log, pg_stat_statements
+// or error report of the server can hold the password. The role's
+// creation also stores {{password}} as the role's comment: the comment is
+// exactly what the server received.
+func TestServerNeverSeesThePassword(t *testing.T) {
+	ev := newEnv(t, func(ev *env) {
+		ev.opts.Roles[0].Creation = append(slices.Clone(ev.opts.Roles[0].Creation), "COMMENT ON ROLE {{name}} IS {{password}}")
+	})
+	ctx := context.Background()
+	l := ev.create(t, admin, ev.app, 0)
+	var seen string
+	if err := ev.pool.QueryRow(ctx, `SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = $1`, l.Username).Scan(&seen); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(seen, "SCRAM-SHA-256$4096:") || strings.Contains(seen, string(l.Password.Bytes())) {
+		t.Fatalf("the server received %.24s… for {{password}}, want a SCRAM-SHA-256 verifier", seen)
+	}
+	// ... and the password logs in with it.
+	c := ev.mustConnect(t, l)
+	_ = c.Close(ctx)
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/rampart-auth/rampart/internal/secrets"
+	"github.com/rampart-auth/rampart/internal/secrets/pgscram"
 )
 
 // Create makes a lease of the role at path for p: a new PostgreSQL role
@@ -101,7 +102,10 @@ func clampTTL(role Role, ttl time.Duration) (time.Duration, error) {
 // transaction. Errors carry the statement's index and SQLSTATE only:
 // PostgreSQL's message may quote the statement, password included.
 func (e *Engine) runCreation(ctx context.Context, role Role, name, pw string, expires time.Time) error {
-	pwLit, err := quoteLiteral(pw)
+	// {{password}} is the SCRAM-SHA-256 verifier of the password, not
+	// the password: CREATE ROLE stores a verifier as given, so the
+	// plaintext never reaches the server's logs (pgscram).
+	pwLit, err := pgscram.Literal(nil, []byte(pw))
 	if err != nil {
 		return err
 	}

@@ -35,19 +35,6 @@ func BenchmarkNewValue(b *testing.B) {
 	}
 }
 
-// BenchmarkSCRAMVerifier: the client-side cost of keeping the plaintext
-// off the server (4096 PBKDF2-HMAC-SHA-256 iterations).
-func BenchmarkSCRAMVerifier(b *testing.B) {
-	pw, _ := newPassword(randReader{})
-	salt := make([]byte, 16)
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := scramVerifier(pw, salt); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
 // BenchmarkParseCredential: what a consumer pays per read of the value.
 func BenchmarkParseCredential(b *testing.B) {
 	pw, _ := newPassword(randReader{})

@@ -18,6 +18,7 @@ import (
 
 	"github.com/rampart-auth/rampart/internal/audit"
 	"github.com/rampart-auth/rampart/internal/secrets"
+	"github.com/rampart-auth/rampart/internal/secrets/pgscram"
 	"github.com/rampart-auth/rampart/internal/secrets/rotation"
 )
 
@@ -273,25 +274,18 @@ func (r *rotator) configured(s secrets.Secret) (Credential, int, error) {
 // ALTER ROLE takes no bind parameters (a utility statement), so the SQL
 // is built: the identifier by pgx.Identifier.Sanitize (double quotes
 // doubled, PostgreSQL docs 4.1.1), the literal is the SCRAM verifier of a
-// generated password, checked to hold no quote (literalSafe). The
+// generated password, checked to hold no quote (pgscram.Literal). The
 // statement is never logged.
 func (r *rotator) setPassword(ctx context.Context, user string, pw []byte, login bool) error {
-	salt := make([]byte, 16)
-	if _, err := io.ReadFull(r.o.Rand, salt); err != nil {
-		return errors.New("pgrotate: read randomness")
-	}
-	v, err := scramVerifier(pw, salt)
+	lit, err := pgscram.Literal(r.o.Rand, pw)
 	if err != nil {
 		return err
-	}
-	if !literalSafe(v) {
-		return errors.New("pgrotate: the verifier is not a safe literal")
 	}
 	attr := "LOGIN"
 	if !login {
 		attr = "NOLOGIN"
 	}
-	q := "ALTER ROLE " + pgx.Identifier{user}.Sanitize() + " WITH " + attr + " PASSWORD '" + v + "'"
+	q := "ALTER ROLE " + pgx.Identifier{user}.Sanitize() + " WITH " + attr + " PASSWORD " + lit
 	if _, err := r.o.Pool.Exec(ctx, q); err != nil {
 		return fmt.Errorf("pgrotate: alter role %q: %w", user, safe(err))
 	}
