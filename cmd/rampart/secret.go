@@ -398,28 +398,34 @@ func secretRotateCommand(f *secretFlags) *cobra.Command {
 }
 
 func secretLeaseCommand(f *secretFlags) *cobra.Command {
-	cmd := &cobra.Command{Use: "lease", Short: "Dynamic database credentials: create, renew, revoke, list leases"}
 	var ttl time.Duration
+	createLease := func(cmd *cobra.Command, args []string) error {
+		path, err := pathArg(args[0])
+		if err != nil {
+			return err
+		}
+		be, err := openSecretBackend(cmd, *f)
+		if err != nil {
+			return err
+		}
+		defer be.Close(cmd.Context())
+		l, err := be.CreateLease(cmd.Context(), path, ttl)
+		if err != nil {
+			return err
+		}
+		return printJSON(cmd.OutOrStdout(), l)
+	}
+	// `rampart secret lease PATH` is `lease create PATH` (Vault's `read
+	// database/creds/ROLE` is one word too).
+	cmd := &cobra.Command{Use: "lease [PATH [--ttl D]] | lease create|renew|revoke|list ...",
+		Short: "Dynamic database credentials: create (also `lease PATH`), renew, revoke, list leases",
+		Args:  cobra.ExactArgs(1), RunE: createLease}
+	cmd.Flags().DurationVar(&ttl, "ttl", 0, "the lease's lifetime (default: the role's)")
 	create := &cobra.Command{
 		Use:   "create PATH [--ttl D]",
 		Short: "Create a short-lived credential; prints the lease with its password (shown only now)",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			path, err := pathArg(args[0])
-			if err != nil {
-				return err
-			}
-			be, err := openSecretBackend(cmd, *f)
-			if err != nil {
-				return err
-			}
-			defer be.Close(cmd.Context())
-			l, err := be.CreateLease(cmd.Context(), path, ttl)
-			if err != nil {
-				return err
-			}
-			return printJSON(cmd.OutOrStdout(), l)
-		},
+		RunE:  createLease,
 	}
 	create.Flags().DurationVar(&ttl, "ttl", 0, "the lease's lifetime (default: the role's)")
 	var renewTTL time.Duration
