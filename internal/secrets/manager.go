@@ -145,7 +145,7 @@ type Meta struct {
 const (
 	maxMetadataKeys  = 32
 	maxMetadataKey   = 64
-	maxMetadataValue = 512
+	maxMetadataValue = 2048 // an RSA-3072 public JWK (about 600 bytes) fits
 	// MaxValueSize bounds a value (64 KiB, AWS Secrets Manager's limit).
 	MaxValueSize = 64 << 10
 	// maxPutRetries bounds the retries of a Put without CAS that lost a

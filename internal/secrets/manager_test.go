@@ -3,13 +3,16 @@ package secrets_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/rampart-auth/rampart/internal/audit"
 	"github.com/rampart-auth/rampart/internal/secrets"
+	"github.com/rampart-auth/rampart/internal/store/sqlstore"
 	"github.com/rampart-auth/rampart/internal/testkit/storetest"
 )
 
@@ -437,5 +440,47 @@ func TestUnauditedReadIsNotHandedOut(t *testing.T) {
 	s, err := m.Get(context.Background(), admin, path(t, "a/b"), secrets.Selector{})
 	if err == nil || s.Value.Len() != 0 {
 		t.Fatalf("unaudited read: %v, %d bytes", err, s.Value.Len())
+	}
+}
+
+// TestPutBoundsValueAndMetadata: a value up to 64 KiB and metadata of up
+// to 32 keys of 64 bytes with values of 2 KiB are accepted; one byte or
+// key more is invalid and writes nothing.
+func TestPutBoundsValueAndMetadata(t *testing.T) {
+	e := newEnv(t, sqlstore.SQLite)
+	ctx := context.Background()
+	p := path(t, "team/a/bounds")
+	many := func(n int) map[string]string {
+		m := map[string]string{}
+		for i := range n {
+			m[fmt.Sprintf("k%02d", i)] = "v"
+		}
+		return m
+	}
+	for name, c := range map[string]struct {
+		value string
+		md    map[string]string
+		ok    bool
+	}{
+		"accept/largest-value":    {strings.Repeat("v", secrets.MaxValueSize), nil, true},
+		"accept/largest-metadata": {"v", map[string]string{strings.Repeat("k", 64): strings.Repeat("m", 2048)}, true},
+		"accept/32-keys":          {"v", many(32), true},
+		"reject/value-too-large":  {strings.Repeat("v", secrets.MaxValueSize+1), nil, false},
+		"reject/metadata-value":   {"v", map[string]string{"k": strings.Repeat("m", 2049)}, false},
+		"reject/metadata-key":     {"v", map[string]string{strings.Repeat("k", 65): "m"}, false},
+		"reject/33-keys":          {"v", many(33), false},
+		"reject/empty-key":        {"v", map[string]string{"": "m"}, false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			before, _, _ := e.m.Versions(ctx, admin, p)
+			_, err := e.m.Put(ctx, admin, p, val(c.value), secrets.PutOptions{Metadata: c.md})
+			if c.ok != (err == nil) || !c.ok && !errors.Is(err, secrets.ErrInvalid) {
+				t.Fatalf("Put: %v", err)
+			}
+			after, _, _ := e.m.Versions(ctx, admin, p)
+			if !c.ok && after.CurrentVersion != before.CurrentVersion {
+				t.Fatal("a refused write made a version")
+			}
+		})
 	}
 }

@@ -34,16 +34,15 @@ const signingRSABits = 3072
 // Metadata keys the signing-key rotator sets on the secret.
 const (
 	// MetaPublicJWK is the newest key's public JWK (JSON, with its kid),
-	// when it fits a metadata value (ES256, EdDSA; an RSA-3072 modulus
-	// alone is 512 characters, so RS256 and PS256 keys carry only the
-	// kid: derive the public key from the value).
+	// for every algorithm (an RSA-3072 JWK is about 600 bytes); should one
+	// not fit a metadata value it is left empty and only the kid is set.
 	MetaPublicJWK = "public_jwk"
 	// MetaKID is the newest key's kid, its RFC 7638 SHA-256 thumbprint.
 	MetaKID = "public_jwk_kid"
 )
 
 // maxMetadataValue is the Manager's bound on a metadata value.
-const maxMetadataValue = 512
+const maxMetadataValue = 2048
 
 // SigningKey is the signing-key rotator: each value is the PKCS#8 PEM of
 // a fresh private key of one pinned algorithm (RFC 8725 §3.1: the key
