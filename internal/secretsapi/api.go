@@ -123,8 +123,34 @@ type route struct {
 	// the manager records its own).
 	action string
 	// arg: what follows the operation segment.
-	arg  argKind
-	serv func(a *API, w http.ResponseWriter, r *http.Request, p secrets.Principal, arg string)
+	arg argKind
+	// serv runs the operation on its parsed target and returns the
+	// status and document of a success (nil: no body), or the error
+	// ServeHTTP answers (writeError).
+	serv func(a *API, w http.ResponseWriter, r *http.Request, p secrets.Principal, t target) (int, any, error)
+}
+
+// target is a route's parsed argument: the one of its kind is set.
+type target struct {
+	path   secrets.Path
+	prefix secrets.Prefix
+	lease  string
+}
+
+// parseArg parses the raw argument of a route by its kind, in one place
+// for every operation (ParsePathArg: no percent-encoding, never cleaned).
+func parseArg(kind argKind, raw string) (target, error) {
+	var t target
+	var err error
+	switch kind {
+	case argPath:
+		t.path, err = ParsePathArg(raw)
+	case argPrefix:
+		t.prefix, err = parsePrefixArg(raw)
+	case argLease:
+		t.lease, err = leaseArg(raw)
+	}
+	return t, err
 }
 
 type argKind int
@@ -195,5 +221,18 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	rt.serv(a, w, r, p, arg)
+	t, err := parseArg(rt.arg, arg)
+	if err != nil {
+		writeError(w, r, a.o.Logger, err)
+		return
+	}
+	status, doc, err := rt.serv(a, w, r, p, t)
+	switch {
+	case err != nil:
+		writeError(w, r, a.o.Logger, err)
+	case doc == nil:
+		w.WriteHeader(status)
+	default:
+		writeJSON(w, status, doc)
+	}
 }

@@ -178,9 +178,12 @@ func describeJSONError(err error) string {
 // Only a message known to be public reaches the client.
 func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
 	var br errBadRequest
+	var ne errNoEngine
 	switch {
 	case errors.As(err, &br):
 		httpx.WriteProblem(w, r, http.StatusBadRequest, "", br.msg)
+	case errors.As(err, &ne):
+		httpx.WriteProblem(w, r, http.StatusNotFound, "", ne.Error())
 	case errors.Is(err, errTooLarge):
 		w.Header().Set("Connection", "close")
 		httpx.WriteProblem(w, r, http.StatusRequestEntityTooLarge, "", errTooLarge.Error())

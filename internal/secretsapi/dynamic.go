@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/rampart-auth/rampart/internal/httpx"
 	"github.com/rampart-auth/rampart/internal/secrets"
 	"github.com/rampart-auth/rampart/internal/secrets/pgdyn"
 	"github.com/rampart-auth/rampart/internal/secrets/rotation"
@@ -59,59 +58,45 @@ func StatusOf(s rotation.Status) StatusDoc {
 		StartedAt: optTime(s.StartedAt), UpdatedAt: optTime(s.UpdatedAt), LastRotated: optTime(s.LastRotated), NextDue: optTime(s.NextDue)}
 }
 
-// noEngine answers 404 for a route whose engine is not configured.
-func noEngine(w http.ResponseWriter, r *http.Request, what string) {
-	httpx.WriteProblem(w, r, http.StatusNotFound, "", "no "+what+" configured for this path")
-}
+// errNoEngine is the 404 of a route whose engine is not configured.
+type errNoEngine string
+
+func (e errNoEngine) Error() string { return "no " + string(e) + " configured for this path" }
 
 // rotate: POST rotate/{path} {"now"?,"reason"?}.
-func (a *API) rotate(w http.ResponseWriter, r *http.Request, p secrets.Principal, arg string) {
-	path, err := ParsePathArg(arg)
-	if err != nil {
-		writeError(w, r, a.o.Logger, err)
-		return
-	}
+func (a *API) rotate(w http.ResponseWriter, r *http.Request, p secrets.Principal, t target) (int, any, error) {
+	path := t.path
 	var body RotateRequest
 	if err := DecodeBody(w, r, &body, true); err != nil {
-		writeError(w, r, a.o.Logger, err)
-		return
+		return 0, nil, err
 	}
 	if len(body.Reason) > maxReason {
-		writeError(w, r, a.o.Logger, badRequest("the reason is at most %d bytes", maxReason))
-		return
+		return 0, nil, badRequest("the reason is at most %d bytes", maxReason)
 	}
 	if a.o.Rotations == nil {
-		noEngine(w, r, "rotation")
-		return
+		return 0, nil, errNoEngine("rotation")
 	}
 	st, err := a.o.Rotations.Rotate(r.Context(), p, path, rotation.Request{Now: body.Now, Reason: body.Reason})
 	if err != nil {
-		writeError(w, r, a.o.Logger, err)
-		return
+		return 0, nil, err
 	}
-	writeJSON(w, http.StatusOK, StatusOf(st))
+	return http.StatusOK, StatusOf(st), nil
 }
 
 // rotationStatus: GET rotation/{path}.
-func (a *API) rotationStatus(w http.ResponseWriter, r *http.Request, p secrets.Principal, arg string) {
-	path, err := ParsePathArg(arg)
-	if err == nil {
-		_, err = query(r)
-	}
-	if err != nil {
-		writeError(w, r, a.o.Logger, err)
-		return
+func (a *API) rotationStatus(w http.ResponseWriter, r *http.Request, p secrets.Principal, t target) (int, any, error) {
+	path := t.path
+	if _, err := query(r); err != nil {
+		return 0, nil, err
 	}
 	if a.o.Rotations == nil {
-		noEngine(w, r, "rotation")
-		return
+		return 0, nil, errNoEngine("rotation")
 	}
 	st, err := a.o.Rotations.Status(r.Context(), p, path)
 	if err != nil {
-		writeError(w, r, a.o.Logger, err)
-		return
+		return 0, nil, err
 	}
-	writeJSON(w, http.StatusOK, StatusOf(st))
+	return http.StatusOK, StatusOf(st), nil
 }
 
 // TTLRequest is the body of POST leases/{path} and PUT lease/{id}.
@@ -168,61 +153,47 @@ func ValidLeaseID(s string) bool {
 }
 
 // createLease: POST leases/{path} {"ttl"?} → 201 with the password.
-func (a *API) createLease(w http.ResponseWriter, r *http.Request, p secrets.Principal, arg string) {
-	path, err := ParsePathArg(arg)
-	if err != nil {
-		writeError(w, r, a.o.Logger, err)
-		return
-	}
+func (a *API) createLease(w http.ResponseWriter, r *http.Request, p secrets.Principal, t target) (int, any, error) {
+	path := t.path
 	var body TTLRequest
 	if err := DecodeBody(w, r, &body, true); err != nil {
-		writeError(w, r, a.o.Logger, err)
-		return
+		return 0, nil, err
 	}
 	ttl, err := body.ttl()
 	if err != nil {
-		writeError(w, r, a.o.Logger, err)
-		return
+		return 0, nil, err
 	}
 	if a.o.Leases == nil {
-		noEngine(w, r, "dynamic credentials")
-		return
+		return 0, nil, errNoEngine("dynamic credentials")
 	}
 	l, err := a.o.Leases.Create(r.Context(), p, path, ttl)
 	if err != nil {
-		writeError(w, r, a.o.Logger, err)
-		return
+		return 0, nil, err
 	}
 	doc := LeaseOf(l)
 	pw := string(l.Password.Bytes())
 	doc.Password = &pw
-	writeJSON(w, http.StatusCreated, doc)
+	return http.StatusCreated, doc, nil
 }
 
 // listLeases: GET leases/{path} (no passwords).
-func (a *API) listLeases(w http.ResponseWriter, r *http.Request, p secrets.Principal, arg string) {
-	path, err := ParsePathArg(arg)
-	if err == nil {
-		_, err = query(r)
-	}
-	if err != nil {
-		writeError(w, r, a.o.Logger, err)
-		return
+func (a *API) listLeases(w http.ResponseWriter, r *http.Request, p secrets.Principal, t target) (int, any, error) {
+	path := t.path
+	if _, err := query(r); err != nil {
+		return 0, nil, err
 	}
 	if a.o.Leases == nil {
-		noEngine(w, r, "dynamic credentials")
-		return
+		return 0, nil, errNoEngine("dynamic credentials")
 	}
 	ls, err := a.o.Leases.List(r.Context(), p, path)
 	if err != nil {
-		writeError(w, r, a.o.Logger, err)
-		return
+		return 0, nil, err
 	}
 	doc := LeasesDoc{Leases: make([]LeaseDoc, len(ls))}
 	for i, l := range ls {
 		doc.Leases[i] = LeaseOf(l)
 	}
-	writeJSON(w, http.StatusOK, doc)
+	return http.StatusOK, doc, nil
 }
 
 // leaseArg checks the lease id of a lease/{id} route.
@@ -234,48 +205,34 @@ func leaseArg(arg string) (string, error) {
 }
 
 // renewLease: PUT lease/{id} {"ttl"?}.
-func (a *API) renewLease(w http.ResponseWriter, r *http.Request, p secrets.Principal, arg string) {
-	id, err := leaseArg(arg)
-	if err != nil {
-		writeError(w, r, a.o.Logger, err)
-		return
-	}
+func (a *API) renewLease(w http.ResponseWriter, r *http.Request, p secrets.Principal, t target) (int, any, error) {
+	id := t.lease
 	var body TTLRequest
 	if err := DecodeBody(w, r, &body, true); err != nil {
-		writeError(w, r, a.o.Logger, err)
-		return
+		return 0, nil, err
 	}
 	ttl, err := body.ttl()
 	if err != nil {
-		writeError(w, r, a.o.Logger, err)
-		return
+		return 0, nil, err
 	}
 	if a.o.Leases == nil {
-		noEngine(w, r, "dynamic credentials")
-		return
+		return 0, nil, errNoEngine("dynamic credentials")
 	}
 	l, err := a.o.Leases.Renew(r.Context(), p, id, ttl)
 	if err != nil {
-		writeError(w, r, a.o.Logger, err)
-		return
+		return 0, nil, err
 	}
-	writeJSON(w, http.StatusOK, LeaseOf(l))
+	return http.StatusOK, LeaseOf(l), nil
 }
 
 // revokeLease: DELETE lease/{id}.
-func (a *API) revokeLease(w http.ResponseWriter, r *http.Request, p secrets.Principal, arg string) {
-	id, err := leaseArg(arg)
-	if err != nil {
-		writeError(w, r, a.o.Logger, err)
-		return
-	}
+func (a *API) revokeLease(w http.ResponseWriter, r *http.Request, p secrets.Principal, t target) (int, any, error) {
+	id := t.lease
 	if a.o.Leases == nil {
-		noEngine(w, r, "dynamic credentials")
-		return
+		return 0, nil, errNoEngine("dynamic credentials")
 	}
 	if err := a.o.Leases.Revoke(r.Context(), p, id); err != nil {
-		writeError(w, r, a.o.Logger, err)
-		return
+		return 0, nil, err
 	}
-	w.WriteHeader(http.StatusNoContent)
+	return http.StatusNoContent, nil, nil
 }

@@ -175,69 +175,53 @@ func labelMap(m map[string]int64) map[string]int64 {
 }
 
 // getData: GET data/{path}[?version=N|?label=L].
-func (a *API) getData(w http.ResponseWriter, r *http.Request, p secrets.Principal, arg string) {
-	path, err := ParsePathArg(arg)
-	if err != nil {
-		writeError(w, r, a.o.Logger, err)
-		return
-	}
+func (a *API) getData(w http.ResponseWriter, r *http.Request, p secrets.Principal, t target) (int, any, error) {
+	path := t.path
 	q, err := query(r, "version", "label")
 	if err != nil {
-		writeError(w, r, a.o.Logger, err)
-		return
+		return 0, nil, err
 	}
 	var sel secrets.Selector
 	v, err := queryInt(q, "version")
 	if err != nil {
-		writeError(w, r, a.o.Logger, err)
-		return
+		return 0, nil, err
 	}
 	if v != nil {
 		if *v == 0 {
-			writeError(w, r, a.o.Logger, badRequest("a version number is positive"))
-			return
+			return 0, nil, badRequest("a version number is positive")
 		}
 		sel.Version = *v
 	}
 	if l, ok := q["label"]; ok {
 		sel.Label = l[0]
 		if sel.Label == "" {
-			writeError(w, r, a.o.Logger, badRequest("the label is empty"))
-			return
+			return 0, nil, badRequest("the label is empty")
 		}
 	}
 	s, err := a.o.Secrets.Get(r.Context(), p, path, sel)
 	if err != nil {
-		writeError(w, r, a.o.Logger, err)
-		return
+		return 0, nil, err
 	}
 	doc := DocOfSecret(s)
-	writeJSON(w, http.StatusOK, doc)
+	return http.StatusOK, doc, nil
 }
 
 // putData: PUT data/{path}.
-func (a *API) putData(w http.ResponseWriter, r *http.Request, p secrets.Principal, arg string) {
-	path, err := ParsePathArg(arg)
-	if err != nil {
-		writeError(w, r, a.o.Logger, err)
-		return
-	}
+func (a *API) putData(w http.ResponseWriter, r *http.Request, p secrets.Principal, t target) (int, any, error) {
+	path := t.path
 	var body PutRequest
 	if err := DecodeBody(w, r, &body, false); err != nil {
-		writeError(w, r, a.o.Logger, err)
-		return
+		return 0, nil, err
 	}
 	v, err := body.value()
 	if err != nil {
-		writeError(w, r, a.o.Logger, err)
-		return
+		return 0, nil, err
 	}
 	info, err := a.o.Secrets.Put(r.Context(), p, path, v, secrets.PutOptions{CAS: body.CAS, Labels: body.Labels, Metadata: body.Metadata})
 	if err != nil {
-		writeError(w, r, a.o.Logger, err)
-		return
+		return 0, nil, err
 	}
-	writeJSON(w, http.StatusOK, DocOfWritten(path, info))
+	return http.StatusOK, DocOfWritten(path, info), nil
 }
 
 // value returns the body's value: exactly one of value (UTF-8 text) and
@@ -262,121 +246,91 @@ func (b PutRequest) value() (secrets.Value, error) {
 }
 
 // getMetadata: GET metadata/{path}.
-func (a *API) getMetadata(w http.ResponseWriter, r *http.Request, p secrets.Principal, arg string) {
-	path, err := ParsePathArg(arg)
-	if err == nil {
-		_, err = query(r)
-	}
-	if err != nil {
-		writeError(w, r, a.o.Logger, err)
-		return
+func (a *API) getMetadata(w http.ResponseWriter, r *http.Request, p secrets.Principal, t target) (int, any, error) {
+	path := t.path
+	if _, err := query(r); err != nil {
+		return 0, nil, err
 	}
 	meta, vs, err := a.o.Secrets.Versions(r.Context(), p, path)
 	if err != nil {
-		writeError(w, r, a.o.Logger, err)
-		return
+		return 0, nil, err
 	}
 	doc := DocOfMeta(meta, vs)
-	writeJSON(w, http.StatusOK, doc)
+	return http.StatusOK, doc, nil
 }
 
 // list: GET list/{prefix} and GET list/.
-func (a *API) list(w http.ResponseWriter, r *http.Request, p secrets.Principal, arg string) {
-	prefix, err := parsePrefixArg(arg)
-	if err == nil {
-		_, err = query(r)
-	}
-	if err != nil {
-		writeError(w, r, a.o.Logger, err)
-		return
+func (a *API) list(w http.ResponseWriter, r *http.Request, p secrets.Principal, t target) (int, any, error) {
+	prefix := t.prefix
+	if _, err := query(r); err != nil {
+		return 0, nil, err
 	}
 	metas, err := a.o.Secrets.List(r.Context(), p, prefix)
 	if err != nil {
-		writeError(w, r, a.o.Logger, err)
-		return
+		return 0, nil, err
 	}
 	doc := DocOfList(metas)
-	writeJSON(w, http.StatusOK, doc)
+	return http.StatusOK, doc, nil
 }
 
 // putLabel: PUT labels/{path} {"label","version","expect"?}.
-func (a *API) putLabel(w http.ResponseWriter, r *http.Request, p secrets.Principal, arg string) {
-	path, err := ParsePathArg(arg)
-	if err != nil {
-		writeError(w, r, a.o.Logger, err)
-		return
-	}
+func (a *API) putLabel(w http.ResponseWriter, r *http.Request, p secrets.Principal, t target) (int, any, error) {
+	path := t.path
 	var body LabelRequest
 	if err := DecodeBody(w, r, &body, false); err != nil {
-		writeError(w, r, a.o.Logger, err)
-		return
+		return 0, nil, err
 	}
 	if err := a.o.Secrets.MoveLabel(r.Context(), p, path, body.Label, body.Version, body.Expect); err != nil {
-		writeError(w, r, a.o.Logger, err)
-		return
+		return 0, nil, err
 	}
-	writeJSON(w, http.StatusOK, LabelDoc{Path: string(path), Label: body.Label, Version: body.Version})
+	return http.StatusOK, LabelDoc{Path: string(path), Label: body.Label, Version: body.Version}, nil
 }
 
 // deleteLabel: DELETE labels/{path}?label=L[&expect=N].
-func (a *API) deleteLabel(w http.ResponseWriter, r *http.Request, p secrets.Principal, arg string) {
-	path, err := ParsePathArg(arg)
-	if err != nil {
-		writeError(w, r, a.o.Logger, err)
-		return
-	}
+func (a *API) deleteLabel(w http.ResponseWriter, r *http.Request, p secrets.Principal, t target) (int, any, error) {
+	path := t.path
 	q, err := query(r, "label", "expect")
 	if err != nil {
-		writeError(w, r, a.o.Logger, err)
-		return
+		return 0, nil, err
 	}
 	label := q.Get("label")
 	if label == "" {
-		writeError(w, r, a.o.Logger, badRequest("query parameter \"label\" is required"))
-		return
+		return 0, nil, badRequest("query parameter \"label\" is required")
 	}
 	expect, err := queryInt(q, "expect")
 	if err != nil {
-		writeError(w, r, a.o.Logger, err)
-		return
+		return 0, nil, err
 	}
 	if err := a.o.Secrets.RemoveLabel(r.Context(), p, path, label, expect); err != nil {
-		writeError(w, r, a.o.Logger, err)
-		return
+		return 0, nil, err
 	}
-	w.WriteHeader(http.StatusNoContent)
+	return http.StatusNoContent, nil, nil
 }
 
 // versionsOp runs a delete, undelete or destroy with {"versions":[..]}.
-func (a *API) versionsOp(w http.ResponseWriter, r *http.Request, arg string, run func(path secrets.Path, vs []int64) error) {
-	path, err := ParsePathArg(arg)
-	if err != nil {
-		writeError(w, r, a.o.Logger, err)
-		return
-	}
+func (a *API) versionsOp(w http.ResponseWriter, r *http.Request, t target, run func(path secrets.Path, vs []int64) error) (int, any, error) {
+	path := t.path
 	var body VersionsRequest
 	if err := DecodeBody(w, r, &body, false); err != nil {
-		writeError(w, r, a.o.Logger, err)
-		return
+		return 0, nil, err
 	}
 	if err := run(path, body.Versions); err != nil {
-		writeError(w, r, a.o.Logger, err)
-		return
+		return 0, nil, err
 	}
-	w.WriteHeader(http.StatusNoContent)
+	return http.StatusNoContent, nil, nil
 }
 
 // deleteVersions: POST delete/{path} (no versions: the current one).
-func (a *API) deleteVersions(w http.ResponseWriter, r *http.Request, p secrets.Principal, arg string) {
-	a.versionsOp(w, r, arg, func(path secrets.Path, vs []int64) error { return a.o.Secrets.Delete(r.Context(), p, path, vs) })
+func (a *API) deleteVersions(w http.ResponseWriter, r *http.Request, p secrets.Principal, t target) (int, any, error) {
+	return a.versionsOp(w, r, t, func(path secrets.Path, vs []int64) error { return a.o.Secrets.Delete(r.Context(), p, path, vs) })
 }
 
 // undeleteVersions: POST undelete/{path} (no versions: the current one).
-func (a *API) undeleteVersions(w http.ResponseWriter, r *http.Request, p secrets.Principal, arg string) {
-	a.versionsOp(w, r, arg, func(path secrets.Path, vs []int64) error { return a.o.Secrets.Undelete(r.Context(), p, path, vs) })
+func (a *API) undeleteVersions(w http.ResponseWriter, r *http.Request, p secrets.Principal, t target) (int, any, error) {
+	return a.versionsOp(w, r, t, func(path secrets.Path, vs []int64) error { return a.o.Secrets.Undelete(r.Context(), p, path, vs) })
 }
 
 // destroyVersions: POST destroy/{path} (no versions: the whole secret).
-func (a *API) destroyVersions(w http.ResponseWriter, r *http.Request, p secrets.Principal, arg string) {
-	a.versionsOp(w, r, arg, func(path secrets.Path, vs []int64) error { return a.o.Secrets.Destroy(r.Context(), p, path, vs) })
+func (a *API) destroyVersions(w http.ResponseWriter, r *http.Request, p secrets.Principal, t target) (int, any, error) {
+	return a.versionsOp(w, r, t, func(path secrets.Path, vs []int64) error { return a.o.Secrets.Destroy(r.Context(), p, path, vs) })
 }
