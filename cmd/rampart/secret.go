@@ -399,37 +399,47 @@ func secretRotateCommand(f *secretFlags) *cobra.Command {
 
 func secretLeaseCommand(f *secretFlags) *cobra.Command {
 	var ttl time.Duration
-	createLease := func(cmd *cobra.Command, args []string) error {
-		path, err := pathArg(args[0])
-		if err != nil {
-			return err
-		}
-		be, err := openSecretBackend(cmd, *f)
-		if err != nil {
-			return err
-		}
-		defer be.Close(cmd.Context())
-		l, err := be.CreateLease(cmd.Context(), path, ttl)
-		if err != nil {
-			return err
-		}
-		return printJSON(cmd.OutOrStdout(), l)
-	}
+	create := secretLeaseCreate(f, &ttl)
 	// `rampart secret lease PATH` is `lease create PATH` (Vault's `read
 	// database/creds/ROLE` is one word too).
 	cmd := &cobra.Command{Use: "lease [PATH [--ttl D]] | lease create|renew|revoke|list ...",
 		Short: "Dynamic database credentials: create (also `lease PATH`), renew, revoke, list leases",
-		Args:  cobra.ExactArgs(1), RunE: createLease}
+		Args:  cobra.ExactArgs(1), RunE: create.RunE}
 	cmd.Flags().DurationVar(&ttl, "ttl", 0, "the lease's lifetime (default: the role's)")
-	create := &cobra.Command{
+	cmd.AddCommand(create, secretLeaseRenew(f), secretLeaseRevoke(f), secretLeaseList(f))
+	return cmd
+}
+
+// secretLeaseCreate is `lease create PATH`; ttl is shared with `lease PATH`.
+func secretLeaseCreate(f *secretFlags, ttl *time.Duration) *cobra.Command {
+	c := &cobra.Command{
 		Use:   "create PATH [--ttl D]",
 		Short: "Create a short-lived credential; prints the lease with its password (shown only now)",
 		Args:  cobra.ExactArgs(1),
-		RunE:  createLease,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path, err := pathArg(args[0])
+			if err != nil {
+				return err
+			}
+			be, err := openSecretBackend(cmd, *f)
+			if err != nil {
+				return err
+			}
+			defer be.Close(cmd.Context())
+			l, err := be.CreateLease(cmd.Context(), path, *ttl)
+			if err != nil {
+				return err
+			}
+			return printJSON(cmd.OutOrStdout(), l)
+		},
 	}
-	create.Flags().DurationVar(&ttl, "ttl", 0, "the lease's lifetime (default: the role's)")
-	var renewTTL time.Duration
-	renew := &cobra.Command{
+	c.Flags().DurationVar(ttl, "ttl", 0, "the lease's lifetime (default: the role's)")
+	return c
+}
+
+func secretLeaseRenew(f *secretFlags) *cobra.Command {
+	var ttl time.Duration
+	c := &cobra.Command{
 		Use:   "renew ID [--ttl D]",
 		Short: "Extend a lease (never past its maximum lifetime)",
 		Args:  cobra.ExactArgs(1),
@@ -439,15 +449,19 @@ func secretLeaseCommand(f *secretFlags) *cobra.Command {
 				return err
 			}
 			defer be.Close(cmd.Context())
-			l, err := be.RenewLease(cmd.Context(), args[0], renewTTL)
+			l, err := be.RenewLease(cmd.Context(), args[0], ttl)
 			if err != nil {
 				return err
 			}
 			return printJSON(cmd.OutOrStdout(), l)
 		},
 	}
-	renew.Flags().DurationVar(&renewTTL, "ttl", 0, "the new lifetime from now (default: the role's)")
-	revoke := &cobra.Command{
+	c.Flags().DurationVar(&ttl, "ttl", 0, "the new lifetime from now (default: the role's)")
+	return c
+}
+
+func secretLeaseRevoke(f *secretFlags) *cobra.Command {
+	return &cobra.Command{
 		Use:   "revoke ID",
 		Short: "End a lease now: its role is dropped and its sessions terminated",
 		Args:  cobra.ExactArgs(1),
@@ -464,7 +478,10 @@ func secretLeaseCommand(f *secretFlags) *cobra.Command {
 			return nil
 		},
 	}
-	list := &cobra.Command{
+}
+
+func secretLeaseList(f *secretFlags) *cobra.Command {
+	return &cobra.Command{
 		Use:   "list PATH",
 		Short: "List the live leases of a path (no passwords)",
 		Args:  cobra.ExactArgs(1),
@@ -485,6 +502,4 @@ func secretLeaseCommand(f *secretFlags) *cobra.Command {
 			return printJSON(cmd.OutOrStdout(), ls)
 		},
 	}
-	cmd.AddCommand(create, renew, revoke, list)
-	return cmd
 }
