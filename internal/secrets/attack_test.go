@@ -270,9 +270,9 @@ func TestAuditEveryOperationWithoutTheValue(t *testing.T) {
 		{audit.ActionSecretDestroy, func() error { return e.m.Destroy(ctx, admin, p, nil) }},
 	}
 	for i, s := range steps {
-		n := len(e.rec.all())
+		n := len(e.rec.All())
 		err := s.run()
-		es := e.rec.all()
+		es := e.rec.All()
 		if len(es) != n+1 {
 			t.Fatalf("step %d (%s): %d events, want 1", i, s.action, len(es)-n)
 		}
@@ -285,10 +285,10 @@ func TestAuditEveryOperationWithoutTheValue(t *testing.T) {
 			t.Errorf("step %d: event %+v, err %v", i, ev, err)
 		}
 	}
-	if ev := e.rec.all()[len(e.rec.all())-2]; ev.Reason != "destroyed" || ev.Details["version"] != "1" {
+	if ev := e.rec.All()[len(e.rec.All())-2]; ev.Reason != "destroyed" || ev.Details["version"] != "1" {
 		t.Errorf("read of destroyed: %+v", ev)
 	}
-	if e.rec.contains(secret) || e.rec.contains(hex.EncodeToString([]byte(secret))) {
+	if e.rec.Contains(secret) || e.rec.Contains(hex.EncodeToString([]byte(secret))) {
 		t.Fatal("an audit event holds the value")
 	}
 }

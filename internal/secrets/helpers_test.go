@@ -4,8 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,49 +11,20 @@ import (
 	"github.com/rampart-auth/rampart/internal/kms"
 	"github.com/rampart-auth/rampart/internal/secrets"
 	"github.com/rampart-auth/rampart/internal/testkit"
+	"github.com/rampart-auth/rampart/internal/testkit/audittest"
 	"github.com/rampart-auth/rampart/internal/testkit/storetest"
 )
 
 // recorder is an Auditor keeping every event.
-type recorder struct {
-	mu     sync.Mutex
-	events []audit.Event
-}
-
-func (r *recorder) Record(_ context.Context, e audit.Event) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = append(r.events, e)
-	return nil
-}
-
-func (r *recorder) all() []audit.Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]audit.Event(nil), r.events...)
-}
+type recorder struct{ audittest.Recorder }
 
 func (r *recorder) last(t *testing.T) audit.Event {
 	t.Helper()
-	es := r.all()
+	es := r.All()
 	if len(es) == 0 {
 		t.Fatal("no audit event")
 	}
 	return es[len(es)-1]
-}
-
-// contains reports whether s appears in any field of any event.
-func (r *recorder) contains(s string) bool {
-	for _, e := range r.all() {
-		all := e.Actor + e.Action + e.Target + e.Reason
-		for k, v := range e.Details {
-			all += k + v
-		}
-		if strings.Contains(all, s) {
-			return true
-		}
-	}
-	return false
 }
 
 // env is a manager over a real store with a fake clock.

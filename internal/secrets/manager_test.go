@@ -246,7 +246,7 @@ func TestKeepVersionsDestroysOldestUnlabelled(t *testing.T) {
 				t.Fatalf("destroyed rows keep bytes: %d %v", n, err)
 			}
 			found := false
-			for _, ev := range e.rec.all() {
+			for _, ev := range e.rec.All() {
 				if ev.Details["destroyed"] != "" {
 					found = true
 				}

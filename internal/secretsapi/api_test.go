@@ -59,7 +59,7 @@ func TestTokenPrincipals(t *testing.T) {
 		t.Fatalf("demoted user: %d", code)
 	}
 	var denied int
-	for _, e := range f.rec.all() {
+	for _, e := range f.rec.All() {
 		if e.Outcome == audit.OutcomeDenied {
 			denied++
 		}

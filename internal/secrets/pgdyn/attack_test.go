@@ -65,7 +65,7 @@ func TestAttackNoCapability(t *testing.T) {
 	if ev.roleCount(t) != 1 || ev.state(t, l.ID) != pgdyn.StateActive {
 		t.Fatal("a forbidden call changed something")
 	}
-	for _, e := range ev.rec.all()[1:] {
+	for _, e := range ev.rec.All()[1:] {
 		if e.Outcome != "denied" || e.Reason != "forbidden" {
 			t.Fatalf("event %+v", e)
 		}
@@ -143,7 +143,7 @@ func TestAttackMaliciousPath(t *testing.T) {
 		if _, err := ev.e.List(ctx, admin, secrets.Path(s)); !errors.Is(err, secrets.ErrInvalid) {
 			t.Fatalf("List %q: %v", s, err)
 		}
-		if ev.rec.contains(s) {
+		if ev.rec.Contains(s) {
 			t.Fatalf("the audit log carries %q", s)
 		}
 	}

@@ -100,7 +100,7 @@ func TestThousandLeaseCycles(t *testing.T) {
 		t.Fatalf("live lease rows: %d %v", len(live), err)
 	}
 	counts := map[string]int{}
-	for _, e := range ev.rec.all() {
+	for _, e := range ev.rec.All() {
 		counts[e.Details["op"]+":"+e.Outcome]++
 	}
 	if counts["create:success"] != 1000 || counts["revoke:success"] != 500 || counts["reap:success"] != 500 || len(counts) != 3 {

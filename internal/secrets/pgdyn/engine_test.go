@@ -60,12 +60,12 @@ func TestCreateConnectRevoke(t *testing.T) {
 	if got := strings.Join(ev.rec.ops(), ","); got != "create:success,revoke:success,revoke:success" {
 		t.Fatalf("audit ops %s", got)
 	}
-	for _, e := range ev.rec.all() {
+	for _, e := range ev.rec.All() {
 		if e.Target != string(ev.app) || e.Details["lease_id"] != l.ID || e.Details["username"] != l.Username {
 			t.Fatalf("event %+v", e)
 		}
 	}
-	if ttl := ev.rec.all()[0].Details["ttl"]; ttl != "3600s" {
+	if ttl := ev.rec.All()[0].Details["ttl"]; ttl != "3600s" {
 		t.Fatalf("create ttl detail %q", ttl)
 	}
 	noPassword(t, ev, string(l.Password.Bytes()))
@@ -74,7 +74,7 @@ func TestCreateConnectRevoke(t *testing.T) {
 // noPassword: the password is in no audit event and no log line.
 func noPassword(t *testing.T, ev *env, pw string) {
 	t.Helper()
-	if ev.rec.contains(pw) || strings.Contains(ev.logs.String(), pw) {
+	if ev.rec.Contains(pw) || strings.Contains(ev.logs.String(), pw) {
 		t.Fatal("the password leaked into the audit log or the logger")
 	}
 }
@@ -100,7 +100,7 @@ func TestFailedCreationLeaksNoPassword(t *testing.T) {
 			t.Fatalf("a password-like value leaked: %s", s)
 		}
 	}
-	es := ev.rec.all()
+	es := ev.rec.All()
 	if len(es) != 1 || es[0].Outcome != "failure" || es[0].Reason != "error" {
 		t.Fatalf("events %+v", es)
 	}
@@ -211,7 +211,7 @@ func TestReapExpired(t *testing.T) {
 	if err != nil || len(ls) != 1 || ls[0].ID != long.ID || ls[0].Password.Len() != 0 {
 		t.Fatalf("List: %+v %v", ls, err)
 	}
-	last := ev.rec.all()
+	last := ev.rec.All()
 	var reap bool
 	for _, e := range last {
 		if e.Details["op"] == "reap" {
@@ -356,7 +356,7 @@ func TestCrashRecovery(t *testing.T) {
 		}
 	}
 	causes := map[string]bool{}
-	for _, e := range ev.rec.all() {
+	for _, e := range ev.rec.All() {
 		if e.Details["op"] == "reap" {
 			causes[e.Details["cause"]] = true
 		}

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"github.com/rampart-auth/rampart/internal/secrets"
 	"github.com/rampart-auth/rampart/internal/secrets/pgdyn"
 	"github.com/rampart-auth/rampart/internal/testkit"
+	"github.com/rampart-auth/rampart/internal/testkit/audittest"
 	"github.com/rampart-auth/rampart/internal/testkit/storetest"
 )
 
@@ -26,10 +26,10 @@ import (
 // audit.Log on the test store) every event also passes the log's
 // validation and is appended to its hash chain.
 type recorder struct {
-	mu     sync.Mutex
-	events []audit.Event
-	fail   bool
-	next   *audit.Log
+	audittest.Recorder
+	mu   sync.Mutex
+	fail bool
+	next *audit.Log
 }
 
 func (r *recorder) Record(ctx context.Context, e audit.Event) error {
@@ -44,10 +44,7 @@ func (r *recorder) Record(ctx context.Context, e audit.Event) error {
 			return err
 		}
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = append(r.events, e)
-	return nil
+	return r.Recorder.Record(ctx, e)
 }
 
 type auditErr struct{}
@@ -56,33 +53,13 @@ func (auditErr) Error() string { return "audit: store down" }
 
 var errAudit error = auditErr{}
 
-func (r *recorder) all() []audit.Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]audit.Event(nil), r.events...)
-}
-
 // ops returns the op detail of every event, in order, with its outcome.
 func (r *recorder) ops() []string {
 	var out []string
-	for _, e := range r.all() {
+	for _, e := range r.All() {
 		out = append(out, e.Details["op"]+":"+e.Outcome)
 	}
 	return out
-}
-
-// contains reports whether s appears in any field of any event.
-func (r *recorder) contains(s string) bool {
-	for _, e := range r.all() {
-		all := e.Actor + e.Action + e.Target + e.Reason
-		for k, v := range e.Details {
-			all += k + v
-		}
-		if strings.Contains(all, s) {
-			return true
-		}
-	}
-	return false
 }
 
 // syncBuffer is a log sink safe for concurrent writers.

@@ -80,8 +80,8 @@ func TestNoPasswordInLogsAuditOrCatalog(t *testing.T) {
 	values = append(values, mustRotate(t, d, true))
 
 	var events []audit.Event
-	events = append(events, rec.all()...)
-	events = append(events, rotRec.all()...)
+	events = append(events, rec.All()...)
+	events = append(events, rotRec.All()...)
 	for _, v := range values {
 		c, err := ParseCredential(v.Value)
 		if err != nil {
@@ -115,7 +115,7 @@ func TestNoPasswordInLogsAuditOrCatalog(t *testing.T) {
 	// The rotator's own events: each database change, with the role, the
 	// operation and the sessions ended.
 	ops := map[string]audit.Event{}
-	for _, e := range rotRec.all() {
+	for _, e := range rotRec.All() {
 		if e.Action != audit.ActionSecretRotate || e.Outcome != audit.OutcomeSuccess || e.Target != string(d.path) {
 			t.Fatalf("event %+v", e)
 		}
@@ -159,7 +159,7 @@ func TestFailedSetIsAudited(t *testing.T) {
 	if strings.Contains(err.Error(), string(c.Password.Bytes())) || strings.Contains(err.Error(), "SCRAM") {
 		t.Fatal("the error carries the value")
 	}
-	es := rotRec.all()
+	es := rotRec.All()
 	if len(es) != 1 || es[0].Outcome != audit.OutcomeFailure || es[0].Reason != "sqlstate_42704" {
 		t.Fatalf("events %+v", es)
 	}

@@ -108,7 +108,7 @@ func TestEngineEmergencyEndsThePreviousCredential(t *testing.T) {
 		t.Fatal("the previous credential's session survived")
 	}
 	var steps, ops []string
-	for _, e := range ee.rec.all() {
+	for _, e := range ee.rec.All() {
 		if e.Action != audit.ActionSecretRotate || e.Details["emergency"] != "true" {
 			continue
 		}

@@ -16,12 +16,12 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/rampart-auth/rampart/internal/audit"
 	"github.com/rampart-auth/rampart/internal/kms"
 	"github.com/rampart-auth/rampart/internal/secrets"
 	"github.com/rampart-auth/rampart/internal/secrets/rotation"
 	"github.com/rampart-auth/rampart/internal/store/sqlstore"
 	"github.com/rampart-auth/rampart/internal/testkit"
+	"github.com/rampart-auth/rampart/internal/testkit/audittest"
 	"github.com/rampart-auth/rampart/internal/testkit/storetest"
 )
 
@@ -202,23 +202,7 @@ func sqlState(err error) string {
 }
 
 // recorder is an Auditor keeping every event.
-type recorder struct {
-	mu     sync.Mutex
-	events []audit.Event
-}
-
-func (r *recorder) Record(_ context.Context, e audit.Event) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = append(r.events, e)
-	return nil
-}
-
-func (r *recorder) all() []audit.Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]audit.Event(nil), r.events...)
-}
+type recorder struct{ audittest.Recorder }
 
 // newManager returns a secrets Manager over a real SQLite store.
 func newManager(t testing.TB, rec *recorder) *secrets.Manager {

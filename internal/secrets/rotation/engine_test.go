@@ -37,7 +37,7 @@ func TestRotateStateMachine(t *testing.T) {
 			if got := ev.rec.rotateSteps(); !slices.Equal(got, []string{"start", "create", "set", "test", "finish"}) {
 				t.Fatalf("audited steps: %v", got)
 			}
-			for _, e := range ev.rec.all() {
+			for _, e := range ev.rec.All() {
 				if e.Action != audit.ActionSecretRotate {
 					continue
 				}
@@ -173,7 +173,7 @@ func TestRotateEmergency(t *testing.T) {
 	if !slices.Equal(rv.paths, []secrets.Path{p}) {
 		t.Fatalf("revoked: %v", rv.paths)
 	}
-	for _, e := range ev.rec.all() {
+	for _, e := range ev.rec.All() {
 		if e.Action == audit.ActionSecretRotate && e.Details["emergency"] != "true" {
 			t.Fatalf("event not marked emergency: %+v", e)
 		}
@@ -241,7 +241,7 @@ func TestRotatePolicy(t *testing.T) {
 		t.Fatalf("after the allowed rotation: %+v", meta.Labels)
 	}
 	refused := 0
-	for _, e := range ev.rec.all() {
+	for _, e := range ev.rec.All() {
 		if e.Action == audit.ActionSecretRotate && e.Reason == "forbidden" && e.Outcome == audit.OutcomeFailure {
 			refused++
 		}

@@ -19,33 +19,18 @@ import (
 	"github.com/rampart-auth/rampart/internal/secrets/rotation"
 	"github.com/rampart-auth/rampart/internal/store/sqlstore"
 	"github.com/rampart-auth/rampart/internal/testkit"
+	"github.com/rampart-auth/rampart/internal/testkit/audittest"
 	"github.com/rampart-auth/rampart/internal/testkit/storetest"
 )
 
 // recorder is an Auditor keeping every event.
-type recorder struct {
-	mu     sync.Mutex
-	events []audit.Event
-}
-
-func (r *recorder) Record(_ context.Context, e audit.Event) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = append(r.events, e)
-	return nil
-}
-
-func (r *recorder) all() []audit.Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.events)
-}
+type recorder struct{ audittest.Recorder }
 
 // rotateEvents returns the secret.rotate events' steps with outcomes
 // ("create", "test!" for a failure).
 func (r *recorder) rotateSteps() []string {
 	var out []string
-	for _, e := range r.all() {
+	for _, e := range r.All() {
 		if e.Action != audit.ActionSecretRotate {
 			continue
 		}
@@ -59,20 +44,6 @@ func (r *recorder) rotateSteps() []string {
 		out = append(out, s)
 	}
 	return out
-}
-
-// contains reports whether s appears in any field of any event.
-func (r *recorder) contains(s string) bool {
-	for _, e := range r.all() {
-		all := e.Actor + e.Action + e.Target + e.Reason
-		for k, v := range e.Details {
-			all += k + v
-		}
-		if strings.Contains(all, s) {
-			return true
-		}
-	}
-	return false
 }
 
 var (
@@ -207,7 +178,7 @@ func (ev *env) noValue(t testing.TB, what string, v []byte) {
 	if len(v) == 0 {
 		return
 	}
-	if ev.rec.contains(string(v)) {
+	if ev.rec.Contains(string(v)) {
 		t.Fatalf("%s: a value is in an audit event", what)
 	}
 	if strings.Contains(ev.logs.String(), string(v)) {
